@@ -1,0 +1,69 @@
+"""`loyalty-bot`: run, migrate, demo. Problems are one readable line, not a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+
+from bot.config import DEFAULT_CONFIG_PATH, ConfigError, Settings, load_settings
+from bot.logs import setup_logging
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+ConfigOption = typer.Option(DEFAULT_CONFIG_PATH, "--config", "-c", help="TOML config file")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"loyalty-bot: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _settings(path: Path) -> Settings:
+    try:
+        return load_settings(path)
+    except ConfigError as err:
+        _fail(f"config error: {err}")
+        raise  # unreachable: _fail exits
+
+
+@app.command()
+def migrate(config: Path = ConfigOption) -> None:
+    """Apply database migrations."""
+    from bot.db.migrate import upgrade
+
+    settings = _settings(config)
+    upgrade(settings.database.url)
+    typer.echo(f"database is up to date: {settings.database.url.split('@')[-1]}")
+
+
+@app.command()
+def run(config: Path = ConfigOption, log_level: str = "INFO") -> None:
+    """Start the bot (long polling) and the outbox sender."""
+    from bot.app import run_polling
+    from bot.db.migrate import SchemaNotCurrentError
+
+    settings = _settings(config)
+    if not settings.bot_token:
+        _fail(f"no bot token: set BOT_TOKEN in the environment or bot_token in {config}")
+    setup_logging(log_level)
+    try:
+        asyncio.run(run_polling(settings))
+    except SchemaNotCurrentError as err:
+        _fail(str(err))
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def demo() -> None:
+    """An offline walkthrough: no token, no network; prints the chat transcript."""
+    from bot.demo import run_demo
+
+    for line in asyncio.run(run_demo()):
+        typer.echo(line)
+
+
+if __name__ == "__main__":
+    app()

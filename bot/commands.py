@@ -1,0 +1,196 @@
+"""The staff command grammar of SPEC.md ("Rules that need one answer"), as pure parsing.
+
+Every parser takes the argument string after the command and returns a typed request or
+raises `CommandError` whose code names a template block in ``errors.html``. Nothing here
+touches the database; handlers parse, then call one service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bot.amounts import AmountError, parse_amount, parse_points
+from bot.config import Settings
+
+RECEIPT_PREFIXES = ("#", "№")
+MAX_RECEIPT_LENGTH = 32
+MAX_NOTE_LENGTH = 1000
+MAX_REASON_LENGTH = 200
+MAX_TOKEN_LENGTH = 32
+
+
+class CommandError(ValueError):
+    def __init__(self, code: str, **params: object) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+@dataclass(frozen=True)
+class PurchaseRequest:
+    customer: str
+    amount: Decimal
+    service_tag: str | None
+    receipt_no: str | None
+
+
+@dataclass(frozen=True)
+class VisitRequest:
+    customer: str
+    service_tag: str | None
+
+
+@dataclass(frozen=True)
+class RedeemRequest:
+    customer: str
+    points: int
+    purchase_amount: Decimal | None
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    purchase_id: int
+    amount: Decimal | None
+
+
+@dataclass(frozen=True)
+class AdjustRequest:
+    customer: str
+    points: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class NoteRequest:
+    customer: str
+    text: str
+
+
+def _tokens(args: str | None) -> list[str]:
+    return (args or "").split()
+
+
+def _customer_token(token: str) -> str:
+    if len(token) > MAX_TOKEN_LENGTH or not token.lstrip("+").isalnum():
+        raise CommandError("bad_customer_token", token=token[:MAX_TOKEN_LENGTH])
+    return token
+
+
+def _amount(text: str, settings: Settings) -> Decimal:
+    try:
+        return parse_amount(text, settings.loyalty.max_purchase_amount)
+    except AmountError as err:
+        raise CommandError(
+            f"amount_{err.problem.value}",
+            text=text[:40],
+            maximum=settings.loyalty.max_purchase_amount,
+        ) from None
+
+
+def _points(text: str, *, signed: bool, maximum: int) -> int:
+    try:
+        return parse_points(text, signed=signed, maximum=maximum)
+    except AmountError as err:
+        raise CommandError(f"points_{err.problem.value}", text=text[:40], maximum=maximum) from None
+
+
+def _split_receipt(tokens: list[str]) -> tuple[list[str], str | None]:
+    if tokens and tokens[-1].startswith(RECEIPT_PREFIXES):
+        receipt = tokens[-1][1:]
+        if (
+            not receipt
+            or len(receipt) > MAX_RECEIPT_LENGTH
+            or not receipt.replace("-", "").isalnum()
+        ):
+            raise CommandError("bad_receipt", text=tokens[-1][:40])
+        return tokens[:-1], receipt.upper()
+    return tokens, None
+
+
+def _split_tag(tokens: list[str], settings: Settings) -> tuple[list[str], str | None]:
+    if len(tokens) > 1 and settings.is_service_tag(tokens[-1]):
+        return tokens[:-1], tokens[-1].casefold()
+    return tokens, None
+
+
+def parse_purchase(args: str | None, settings: Settings) -> PurchaseRequest:
+    """``<customer> <amount> [service tag] [#receipt]``; the tokens between are the amount."""
+    tokens, receipt = _split_receipt(_tokens(args))
+    if len(tokens) < 2:
+        raise CommandError("usage_purchase")
+    tokens, tag = _split_tag(tokens, settings)
+    if len(tokens) < 2:
+        raise CommandError("usage_purchase")
+    return PurchaseRequest(
+        customer=_customer_token(tokens[0]),
+        amount=_amount(" ".join(tokens[1:]), settings),
+        service_tag=tag,
+        receipt_no=receipt,
+    )
+
+
+def parse_amount_args(args: str | None, settings: Settings, customer: str) -> PurchaseRequest:
+    """The same grammar without the customer token (staff pressed a button on the card)."""
+    return parse_purchase(f"{customer} {args or ''}", settings)
+
+
+def parse_visit(args: str | None, settings: Settings) -> VisitRequest:
+    tokens = _tokens(args)
+    if not 1 <= len(tokens) <= 2:
+        raise CommandError("usage_visit")
+    tag = None
+    if len(tokens) == 2:
+        if not settings.is_service_tag(tokens[1]):
+            raise CommandError(
+                "unknown_tag", tag=tokens[1][:40], tags=settings.loyalty.service_tags
+            )
+        tag = tokens[1].casefold()
+    return VisitRequest(customer=_customer_token(tokens[0]), service_tag=tag)
+
+
+def parse_redeem(args: str | None, settings: Settings) -> RedeemRequest:
+    tokens = _tokens(args)
+    if len(tokens) < 2:
+        raise CommandError("usage_redeem")
+    amount = _amount(" ".join(tokens[2:]), settings) if len(tokens) > 2 else None
+    return RedeemRequest(
+        customer=_customer_token(tokens[0]),
+        points=_points(tokens[1], signed=False, maximum=10**9),
+        purchase_amount=amount,
+    )
+
+
+def parse_refund(args: str | None, settings: Settings) -> RefundRequest:
+    tokens = _tokens(args)
+    if not tokens:
+        raise CommandError("usage_refund")
+    number = tokens[0].lstrip("#№")
+    if not number.isdigit() or len(number) > 12 or int(number) == 0:
+        raise CommandError("bad_purchase_number", text=tokens[0][:40])
+    amount = _amount(" ".join(tokens[1:]), settings) if len(tokens) > 1 else None
+    return RefundRequest(purchase_id=int(number), amount=amount)
+
+
+def parse_adjust(args: str | None, settings: Settings) -> AdjustRequest:
+    tokens = _tokens(args)
+    if len(tokens) < 3:
+        raise CommandError("usage_adjust")
+    reason = " ".join(tokens[2:])
+    if len(reason) > MAX_REASON_LENGTH:
+        raise CommandError("text_too_long", maximum=MAX_REASON_LENGTH)
+    return AdjustRequest(
+        customer=_customer_token(tokens[0]),
+        points=_points(tokens[1], signed=True, maximum=settings.loyalty.max_adjust_points),
+        reason=reason,
+    )
+
+
+def parse_note(args: str | None) -> NoteRequest:
+    customer, _, text = (args or "").strip().partition(" ")
+    text = text.strip()
+    if not customer or not text:
+        raise CommandError("usage_note")
+    if len(text) > MAX_NOTE_LENGTH:
+        raise CommandError("text_too_long", maximum=MAX_NOTE_LENGTH)
+    return NoteRequest(customer=_customer_token(customer), text=text)

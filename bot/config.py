@@ -1,0 +1,208 @@
+"""Configuration: one TOML file validated by pydantic-settings, secrets from the environment.
+
+Every business rule that SPEC.md says lives in config (earn rate, point value, redemption
+share, maximum purchase, service tags, ...) is declared here once and read from here.
+`load_settings` turns any validation problem into `ConfigError` naming the key and the
+reason, so a bad config fails at start with one readable line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CONFIG_PATH = Path("config.toml")
+SUPPORTED_LOCALES = ("ru", "en")
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for the operator: key and reason."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Outlet(_Section):
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_-]+$")
+    name: str = Field(min_length=1, max_length=100)
+
+
+class BusinessSettings(_Section):
+    name: str = Field(min_length=1, max_length=100)
+    timezone: str = "Europe/Moscow"
+    currency: str = Field(default="RUB", pattern=r"^[A-Z]{3}$")
+    default_language: Literal["ru", "en"] = "ru"
+    owner_ids: tuple[int, ...] = ()
+    outlets: tuple[Outlet, ...] = (Outlet(code="main", name="Main"),)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("outlets")
+    @classmethod
+    def _unique_outlets(cls, value: tuple[Outlet, ...]) -> tuple[Outlet, ...]:
+        if not value:
+            raise ValueError("at least one outlet is required")
+        codes = [o.code for o in value]
+        if len(set(codes)) != len(codes):
+            raise ValueError("outlet codes must be unique")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class LoyaltySettings(_Section):
+    point_value: Decimal = Field(default=Decimal("1"), gt=0, description="money per point")
+    earn_percent: Decimal = Field(default=Decimal("5"), ge=0, le=100)
+    max_redeem_share: Decimal = Field(default=Decimal("0.5"), gt=0, le=1)
+    max_purchase_amount: Decimal = Field(default=Decimal("1000000"), gt=0)
+    redemption_confirm_minutes: int = Field(default=5, ge=1, le=60)
+    welcome_bonus: int = Field(default=0, ge=0)
+    service_tags: tuple[str, ...] = ()
+    max_adjust_points: int = Field(default=100000, ge=1)
+
+    @field_validator("service_tags")
+    @classmethod
+    def _tags_are_tokens(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for tag in value:
+            if not tag or not tag.replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"service tag {tag!r} must be one word (letters, digits, _ -)")
+            if tag[0].isdigit():
+                raise ValueError(f"service tag {tag!r} must not start with a digit")
+        if len({t.casefold() for t in value}) != len(value):
+            raise ValueError("service tags must be unique")
+        return tuple(t.casefold() for t in value)
+
+
+class StaffSettings(_Section):
+    invite_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
+
+
+class TelegramSettings(_Section):
+    api_server: str = "https://api.telegram.org"
+    polling_timeout: int = Field(default=30, ge=1, le=60)
+    fsm_redis_url: str | None = None  # conversation state in Redis (several bot processes)
+
+    @field_validator("api_server")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite+aiosqlite:///data/loyalty.db"
+    busy_timeout_ms: int = Field(default=15000, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db")
+        return value
+
+
+class OutboxSettings(_Section):
+    concurrency: int = Field(default=4, ge=1, le=30)
+    poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    max_attempts: int = Field(default=5, ge=1, le=50)
+
+
+class Settings(BaseSettings):
+    """The whole configuration; `bot_token` and `database.url` may come from the environment."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid", frozen=True, env_nested_delimiter="__", env_prefix="LOYALTY_"
+    )
+
+    bot_token: str | None = Field(default=None, repr=False)
+    business: BusinessSettings
+    loyalty: LoyaltySettings = LoyaltySettings()
+    staff: StaffSettings = StaffSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    outbox: OutboxSettings = OutboxSettings()
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.bot_token is not None and ":" not in self.bot_token:
+            raise ValueError("bot_token: looks malformed (expected 123456:ABC...)")
+        return self
+
+    def is_service_tag(self, token: str) -> bool:
+        return token.casefold() in self.loyalty.service_tags
+
+    @classmethod
+    def settings_customise_sources(  # type: ignore[override]
+        cls,
+        settings_cls: Any,
+        init_settings: Any,
+        env_settings: Any,
+        dotenv_settings: Any,
+        file_secret_settings: Any,
+    ) -> tuple[Any, ...]:
+        # Environment wins over the file, so secrets never need to be written into it.
+        return (env_settings, init_settings)
+
+
+def _format_error(err: ValidationError) -> str:
+    lines = []
+    for item in err.errors():
+        key = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        lines.append(f"{key}: {item['msg']}")
+    return "; ".join(lines)
+
+
+def _environment_overrides() -> dict[str, Any]:
+    """Plain variable names an operator expects: BOT_TOKEN and DATABASE_URL."""
+    import os
+
+    data: dict[str, Any] = {}
+    if os.environ.get("BOT_TOKEN"):
+        data["bot_token"] = os.environ["BOT_TOKEN"]
+    if os.environ.get("DATABASE_URL"):
+        data["database_url"] = os.environ["DATABASE_URL"]
+    return data
+
+
+def settings_from_dict(data: dict[str, Any], *, use_env: bool = True) -> Settings:
+    """Validate a parsed TOML document (and, by default, the environment)."""
+    data = dict(data)
+    if use_env:
+        env = _environment_overrides()
+        if "bot_token" in env:
+            data["bot_token"] = env["bot_token"]
+        if "database_url" in env:
+            data["database"] = {**data.get("database", {}), "url": env["database_url"]}
+    try:
+        if use_env:
+            return Settings(**data)
+        return Settings.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_error(err)) from None
+
+
+def load_settings(path: Path = DEFAULT_CONFIG_PATH, *, use_env: bool = True) -> Settings:
+    if not path.exists():
+        raise ConfigError(f"{path}: not found (copy config.example.toml to {path})")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    return settings_from_dict(data, use_env=use_env)

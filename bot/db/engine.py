@@ -1,0 +1,94 @@
+"""Engine and sessions, with SQLite made safe for concurrent writers.
+
+SQLite: WAL, busy timeout and foreign keys on every new connection; the driver's own
+transaction handling is switched off so that we emit ``BEGIN IMMEDIATE`` for write
+sessions (a deferred transaction that reads then writes fails at once with SQLITE_BUSY
+instead of waiting: see shared/ENGINEERING.md). PostgreSQL: row locks (``FOR UPDATE``)
+in the services serialise balance changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+WRITE_OPTION = "loyalty_write"
+
+
+def _install_sqlite_listeners(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@dataclass
+class Database:
+    """The engine for the app's life, and session factories for reads and for writes."""
+
+    engine: AsyncEngine
+    reader: async_sessionmaker[AsyncSession]
+    writer: async_sessionmaker[AsyncSession]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction: committed on success, rolled back on any exception."""
+        async with self.writer() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self.reader() as session:
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def ensure_sqlite_directory(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_database(url: str, *, busy_timeout_ms: int = 15000, pool_size: int = 10) -> Database:
+    ensure_sqlite_directory(url)
+    is_sqlite = make_url(url).get_backend_name() == "sqlite"
+    kwargs: dict[str, Any] = {} if is_sqlite else {"pool_size": pool_size, "max_overflow": 20}
+    engine = create_async_engine(url, **kwargs)
+    if is_sqlite:
+        _install_sqlite_listeners(engine, busy_timeout_ms)
+    write_engine = engine.execution_options(**{WRITE_OPTION: True})
+    return Database(
+        engine=engine,
+        reader=async_sessionmaker(engine, expire_on_commit=False),
+        writer=async_sessionmaker(write_engine, expire_on_commit=False),
+    )

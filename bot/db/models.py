@@ -1,0 +1,265 @@
+"""SQLAlchemy 2 typed models. Times are stored in UTC; money as integer minor units.
+
+Money goes through the `Money` type: Python sees `Decimal`, the database stores an
+integer number of kopecks/cents, so SQLite and PostgreSQL sum it exactly alike.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in Python on every backend (SQLite keeps naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Money(TypeDecorator[Decimal]):
+    """Decimal with two places in Python, integer minor units in the database."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Any) -> int | None:
+        if value is None:
+            return None
+        return int((Decimal(value) * 100).to_integral_exact())
+
+    def process_result_value(self, value: int | None, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        return (Decimal(value) / 100).quantize(Decimal("0.01"))
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), Decimal: Money()}  # noqa: RUF012
+
+
+class LedgerKind(StrEnum):
+    EARN = "earn"
+    REDEEM = "redeem"
+    BONUS = "bonus"
+    EXPIRE = "expire"
+    REVERSAL = "reversal"
+    ADJUSTMENT = "adjustment"
+
+
+class RedemptionState(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Outlet(Base):
+    __tablename__ = "outlets"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    __table_args__ = (CheckConstraint("balance >= 0", name="ck_customers_balance_nonneg"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    name: Mapped[str | None] = mapped_column(String(64))
+    name_key: Mapped[str | None] = mapped_column(String(64), index=True)  # casefolded, for /find
+    language: Mapped[str] = mapped_column(String(8), default="ru")
+    card_code: Mapped[str] = mapped_column(String(16), unique=True)
+    consent_at: Mapped[datetime | None]
+    consent_version: Mapped[str | None] = mapped_column(String(32))
+    balance: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    outlet_code: Mapped[str] = mapped_column(ForeignKey("outlets.code"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    invited_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    removed_at: Mapped[datetime | None]
+
+
+class Invite(Base):
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    outlet_code: Mapped[str] = mapped_column(ForeignKey("outlets.code"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Purchase(Base):
+    __tablename__ = "purchases"
+    __table_args__ = (
+        UniqueConstraint("outlet_code", "receipt_no", name="uq_purchases_receipt"),
+        CheckConstraint("amount > 0", name="ck_purchases_amount_pos"),
+        Index("ix_purchases_customer_created", "customer_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    author_tg_id: Mapped[int] = mapped_column(BigInteger)
+    outlet_code: Mapped[str] = mapped_column(ForeignKey("outlets.code"))
+    amount: Mapped[Decimal]
+    refunded_amount: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    service_tag: Mapped[str | None] = mapped_column(String(32))
+    receipt_no: Mapped[str | None] = mapped_column(String(32))
+    points_earned: Mapped[int] = mapped_column(Integer, default=0)
+    points_redeemed: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+
+
+class Visit(Base):
+    __tablename__ = "visits"
+    __table_args__ = (Index("ix_visits_customer_created", "customer_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    author_tg_id: Mapped[int] = mapped_column(BigInteger)
+    outlet_code: Mapped[str] = mapped_column(ForeignKey("outlets.code"))
+    service_tag: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
+class Redemption(Base):
+    """A redemption request waiting for the customer; the ledger is untouched until then."""
+
+    __tablename__ = "redemptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    author_tg_id: Mapped[int] = mapped_column(BigInteger)
+    outlet_code: Mapped[str] = mapped_column(ForeignKey("outlets.code"))
+    points: Mapped[int] = mapped_column(Integer)
+    purchase_amount: Mapped[Decimal | None]
+    purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id"))
+    state: Mapped[str] = mapped_column(String(16), default=RedemptionState.PENDING)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+
+
+class LedgerEntry(Base):
+    """Append-only: never updated or deleted; a mistake is corrected by a reversal entry."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_customer", "customer_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    points: Mapped[int] = mapped_column(Integer)
+    author_tg_id: Mapped[int | None] = mapped_column(BigInteger)
+    purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id"))
+    redemption_id: Mapped[int | None] = mapped_column(ForeignKey("redemptions.id"))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
+    created_at: Mapped[datetime]
+
+
+class Note(Base):
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    author_tg_id: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class ProcessedUpdate(Base):
+    """Claimed in the same transaction as a handler's effect: the exactly-once record."""
+
+    __tablename__ = "processed_updates"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_id", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    text: Mapped[str | None] = mapped_column(Text)
+    reply_markup: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    not_before: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """Who did what; ids only, never personal data (it survives /forget)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor_tg_id: Mapped[int | None] = mapped_column(BigInteger)
+    actor_role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(16))
+    customer_id: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    update_key: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime]

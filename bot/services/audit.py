@@ -1,0 +1,50 @@
+"""Audit log writes: ids and outcomes only, never personal data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.engine import Database
+from bot.db.models import AuditEntry
+
+
+class AuditOutcome(StrEnum):
+    OK = "ok"
+    DENIED = "denied"
+    REFUSED = "refused"
+
+
+def add_audit(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    actor_tg_id: int | None,
+    actor_role: str,
+    action: str,
+    outcome: AuditOutcome = AuditOutcome.OK,
+    customer_id: int | None = None,
+    details: dict[str, Any] | None = None,
+    update_key: str | None = None,
+) -> None:
+    session.add(
+        AuditEntry(
+            actor_tg_id=actor_tg_id,
+            actor_role=actor_role,
+            action=action,
+            outcome=outcome,
+            customer_id=customer_id,
+            details=details,
+            update_key=update_key,
+            created_at=now,
+        )
+    )
+
+
+async def audit_separately(db: Database, **fields: Any) -> None:
+    """For refusals: the audit row is written in its own transaction, nothing else is."""
+    async with db.write() as session:
+        add_audit(session, **fields)

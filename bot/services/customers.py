@@ -1,0 +1,185 @@
+"""Customers: lookup by the one-token rule, sign-up, balance."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.codes import looks_like_card_code, new_card_code
+from bot.db.models import Customer, LedgerKind
+from bot.phones import normalise_phone
+from bot.services.context import Business
+from bot.services.errors import ServiceError
+from bot.services.idempotency import Outcome, run_once
+from bot.services.ledger import post
+from bot.services.outbox import enqueue
+
+CONSENT_POLICY_VERSION = "2026-11"
+MAX_NAME_LENGTH = 64
+FIND_LIMIT = 10
+
+
+class CustomerView(BaseModel):
+    customer_id: int
+    card_code: str
+    name: str | None
+    phone: str | None
+    balance: int
+    balance_value: Decimal
+    language: str
+
+
+def view(customer: Customer, point_value: Decimal) -> CustomerView:
+    return CustomerView(
+        customer_id=customer.id,
+        card_code=customer.card_code,
+        name=customer.name,
+        phone=customer.phone,
+        balance=customer.balance,
+        balance_value=(point_value * customer.balance).quantize(Decimal("0.01")),
+        language=customer.language,
+    )
+
+
+async def find_by_token(session: AsyncSession, token: str) -> Customer | None:
+    """SPEC's one token: card code, phone digits, or Telegram id; names only via /find."""
+    if looks_like_card_code(token):
+        return await session.scalar(select(Customer).where(Customer.card_code == token.upper()))
+    phone = normalise_phone(token)
+    if phone is not None:
+        found = await session.scalar(select(Customer).where(Customer.phone == phone))
+        if found is not None:
+            return found
+    if token.isdigit() and len(token) <= 15:
+        return await session.scalar(select(Customer).where(Customer.telegram_id == int(token)))
+    return None
+
+
+async def require_customer(session: AsyncSession, token: str) -> Customer:
+    customer = await find_by_token(session, token)
+    if customer is None:
+        raise ServiceError("customer_not_found", token=token)
+    return customer
+
+
+async def search(biz: Business, query: str) -> list[CustomerView]:
+    """/find: the token rule first, then a case-insensitive name search."""
+    query = query.strip()
+    async with biz.db.read() as session:
+        exact = await find_by_token(session, query) if " " not in query else None
+        if exact is not None:
+            return [view(exact, biz.settings.loyalty.point_value)]
+        pattern = f"%{_escape_like(query.casefold())}%"
+        rows = await session.scalars(
+            select(Customer)
+            .where(Customer.name_key.like(pattern, escape="\\"))
+            .order_by(Customer.name_key, Customer.id)
+            .limit(FIND_LIMIT)
+        )
+        return [view(c, biz.settings.loyalty.point_value) for c in rows]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def get_by_telegram_id(biz: Business, tg_id: int) -> CustomerView | None:
+    async with biz.db.read() as session:
+        customer = await session.scalar(select(Customer).where(Customer.telegram_id == tg_id))
+        return view(customer, biz.settings.loyalty.point_value) if customer else None
+
+
+async def get_by_id(biz: Business, customer_id: int) -> CustomerView | None:
+    async with biz.db.read() as session:
+        customer = await session.get(Customer, customer_id)
+        return view(customer, biz.settings.loyalty.point_value) if customer else None
+
+
+async def get_by_card_code(biz: Business, code: str) -> CustomerView | None:
+    if not looks_like_card_code(code):
+        return None
+    async with biz.db.read() as session:
+        customer = await session.scalar(select(Customer).where(Customer.card_code == code.upper()))
+        return view(customer, biz.settings.loyalty.point_value) if customer else None
+
+
+def clean_name(text: str) -> str:
+    """A display name: printable, single-spaced, 1..64 characters; else ServiceError."""
+    name = " ".join(text.split())
+    if not name or len(name) > MAX_NAME_LENGTH or not name.isprintable():
+        raise ServiceError("bad_name", maximum=MAX_NAME_LENGTH)
+    return name
+
+
+async def _unique_card_code(session: AsyncSession) -> str:
+    while True:
+        code = new_card_code()
+        if await session.scalar(select(Customer.id).where(Customer.card_code == code)) is None:
+            return code
+
+
+async def register(
+    biz: Business,
+    *,
+    key: str,
+    tg_id: int,
+    phone: str,
+    name: str,
+    language: str,
+    consent_at: datetime,
+) -> Outcome[CustomerView]:
+    """Create the customer (or link one staff entered by the same phone) with consent."""
+    normalised = normalise_phone(phone)
+    if normalised is None:
+        raise ServiceError("bad_phone")
+    display_name = clean_name(name)
+    now = biz.clock.now()
+
+    async def work(session: AsyncSession) -> CustomerView:
+        existing = await session.scalar(select(Customer).where(Customer.telegram_id == tg_id))
+        if existing is not None:
+            return view(existing, biz.settings.loyalty.point_value)
+        customer = await session.scalar(select(Customer).where(Customer.phone == normalised))
+        if customer is not None and customer.telegram_id is not None:
+            raise ServiceError("phone_taken")
+        if customer is None:
+            customer = Customer(
+                card_code=await _unique_card_code(session), balance=0, created_at=now
+            )
+            session.add(customer)
+        customer.telegram_id = tg_id
+        customer.phone = normalised
+        customer.name = display_name
+        customer.name_key = display_name.casefold()
+        customer.language = language
+        customer.consent_at = consent_at
+        customer.consent_version = CONSENT_POLICY_VERSION
+        await session.flush()
+        bonus = biz.settings.loyalty.welcome_bonus
+        if bonus:
+            post(
+                session,
+                customer,
+                kind=LedgerKind.BONUS,
+                points=bonus,
+                key=f"{key}:welcome",
+                now=now,
+                author_tg_id=None,
+                reason="welcome",
+            )
+            enqueue(
+                session,
+                now=now,
+                chat_id=tg_id,
+                customer_id=customer.id,
+                text=biz.texts.render(
+                    language, "customer.welcome_bonus", points=bonus, balance=customer.balance
+                ),
+            )
+        return view(customer, biz.settings.loyalty.point_value)
+
+    return await run_once(biz.db, biz.clock, key, CustomerView, work)

@@ -1,0 +1,83 @@
+"""The points ledger: append-only entries and a cached balance that always equals their sum."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import LoyaltySettings
+from bot.db.models import Customer, LedgerEntry, LedgerKind
+from bot.services.errors import ServiceError
+
+
+def earned_points(amount: Decimal, loyalty: LoyaltySettings) -> int:
+    """Points for a purchase: earn percent of the amount in point values, rounded down."""
+    raw = amount * loyalty.earn_percent / Decimal(100) / loyalty.point_value
+    return int(raw.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def max_redeemable(amount: Decimal, loyalty: LoyaltySettings) -> int:
+    raw = amount * loyalty.max_redeem_share / loyalty.point_value
+    return int(raw.to_integral_value(rounding=ROUND_FLOOR))
+
+
+async def lock_customer(session: AsyncSession, customer_id: int) -> Customer:
+    """Load the customer for a balance change, row-locked on PostgreSQL.
+
+    SQLite needs no row lock: write sessions start with BEGIN IMMEDIATE.
+    """
+    customer = await session.scalar(
+        select(Customer)
+        .where(Customer.id == customer_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if customer is None:
+        raise ServiceError("customer_not_found", token=str(customer_id))
+    return customer
+
+
+def post(
+    session: AsyncSession,
+    customer: Customer,
+    *,
+    kind: LedgerKind,
+    points: int,
+    key: str,
+    now: datetime,
+    author_tg_id: int | None,
+    purchase_id: int | None = None,
+    redemption_id: int | None = None,
+    reason: str | None = None,
+) -> LedgerEntry:
+    """Append one entry and move the cached balance; the customer must be locked."""
+    if points == 0:
+        raise ValueError("a ledger entry must move points")
+    if customer.balance + points < 0:
+        raise ServiceError("insufficient_points", balance=customer.balance, points=-points)
+    entry = LedgerEntry(
+        customer_id=customer.id,
+        kind=kind,
+        points=points,
+        author_tg_id=author_tg_id,
+        purchase_id=purchase_id,
+        redemption_id=redemption_id,
+        reason=reason,
+        idempotency_key=key,
+        created_at=now,
+    )
+    session.add(entry)
+    customer.balance += points
+    return entry
+
+
+async def ledger_sum(session: AsyncSession, customer_id: int) -> int:
+    total = await session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+            LedgerEntry.customer_id == customer_id
+        )
+    )
+    return int(total or 0)

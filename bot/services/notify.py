@@ -1,0 +1,32 @@
+"""Telling a customer about a change, through the outbox of the current transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Customer
+from bot.services.context import Business
+from bot.services.outbox import enqueue
+
+
+def notify_customer(
+    session: AsyncSession,
+    biz: Business,
+    customer: Customer,
+    message: str,
+    reply_markup: dict[str, Any] | None = None,
+    **context: Any,
+) -> None:
+    """Queue ``message`` in the customer's language; customers not in the bot get nothing."""
+    if customer.telegram_id is None:
+        return
+    enqueue(
+        session,
+        now=biz.clock.now(),
+        chat_id=customer.telegram_id,
+        customer_id=customer.id,
+        text=biz.texts.render(customer.language, message, **context),
+        reply_markup=reply_markup,
+    )

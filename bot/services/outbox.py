@@ -1,0 +1,72 @@
+"""Outbox: messages queued in the same transaction as the change they report."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.engine import Database
+from bot.db.models import OutboxMessage, OutboxState
+
+
+def enqueue(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    chat_id: int,
+    text: str,
+    customer_id: int | None = None,
+    reply_markup: dict[str, Any] | None = None,
+) -> OutboxMessage:
+    message = OutboxMessage(
+        chat_id=chat_id,
+        customer_id=customer_id,
+        text=text,
+        reply_markup=reply_markup,
+        state=OutboxState.PENDING,
+        attempts=0,
+        created_at=now,
+    )
+    session.add(message)
+    return message
+
+
+async def due_messages(db: Database, now: datetime, limit: int) -> list[OutboxMessage]:
+    async with db.read() as session:
+        rows = await session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.state == OutboxState.PENDING,
+                or_(OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= now),
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        return list(rows)
+
+
+async def mark_sent(db: Database, message_id: int, now: datetime) -> None:
+    async with db.write() as session:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(state=OutboxState.SENT, sent_at=now, attempts=OutboxMessage.attempts + 1)
+        )
+
+
+async def mark_attempt_failed(
+    db: Database, message_id: int, error: str, retry_at: datetime | None
+) -> None:
+    """Schedule a retry at ``retry_at``, or give up (state failed) when it is None."""
+    values: dict[str, Any] = {"attempts": OutboxMessage.attempts + 1, "last_error": error[:200]}
+    if retry_at is None:
+        values["state"] = OutboxState.FAILED
+    else:
+        values["not_before"] = retry_at
+    async with db.write() as session:
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values)
+        )

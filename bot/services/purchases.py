@@ -1,0 +1,336 @@
+"""Staff actions on a customer's account: purchase, visit, refund, adjustment, note."""
+
+from __future__ import annotations
+
+from decimal import ROUND_FLOOR, Decimal
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commands import AdjustRequest, NoteRequest, PurchaseRequest, RefundRequest, VisitRequest
+from bot.db.models import LedgerKind, Note, Purchase, Visit
+from bot.services.audit import add_audit
+from bot.services.context import Business
+from bot.services.customers import require_customer
+from bot.services.errors import ServiceError
+from bot.services.idempotency import Outcome, run_once
+from bot.services.ledger import earned_points, lock_customer, post
+from bot.services.notify import notify_customer
+from bot.services.roles import Actor
+
+
+class PurchaseResult(BaseModel):
+    purchase_id: int
+    customer_id: int
+    card_code: str
+    customer_name: str | None
+    amount: Decimal
+    points: int
+    balance: int
+    service_tag: str | None
+    receipt_no: str | None
+
+
+class VisitResult(BaseModel):
+    visit_id: int
+    customer_id: int
+    card_code: str
+    customer_name: str | None
+    service_tag: str | None
+
+
+class RefundResult(BaseModel):
+    purchase_id: int
+    customer_id: int
+    card_code: str
+    refunded: Decimal
+    points_reversed: int
+    points_returned: int
+    shortfall: int
+    balance: int
+
+
+class AdjustResult(BaseModel):
+    customer_id: int
+    card_code: str
+    customer_name: str | None
+    points: int
+    balance: int
+
+
+class NoteResult(BaseModel):
+    note_id: int
+    customer_id: int
+    card_code: str
+
+
+def _audit(
+    session: AsyncSession,
+    biz: Business,
+    actor: Actor,
+    action: str,
+    key: str,
+    customer_id: int,
+    **details: object,
+) -> None:
+    add_audit(
+        session,
+        now=biz.clock.now(),
+        actor_tg_id=actor.tg_id,
+        actor_role=actor.role,
+        action=action,
+        customer_id=customer_id,
+        details=details or None,
+        update_key=key,
+    )
+
+
+async def record_purchase(
+    biz: Business, actor: Actor, key: str, request: PurchaseRequest
+) -> Outcome[PurchaseResult]:
+    now = biz.clock.now()
+    outlet = actor.outlet_code or biz.settings.business.outlets[0].code
+
+    async def work(session: AsyncSession) -> PurchaseResult:
+        found = await require_customer(session, request.customer)
+        if request.receipt_no is not None:
+            repeated = await session.scalar(
+                select(Purchase.id).where(
+                    Purchase.outlet_code == outlet, Purchase.receipt_no == request.receipt_no
+                )
+            )
+            if repeated is not None:
+                raise ServiceError(
+                    "receipt_repeated", receipt=request.receipt_no, purchase_id=repeated
+                )
+        customer = await lock_customer(session, found.id)
+        points = earned_points(request.amount, biz.settings.loyalty)
+        purchase = Purchase(
+            customer_id=customer.id,
+            author_tg_id=actor.tg_id,
+            outlet_code=outlet,
+            amount=request.amount,
+            refunded_amount=Decimal("0"),
+            service_tag=request.service_tag,
+            receipt_no=request.receipt_no,
+            points_earned=points,
+            points_redeemed=0,
+            created_at=now,
+        )
+        session.add(purchase)
+        await session.flush()
+        if points:
+            post(
+                session,
+                customer,
+                kind=LedgerKind.EARN,
+                points=points,
+                key=f"{key}:earn",
+                now=now,
+                author_tg_id=actor.tg_id,
+                purchase_id=purchase.id,
+            )
+        notify_customer(
+            session,
+            biz,
+            customer,
+            "customer.points_earned",
+            amount=request.amount,
+            points=points,
+            balance=customer.balance,
+        )
+        _audit(session, biz, actor, "purchase", key, customer.id, purchase_id=purchase.id)
+        return PurchaseResult(
+            purchase_id=purchase.id,
+            customer_id=customer.id,
+            card_code=customer.card_code,
+            customer_name=customer.name,
+            amount=request.amount,
+            points=points,
+            balance=customer.balance,
+            service_tag=request.service_tag,
+            receipt_no=request.receipt_no,
+        )
+
+    return await run_once(biz.db, biz.clock, key, PurchaseResult, work)
+
+
+async def record_visit(
+    biz: Business, actor: Actor, key: str, request: VisitRequest
+) -> Outcome[VisitResult]:
+    now = biz.clock.now()
+
+    async def work(session: AsyncSession) -> VisitResult:
+        customer = await require_customer(session, request.customer)
+        visit = Visit(
+            customer_id=customer.id,
+            author_tg_id=actor.tg_id,
+            outlet_code=actor.outlet_code or biz.settings.business.outlets[0].code,
+            service_tag=request.service_tag,
+            created_at=now,
+        )
+        session.add(visit)
+        await session.flush()
+        _audit(session, biz, actor, "visit", key, customer.id, visit_id=visit.id)
+        return VisitResult(
+            visit_id=visit.id,
+            customer_id=customer.id,
+            card_code=customer.card_code,
+            customer_name=customer.name,
+            service_tag=request.service_tag,
+        )
+
+    return await run_once(biz.db, biz.clock, key, VisitResult, work)
+
+
+def _share(points: int, part: Decimal, whole: Decimal) -> int:
+    return int((Decimal(points) * part / whole).to_integral_value(rounding=ROUND_FLOOR))
+
+
+async def refund(
+    biz: Business, actor: Actor, key: str, request: RefundRequest
+) -> Outcome[RefundResult]:
+    """Full or partial refund: reverse the earned points (up to the balance) pro rata,
+    give back points redeemed on the purchase pro rata, and audit any shortfall."""
+    now = biz.clock.now()
+
+    async def work(session: AsyncSession) -> RefundResult:
+        purchase = await session.scalar(
+            select(Purchase).where(Purchase.id == request.purchase_id).with_for_update()
+        )
+        if purchase is None:
+            raise ServiceError("purchase_not_found", purchase_id=request.purchase_id)
+        remaining = purchase.amount - purchase.refunded_amount
+        if remaining <= 0:
+            raise ServiceError("already_refunded", purchase_id=purchase.id)
+        amount = request.amount if request.amount is not None else remaining
+        if amount > remaining:
+            raise ServiceError("refund_too_large", purchase_id=purchase.id, remaining=remaining)
+        before, after = purchase.refunded_amount, purchase.refunded_amount + amount
+        to_reverse = _share(purchase.points_earned, after, purchase.amount) - _share(
+            purchase.points_earned, before, purchase.amount
+        )
+        to_return = _share(purchase.points_redeemed, after, purchase.amount) - _share(
+            purchase.points_redeemed, before, purchase.amount
+        )
+        customer = await lock_customer(session, purchase.customer_id)
+        if to_return:
+            post(
+                session,
+                customer,
+                kind=LedgerKind.REVERSAL,
+                points=to_return,
+                key=f"{key}:return",
+                now=now,
+                author_tg_id=actor.tg_id,
+                purchase_id=purchase.id,
+                reason="refund: redeemed points returned",
+            )
+        reversed_points = min(to_reverse, customer.balance)
+        if reversed_points:
+            post(
+                session,
+                customer,
+                kind=LedgerKind.REVERSAL,
+                points=-reversed_points,
+                key=f"{key}:reverse",
+                now=now,
+                author_tg_id=actor.tg_id,
+                purchase_id=purchase.id,
+                reason="refund: earned points reversed",
+            )
+        shortfall = to_reverse - reversed_points
+        purchase.refunded_amount = after
+        notify_customer(
+            session,
+            biz,
+            customer,
+            "customer.refunded",
+            amount=amount,
+            reversed=reversed_points,
+            returned=to_return,
+            balance=customer.balance,
+        )
+        _audit(
+            session,
+            biz,
+            actor,
+            "refund",
+            key,
+            customer.id,
+            purchase_id=purchase.id,
+            amount=str(amount),
+            reversed=reversed_points,
+            returned=to_return,
+            shortfall=shortfall,
+        )
+        return RefundResult(
+            purchase_id=purchase.id,
+            customer_id=customer.id,
+            card_code=customer.card_code,
+            refunded=amount,
+            points_reversed=reversed_points,
+            points_returned=to_return,
+            shortfall=shortfall,
+            balance=customer.balance,
+        )
+
+    return await run_once(biz.db, biz.clock, key, RefundResult, work)
+
+
+async def adjust(
+    biz: Business, actor: Actor, key: str, request: AdjustRequest
+) -> Outcome[AdjustResult]:
+    now = biz.clock.now()
+
+    async def work(session: AsyncSession) -> AdjustResult:
+        found = await require_customer(session, request.customer)
+        customer = await lock_customer(session, found.id)
+        post(
+            session,
+            customer,
+            kind=LedgerKind.ADJUSTMENT,
+            points=request.points,
+            key=key,
+            now=now,
+            author_tg_id=actor.tg_id,
+            reason=request.reason,
+        )
+        notify_customer(
+            session,
+            biz,
+            customer,
+            "customer.adjusted",
+            points=request.points,
+            reason=request.reason,
+            balance=customer.balance,
+        )
+        _audit(session, biz, actor, "adjust", key, customer.id, points=request.points)
+        return AdjustResult(
+            customer_id=customer.id,
+            card_code=customer.card_code,
+            customer_name=customer.name,
+            points=request.points,
+            balance=customer.balance,
+        )
+
+    return await run_once(biz.db, biz.clock, key, AdjustResult, work)
+
+
+async def add_note(
+    biz: Business, actor: Actor, key: str, request: NoteRequest
+) -> Outcome[NoteResult]:
+    now = biz.clock.now()
+
+    async def work(session: AsyncSession) -> NoteResult:
+        customer = await require_customer(session, request.customer)
+        note = Note(
+            customer_id=customer.id, author_tg_id=actor.tg_id, text=request.text, created_at=now
+        )
+        session.add(note)
+        await session.flush()
+        _audit(session, biz, actor, "note", key, customer.id, note_id=note.id)
+        return NoteResult(note_id=note.id, customer_id=customer.id, card_code=customer.card_code)
+
+    return await run_once(biz.db, biz.clock, key, NoteResult, work)

@@ -1,0 +1,93 @@
+"""Deep links, /help per role, /cancel, and the error handler that keeps the bot alive."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.fsm.context import FSMContext
+from aiogram.types import ErrorEvent, Message, ReplyKeyboardRemove
+
+from bot.services import customers, staff
+from bot.services.context import Business
+from bot.services.errors import ServiceError
+from bot.services.roles import Actor, Role
+from handlers.customer import start_signup
+from handlers.replies import refusal, text
+from handlers.staff import show_card
+
+log = logging.getLogger(__name__)
+router = Router(name="common")
+
+CARD_LINK_PREFIX = "c_"
+
+# Help sections each role sees, most basic first.
+HELP_SECTIONS: dict[Role, tuple[str, ...]] = {
+    Role.STRANGER: ("customer.help",),
+    Role.CUSTOMER: ("customer.help",),
+    Role.STAFF: ("customer.help", "staff.help"),
+    Role.OWNER: ("customer.help", "staff.help", "owner.help"),
+}
+
+
+@router.message(CommandStart(deep_link=True, magic=F.args.startswith(staff.INVITE_PREFIX)))
+async def on_invite_link(
+    message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
+) -> None:
+    token = (command.args or "")[len(staff.INVITE_PREFIX) :]
+    name = message.from_user.full_name if message.from_user else ""
+    try:
+        outcome = await staff.accept_invite(biz, actor.tg_id, name, key, token)
+    except ServiceError as err:
+        await message.answer(refusal(biz, actor, err))
+        return
+    await message.answer(text(biz, actor, "staff.staff_joined", name=outcome.result.name))
+
+
+@router.message(CommandStart(deep_link=True, magic=F.args.startswith(CARD_LINK_PREFIX)))
+async def on_card_link(
+    message: Message, command: CommandObject, biz: Business, actor: Actor, state: FSMContext
+) -> None:
+    """A card QR opens the card for staff; for anyone else it is a plain /start."""
+    if not actor.may(Role.STAFF):
+        await start_signup(message, biz, actor, state)
+        return
+    card = await customers.get_by_card_code(biz, (command.args or "")[len(CARD_LINK_PREFIX) :])
+    if card is None:
+        await message.answer(
+            text(biz, actor, "errors.customer_not_found", token=(command.args or "")[:40])
+        )
+        return
+    await show_card(message, biz, actor, card)
+
+
+@router.message(Command("help"))
+async def on_help(message: Message, biz: Business, actor: Actor) -> None:
+    await message.answer("\n\n".join(text(biz, actor, key) for key in HELP_SECTIONS[actor.role]))
+
+
+@router.message(Command("cancel"))
+async def on_cancel(message: Message, biz: Business, actor: Actor, state: FSMContext) -> None:
+    await state.clear()
+    await message.answer(text(biz, actor, "staff.cancelled"), reply_markup=ReplyKeyboardRemove())
+
+
+async def on_error(event: ErrorEvent, biz: Business) -> bool:
+    """Log with the update id and apologise; the bot keeps running."""
+    log.exception("handler failed", exc_info=event.exception)
+    message = event.update.message or (
+        event.update.callback_query.message if event.update.callback_query else None
+    )
+    user = (
+        event.update.message.from_user
+        if event.update.message
+        else (event.update.callback_query.from_user if event.update.callback_query else None)
+    )
+    if message is not None and user is not None:
+        locale = biz.texts.locale_for(user.language_code)
+        try:
+            await message.answer(biz.texts.render(locale, "errors.apology"))  # type: ignore[union-attr]
+        except Exception:
+            log.exception("could not send the apology")
+    return True

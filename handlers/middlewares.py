@@ -1,0 +1,95 @@
+"""Middlewares: who is talking, the update's idempotency key, and the role gate."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import CallbackQuery, Message, TelegramObject, Update
+
+from bot.logs import current_update
+from bot.services.audit import AuditOutcome, audit_separately
+from bot.services.context import Business
+from bot.services.roles import Role, resolve_actor
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class UpdateContextMiddleware(BaseMiddleware):
+    """Outer, on updates: tag logs with the update id."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
+        token = current_update.set(str(event.update_id))
+        try:
+            log.debug("update received")
+            return await handler(event, data)
+        finally:
+            current_update.reset(token)
+
+
+class ActorMiddleware(BaseMiddleware):
+    """Outer, on messages and callbacks: resolve the actor and the exactly-once key.
+
+    A message's key is its update id; a callback's is the callback query id. After the
+    handler the outbox sender is woken so queued notifications leave at once.
+    """
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user = getattr(event, "from_user", None)
+        if user is None or user.is_bot:
+            return None
+        biz: Business = data["biz"]
+        data["actor"] = await resolve_actor(biz, user.id, user.language_code)
+        if isinstance(event, CallbackQuery):
+            data["key"] = f"cb:{event.id}"
+        else:
+            update: Update | None = data.get("event_update")
+            data["key"] = f"u:{update.update_id}" if update else f"m:{user.id}:{event.message_id}"
+        try:
+            return await handler(event, data)
+        finally:
+            sender = data.get("outbox_sender")
+            if sender is not None:
+                sender.wake()
+
+
+def _action_name(event: TelegramObject) -> str:
+    if isinstance(event, Message):
+        return (event.text or "message").split()[0][:40]
+    if isinstance(event, CallbackQuery):
+        return f"callback:{(event.data or '').split(':')[0]}"[:40]
+    return type(event).__name__
+
+
+class RequireRole(BaseMiddleware):
+    """Inner, on a privileged router: refuse, say "not available", audit, do nothing else."""
+
+    def __init__(self, level: Role) -> None:
+        self.level = level
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        actor = data["actor"]
+        if actor.may(self.level):
+            return await handler(event, data)
+        biz: Business = data["biz"]
+        await audit_separately(
+            biz.db,
+            now=biz.clock.now(),
+            actor_tg_id=actor.tg_id,
+            actor_role=actor.role,
+            action=_action_name(event),
+            outcome=AuditOutcome.DENIED,
+            update_key=data.get("key"),
+        )
+        log.info("denied %s to %s", _action_name(event), actor.role)
+        text = biz.texts.render(actor.locale, "errors.not_available")
+        if isinstance(event, CallbackQuery):
+            await event.answer(text, show_alert=True)
+        elif isinstance(event, Message):
+            await event.answer(text)
+        return None

@@ -1,0 +1,85 @@
+"""Owner side: balance adjustments and staff management (invites, list, removal)."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.deep_linking import create_start_link
+
+from bot import commands
+from bot.services import purchases, staff
+from bot.services.context import Business
+from bot.services.errors import ServiceError
+from bot.services.roles import Actor, Role
+from handlers.keyboards import StaffRemove, staff_keyboard
+from handlers.middlewares import RequireRole
+from handlers.replies import refusal, text
+from handlers.staff import run_command
+
+router = Router(name="owner")
+router.message.middleware(RequireRole(Role.OWNER))
+router.callback_query.middleware(RequireRole(Role.OWNER))
+
+
+@router.message(Command("adjust"))
+async def on_adjust(
+    message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
+) -> None:
+    await run_command(
+        message,
+        biz,
+        actor,
+        key,
+        lambda: commands.parse_adjust(command.args, biz.settings),
+        purchases.adjust,
+        "owner.adjusted",
+    )
+
+
+@router.message(Command("invite"))
+async def on_invite(message: Message, bot: Bot, biz: Business, actor: Actor, key: str) -> None:
+    outcome = await staff.create_invite(biz, actor, key)
+    link = await create_start_link(bot, f"{staff.INVITE_PREFIX}{outcome.result.token}")
+    expires = outcome.result.expires_at.astimezone(biz.settings.business.zone)
+    await message.answer(
+        text(
+            biz,
+            actor,
+            "owner.invite_created",
+            link=link,
+            expires=expires.strftime("%Y-%m-%d %H:%M"),
+        )
+    )
+
+
+@router.message(Command("staff"))
+async def on_staff(message: Message, biz: Business, actor: Actor) -> None:
+    members = await staff.list_staff(biz)
+    await message.answer(
+        text(biz, actor, "owner.staff_list", staff=members),
+        reply_markup=staff_keyboard(biz, actor, [(m.staff_id, m.name) for m in members])
+        if members
+        else None,
+    )
+
+
+@router.callback_query(StaffRemove.filter())
+async def on_staff_remove(
+    query: CallbackQuery, callback_data: StaffRemove, biz: Business, actor: Actor, key: str
+) -> None:
+    try:
+        outcome = await staff.remove_staff(biz, actor, key, callback_data.staff_id)
+    except ServiceError as err:
+        await query.answer(refusal(biz, actor, err), show_alert=True)
+        return
+    await query.answer()
+    if query.message is not None:
+        await query.message.answer(
+            text(
+                biz,
+                actor,
+                "owner.staff_removed",  # type: ignore[union-attr]
+                name=outcome.result.name,
+            )
+        )

@@ -1,0 +1,167 @@
+"""Relationship KPIs for a period (seed 004), from purchase-level arrays.
+
+Seed 004: "CRR=(E-N)*100%/S; где E = количество покупателей на конец периода;
+N = количество новых покупателей за период; S = количество покупателей на начало
+периода", and the key metrics "уровень удовлетворенности клиентов, коэффициент
+удержания клиентов, средний чек, частоту покупок, а также количество рекомендаций".
+
+Definitions (period = [start, end), dates as days):
+- active at a moment m: bought in [m - active_window_days, m) (house rule: 365 days);
+- S = customers active at ``start``; E = customers active at ``end``;
+  N = customers whose first-ever purchase falls in the period;
+  CRR = (E - N) / S * 100; S = 0 -> CRR is None with a reason, never a crash.
+  (E - N also counts lapsed customers who came back in the period — as the seed's
+  formula does — so CRR can differ from 100 - churn.)
+- churn rate = share of S not active at ``end`` * 100 (None if S = 0);
+- repeat-purchase rate = share of customers who bought in the period whose
+  purchases up to ``end`` number at least two * 100;
+- purchase frequency = purchases in the period / customers who bought in it;
+- average check = revenue in the period / purchases in it (money as float:
+  statistics; convert from Decimal at the boundary);
+- referrals = referral events dated in the period;
+- CSAT = mean of the survey scores given (in the period, when dates are given);
+  None when there are none.
+Purchases must include history before ``start`` (to know first purchases and who
+was active at the start).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+DateLike = dt.date | np.datetime64 | str
+
+
+def _days(values: ArrayLike) -> NDArray[np.int64]:
+    """Dates (datetime64, date objects or ISO strings) as integer day numbers."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    return arr.astype("datetime64[D]").astype(np.int64)
+
+
+def _day(value: DateLike) -> int:
+    return int(np.datetime64(value, "D").astype(np.int64))
+
+
+def _pct(numerator: int, denominator: int) -> float | None:
+    return None if denominator == 0 else 100.0 * numerator / denominator
+
+
+@dataclass(frozen=True)
+class PeriodKPI:
+    """KPIs of one period; a metric is None when undefined (reason in ``notes``)."""
+
+    customers_at_start: int  # S
+    customers_at_end: int  # E
+    new_customers: int  # N
+    crr_pct: float | None
+    churn_pct: float | None
+    repeat_purchase_pct: float | None
+    purchase_frequency: float | None
+    average_check: float | None
+    purchases: int
+    buyers: int
+    revenue: float
+    referrals: int
+    csat: float | None
+    csat_responses: int
+    notes: tuple[str, ...]
+
+
+def period_kpis(
+    purchase_customer: ArrayLike,
+    purchase_date: ArrayLike,
+    purchase_amount: ArrayLike,
+    *,
+    start: DateLike,
+    end: DateLike,
+    active_window_days: int = 365,
+    referral_dates: ArrayLike | None = None,
+    csat_scores: ArrayLike | None = None,
+    csat_dates: ArrayLike | None = None,
+) -> PeriodKPI:
+    """Compute the period's KPIs from one row per purchase (vectorised)."""
+    customer = np.asarray(purchase_customer)
+    day = _days(purchase_date)
+    amount = np.asarray(purchase_amount, dtype=np.float64)
+    if not (customer.ndim == day.ndim == amount.ndim == 1):
+        raise ValueError("purchase arrays must be one-dimensional")
+    if not (customer.shape == day.shape == amount.shape):
+        raise ValueError("purchase arrays must have equal length")
+    if not np.all(np.isfinite(amount)):
+        raise ValueError("purchase amounts must be finite")
+    if active_window_days <= 0:
+        raise ValueError("active_window_days must be positive")
+    d0, d1 = _day(start), _day(end)
+    if d1 <= d0:
+        raise ValueError(f"period end {end} must be after start {start}")
+
+    ids, idx = np.unique(customer, return_inverse=True)
+    n_customers = ids.size
+
+    def customers_where(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+        flag = np.zeros(n_customers, dtype=bool)
+        flag[idx[mask]] = True
+        return flag
+
+    active_start = customers_where((day >= d0 - active_window_days) & (day < d0))
+    active_end = customers_where((day >= d1 - active_window_days) & (day < d1))
+    first_day = np.full(n_customers, np.iinfo(np.int64).max)
+    np.minimum.at(first_day, idx, day)
+    new = (first_day >= d0) & (first_day < d1)
+
+    in_period = (day >= d0) & (day < d1)
+    buyers = customers_where(in_period)
+    count_to_end = np.bincount(idx[day < d1], minlength=n_customers)
+    s, e, n = int(active_start.sum()), int(active_end.sum()), int(new.sum())
+    n_buyers, n_purchases = int(buyers.sum()), int(in_period.sum())
+    revenue = float(amount[in_period].sum())
+
+    notes: list[str] = []
+    crr = None if s == 0 else 100.0 * (e - n) / s
+    if s == 0:
+        notes.append("crr, churn: no customers active at the start of the period (S = 0)")
+    if n_buyers == 0:
+        notes.append("repeat rate, frequency, average check: no purchases in the period")
+
+    referrals = 0
+    if referral_dates is not None:
+        rd = _days(referral_dates)
+        referrals = int(((rd >= d0) & (rd < d1)).sum())
+
+    csat, responses = None, 0
+    if csat_scores is not None:
+        scores = np.asarray(csat_scores, dtype=np.float64)
+        if csat_dates is not None:
+            cd = _days(csat_dates)
+            if cd.shape != scores.shape:
+                raise ValueError("csat_dates must match csat_scores")
+            scores = scores[(cd >= d0) & (cd < d1)]
+        scores = scores[np.isfinite(scores)]
+        responses = int(scores.size)
+        csat = float(scores.mean()) if responses else None
+    if csat is None:
+        notes.append("csat: no survey scores")
+
+    return PeriodKPI(
+        customers_at_start=s,
+        customers_at_end=e,
+        new_customers=n,
+        crr_pct=crr,
+        churn_pct=_pct(int((active_start & ~active_end).sum()), s),
+        repeat_purchase_pct=_pct(int((buyers & (count_to_end >= 2)).sum()), n_buyers),
+        purchase_frequency=None if n_buyers == 0 else n_purchases / n_buyers,
+        average_check=None if n_purchases == 0 else revenue / n_purchases,
+        purchases=n_purchases,
+        buyers=n_buyers,
+        revenue=revenue,
+        referrals=referrals,
+        csat=csat,
+        csat_responses=responses,
+        notes=tuple(notes),
+    )
