@@ -27,7 +27,7 @@ from aiogram.types import (
     Message,
 )
 
-from tests.support.telegram import (
+from bot.telegram_double import (
     BotAPIServer,
     ChatUser,
     FakeTelegram,

@@ -1,0 +1,36 @@
+"""Conversations that many tests need as a starting point, driven through the dispatcher."""
+
+from __future__ import annotations
+
+from bot.db.models import Customer
+from bot.telegram_double import Call, ChatUser, buttons
+from tests.support.harness import App
+
+PHONES = iter(f"+7916{n:07d}" for n in range(1000000, 9999999))
+
+
+async def join(app: App, user: ChatUser, name: str = "Ivan", phone: str | None = None) -> Customer:
+    """Full sign-up: /start, agree, own contact, name."""
+    await user.send("/start")
+    consent = app.fake.last(user.user_id)
+    await user.click(_agree_button(consent), consent)
+    await user.send_contact(phone or next(PHONES))
+    await user.send(name)
+    customer = await app.customer(telegram_id=user.user_id)
+    assert customer is not None, app.fake.texts(user.user_id)
+    return customer
+
+
+def _agree_button(call: Call) -> str:
+    return buttons(call)[0][1]
+
+
+async def hire(app: App, user: ChatUser) -> None:
+    """The owner's /invite link, opened by ``user``: they become staff."""
+    await app.owner.send("/invite")
+    link = app.fake.last(app.owner.user_id).text
+    token = link.split("?start=")[1].split()[0]
+    await user.send(f"/start {token}")
+    assert (
+        "team" in app.fake.last(user.user_id).text or "команд" in app.fake.last(user.user_id).text
+    )
