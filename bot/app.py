@@ -67,7 +67,9 @@ def build_dispatcher(biz: Business, storage: BaseStorage | None = None) -> Dispa
     actor = ActorMiddleware()
     dp.message.outer_middleware(actor)
     dp.callback_query.outer_middleware(actor)
-    dp.include_routers(common.router, owner.router, staff.router, customer.router)
+    dp.include_routers(
+        common.make_router(), owner.make_router(), staff.make_router(), customer.make_router()
+    )
     dp.errors.register(common.on_error)
     return dp
 

@@ -18,7 +18,6 @@ from handlers.replies import refusal, text
 from handlers.staff import show_card
 
 log = logging.getLogger(__name__)
-router = Router(name="common")
 
 CARD_LINK_PREFIX = "c_"
 
@@ -31,7 +30,6 @@ HELP_SECTIONS: dict[Role, tuple[str, ...]] = {
 }
 
 
-@router.message(CommandStart(deep_link=True, magic=F.args.startswith(staff.INVITE_PREFIX)))
 async def on_invite_link(
     message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
 ) -> None:
@@ -45,7 +43,6 @@ async def on_invite_link(
     await message.answer(text(biz, actor, "staff.staff_joined", name=outcome.result.name))
 
 
-@router.message(CommandStart(deep_link=True, magic=F.args.startswith(CARD_LINK_PREFIX)))
 async def on_card_link(
     message: Message, command: CommandObject, biz: Business, actor: Actor, state: FSMContext
 ) -> None:
@@ -62,12 +59,10 @@ async def on_card_link(
     await show_card(message, biz, actor, card)
 
 
-@router.message(Command("help"))
 async def on_help(message: Message, biz: Business, actor: Actor) -> None:
     await message.answer("\n\n".join(text(biz, actor, key) for key in HELP_SECTIONS[actor.role]))
 
 
-@router.message(Command("cancel"))
 async def on_cancel(message: Message, biz: Business, actor: Actor, state: FSMContext) -> None:
     await state.clear()
     await message.answer(text(biz, actor, "staff.cancelled"), reply_markup=ReplyKeyboardRemove())
@@ -91,3 +86,17 @@ async def on_error(event: ErrorEvent, biz: Business) -> bool:
         except Exception:
             log.exception("could not send the apology")
     return True
+
+
+def make_router() -> Router:
+    """A fresh router: one per dispatcher (tests and multi-bot set-ups build several)."""
+    router = Router(name="common")
+    router.message.register(
+        on_invite_link, CommandStart(deep_link=True, magic=F.args.startswith(staff.INVITE_PREFIX))
+    )
+    router.message.register(
+        on_card_link, CommandStart(deep_link=True, magic=F.args.startswith(CARD_LINK_PREFIX))
+    )
+    router.message.register(on_help, Command("help"))
+    router.message.register(on_cancel, Command("cancel"))
+    return router

@@ -19,8 +19,6 @@ from bot.services.roles import Actor
 from handlers.keyboards import ConsentAnswer, RedeemAnswer, consent_keyboard, contact_keyboard
 from handlers.replies import refusal, text
 
-router = Router(name="customer")
-
 
 class Signup(StatesGroup):
     consent = State()
@@ -60,12 +58,10 @@ async def start_signup(message: Message, biz: Business, actor: Actor, state: FSM
     await state.set_state(Signup.consent)
 
 
-@router.message(CommandStart())
 async def on_start(message: Message, biz: Business, actor: Actor, state: FSMContext) -> None:
     await start_signup(message, biz, actor, state)
 
 
-@router.callback_query(ConsentAnswer.filter(), StateFilter(Signup.consent))
 async def on_consent(
     query: CallbackQuery,
     callback_data: ConsentAnswer,
@@ -85,7 +81,6 @@ async def on_consent(
     )
 
 
-@router.message(StateFilter(Signup.contact), F.contact)
 async def on_contact(message: Message, biz: Business, actor: Actor, state: FSMContext) -> None:
     contact = message.contact
     assert contact is not None and message.from_user is not None
@@ -99,14 +94,12 @@ async def on_contact(message: Message, biz: Business, actor: Actor, state: FSMCo
     await message.answer(text(biz, actor, "customer.ask_name"), reply_markup=ReplyKeyboardRemove())
 
 
-@router.message(StateFilter(Signup.contact), ~F.text.startswith("/"))
 async def on_contact_missing(message: Message, biz: Business, actor: Actor) -> None:
     await message.answer(
         text(biz, actor, "customer.ask_contact"), reply_markup=contact_keyboard(biz, actor)
     )
 
 
-@router.message(StateFilter(Signup.name), F.text, ~F.text.startswith("/"))
 async def on_name(
     message: Message, biz: Business, actor: Actor, key: str, state: FSMContext
 ) -> None:
@@ -138,12 +131,10 @@ async def on_name(
     )
 
 
-@router.message(StateFilter(Signup.name))
 async def on_name_not_text(message: Message, biz: Business, actor: Actor) -> None:
     await message.answer(text(biz, actor, "errors.bad_name", maximum=customers.MAX_NAME_LENGTH))
 
 
-@router.message(Command("balance"))
 async def on_balance(message: Message, biz: Business, actor: Actor) -> None:
     found = await customers.get_by_telegram_id(biz, actor.tg_id)
     if found is None:
@@ -169,7 +160,6 @@ DECISION_TEXT = {
 }
 
 
-@router.callback_query(RedeemAnswer.filter())
 async def on_redeem_answer(
     query: CallbackQuery, callback_data: RedeemAnswer, biz: Business, actor: Actor, key: str
 ) -> None:
@@ -184,3 +174,19 @@ async def on_redeem_answer(
     if query.message is not None and not outcome.duplicate:
         await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
         await query.message.answer(text(biz, actor, DECISION_TEXT[outcome.result.state]))  # type: ignore[union-attr]
+
+
+def make_router() -> Router:
+    """A fresh router: one per dispatcher (tests and multi-bot set-ups build several)."""
+    router = Router(name="customer")
+    router.message.register(on_start, CommandStart())
+    router.callback_query.register(on_consent, ConsentAnswer.filter(), StateFilter(Signup.consent))
+    router.message.register(on_contact, StateFilter(Signup.contact), F.contact)
+    router.message.register(
+        on_contact_missing, StateFilter(Signup.contact), ~F.text.startswith("/")
+    )
+    router.message.register(on_name, StateFilter(Signup.name), F.text, ~F.text.startswith("/"))
+    router.message.register(on_name_not_text, StateFilter(Signup.name))
+    router.message.register(on_balance, Command("balance"))
+    router.callback_query.register(on_redeem_answer, RedeemAnswer.filter())
+    return router

@@ -17,12 +17,7 @@ from handlers.middlewares import RequireRole
 from handlers.replies import refusal, text
 from handlers.staff import run_command
 
-router = Router(name="owner")
-router.message.middleware(RequireRole(Role.OWNER))
-router.callback_query.middleware(RequireRole(Role.OWNER))
 
-
-@router.message(Command("adjust"))
 async def on_adjust(
     message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
 ) -> None:
@@ -37,7 +32,6 @@ async def on_adjust(
     )
 
 
-@router.message(Command("invite"))
 async def on_invite(message: Message, bot: Bot, biz: Business, actor: Actor, key: str) -> None:
     outcome = await staff.create_invite(biz, actor, key)
     link = await create_start_link(bot, f"{staff.INVITE_PREFIX}{outcome.result.token}")
@@ -53,7 +47,6 @@ async def on_invite(message: Message, bot: Bot, biz: Business, actor: Actor, key
     )
 
 
-@router.message(Command("staff"))
 async def on_staff(message: Message, biz: Business, actor: Actor) -> None:
     members = await staff.list_staff(biz)
     await message.answer(
@@ -64,7 +57,6 @@ async def on_staff(message: Message, biz: Business, actor: Actor) -> None:
     )
 
 
-@router.callback_query(StaffRemove.filter())
 async def on_staff_remove(
     query: CallbackQuery, callback_data: StaffRemove, biz: Business, actor: Actor, key: str
 ) -> None:
@@ -83,3 +75,15 @@ async def on_staff_remove(
                 name=outcome.result.name,
             )
         )
+
+
+def make_router() -> Router:
+    """A fresh router: one per dispatcher (tests and multi-bot set-ups build several)."""
+    router = Router(name="owner")
+    router.message.middleware(RequireRole(Role.OWNER))
+    router.callback_query.middleware(RequireRole(Role.OWNER))
+    router.message.register(on_adjust, Command("adjust"))
+    router.message.register(on_invite, Command("invite"))
+    router.message.register(on_staff, Command("staff"))
+    router.callback_query.register(on_staff_remove, StaffRemove.filter())
+    return router

@@ -28,10 +28,6 @@ from handlers.keyboards import CardAction, card_keyboard
 from handlers.middlewares import RequireRole
 from handlers.replies import recorded, refusal, text
 
-router = Router(name="staff")
-router.message.middleware(RequireRole(Role.STAFF))
-router.callback_query.middleware(RequireRole(Role.STAFF))
-
 
 class CardInput(StatesGroup):
     waiting = State()
@@ -59,7 +55,6 @@ async def run_command(
     return True
 
 
-@router.message(Command("purchase"))
 async def on_purchase(
     message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
 ) -> None:
@@ -74,7 +69,6 @@ async def on_purchase(
     )
 
 
-@router.message(Command("visit"))
 async def on_visit(
     message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
 ) -> None:
@@ -89,7 +83,6 @@ async def on_visit(
     )
 
 
-@router.message(Command("redeem"))
 async def on_redeem(
     message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
 ) -> None:
@@ -104,7 +97,6 @@ async def on_redeem(
     )
 
 
-@router.message(Command("refund"))
 async def on_refund(
     message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
 ) -> None:
@@ -119,7 +111,6 @@ async def on_refund(
     )
 
 
-@router.message(Command("note"))
 async def on_note(
     message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
 ) -> None:
@@ -134,7 +125,6 @@ async def on_note(
     )
 
 
-@router.message(Command("find"))
 async def on_find(message: Message, command: CommandObject, biz: Business, actor: Actor) -> None:
     query = (command.args or "").strip()
     if not query or len(query) > commands.MAX_TOKEN_LENGTH * 2:
@@ -158,7 +148,6 @@ async def show_card(
     )
 
 
-@router.callback_query(CardAction.filter())
 async def on_card_action(
     query: CallbackQuery, callback_data: CardAction, biz: Business, actor: Actor, state: FSMContext
 ) -> None:
@@ -205,7 +194,6 @@ CARD_INPUT: dict[str, tuple[Callable[[str, str, Business], object], Service, str
 }
 
 
-@router.message(StateFilter(CardInput.waiting), F.text, ~F.text.startswith("/"))
 async def on_card_input(
     message: Message, biz: Business, actor: Actor, key: str, state: FSMContext
 ) -> None:
@@ -222,3 +210,21 @@ async def on_card_input(
     )
     if done:
         await state.clear()
+
+
+def make_router() -> Router:
+    """A fresh router: one per dispatcher (tests and multi-bot set-ups build several)."""
+    router = Router(name="staff")
+    router.message.middleware(RequireRole(Role.STAFF))
+    router.callback_query.middleware(RequireRole(Role.STAFF))
+    router.message.register(on_purchase, Command("purchase"))
+    router.message.register(on_visit, Command("visit"))
+    router.message.register(on_redeem, Command("redeem"))
+    router.message.register(on_refund, Command("refund"))
+    router.message.register(on_note, Command("note"))
+    router.message.register(on_find, Command("find"))
+    router.callback_query.register(on_card_action, CardAction.filter())
+    router.message.register(
+        on_card_input, StateFilter(CardInput.waiting), F.text, ~F.text.startswith("/")
+    )
+    return router
