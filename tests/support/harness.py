@@ -58,32 +58,43 @@ class App:
         return await self.sender.drain()
 
     async def counts(self, *, include_audit: bool = False) -> dict[str, int]:
-        """Row counts of every table: 'nothing was written' compares two of these."""
-        result: dict[str, int] = {}
-        async with self.biz.db.read() as session:
-            for table in Base.metadata.sorted_tables:
-                if table.name == "audit_log" and not include_audit:
-                    continue
-                result[table.name] = int(
-                    await session.scalar(select(func.count()).select_from(table)) or 0
-                )
-        return result
+        return await table_counts(self.biz.db, include_audit=include_audit)
 
     async def balance_consistent(self) -> bool:
-        """Every cached balance equals the sum of its ledger entries, and none is negative."""
-        async with self.biz.db.read() as session:
-            sums = dict(
-                (
-                    await session.execute(
-                        select(LedgerEntry.customer_id, func.sum(LedgerEntry.points)).group_by(
-                            LedgerEntry.customer_id
-                        )
-                    )
-                ).all()
-            )
-            rows = (await session.execute(select(Customer.id, Customer.balance))).all()
-        return all(balance == int(sums.get(cid, 0)) and balance >= 0 for cid, balance in rows)
+        return await ledger_consistent(self.biz.db)
 
     async def customer(self, **where: Any) -> Customer | None:
-        async with self.biz.db.read() as session:
-            return await session.scalar(select(Customer).filter_by(**where))
+        return await find_customer(self.biz.db, **where)
+
+
+async def table_counts(db: Database, *, include_audit: bool = False) -> dict[str, int]:
+    """Row counts of every table: 'nothing was written' compares two of these."""
+    result: dict[str, int] = {}
+    async with db.read() as session:
+        for table in Base.metadata.sorted_tables:
+            if table.name == "audit_log" and not include_audit:
+                continue
+            count = await session.scalar(select(func.count()).select_from(table))
+            result[table.name] = int(count or 0)
+    return result
+
+
+async def ledger_consistent(db: Database) -> bool:
+    """Every cached balance equals the sum of its ledger entries, and none is negative."""
+    async with db.read() as session:
+        sums = dict(
+            (
+                await session.execute(
+                    select(LedgerEntry.customer_id, func.sum(LedgerEntry.points)).group_by(
+                        LedgerEntry.customer_id
+                    )
+                )
+            ).all()
+        )
+        rows = (await session.execute(select(Customer.id, Customer.balance))).all()
+    return all(balance == int(sums.get(cid, 0)) and balance >= 0 for cid, balance in rows)
+
+
+async def find_customer(db: Database, **where: Any) -> Customer | None:
+    async with db.read() as session:
+        return await session.scalar(select(Customer).filter_by(**where))
