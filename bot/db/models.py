@@ -184,6 +184,7 @@ class Redemption(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     author_tg_id: Mapped[int] = mapped_column(BigInteger)
+    author_locale: Mapped[str] = mapped_column(String(8))  # the answer goes back in it
     outlet_code: Mapped[str] = mapped_column(ForeignKey("outlets.code"))
     points: Mapped[int] = mapped_column(Integer)
     purchase_amount: Mapped[Decimal | None]

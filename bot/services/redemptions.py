@@ -80,6 +80,7 @@ async def request_redemption(
         redemption = Redemption(
             customer_id=customer.id,
             author_tg_id=actor.tg_id,
+            author_locale=actor.locale,
             outlet_code=actor.outlet_code or biz.settings.business.outlets[0].code,
             points=request.points,
             purchase_amount=request.purchase_amount,
@@ -200,13 +201,12 @@ async def decide_redemption(
                 earned=decision.earned,
                 balance=customer.balance,
             )
-        staff_lang = biz.texts.default_locale
         enqueue(
             session,
             now=now,
             chat_id=redemption.author_tg_id,
             text=biz.texts.render(
-                staff_lang,
+                redemption.author_locale,
                 "staff.redemption_decided",
                 state=decision.state,
                 points=redemption.points,

@@ -196,6 +196,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
         sa.Column("author_tg_id", sa.BigInteger(), nullable=False),
+        sa.Column("author_locale", sa.String(length=8), nullable=False),
         sa.Column("outlet_code", sa.String(length=32), nullable=False),
         sa.Column("points", sa.Integer(), nullable=False),
         sa.Column("purchase_amount", sa.BigInteger(), nullable=True),
