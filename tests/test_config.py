@@ -1,0 +1,146 @@
+"""Configuration: a bad config fails at start with the key and the reason (no traceback);
+secrets come from the environment; the example config is valid and documents every key."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Settings, load_settings, settings_from_dict
+from tests.conftest import base_config
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "config.example.toml"
+
+
+def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+    settings = load_settings(EXAMPLE)
+    assert settings.business.outlets[0].code == "main"
+    assert settings.bot_token is None
+
+
+def test_example_documents_every_key() -> None:
+    """Every field of every section appears in config.example.toml with a comment above it."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for section, model in Settings.model_fields.items():
+        if section == "bot_token":
+            continue
+        sub = model.annotation.model_fields  # type: ignore[union-attr]
+        assert f"[{section}]" in text, section
+        block = text.split(f"[{section}]", 1)[1].split("\n[", 1)[0]
+        for key in sub:
+            match = re.search(rf"(?m)^(# ?)?{key} =", block)
+            assert match, f"{section}.{key} missing from config.example.toml"
+            preceding = block[: match.start()].rstrip().splitlines()[-1]
+            assert preceding.startswith("#"), f"{section}.{key} has no comment"
+
+
+BAD = [
+    ({"business": {"timezone": "Mars/Olympus"}}, "business.timezone", "unknown time zone"),
+    ({"loyalty": {"earn_percent": "-1"}}, "loyalty.earn_percent", "greater than or equal"),
+    ({"loyalty": {"point_value": "0"}}, "loyalty.point_value", "greater than 0"),
+    ({"loyalty": {"service_tags": ["oil change"]}}, "loyalty.service_tags", "one word"),
+    ({"loyalty": {"nonsense": 1}}, "loyalty.nonsense", "Extra inputs"),
+    ({"database": {"url": "mysql://x"}}, "database.url", "sqlite+aiosqlite"),
+    ({"telegram": {"api_server": "ftp://x"}}, "telegram.api_server", "http"),
+    ({"business": {"outlets": []}}, "business.outlets", "at least one outlet"),
+]
+
+
+@pytest.mark.parametrize(("override", "key", "reason"), BAD)
+def test_bad_values_name_key_and_reason(override: dict, key: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        settings_from_dict(base_config("sqlite+aiosqlite:///x.db", **override), use_env=False)
+    assert key in str(err.value) and reason in str(err.value)
+
+
+def test_secrets_come_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOT_TOKEN", "42:SECRET")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://app:pw@db/loyalty")
+    settings = settings_from_dict(base_config("sqlite+aiosqlite:///x.db"))
+    assert settings.bot_token == "42:SECRET"
+    assert settings.database.url == "postgresql+asyncpg://app:pw@db/loyalty"
+    assert "SECRET" not in repr(settings)
+
+
+def test_broken_toml_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[business\nname = 1", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(path)
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "missing.toml")
+
+
+def _cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _write_config(tmp_path: Path, **override: dict) -> Path:
+    config = base_config(f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}", **override)
+    lines = []
+    for section, values in config.items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            lines.append(f"{key} = {_toml(value)}")
+    path = tmp_path / "config.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    tomllib.loads(path.read_text(encoding="utf-8"))
+    return path
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _clean_env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "DATABASE_URL"}}
+
+
+def test_run_without_token_says_where_to_put_it(tmp_path: Path) -> None:
+    config = _write_config(tmp_path)
+    result = _cli("run", "-c", str(config), cwd=ROOT, env=_clean_env())
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "BOT_TOKEN" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_run_with_bad_config_names_the_key(tmp_path: Path) -> None:
+    config = _write_config(tmp_path, loyalty={"earn_percent": "500"})
+    result = _cli("run", "-c", str(config), cwd=ROOT, env=_clean_env())
+    assert result.returncode == 2
+    assert "loyalty.earn_percent" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_run_refuses_unmigrated_database(tmp_path: Path) -> None:
+    config = _write_config(tmp_path, telegram={"api_server": "http://127.0.0.1:9"})
+    env = {**_clean_env(), "BOT_TOKEN": "123:ABC"}
+    result = _cli("run", "-c", str(config), cwd=ROOT, env=env)
+    assert result.returncode == 2, result.stderr
+    assert "loyalty-bot migrate" in result.stderr and "Traceback" not in result.stderr
+    migrated = _cli("migrate", "-c", str(config), cwd=ROOT, env=env)
+    assert migrated.returncode == 0, migrated.stderr

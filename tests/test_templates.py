@@ -1,0 +1,50 @@
+"""Every message exists in both languages, renders, and escapes what users supply."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from jinja2.exceptions import SecurityError
+
+from bot.config import SUPPORTED_LOCALES
+from bot.texts import TEMPLATES_DIR, Texts
+
+AREAS = sorted(p.stem for p in (TEMPLATES_DIR / "en").glob("*.html"))
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_same_messages_in_every_locale(area: str) -> None:
+    texts = Texts("RUB")
+    names = {locale: texts.block_names(locale, area) for locale in SUPPORTED_LOCALES}
+    assert names["ru"] == names["en"], names["ru"] ^ names["en"]
+
+
+def test_user_text_is_escaped_and_money_localized() -> None:
+    texts = Texts("RUB")
+    ru = texts.render(
+        "ru", "customer.points_earned", amount=Decimal("1500.5"), points=75, balance=1075
+    )
+    en = texts.render(
+        "en", "customer.points_earned", amount=Decimal("1500.5"), points=75, balance=1075
+    )
+    assert "1\xa0500,50\xa0₽" in ru and "1\xa0075" in ru
+    assert "RUB1,500.50" in en or "₽1,500.50" in en
+    hostile = texts.render("en", "customer.registered", name="<script>x</script>", card_code="A")
+    assert "&lt;script&gt;" in hostile and "<script>" not in hostile
+
+
+def test_owner_override_is_sandboxed(tmp_path) -> None:
+    override = tmp_path / "en"
+    override.mkdir()
+    (override / "customer.html").write_text(
+        "{% block balance %}{{ balance.__class__.__mro__ }}{% endblock %}", encoding="utf-8"
+    )
+    texts = Texts("RUB", override_dir=tmp_path)
+    with pytest.raises(SecurityError):
+        texts.render("en", "customer.balance", balance=1, value=1, card_code="A")
+
+
+def test_unknown_locale_falls_back_to_default() -> None:
+    texts = Texts("RUB", default_locale="ru")
+    assert texts.locale_for("de-DE") == "ru" and texts.locale_for("en-GB") == "en"
