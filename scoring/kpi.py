@@ -39,7 +39,7 @@ DateLike = dt.date | np.datetime64 | str
 def _days(values: ArrayLike) -> NDArray[np.int64]:
     """Dates (datetime64, date objects or ISO strings) as integer day numbers."""
     arr = np.asarray(values)
-    if arr.dtype.kind in "iu":
+    if arr.size == 0 or arr.dtype.kind in "iu":
         return arr.astype(np.int64)
     return arr.astype("datetime64[D]").astype(np.int64)
 

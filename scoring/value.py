@@ -141,6 +141,11 @@ class ValueResult:
     tier: NDArray[np.int8]
     basis: str  # "clv" or "monthly_spend"
 
+    @property
+    def n_rated(self) -> int:
+        """How many customers the terciles rest on."""
+        return int((self.tier >= 0).sum())
+
     def tier_labels(self) -> list[str | None]:
         return [VALUE_LEVELS[t] if t >= 0 else None for t in self.tier.tolist()]
 

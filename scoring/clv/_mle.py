@@ -39,15 +39,29 @@ def as_history(
     return xa, ta, Ta
 
 
-def compress_rows(*columns: NDArray[np.float64]) -> tuple[list[NDArray[np.float64]], NDArray]:
-    """Unique rows of the columns and their counts (weights).
+def compress_rows(
+    *columns: NDArray[np.float64],
+) -> tuple[list[NDArray[np.float64]], NDArray[np.float64], NDArray[np.intp]]:
+    """Unique rows of the columns, their counts (weights) and each input row's index.
 
-    Customers with identical histories contribute identical likelihood terms; with
-    day-level data this shrinks a million customers to far fewer rows.
+    Customers with identical histories contribute identical likelihood terms and get
+    identical predictions; with day-level data this shrinks a million customers to
+    far fewer rows. (A lexsort is much faster than ``np.unique(axis=0)``.)
     """
-    stacked = np.column_stack(columns)
-    unique, counts = np.unique(stacked, axis=0, return_counts=True)
-    return [unique[:, i] for i in range(unique.shape[1])], counts.astype(np.float64)
+    n = columns[0].size
+    if n == 0:
+        return [c[:0] for c in columns], np.zeros(0), np.zeros(0, dtype=np.intp)
+    order = np.lexsort(columns[::-1])
+    changed = np.zeros(n, dtype=bool)
+    changed[0] = True
+    for column in columns:
+        ordered = column[order]
+        changed[1:] |= ordered[1:] != ordered[:-1]
+    starts = np.flatnonzero(changed)
+    counts = np.diff(np.append(starts, n)).astype(np.float64)
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = np.cumsum(changed) - 1
+    return [c[order][starts] for c in columns], counts, inverse
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,13 @@ class BGNBDFit:
 
     @property
     def fitted(self) -> bool:
+        """Parameters exist and may be used for predictions."""
         return self.status.usable and self.params is not None
+
+    @property
+    def converged(self) -> bool:
+        """The optimiser converged (the estimate may still be unusable, see status)."""
+        return self.params is not None
 
 
 def _neg_mean_loglik(
@@ -115,19 +121,18 @@ def fit_bgnbd(
             f"{support.n_repeat_buyers} repeat buyers, fewer than {min_repeat_buyers}",
         )
 
-    (xu, tu, Tu), w = compress_rows(xa, ta, Ta)
+    (xu, tu, Tu), w, _ = compress_rows(xa, ta, Ta)
     x_unique, x_index = np.unique(xu, return_inverse=True)
 
     def objective(log_params: NDArray[np.float64]) -> float:
         return _neg_mean_loglik(log_params, x_unique, x_index, xu, tu, Tu, w)
 
-    starts = (np.zeros(4), np.array([0.0, np.log(max(float(Ta.mean()), 1e-3)), 0.0, 0.0]))
-    best = None
-    for start in starts:
-        opt = maximise(objective, start, float(w.sum()))
-        if best is None or (opt.converged, opt.loglik) > (best.converged, best.loglik):
-            best = opt
-    assert best is not None
+    best = maximise(objective, np.zeros(4), float(w.sum()))
+    if not best.converged or best.at_edge:  # try again from a scale-aware start
+        start = np.array([0.0, np.log(max(float(Ta.mean()), 1e-3)), 0.0, 0.0])
+        other = maximise(objective, start, float(w.sum()))
+        if (other.converged, other.loglik) > (best.converged, best.loglik):
+            best = other
     if not best.converged:
         return refuse(FitStatus.NOT_CONVERGED, f"optimiser did not converge: {best.message}")
     params = BGNBDParams(*(float(v) for v in best.params))
@@ -147,12 +152,15 @@ def _hyp2f1_scaled(
     """
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         direct = hyp2f1(a, b, c, z)
-        euler = hyp2f1(c - a, c - b, c, z)
-        via_direct = np.sign(direct) * np.exp(np.log(np.abs(direct)) + log_scale)
-        via_euler = np.sign(euler) * np.exp(
-            np.log(np.abs(euler)) + (c - a - b) * np.log1p(-z) + log_scale
-        )
-    return np.where(np.isfinite(direct), via_direct, via_euler)
+        out = np.sign(direct) * np.exp(np.log(np.abs(direct)) + log_scale)
+        bad = ~np.isfinite(direct)
+        if np.any(bad):
+            a, b, c, z, s = (np.broadcast_to(v, direct.shape)[bad] for v in (a, b, c, z, log_scale))
+            euler = hyp2f1(c - a, c - b, c, z)
+            out[bad] = np.sign(euler) * np.exp(
+                np.log(np.abs(euler)) + (c - a - b) * np.log1p(-z) + s
+            )
+    return out
 
 
 def _a_away_from_one(a: float) -> float:

@@ -46,7 +46,13 @@ class GammaGammaFit:
 
     @property
     def fitted(self) -> bool:
+        """Parameters exist and may be used for predictions."""
         return self.status.usable and self.params is not None
+
+    @property
+    def converged(self) -> bool:
+        """The optimiser converged (the estimate may still be unusable, see status)."""
+        return self.params is not None
 
 
 def _as_spend(x: ArrayLike, mean_value: ArrayLike) -> tuple[NDArray, NDArray]:
@@ -105,7 +111,7 @@ def fit_gamma_gamma(
             FitStatus.TOO_FEW_REPEAT_BUYERS,
             f"{support.n_repeat_buyers} repeat buyers, fewer than {min_repeat_buyers}",
         )
-    (xu, mu), w = compress_rows(xa[keep], ma[keep])
+    (xu, mu), w, _ = compress_rows(xa[keep], ma[keep])
 
     def objective(log_params: NDArray[np.float64]) -> float:
         return _neg_mean_loglik(log_params, xu, mu, w)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from scoring.clv._mle import as_history
+from scoring.clv._mle import as_history, compress_rows
 from scoring.clv.bgnbd import (
     BGNBDFit,
     BGNBDParams,
@@ -92,15 +92,17 @@ def npv_of_purchases(
 def bgnbd_purchases_per_period(
     params: BGNBDParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, settings: CLVSettings
 ) -> NDArray[np.float64]:
-    """Expected purchases in each future period (customers x periods) from BG/NBD."""
+    """Expected purchases in each future period (customers x periods) from BG/NBD.
+
+    Computed once per distinct (x, t_x, T) history and spread back to customers.
+    """
     xa, ta, Ta = as_history(x, t_x, T)
+    (xu, tu, Tu), _, inverse = compress_rows(xa, ta, Ta)
     ends = settings.period_length * np.arange(1, settings.horizon_periods + 1)
-    cumulative = (
-        np.column_stack([conditional_expected_purchases(params, end, xa, ta, Ta) for end in ends])
-        if xa.size
-        else np.zeros((0, ends.size))
-    )
-    return np.diff(cumulative, axis=1, prepend=0.0)
+    cumulative = np.zeros((xu.size, ends.size))
+    for k, end in enumerate(ends):  # a dozen horizons, not customers
+        cumulative[:, k] = conditional_expected_purchases(params, end, xu, tu, Tu)
+    return np.diff(cumulative, axis=1, prepend=0.0)[inverse]
 
 
 def own_interval_rates(

@@ -23,8 +23,17 @@ def crr_case() -> tuple[list[int], list[str], list[float]]:
     S = {1, 2, 3} = 3; E = {1, 3, 4, 5} = 4; N = {4} = 1.
     """
     customers = [1, 1, 2, 3, 3, 4, 4, 5, 5]
-    dates = ["2024-03-01", "2025-05-01", "2024-06-01", "2024-12-31", "2025-12-31",
-             "2025-02-10", "2025-03-10", "2022-01-01", "2025-07-01"]
+    dates = [
+        "2024-03-01",
+        "2025-05-01",
+        "2024-06-01",
+        "2024-12-31",
+        "2025-12-31",
+        "2025-02-10",
+        "2025-03-10",
+        "2022-01-01",
+        "2025-07-01",
+    ]
     amounts = [100.0, 200.0, 50.0, 70.0, 300.0, 40.0, 60.0, 10.0, 400.0]
     return customers, dates, amounts
 
@@ -50,9 +59,12 @@ def test_other_metrics_hand_computed() -> None:
     """
     referrals = ["2024-12-01", "2025-03-01", "2025-04-01", "2026-02-01"]
     kpi = period_kpis(
-        *crr_case(), start=START, end=END, referral_dates=referrals,
-        csat_scores=[5, 4, 2, 5], csat_dates=["2025-02-01", "2025-03-01", "2024-01-01",
-                                               "2025-11-30"],
+        *crr_case(),
+        start=START,
+        end=END,
+        referral_dates=referrals,
+        csat_scores=[5, 4, 2, 5],
+        csat_dates=["2025-02-01", "2025-03-01", "2024-01-01", "2025-11-30"],
     )
     assert kpi.purchases == 5 and kpi.buyers == 4
     assert kpi.revenue == pytest.approx(1000.0)
@@ -66,8 +78,9 @@ def test_other_metrics_hand_computed() -> None:
 
 def test_repeat_rate_counts_only_buyers_with_two_purchases() -> None:
     """Two buyers in the period: one first-timer (1 purchase), one returning -> 50%."""
-    kpi = period_kpis([1, 2, 2], ["2025-02-01", "2024-05-01", "2025-03-01"], [1.0, 1.0, 1.0],
-                      start=START, end=END)
+    kpi = period_kpis(
+        [1, 2, 2], ["2025-02-01", "2024-05-01", "2025-03-01"], [1.0, 1.0, 1.0], start=START, end=END
+    )
     assert kpi.repeat_purchase_pct == pytest.approx(50.0)
 
 
@@ -84,18 +97,26 @@ def test_empty_purchases() -> None:
     kpi = period_kpis([], np.array([], dtype="datetime64[D]"), [], start=START, end=END)
     assert kpi.purchases == 0 and kpi.average_check is None and kpi.purchase_frequency is None
     assert kpi.crr_pct is None and kpi.repeat_purchase_pct is None
+    assert period_kpis([], [], [], start=START, end=END).purchases == 0
 
 
 def test_active_window_is_a_parameter() -> None:
     """With a 30-day window customer 1 (last bought 2024-03-01) is not active at start."""
-    kpi = period_kpis([1, 2], ["2024-03-01", "2024-12-15"], [1.0, 1.0], start=START, end=END,
-                      active_window_days=30)
+    kpi = period_kpis(
+        [1, 2],
+        ["2024-03-01", "2024-12-15"],
+        [1.0, 1.0],
+        start=START,
+        end=END,
+        active_window_days=30,
+    )
     assert kpi.customers_at_start == 1
 
 
 def test_dates_accept_date_objects_and_reject_bad_periods() -> None:
-    kpi = period_kpis([1], [dt.date(2025, 5, 5)], [9.5], start=dt.date(2025, 1, 1),
-                      end=dt.date(2025, 12, 31))
+    kpi = period_kpis(
+        [1], [dt.date(2025, 5, 5)], [9.5], start=dt.date(2025, 1, 1), end=dt.date(2025, 12, 31)
+    )
     assert kpi.average_check == pytest.approx(9.5)
     with pytest.raises(ValueError, match="after start"):
         period_kpis([1], ["2025-01-01"], [1.0], start=END, end=START)

@@ -23,7 +23,13 @@ def test_ladder_order_is_the_seeds() -> None:
     потребители", "Клиенты", "Надежные друзья", "Партнеры", and the side branch
     "Пассивные или бывшие заказчики"."""
     assert STAGE_NAMES == (
-        "potential", "first_time", "repeat", "client", "reliable_friend", "partner", "lapsed",
+        "potential",
+        "first_time",
+        "repeat",
+        "client",
+        "reliable_friend",
+        "partner",
+        "lapsed",
     )
 
 
@@ -43,8 +49,16 @@ def test_each_rung_with_default_thresholds() -> None:
         (30, 100, 1, 3),  # many purchases, short tenure -> client
     ]
     assert stages(rows) == [
-        "potential", "first_time", "repeat", "repeat", "client", "reliable_friend", "client",
-        "partner", "reliable_friend", "client",
+        "potential",
+        "first_time",
+        "repeat",
+        "repeat",
+        "client",
+        "reliable_friend",
+        "client",
+        "partner",
+        "reliable_friend",
+        "client",
     ]
 
 
@@ -75,9 +89,14 @@ def test_potential_customers_never_lapse() -> None:
 
 def test_custom_thresholds() -> None:
     th = LifecycleThresholds(
-        repeat_from_purchases=3, client_from_purchases=6, reliable_friend_from_purchases=10,
-        reliable_friend_min_tenure_days=0, partner_from_purchases=20, partner_min_tenure_days=0,
-        lapse_factor=2.0, min_lapse_days=10,
+        repeat_from_purchases=3,
+        client_from_purchases=6,
+        reliable_friend_from_purchases=10,
+        reliable_friend_min_tenure_days=0,
+        partner_from_purchases=20,
+        partner_min_tenure_days=0,
+        lapse_factor=2.0,
+        min_lapse_days=10,
     )
     rows = [(2, 50, 1, 20), (10, 50, 1, 5), (20, 50, 1, 2), (4, 50, 41, 20)]
     assert stages(rows, thresholds=th) == ["first_time", "reliable_friend", "partner", "lapsed"]

@@ -38,8 +38,18 @@ def score_one(**values: Any) -> tuple[int, str | None]:
 
 @pytest.mark.parametrize(
     ("share", "points"),
-    [(0.0, 0), (2.99, 0), (3.0, 1), (4.99, 1), (5.0, 2), (9.99, 2), (10.0, 3), (19.99, 3),
-     (20.0, 4), (75.0, 4)],
+    [
+        (0.0, 0),
+        (2.99, 0),
+        (3.0, 1),
+        (4.99, 1),
+        (5.0, 2),
+        (9.99, 2),
+        (10.0, 3),
+        (19.99, 3),
+        (20.0, 4),
+        (75.0, 4),
+    ],
 )
 def test_turnover_share_rows(share: float, points: int) -> None:
     """Seed 002_5ddba62783fdb83f.txt, "Шкала установления рейтинга клиента":
@@ -50,8 +60,18 @@ def test_turnover_share_rows(share: float, points: int) -> None:
 
 @pytest.mark.parametrize(
     ("months", "points"),
-    [(0, 0), (5.9, 0), (6, 1), (11.9, 1), (12, 2), (23.9, 2), (24, 3), (35.9, 3), (36, 4),
-     (120, 4)],
+    [
+        (0, 0),
+        (5.9, 0),
+        (6, 1),
+        (11.9, 1),
+        (12, 2),
+        (23.9, 2),
+        (24, 3),
+        (35.9, 3),
+        (36, 4),
+        (120, 4),
+    ],
 )
 def test_cooperation_rows(months: float, points: int) -> None:
     """Seed 002: "Период сотрудничества До полугода / От полугода до 1 года / От 1 года
@@ -72,8 +92,18 @@ def test_payment_rows_and_late_payment() -> None:
 
 @pytest.mark.parametrize(
     ("growth", "points"),
-    [(-40.0, 0), (-0.1, 0), (0.0, 0), (9.99, 0), (10.0, 1), (19.99, 1), (20.0, 3), (29.99, 3),
-     (30.0, 3), (250.0, 3)],
+    [
+        (-40.0, 0),
+        (-0.1, 0),
+        (0.0, 0),
+        (9.99, 0),
+        (10.0, 1),
+        (19.99, 1),
+        (20.0, 3),
+        (29.99, 3),
+        (30.0, 3),
+        (250.0, 3),
+    ],
 )
 def test_growth_rows_and_out_of_table_growth(growth: float, points: int) -> None:
     """Seed 002: "Среднемесячный темп прироста продаж От 0% до 10% / От 10% до 20% /
@@ -100,10 +130,26 @@ def test_categories_and_the_overlap_at_12() -> None:
     # 4 + 4 + 2 + 3 = 13; 4 + 4 + 1 + 3 = 12; 4 + 4 + 2 + 1 = 11; 4 + 4 + 1 + 0 = 9;
     # 4 + 4 + 0 + 0 = 8; 4 + 1 + 0 + 0 = 5; 4 + 0 + 0 + 0 = 4.
     cases = [
-        (dict(turnover_share_pct=20, cooperation_months=36, payment="on_time",
-              monthly_growth_pct=20), 12, "strategic"),
-        (dict(turnover_share_pct=20, cooperation_months=36, payment="prepayment",
-              monthly_growth_pct=10), 11, "regular"),
+        (
+            dict(
+                turnover_share_pct=20,
+                cooperation_months=36,
+                payment="on_time",
+                monthly_growth_pct=20,
+            ),
+            12,
+            "strategic",
+        ),
+        (
+            dict(
+                turnover_share_pct=20,
+                cooperation_months=36,
+                payment="prepayment",
+                monthly_growth_pct=10,
+            ),
+            11,
+            "regular",
+        ),
         (dict(turnover_share_pct=20, cooperation_months=36, payment="on_time"), 9, "regular"),
         (dict(turnover_share_pct=20, cooperation_months=36), 8, "standard"),
         (dict(turnover_share_pct=20, cooperation_months=6), 5, "standard"),
@@ -123,10 +169,20 @@ def test_category_benefits_are_the_seeds() -> None:
     «Стандартный клиент»: Стандартные скидки, Информационная поддержка."""
     benefits = {c.key: c.benefits for c in B2B_PRESET.categories}
     assert benefits == {
-        "strategic": ("special_terms", "preferential_credit", "cumulative_discounts",
-                      "personal_manager", "prompt_consultations", "faster_service"),
-        "regular": ("preferential_credit", "cumulative_discounts", "personal_manager",
-                    "consultations"),
+        "strategic": (
+            "special_terms",
+            "preferential_credit",
+            "cumulative_discounts",
+            "personal_manager",
+            "prompt_consultations",
+            "faster_service",
+        ),
+        "regular": (
+            "preferential_credit",
+            "cumulative_discounts",
+            "personal_manager",
+            "consultations",
+        ),
         "standard": ("standard_discounts", "information_support"),
     }
     assert all(key in B2B_BENEFIT_TEXT for keys in benefits.values() for key in keys)
@@ -160,8 +216,12 @@ def test_inputs_must_match_the_criteria() -> None:
 def test_empty_input() -> None:
     result = score_rating_scale(
         B2B_PRESET,
-        {"turnover_share_pct": [], "cooperation_months": [], "payment": [],
-         "monthly_growth_pct": []},
+        {
+            "turnover_share_pct": [],
+            "cooperation_months": [],
+            "payment": [],
+            "monthly_growth_pct": [],
+        },
     )
     assert result.total.size == 0 and result.category_labels() == []
 
@@ -205,30 +265,56 @@ def test_custom_preset_from_toml_like_dict() -> None:
         ({}, r"rating_scale\.criteria: required"),
         ({"criteria": []}, r"rating_scale\.criteria: at least one"),
         ({"criteria": [{"edges": [1], "points": [0, 1]}]}, r"criteria\[0\]\.key: required"),
-        ({"criteria": [{"key": "a", "edges": [5, 3], "points": [0, 1, 2]}]},
-         r"criteria\[0\]\.edges: must be strictly increasing"),
-        ({"criteria": [{"key": "a", "edges": [1, 2], "points": [0, 1]}]},
-         r"criteria\[0\]\.points: need len\(edges\) \+ 1 = 3"),
-        ({"criteria": [{"key": "a", "edges": [1, "x"], "points": [0, 1, 2]}]},
-         r"criteria\[0\]\.edges\[1\]: must be a finite number"),
-        ({"criteria": [{"key": "a", "edges": [1], "points": [0, 1.5]}]},
-         r"criteria\[0\]\.points\[1\]: must be an integer"),
-        ({"criteria": [{"key": "a", "edges": [1], "points": [0, 1], "choices": {"x": 1}}]},
-         r"criteria\[0\]: give either"),
+        (
+            {"criteria": [{"key": "a", "edges": [5, 3], "points": [0, 1, 2]}]},
+            r"criteria\[0\]\.edges: must be strictly increasing",
+        ),
+        (
+            {"criteria": [{"key": "a", "edges": [1, 2], "points": [0, 1]}]},
+            r"criteria\[0\]\.points: need len\(edges\) \+ 1 = 3",
+        ),
+        (
+            {"criteria": [{"key": "a", "edges": [1, "x"], "points": [0, 1, 2]}]},
+            r"criteria\[0\]\.edges\[1\]: must be a finite number",
+        ),
+        (
+            {"criteria": [{"key": "a", "edges": [1], "points": [0, 1.5]}]},
+            r"criteria\[0\]\.points\[1\]: must be an integer",
+        ),
+        (
+            {"criteria": [{"key": "a", "edges": [1], "points": [0, 1], "choices": {"x": 1}}]},
+            r"criteria\[0\]: give either",
+        ),
         ({"criteria": [{"key": "a", "choices": {}}]}, r"criteria\[0\]\.choices: must be"),
-        ({"criteria": [{"key": "a", "choices": {"x": "two"}}]},
-         r"criteria\[0\]\.choices\.x: must be an integer"),
-        ({"criteria": [{"key": "a", "choices": {"x": 1}}, {"key": "a", "choices": {"y": 1}}]},
-         r"rating_scale\.criteria: duplicate values \['a'\]"),
-        ({"criteria": [{"key": "a", "choices": {"x": 1}}],
-          "categories": [{"key": "gold", "min_score": "12"}]},
-         r"categories\[0\]\.min_score: must be an integer"),
-        ({"criteria": [{"key": "a", "choices": {"x": 1}}],
-          "categories": [{"key": "g", "min_score": 1}, {"key": "s", "min_score": 1}]},
-         r"categories\.min_score: duplicate"),
-        ({"criteria": [{"key": "a", "choices": {"x": 1}}],
-          "categories": [{"key": "g", "min_score": 1, "benefits": "all"}]},
-         r"categories\[0\]\.benefits: must be a list"),
+        (
+            {"criteria": [{"key": "a", "choices": {"x": "two"}}]},
+            r"criteria\[0\]\.choices\.x: must be an integer",
+        ),
+        (
+            {"criteria": [{"key": "a", "choices": {"x": 1}}, {"key": "a", "choices": {"y": 1}}]},
+            r"rating_scale\.criteria: duplicate values \['a'\]",
+        ),
+        (
+            {
+                "criteria": [{"key": "a", "choices": {"x": 1}}],
+                "categories": [{"key": "gold", "min_score": "12"}],
+            },
+            r"categories\[0\]\.min_score: must be an integer",
+        ),
+        (
+            {
+                "criteria": [{"key": "a", "choices": {"x": 1}}],
+                "categories": [{"key": "g", "min_score": 1}, {"key": "s", "min_score": 1}],
+            },
+            r"categories\.min_score: duplicate",
+        ),
+        (
+            {
+                "criteria": [{"key": "a", "choices": {"x": 1}}],
+                "categories": [{"key": "g", "min_score": 1, "benefits": "all"}],
+            },
+            r"categories\[0\]\.benefits: must be a list",
+        ),
     ],
 )
 def test_preset_errors_name_the_key(data: dict[str, Any], message: str) -> None:
@@ -260,17 +346,26 @@ def test_property_total_in_range_and_monotone(
     never lowers the total or the category."""
     base = score_rating_scale(
         B2B_PRESET,
-        {"turnover_share_pct": [share], "cooperation_months": [months], "payment": [payment],
-         "monthly_growth_pct": [growth]},
+        {
+            "turnover_share_pct": [share],
+            "cooperation_months": [months],
+            "payment": [payment],
+            "monthly_growth_pct": [growth],
+        },
     )
     more = score_rating_scale(
         B2B_PRESET,
-        {"turnover_share_pct": [share + bump], "cooperation_months": [months + bump],
-         "payment": [payment], "monthly_growth_pct": [growth + bump]},
+        {
+            "turnover_share_pct": [share + bump],
+            "cooperation_months": [months + bump],
+            "payment": [payment],
+            "monthly_growth_pct": [growth + bump],
+        },
     )
     assert 0 <= base.total[0] <= 13
     assert more.total[0] >= base.total[0]
     mins = {c.key: c.min_score for c in B2B_PRESET.categories}
-    rank = [mins.get(k, -1) if k else -1 for k in (*base.category_labels(),
-                                                     *more.category_labels())]
+    rank = [
+        mins.get(k, -1) if k else -1 for k in (*base.category_labels(), *more.category_labels())
+    ]
     assert rank[1] >= rank[0]

@@ -51,6 +51,7 @@ def test_unrated_customers() -> None:
     """Masked or NaN customers are not rated (-1) and do not shift the others."""
     result = value_tiers([np.nan, 1.0, 2.0, 3.0, 99.0], np.zeros(5), rated=[1, 1, 1, 1, 0])
     assert result.tier.tolist() == [-1, 0, 1, 2, -1]
+    assert result.n_rated == 3
     assert value_tiers([], []).tier.size == 0
 
 
@@ -60,7 +61,10 @@ def test_service_strategy_per_value() -> None:
     обслуживание" / "Удерживать клиента и улучшать его обслуживание"."""
     result = relationship_strategies([0, 1, 2, -1], [seg("loyal")] * 4, SEGMENT_NAMES)
     assert result.service_labels() == [
-        "minimise_cost", "standardise", "retain_and_improve", None,
+        "minimise_cost",
+        "standardise",
+        "retain_and_improve",
+        None,
     ]
     assert SERVICE_TEXT["retain_and_improve"].title_ru == (
         "Удерживать клиента и улучшать его обслуживание"
@@ -78,14 +82,20 @@ def test_default_001_strategies() -> None:
     segments = [seg(s) for s in ("champions", "at_risk", "new", "lost", "hibernating", "lost")]
     result = relationship_strategies(tiers, segments, SEGMENT_NAMES)
     assert result.strategy_labels() == [
-        "reward_and_invest", "manage", "collect", "release", "release", "reward_and_invest",
+        "reward_and_invest",
+        "manage",
+        "collect",
+        "release",
+        "release",
+        "reward_and_invest",
     ]
 
 
 def test_table_can_be_overridden_by_a_dict() -> None:
     table = strategy_table({"low": {"new": "manage"}, "high": {"*": "manage"}})
-    result = relationship_strategies([0, 0, 2], [seg("new"), seg("lost"), seg("loyal")],
-                                     SEGMENT_NAMES, table)
+    result = relationship_strategies(
+        [0, 0, 2], [seg("new"), seg("lost"), seg("loyal")], SEGMENT_NAMES, table
+    )
     assert result.strategy_labels() == ["manage", "release", "manage"]
 
 
