@@ -2,8 +2,9 @@
 
 Each file in ``templates/<locale>/`` groups the messages of one area as named blocks;
 ``render(locale, "staff.purchase_recorded", ...)`` renders one block. Owners may override
-a file by putting one with the same name in the override folder (sandboxed, so an edited
-template cannot reach Python attributes).
+any block by putting a file with the same name in the override folder and defining just
+that block there; every other block still comes from the shipped file. Templates render
+in a sandbox, so an edited template cannot reach Python attributes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from babel.numbers import format_currency, format_decimal
-from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
+from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.config import SUPPORTED_LOCALES
@@ -32,20 +33,23 @@ class Texts:
         self.default_locale = default_locale
         self.currency = currency
         self._envs: dict[str, SandboxedEnvironment] = {}
+        self._overrides: dict[str, SandboxedEnvironment] = {}
         for locale in SUPPORTED_LOCALES:
-            paths = [root / locale]
-            if override_dir is not None:
-                paths.insert(0, override_dir / locale)
-            env = SandboxedEnvironment(
-                loader=ChoiceLoader([FileSystemLoader(str(p)) for p in paths]),
-                autoescape=True,
-                trim_blocks=True,
-                lstrip_blocks=True,
-                undefined=StrictUndefined,
-            )
-            env.filters["money"] = self._money_filter(locale)
-            env.filters["num"] = lambda v, _loc=locale: format_decimal(v, locale=_loc)
-            self._envs[locale] = env
+            self._envs[locale] = self._environment(root / locale, locale)
+            if override_dir is not None and (override_dir / locale).is_dir():
+                self._overrides[locale] = self._environment(override_dir / locale, locale)
+
+    def _environment(self, folder: Path, locale: str) -> SandboxedEnvironment:
+        env = SandboxedEnvironment(
+            loader=FileSystemLoader(str(folder)),
+            autoescape=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            undefined=StrictUndefined,
+        )
+        env.filters["money"] = self._money_filter(locale)
+        env.filters["num"] = lambda v, _loc=locale: format_decimal(v, locale=_loc)
+        return env
 
     def _money_filter(self, locale: str) -> Any:
         def money(value: Decimal | int | str) -> str:
@@ -63,14 +67,26 @@ class Texts:
     def render(self, locale: str, key: str, **context: Any) -> str:
         """Render block ``name`` of ``templates/<locale>/<area>.html`` for ``key='area.name'``."""
         area, _, block = key.partition(".")
-        env = self._envs[self.locale_for(locale)]
-        template = env.get_template(f"{area}.html")
-        try:
-            render_block = template.blocks[block]
-        except KeyError:
-            raise KeyError(f"no message {key!r} for locale {locale!r}") from None
+        locale = self.locale_for(locale)
+        template = self._template(locale, f"{area}.html", block)
+        render_block = template.blocks[block]
         text = "".join(render_block(template.new_context(dict(context))))
         return text.strip()
+
+    def _template(self, locale: str, name: str, block: str) -> Template:
+        """The owner's version of the block if there is one, else the shipped one."""
+        override = self._overrides.get(locale)
+        if override is not None:
+            try:
+                candidate = override.get_template(name)
+            except TemplateNotFound:
+                candidate = None
+            if candidate is not None and block in candidate.blocks:
+                return candidate
+        template = self._envs[locale].get_template(name)
+        if block not in template.blocks:
+            raise KeyError(f"no message {name[:-5]}.{block} for locale {locale!r}")
+        return template
 
     def block_names(self, locale: str, area: str) -> set[str]:
         return set(self._envs[locale].get_template(f"{area}.html").blocks)

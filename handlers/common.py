@@ -9,6 +9,7 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import ErrorEvent, Message, ReplyKeyboardRemove
 
+from bot.logs import current_update
 from bot.services import customers, staff
 from bot.services.context import Business
 from bot.services.errors import ServiceError
@@ -70,7 +71,9 @@ async def on_cancel(message: Message, biz: Business, actor: Actor, state: FSMCon
 
 async def on_error(event: ErrorEvent, biz: Business) -> bool:
     """Log with the update id and apologise; the bot keeps running."""
-    log.exception("handler failed", exc_info=event.exception)
+    # aiogram calls error handlers after the update middleware has returned: tag it again.
+    current_update.set(str(event.update.update_id))
+    log.error("handler failed", exc_info=event.exception)
     message = event.update.message or (
         event.update.callback_query.message if event.update.callback_query else None
     )
