@@ -96,7 +96,11 @@ async def run_polling(settings: Settings) -> None:
         dp["outbox_sender"] = sender
         sender_task = asyncio.create_task(sender.run(), name="outbox-sender")
         try:
-            await dp.start_polling(bot, polling_timeout=settings.telegram.polling_timeout)
+            # handle_as_tasks=False: aiogram confirms a batch with the next getUpdates, so the
+            # batch must be committed first, or a crash loses updates already confirmed.
+            await dp.start_polling(
+                bot, polling_timeout=settings.telegram.polling_timeout, handle_as_tasks=False
+            )
         finally:
             sender_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
