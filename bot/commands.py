@@ -130,11 +130,6 @@ def parse_purchase(args: str | None, settings: Settings) -> PurchaseRequest:
     )
 
 
-def parse_amount_args(args: str | None, settings: Settings, customer: str) -> PurchaseRequest:
-    """The same grammar without the customer token (staff pressed a button on the card)."""
-    return parse_purchase(f"{customer} {args or ''}", settings)
-
-
 def parse_visit(args: str | None, settings: Settings) -> VisitRequest:
     tokens = _tokens(args)
     if not 1 <= len(tokens) <= 2:
@@ -186,7 +181,7 @@ def parse_adjust(args: str | None, settings: Settings) -> AdjustRequest:
     )
 
 
-def parse_note(args: str | None) -> NoteRequest:
+def parse_note(args: str | None, settings: Settings | None = None) -> NoteRequest:
     customer, _, text = (args or "").strip().partition(" ")
     text = text.strip()
     if not customer or not text:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiogram import Bot, Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.deep_linking import create_start_link
 
@@ -15,21 +15,9 @@ from bot.services.roles import Actor, Role
 from handlers.keyboards import StaffRemove, staff_keyboard
 from handlers.middlewares import RequireRole
 from handlers.replies import refusal, text
-from handlers.staff import run_command
+from handlers.staff import CommandSpec, command_handler
 
-
-async def on_adjust(
-    message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
-) -> None:
-    await run_command(
-        message,
-        biz,
-        actor,
-        key,
-        lambda: commands.parse_adjust(command.args, biz.settings),
-        purchases.adjust,
-        "owner.adjusted",
-    )
+ADJUST = CommandSpec(commands.parse_adjust, purchases.adjust, "owner.adjusted")
 
 
 async def on_invite(message: Message, bot: Bot, biz: Business, actor: Actor, key: str) -> None:
@@ -82,7 +70,7 @@ def make_router() -> Router:
     router = Router(name="owner")
     router.message.middleware(RequireRole(Role.OWNER))
     router.callback_query.middleware(RequireRole(Role.OWNER))
-    router.message.register(on_adjust, Command("adjust"))
+    router.message.register(command_handler(ADJUST), Command("adjust"))
     router.message.register(on_invite, Command("invite"))
     router.message.register(on_staff, Command("staff"))
     router.callback_query.register(on_staff_remove, StaffRemove.filter())

@@ -1,13 +1,14 @@
 """Staff side: find a customer, log purchases and visits, redemptions, refunds, notes.
 
 Each command parses its arguments (bot.commands), calls one service and renders one
-template. The role gate (RequireRole) sits on this router, so every handler here is
-refused to customers, removed staff and strangers before it runs.
+template; the table `STAFF_COMMANDS` says which. The role gate (RequireRole) sits on this
+router, so every handler here is refused to customers, removed staff and strangers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiogram import F, Router
@@ -19,6 +20,7 @@ from pydantic import BaseModel
 
 from bot import commands
 from bot.commands import CommandError
+from bot.config import Settings
 from bot.services import customers, purchases, redemptions
 from bot.services.context import Business
 from bot.services.errors import ServiceError
@@ -28,101 +30,55 @@ from handlers.keyboards import CardAction, card_keyboard
 from handlers.middlewares import RequireRole
 from handlers.replies import recorded, refusal, text
 
+NO_SERVICE = "-"
+
 
 class CardInput(StatesGroup):
     waiting = State()
 
 
-Service = Callable[[Business, Actor, str, Any], Awaitable[Outcome[BaseModel]]]
+@dataclass(frozen=True)
+class CommandSpec:
+    """One writing command: how to parse its arguments, which service, which reply."""
+
+    parse: Callable[[str | None, Settings], object]
+    service: Callable[[Business, Actor, str, Any], Awaitable[Outcome[BaseModel]]]
+    template: str
+
+
+STAFF_COMMANDS: dict[str, CommandSpec] = {
+    "purchase": CommandSpec(
+        commands.parse_purchase, purchases.record_purchase, "staff.purchase_recorded"
+    ),
+    "visit": CommandSpec(commands.parse_visit, purchases.record_visit, "staff.visit_recorded"),
+    "redeem": CommandSpec(
+        commands.parse_redeem, redemptions.request_redemption, "staff.redeem_sent"
+    ),
+    "refund": CommandSpec(commands.parse_refund, purchases.refund, "staff.refund_done"),
+    "note": CommandSpec(commands.parse_note, purchases.add_note, "staff.note_added"),
+}
 
 
 async def run_command(
-    message: Message,
-    biz: Business,
-    actor: Actor,
-    key: str,
-    parse: Callable[[], object],
-    service: Service,
-    template: str,
+    message: Message, biz: Business, actor: Actor, key: str, spec: CommandSpec, args: str | None
 ) -> bool:
     """Parse, call one service, answer with its template; refusals answer and write nothing."""
     try:
-        outcome = await service(biz, actor, key, parse())
+        outcome = await spec.service(biz, actor, key, spec.parse(args, biz.settings))
     except (CommandError, ServiceError) as err:
         await message.answer(refusal(biz, actor, err))
         return False
-    await message.answer(recorded(biz, actor, template, outcome.duplicate, r=outcome.result))
+    await message.answer(recorded(biz, actor, spec.template, outcome.duplicate, r=outcome.result))
     return True
 
 
-async def on_purchase(
-    message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
-) -> None:
-    await run_command(
-        message,
-        biz,
-        actor,
-        key,
-        lambda: commands.parse_purchase(command.args, biz.settings),
-        purchases.record_purchase,
-        "staff.purchase_recorded",
-    )
+def command_handler(spec: CommandSpec) -> Callable[..., Awaitable[None]]:
+    async def handle(
+        message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
+    ) -> None:
+        await run_command(message, biz, actor, key, spec, command.args)
 
-
-async def on_visit(
-    message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
-) -> None:
-    await run_command(
-        message,
-        biz,
-        actor,
-        key,
-        lambda: commands.parse_visit(command.args, biz.settings),
-        purchases.record_visit,
-        "staff.visit_recorded",
-    )
-
-
-async def on_redeem(
-    message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
-) -> None:
-    await run_command(
-        message,
-        biz,
-        actor,
-        key,
-        lambda: commands.parse_redeem(command.args, biz.settings),
-        redemptions.request_redemption,
-        "staff.redeem_sent",
-    )
-
-
-async def on_refund(
-    message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
-) -> None:
-    await run_command(
-        message,
-        biz,
-        actor,
-        key,
-        lambda: commands.parse_refund(command.args, biz.settings),
-        purchases.refund,
-        "staff.refund_done",
-    )
-
-
-async def on_note(
-    message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
-) -> None:
-    await run_command(
-        message,
-        biz,
-        actor,
-        key,
-        lambda: commands.parse_note(command.args),
-        purchases.add_note,
-        "staff.note_added",
-    )
+    return handle
 
 
 async def on_find(message: Message, command: CommandObject, biz: Business, actor: Actor) -> None:
@@ -151,64 +107,26 @@ async def show_card(
 async def on_card_action(
     query: CallbackQuery, callback_data: CardAction, biz: Business, actor: Actor, state: FSMContext
 ) -> None:
+    """A button on a customer's card: ask for the rest of the command's arguments."""
     card = await customers.get_by_id(biz, callback_data.customer_id)
     await query.answer()
-    if card is None or query.message is None:
+    if card is None or query.message is None or callback_data.action not in STAFF_COMMANDS:
         return
     await state.set_state(CardInput.waiting)
     await state.update_data(action=callback_data.action, card_code=card.card_code)
-    await query.message.answer(
-        text(
-            biz,
-            actor,
-            f"staff.ask_{callback_data.action}",  # type: ignore[union-attr]
-            card_code=card.card_code,
-        )
+    await query.message.answer(  # type: ignore[union-attr]
+        text(biz, actor, f"staff.ask_{callback_data.action}", card_code=card.card_code)
     )
-
-
-# What a staff member types after pressing a card button, as the matching command's args.
-CARD_INPUT: dict[str, tuple[Callable[[str, str, Business], object], Service, str]] = {
-    "purchase": (
-        lambda code, args, biz: commands.parse_purchase(f"{code} {args}", biz.settings),
-        purchases.record_purchase,
-        "staff.purchase_recorded",
-    ),
-    "visit": (
-        lambda code, args, biz: commands.parse_visit(
-            code if args.strip() == "-" else f"{code} {args}", biz.settings
-        ),
-        purchases.record_visit,
-        "staff.visit_recorded",
-    ),
-    "redeem": (
-        lambda code, args, biz: commands.parse_redeem(f"{code} {args}", biz.settings),
-        redemptions.request_redemption,
-        "staff.redeem_sent",
-    ),
-    "note": (
-        lambda code, args, biz: commands.parse_note(f"{code} {args}"),
-        purchases.add_note,
-        "staff.note_added",
-    ),
-}
 
 
 async def on_card_input(
     message: Message, biz: Business, actor: Actor, key: str, state: FSMContext
 ) -> None:
+    """What staff type after a card button: the same command with the card code first."""
     data = await state.get_data()
-    parse, service, template = CARD_INPUT[data["action"]]
-    done = await run_command(
-        message,
-        biz,
-        actor,
-        key,
-        lambda: parse(data["card_code"], message.text or "", biz),
-        service,
-        template,
-    )
-    if done:
+    typed = (message.text or "").strip()
+    args = data["card_code"] if typed == NO_SERVICE else f"{data['card_code']} {typed}"
+    if await run_command(message, biz, actor, key, STAFF_COMMANDS[data["action"]], args):
         await state.clear()
 
 
@@ -217,14 +135,10 @@ def make_router() -> Router:
     router = Router(name="staff")
     router.message.middleware(RequireRole(Role.STAFF))
     router.callback_query.middleware(RequireRole(Role.STAFF))
-    router.message.register(on_purchase, Command("purchase"))
-    router.message.register(on_visit, Command("visit"))
-    router.message.register(on_redeem, Command("redeem"))
-    router.message.register(on_refund, Command("refund"))
-    router.message.register(on_note, Command("note"))
+    for name, spec in STAFF_COMMANDS.items():
+        router.message.register(command_handler(spec), Command(name))
     router.message.register(on_find, Command("find"))
     router.callback_query.register(on_card_action, CardAction.filter())
-    router.message.register(
-        on_card_input, StateFilter(CardInput.waiting), F.text, ~F.text.startswith("/")
-    )
+    not_command = ~F.text.startswith("/")
+    router.message.register(on_card_input, StateFilter(CardInput.waiting), F.text, not_command)
     return router
