@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -66,7 +67,7 @@ class Money(TypeDecorator[Decimal]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime(), Decimal: Money()}  # noqa: RUF012
+    type_annotation_map = {datetime: UTCDateTime(), Decimal: Money(), float: Float()}  # noqa: RUF012
 
 
 class LedgerKind(StrEnum):
@@ -114,6 +115,9 @@ class Customer(Base):
     consent_at: Mapped[datetime | None]
     consent_version: Mapped[str | None] = mapped_column(String(32))
     balance: Mapped[int] = mapped_column(Integer, default=0)
+    payment_terms: Mapped[str] = mapped_column(  # rating-scale input (seed 002)
+        String(16), default="on_time", server_default="on_time"
+    )
     created_at: Mapped[datetime]
 
 
@@ -264,3 +268,46 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     update_key: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime]
+
+
+class CustomerScore(Base):
+    """One row per customer, rewritten by each reclassification run (scoring job)."""
+
+    __tablename__ = "customer_scores"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    computed_at: Mapped[datetime]
+    purchases: Mapped[int] = mapped_column(Integer)
+    total_spend: Mapped[Decimal]
+    average_check: Mapped[Decimal]
+    days_since_first: Mapped[int | None] = mapped_column(Integer)
+    days_since_last: Mapped[int | None] = mapped_column(Integer)
+    recency: Mapped[int] = mapped_column(Integer)
+    frequency: Mapped[int] = mapped_column(Integer)
+    monetary: Mapped[int] = mapped_column(Integer)
+    rfm_code: Mapped[str | None] = mapped_column(String(3))
+    segment: Mapped[str] = mapped_column(String(32), index=True)
+    lifecycle: Mapped[str] = mapped_column(String(32))
+    lapsed: Mapped[bool] = mapped_column(Boolean)
+    value: Mapped[str] = mapped_column(String(16))
+    strategy: Mapped[str] = mapped_column(String(32))
+    service: Mapped[str] = mapped_column(String(32))
+    clv: Mapped[Decimal | None]
+    p_alive: Mapped[float | None]
+    expected_purchases: Mapped[float | None]
+    clv_method: Mapped[str] = mapped_column(String(32))
+    rating_points: Mapped[int | None] = mapped_column(Integer)
+    rating_category: Mapped[str | None] = mapped_column(String(32))
+
+
+class ScoringRun(Base):
+    """A reclassification run: when, how many customers, and what the fits rested on."""
+
+    __tablename__ = "scoring_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    customers: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
