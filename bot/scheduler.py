@@ -1,0 +1,60 @@
+"""Daily jobs on APScheduler 3 (AsyncIOScheduler), in the business's time zone.
+
+Jobs carry no pickled state: each is a coroutine function taking the `Business`, found
+through the closure. Idempotency of what a job does lives in our own tables (dedupe keys),
+not in the job store, so a restart that reruns a job sends nothing twice. One process owns
+the scheduler (shared/ENGINEERING.md: a job store is never shared between processes).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.services.context import Business
+
+log = logging.getLogger(__name__)
+
+JobFunction = Callable[[Business], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class DailyJob:
+    id: str
+    hour: int
+    minute: int
+    run: JobFunction
+
+
+def build_scheduler(biz: Business, jobs: Sequence[DailyJob]) -> AsyncIOScheduler:
+    zone = biz.settings.business.zone
+    scheduler = AsyncIOScheduler(timezone=zone)
+    for job in jobs:
+        scheduler.add_job(
+            _logged(job, biz),
+            CronTrigger(hour=job.hour, minute=job.minute, timezone=zone),
+            id=job.id,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=3600,
+        )
+    return scheduler
+
+
+def _logged(job: DailyJob, biz: Business) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        log.info("job %s started", job.id)
+        try:
+            result = await job.run(biz)
+        except Exception:
+            log.exception("job %s failed", job.id)
+            return
+        log.info("job %s finished: %s", job.id, result)
+
+    return run
