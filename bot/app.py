@@ -21,6 +21,8 @@ from bot.config import Settings
 from bot.db.engine import Database, create_database
 from bot.db.migrate import check_schema
 from bot.delivery.sender import OutboxSender
+from bot.jobs import DAILY_JOBS
+from bot.scheduler import build_scheduler
 from bot.services.context import Business
 from bot.services.staff import sync_outlets
 from bot.texts import Texts
@@ -95,6 +97,8 @@ async def run_polling(settings: Settings) -> None:
         sender = OutboxSender(biz, bot)
         dp["outbox_sender"] = sender
         sender_task = asyncio.create_task(sender.run(), name="outbox-sender")
+        scheduler = build_scheduler(biz, DAILY_JOBS)
+        scheduler.start()
         try:
             # handle_as_tasks=False: aiogram confirms a batch with the next getUpdates, so the
             # batch must be committed first, or a crash loses updates already confirmed.
@@ -102,6 +106,7 @@ async def run_polling(settings: Settings) -> None:
                 bot, polling_timeout=settings.telegram.polling_timeout, handle_as_tasks=False
             )
         finally:
+            scheduler.shutdown(wait=False)
             sender_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender_task
