@@ -124,6 +124,38 @@ class OutboxSettings(_Section):
     max_attempts: int = Field(default=5, ge=1, le=50)
 
 
+class LifecycleSettings(_Section):
+    """Thresholds of the evolution ladder (seed 002); defaults from scoring.lifecycle."""
+
+    repeat_from_purchases: int = Field(default=2, ge=2)
+    client_from_purchases: int = Field(default=4, ge=2)
+    reliable_friend_from_purchases: int = Field(default=8, ge=2)
+    reliable_friend_min_tenure_days: float = Field(default=180, ge=0)
+    partner_from_purchases: int = Field(default=15, ge=2)
+    partner_min_tenure_days: float = Field(default=365, ge=0)
+    lapse_factor: float = Field(default=3.0, gt=0)
+    min_lapse_days: float = Field(default=90, gt=0)
+
+
+class ScoringSettings(_Section):
+    clv_margin: float = Field(default=0.3, gt=0, le=1)
+    clv_discount_rate: float = Field(default=0.01, ge=0, lt=1)
+    clv_horizon_months: int = Field(default=12, ge=1, le=120)
+    min_repeat_buyers: int = Field(default=10, ge=2)
+    rating_scale: Literal["none", "b2b", "custom"] = "none"
+    custom_rating_scale: dict[str, Any] | None = None
+    active_window_days: int = Field(default=365, ge=1)
+    nightly_at: str = Field(default="03:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    value_strategy: dict[str, dict[str, str]] | None = None
+    lifecycle: LifecycleSettings = LifecycleSettings()
+
+    @model_validator(mode="after")
+    def _custom_preset(self) -> ScoringSettings:
+        if self.rating_scale == "custom" and not self.custom_rating_scale:
+            raise ValueError("rating_scale = 'custom' needs a [scoring.custom_rating_scale] table")
+        return self
+
+
 class Settings(BaseSettings):
     """The whole configuration; `bot_token` and `database.url` may come from the environment."""
 
@@ -138,6 +170,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = TelegramSettings()
     database: DatabaseSettings = DatabaseSettings()
     outbox: OutboxSettings = OutboxSettings()
+    scoring: ScoringSettings = ScoringSettings()
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -13,6 +13,7 @@ SIGKILL mid-burst, restarts it, and reads the database and the double's records.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from time import monotonic
 from time import time as wall_time
 from typing import Any
 
+from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.app import build_business
@@ -50,7 +52,7 @@ BURST_CHUNK = 20  # updates pushed at once, then a short pause: a burst lasting 
 BURST_PAUSE = 0.1
 KILL_AFTER_NOTIFICATIONS = 10  # kill mid-burst: some customers told, some sends in flight
 KILL_AFTER_PURCHASES = 50  # ... and some purchases committed, others fetched or not yet
-LATENCY = 0.05  # every Bot API response waits this long, so sends are in flight at the kill
+ACK_DELAY = 0.03  # sendMessage answers this long after the message reached the chat
 START_TIMEOUT = 30.0
 RECOVERY_TIMEOUT = 60.0
 QUIET_SECONDS = 3.0  # no progress for this long after recovery = nothing more will happen
@@ -90,6 +92,22 @@ max_attempts = 50
 class Seeded:
     chat_id: int
     card_code: str
+
+
+class SlowAckServer(BotAPIServer):
+    """The double, with sendMessage answered ``ack_delay`` after the chat got the message.
+
+    (``FakeTelegram.set_latency`` waits *before* a call is recorded; a message in flight at
+    the kill is one that was delivered and not yet acknowledged, and that window is this.)
+    """
+
+    ack_delay = 0.0
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        response = await super()._handle(request)
+        if self.ack_delay and request.match_info["method"].lower() == "sendmessage":
+            await asyncio.sleep(self.ack_delay)
+        return response
 
 
 @dataclass(frozen=True)
@@ -159,7 +177,8 @@ async def test_sigkill_during_purchase_burst_loses_and_doubles_nothing(
     tmp_path: Path, db_url: str
 ) -> None:
     fake = FakeTelegram()
-    async with BotAPIServer(fake) as server:
+    async with SlowAckServer(fake) as server:
+        server.ack_delay = ACK_DELAY
         config = tmp_path / "config.toml"
         config.write_text(
             CONFIG.format(
@@ -188,7 +207,7 @@ async def _scenario(
     pushed: dict[int, int] = {}  # update id -> amount (unique, so every text is unique)
 
     async def burst() -> None:
-        """The cashier's burst; it goes on while the bot is down and restarting."""
+        """The cashier's burst (if the kill comes first, it goes on while the bot is down)."""
         for i in range(PURCHASES):
             amount = 100 + i  # 5% of 100..299: every purchase earns 5..14 points
             update = fake.push_update(purchase_update(people[i % CUSTOMERS].card_code, amount))
@@ -199,13 +218,14 @@ async def _scenario(
     pusher: asyncio.Task[None] | None = None
     try:
         # ------------------------------------------------------------- run 1: burst, SIGKILL
+        marks = [monotonic()]
         await first.start()
 
         async def polling() -> bool:
             return bool(fake.calls("getUpdates"))
 
         await wait_for(polling, START_TIMEOUT, "first run starts polling", first)
-        fake.set_latency(LATENCY)
+        marks.append(monotonic())
         pusher = asyncio.create_task(burst())
 
         async def mid_burst() -> bool:
@@ -216,6 +236,7 @@ async def _scenario(
 
         await wait_for(mid_burst, START_TIMEOUT, "purchases and notifications", first)
         first.kill()
+        marks.append(monotonic())
         # The Bot API and the database exactly as the kill left them.
         kill = KillState(
             pushed=len(pushed),
@@ -236,6 +257,13 @@ async def _scenario(
         async def recovered() -> bool:
             if fake.pending_updates:
                 return False
+            # Purchases first: once all are in, their outbox rows are too (same transaction).
+            done = await scalar(
+                biz,
+                select(func.count())
+                .select_from(ProcessedUpdate)
+                .where(ProcessedUpdate.key.in_(keys), ProcessedUpdate.result.is_not(None)),
+            )
             pending = await scalar(
                 biz,
                 select(func.count())
@@ -244,12 +272,6 @@ async def _scenario(
             )
             if pending:
                 return False
-            done = await scalar(
-                biz,
-                select(func.count())
-                .select_from(ProcessedUpdate)
-                .where(ProcessedUpdate.key.in_(keys), ProcessedUpdate.result.is_not(None)),
-            )
             if done == len(keys):
                 return True
             # Some updates never came back (lost): stop once nothing moves any more.
@@ -260,12 +282,15 @@ async def _scenario(
             return monotonic() - last_progress[1] >= QUIET_SECONDS
 
         await wait_for(recovered, RECOVERY_TIMEOUT, "recovery after restart", second)
+        marks.append(monotonic())
     finally:
         if pusher is not None and not pusher.done():
             pusher.cancel()
-        first.kill()
+        await first.stop()
         await second.stop()
 
+    start, until_kill, recovery = (b - a for a, b in itertools.pairwise(marks))
+    print(f"\ncrash recovery: start {start:.1f}s, kill {until_kill:.1f}s, recovery {recovery:.1f}s")
     problems = await _check(biz, fake, chats, pushed, kill)
     assert not problems, "\n".join(problems)
 
@@ -293,8 +318,8 @@ async def _check(
     if lost:
         problems.append(
             f"{len(lost)} of {len(pushed)} purchase updates never took effect, update ids "
-            f"{lost[:10]}: fetched (and so confirmed by the next getUpdates) before the kill "
-            f"but not committed, hence never re-delivered"
+            f"{lost[:10]}: fetched before the kill but not committed, and confirmed (by the next "
+            f"getUpdates offset) so never re-delivered"
         )
     if sorted(int(p.amount) for p in purchases) != sorted(
         amount for uid, amount in pushed.items() if uid not in lost
@@ -361,7 +386,8 @@ async def _check(
     for key, n in doubled.items():
         row = row_of[key]
         if n > 2 or kill.outbox_states.get(row.id) != OutboxState.PENDING:
-            problems.append(f"outbox row {row.id} ({row.state} at the kill) reached the chat {n}x")
+            state = kill.outbox_states.get(row.id, "absent")
+            problems.append(f"outbox row {row.id} ({state} at the kill) reached the chat {n}x")
         elif before_restart[key] != 1:
             problems.append(f"outbox row {row.id} was sent twice by one run")
     if duplicates > CONCURRENCY:

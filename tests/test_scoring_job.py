@@ -1,0 +1,131 @@
+"""The reclassification job: SQL aggregates, the sources' methods, one row per customer."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from bot.db.models import CustomerScore, ScoringRun
+from bot.services.scoring_job import reclassify
+from tests.conftest import BACKENDS, make_settings
+from tests.support.harness import App
+from tests.support.seed_data import add_customer
+
+pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+
+# name: (days ago of the last purchase, number of purchases, amount each)
+HISTORY = {
+    "A": (1, 1, "500"),
+    "B": (10, 5, "100"),
+    "C": (30, 2, "1000"),
+    "D": (60, 4, "300"),
+    "E": (200, 3, "200"),
+}
+
+
+async def _business(app: App) -> dict[str, int]:
+    now = app.clock.now()
+    ids = {}
+    for name, (last, count, amount) in HISTORY.items():
+        # purchases 20 days apart, the latest `last` days ago
+        ids[name] = await add_customer(
+            app.biz.db, now, name, purchases=[(last + 20 * k, amount) for k in range(count)]
+        )
+    ids["never"] = await add_customer(app.biz.db, now, "never")
+    ids["refunded"] = await add_customer(
+        app.biz.db, now, "refunded", purchases=[(3, "9999")], refunded=True
+    )
+    return ids
+
+
+async def _scores(app: App) -> dict[int, CustomerScore]:
+    async with app.biz.db.read() as session:
+        return {s.customer_id: s for s in await session.scalars(select(CustomerScore))}
+
+
+async def test_rfm_codes_follow_the_seed(app: App) -> None:
+    """seed 002: «Все клиенты сортируются в порядке возрастания срока, прошедшего со
+    времени последней покупки … 5-клиенты, совершившие недавние покупки»; F «в порядке
+    убывания количества покупок»; M «в порядке убывания средней стоимости покупки»;
+    «Клиенты, получившие FRM – 555, являются наиболее ценными».
+
+    Five buyers with distinct values make five equal groups of one:
+    R: A(1 day) 5, B 4, C 3, D 2, E(200 days) 1; F: B(5) 5, D(4) 4, E(3) 3, C(2) 2, A(1) 1;
+    M by the AVERAGE check: C(1000) 5, A(500) 4, D(300) 3, E(200) 2, B(100) 1 — B's total
+    (500) equals A's, so a total-based M would tie them; the seed's average does not.
+    """
+    ids = await _business(app)
+    summary = await reclassify(app.biz)
+    scores = await _scores(app)
+    codes = {name: scores[ids[name]].rfm_code for name in HISTORY}
+    assert codes == {"A": "514", "B": "451", "C": "325", "D": "243", "E": "132"}
+    assert summary.customers == 7 and summary.with_purchases == 5
+    assert scores[ids["B"]].average_check == Decimal("100.00")
+    assert scores[ids["B"]].total_spend == Decimal("500.00")
+    assert scores[ids["B"]].days_since_last == 10 and scores[ids["B"]].purchases == 5
+
+
+async def test_customers_without_purchases_and_refunds(app: App) -> None:
+    """A customer who never bought, and one whose only purchase was refunded, are not
+    ranked: no RFM code, no value, lifecycle 'potential' (the ladder's first rung)."""
+    ids = await _business(app)
+    await reclassify(app.biz)
+    scores = await _scores(app)
+    for name in ("never", "refunded"):
+        row = scores[ids[name]]
+        assert (row.rfm_code, row.purchases, row.value, row.clv) == (None, 0, "unrated", None)
+        assert row.lifecycle == "potential" and row.segment == "no_purchases"
+
+
+async def test_every_customer_gets_a_finite_labelled_row(app: App) -> None:
+    """Five buyers are too few to fit BG/NBD: CLV falls back to the customer's own interval
+    and average check, labelled as such, and value terciles use monthly spend."""
+    ids = await _business(app)
+    summary = await reclassify(app.biz)
+    scores = await _scores(app)
+    assert set(scores) == set(ids.values())
+    assert summary.clv_method == "own_interval" and summary.value_basis == "monthly_spend"
+    for name in HISTORY:
+        row = scores[ids[name]]
+        assert row.clv is not None and row.clv >= 0 and row.clv_method == "own_interval"
+        assert row.p_alive is not None and 0 <= row.p_alive <= 1
+        assert row.value in {"low", "medium", "high"} and row.strategy != "none"
+    assert scores[ids["E"]].lapsed, "200 days after a 20-day rhythm is lapsed"
+    assert not scores[ids["A"]].lapsed
+
+
+async def test_rerun_updates_in_place(app: App) -> None:
+    ids = await _business(app)
+    await reclassify(app.biz)
+    progress: list[tuple[int, int]] = []
+
+    async def report(done: int, total: int) -> None:
+        progress.append((done, total))
+
+    await reclassify(app.biz, report)
+    assert progress[-1] == (7, 7)
+    assert len(await _scores(app)) == len(ids)
+    async with app.biz.db.read() as session:
+        runs = list(await session.scalars(select(ScoringRun)))
+    assert [r.status for r in runs] == ["done", "done"]
+
+
+async def test_rating_scale_b2b_preset(app: App, db_url: str) -> None:
+    """seed 002 rating scale, b2b preset: a customer with all of the trailing year's
+    turnover (share ≥ 20% → 4), cooperating over 3 years (→ 4), paying in advance (→ 2),
+    with flat monthly sales (growth 0–10% → 0) scores 10: «постоянный клиент» (9–12)."""
+    settings = make_settings(db_url, scoring={"rating_scale": "b2b"})
+    biz = type(app.biz)(settings=settings, db=app.biz.db, clock=app.clock, texts=app.biz.texts)
+    now = app.clock.now()
+    only = await add_customer(
+        biz.db,
+        now,
+        "Dealer",
+        payment_terms="prepayment",
+        purchases=[(1200, "100")] + [(d, "100") for d in range(5, 360, 30)],
+    )
+    await reclassify(biz)
+    row = (await _scores(app))[only]
+    assert (row.rating_points, row.rating_category) == (10, "regular")
