@@ -16,6 +16,7 @@ from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 
+from bot.background import BackgroundTasks
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db.engine import Database, create_database
@@ -51,6 +52,7 @@ def build_business(
             settings.business.currency,
             settings.business.default_language,
             override_dir=override_dir,
+            timezone=settings.business.timezone,
         ),
     )
 
@@ -64,7 +66,7 @@ def build_storage(settings: Settings) -> BaseStorage:
 
 
 def build_dispatcher(biz: Business, storage: BaseStorage | None = None) -> Dispatcher:
-    dp = Dispatcher(storage=storage or MemoryStorage(), biz=biz)
+    dp = Dispatcher(storage=storage or MemoryStorage(), biz=biz, background=BackgroundTasks())
     dp.update.outer_middleware(UpdateContextMiddleware())
     actor = ActorMiddleware()
     dp.message.outer_middleware(actor)

@@ -57,6 +57,42 @@ def run(config: Path = ConfigOption, log_level: str = "INFO") -> None:
 
 
 @app.command()
+def score(config: Path = ConfigOption) -> None:
+    """Reclassify every customer now (RFM, stage, value, lifetime value), with progress."""
+    from bot.app import build_business
+    from bot.db.migrate import SchemaNotCurrentError, check_schema
+    from bot.services.scoring_job import reclassify
+
+    settings = _settings(config)
+
+    async def main() -> None:
+        biz = build_business(settings)
+        try:
+            await check_schema(biz.db)
+            with typer.progressbar(length=1, label="scoring customers") as bar:
+                shown = 0
+
+                async def report(done: int, total: int) -> None:
+                    nonlocal shown
+                    bar.length = total
+                    bar.update(done - shown)
+                    shown = done
+
+                summary = await reclassify(biz, report)
+        finally:
+            await biz.db.dispose()
+        typer.echo(
+            f"scored {summary.customers} customers ({summary.with_purchases} with purchases, "
+            f"{summary.repeat_buyers} repeat buyers); lifetime value by {summary.clv_method}"
+        )
+
+    try:
+        asyncio.run(main())
+    except SchemaNotCurrentError as err:
+        _fail(str(err))
+
+
+@app.command()
 def demo() -> None:
     """An offline walkthrough: no token, no network; prints the chat transcript."""
     from bot.demo import run_demo

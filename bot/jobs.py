@@ -3,5 +3,8 @@
 from __future__ import annotations
 
 from bot.scheduler import DailyJob
+from bot.services.scoring_job import run_nightly
 
-DAILY_JOBS: list[DailyJob] = []
+DAILY_JOBS: list[DailyJob] = [
+    DailyJob(id="rescore", at=lambda s: s.scoring.nightly_at, run=run_nightly),
+]

@@ -16,6 +16,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from bot.config import Settings
 from bot.services.context import Business
 
 log = logging.getLogger(__name__)
@@ -25,19 +26,26 @@ JobFunction = Callable[[Business], Awaitable[Any]]
 
 @dataclass(frozen=True)
 class DailyJob:
+    """``at`` is "HH:MM" in the business time zone, or reads it from the settings."""
+
     id: str
-    hour: int
-    minute: int
+    at: str | Callable[[Settings], str]
     run: JobFunction
+
+    def time_of_day(self, settings: Settings) -> tuple[int, int]:
+        value = self.at(settings) if callable(self.at) else self.at
+        hour, minute = value.split(":")
+        return int(hour), int(minute)
 
 
 def build_scheduler(biz: Business, jobs: Sequence[DailyJob]) -> AsyncIOScheduler:
     zone = biz.settings.business.zone
     scheduler = AsyncIOScheduler(timezone=zone)
     for job in jobs:
+        hour, minute = job.time_of_day(biz.settings)
         scheduler.add_job(
             _logged(job, biz),
-            CronTrigger(hour=job.hour, minute=job.minute, timezone=zone),
+            CronTrigger(hour=hour, minute=minute, timezone=zone),
             id=job.id,
             replace_existing=True,
             coalesce=True,

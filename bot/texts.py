@@ -12,7 +12,9 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
@@ -29,9 +31,11 @@ class Texts:
         default_locale: str = "ru",
         root: Path = TEMPLATES_DIR,
         override_dir: Path | None = None,
+        timezone: str = "UTC",
     ) -> None:
         self.default_locale = default_locale
         self.currency = currency
+        self.zone = ZoneInfo(timezone)
         self._envs: dict[str, SandboxedEnvironment] = {}
         self._overrides: dict[str, SandboxedEnvironment] = {}
         for locale in SUPPORTED_LOCALES:
@@ -49,6 +53,9 @@ class Texts:
         )
         env.filters["money"] = self._money_filter(locale)
         env.filters["num"] = lambda v, _loc=locale: format_decimal(v, locale=_loc)
+        env.filters["day"] = lambda v, _loc=locale: format_date(
+            v.astimezone(self.zone), format="medium", locale=_loc
+        )
         return env
 
     def _money_filter(self, locale: str) -> Any:

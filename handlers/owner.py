@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiogram import Bot, Router
-from aiogram.filters import Command
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.deep_linking import create_start_link
 
 from bot import commands
+from bot.background import BackgroundTasks
 from bot.services import purchases, staff
+from bot.services.client_card import client_card
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.roles import Actor, Role
+from bot.services.scoring_job import reclassify
 from handlers.keyboards import StaffRemove, staff_keyboard
 from handlers.middlewares import RequireRole
 from handlers.replies import refusal, text
@@ -65,12 +71,46 @@ async def on_staff_remove(
         )
 
 
+async def on_client(message: Message, command: CommandObject, biz: Business, actor: Actor) -> None:
+    token = (command.args or "").strip()
+    if not token or " " in token:
+        await message.answer(text(biz, actor, "errors.usage_client"))
+        return
+    try:
+        card = await client_card(biz, token, actor.locale)
+    except ServiceError as err:
+        await message.answer(refusal(biz, actor, err))
+        return
+    await message.answer(text(biz, actor, "owner.client_card", c=card))
+
+
+async def on_rescore(
+    message: Message, biz: Business, actor: Actor, background: BackgroundTasks
+) -> None:
+    """Start the reclassification; a progress message is edited as it goes."""
+    status = await message.answer(text(biz, actor, "owner.rescore_started"))
+
+    async def report(done: int, total: int) -> None:
+        with contextlib.suppress(TelegramBadRequest):  # "message is not modified"
+            await status.edit_text(
+                text(biz, actor, "owner.rescore_progress", done=done, total=total)
+            )
+
+    async def work() -> None:
+        summary = await reclassify(biz, report)
+        await message.answer(text(biz, actor, "owner.rescore_done", s=summary))
+
+    background.start(work(), name=f"rescore-{actor.tg_id}")
+
+
 def make_router() -> Router:
     """A fresh router: one per dispatcher (tests and multi-bot set-ups build several)."""
     router = Router(name="owner")
     router.message.middleware(RequireRole(Role.OWNER))
     router.callback_query.middleware(RequireRole(Role.OWNER))
     router.message.register(command_handler(ADJUST), Command("adjust"))
+    router.message.register(on_client, Command("client"))
+    router.message.register(on_rescore, Command("rescore"))
     router.message.register(on_invite, Command("invite"))
     router.message.register(on_staff, Command("staff"))
     router.callback_query.register(on_staff_remove, StaffRemove.filter())

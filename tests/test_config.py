@@ -144,3 +144,6 @@ def test_run_refuses_unmigrated_database(tmp_path: Path) -> None:
     assert "loyalty-bot migrate" in result.stderr and "Traceback" not in result.stderr
     migrated = _cli("migrate", "-c", str(config), cwd=ROOT, env=env)
     assert migrated.returncode == 0, migrated.stderr
+    scored = _cli("score", "-c", str(config), cwd=ROOT, env=env)
+    assert scored.returncode == 0, scored.stderr
+    assert "scored 0 customers" in scored.stdout

@@ -129,3 +129,10 @@ async def test_rating_scale_b2b_preset(app: App, db_url: str) -> None:
     await reclassify(biz)
     row = (await _scores(app))[only]
     assert (row.rating_points, row.rating_category) == (10, "regular")
+
+
+async def test_empty_business(app: App) -> None:
+    """No customers at all: a finished run with nothing to write, not a crash."""
+    summary = await reclassify(app.biz)
+    assert (summary.customers, summary.with_purchases, summary.clv_method) == (0, 0, "none")
+    assert await _scores(app) == {}

@@ -8,6 +8,7 @@ refunds; never every purchase loaded into Python). The arrays go through the pur
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -334,8 +335,9 @@ async def reclassify(biz: Business, progress: Progress | None = None) -> Scoring
             else None
         )
     now_day = now.timestamp() / 86400.0
-    scores = score(agg, now_day, cfg, monthly)
-    rows = _rows(agg, scores, now)
+    # The arithmetic runs in a thread so the event loop keeps serving updates meanwhile.
+    scores = await asyncio.to_thread(score, agg, now_day, cfg, monthly)
+    rows = await asyncio.to_thread(_rows, agg, scores, now)
     total = len(rows)
     for start in range(0, total, WRITE_CHUNK):
         async with biz.db.writer() as session, session.begin():

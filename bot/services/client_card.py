@@ -1,0 +1,128 @@
+"""The owner's profile card of one customer, laid out as seed 000 describes it: general
+information, relationship history, satisfaction, profitability, prospectiveness, value,
+and the strategy the sources assign (with their own wording, so the owner sees why)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+import scoring
+from bot.db.models import CustomerScore, Note, Purchase, Visit
+from bot.services.context import Business
+from bot.services.customers import CustomerView, require_customer, view
+
+RECENT_PURCHASES = 5
+
+
+class SourceWording(BaseModel):
+    title: str
+    essence: str
+    source: str
+
+
+class ClientCard(BaseModel):
+    customer: CustomerView
+    joined_at: datetime
+    purchases: int
+    visits: int
+    first_purchase: datetime | None
+    last_purchase: datetime | None
+    total_spend: Decimal
+    recent: list[tuple[int, datetime, Decimal, str | None]]
+    last_note: str | None
+    score: dict[str, object] | None
+    strategy: SourceWording | None
+    service: SourceWording | None
+
+
+def _wording(text: scoring.value.SourceText | None, locale: str) -> SourceWording | None:
+    if text is None:
+        return None
+    russian = locale == "ru"
+    return SourceWording(
+        title=text.title_ru if russian else text.title_en,
+        essence=(text.essence_ru if russian else text.essence_en) or "",
+        source=text.source,
+    )
+
+
+async def client_card(biz: Business, token: str, locale: str) -> ClientCard:
+    async with biz.db.read() as session:
+        customer = await require_customer(session, token)
+        live = Purchase.customer_id == customer.id
+        count, first, last, total = (
+            await session.execute(
+                select(
+                    func.count(Purchase.id),
+                    func.min(Purchase.created_at),
+                    func.max(Purchase.created_at),
+                    func.coalesce(func.sum(Purchase.amount), 0),
+                ).where(live)
+            )
+        ).one()
+        refunded = await session.scalar(
+            select(func.coalesce(func.sum(Purchase.refunded_amount), 0)).where(live)
+        )
+        visits = await session.scalar(
+            select(func.count(Visit.id)).where(Visit.customer_id == customer.id)
+        )
+        recent = (
+            await session.execute(
+                select(Purchase.id, Purchase.created_at, Purchase.amount, Purchase.service_tag)
+                .where(live)
+                .order_by(Purchase.id.desc())
+                .limit(RECENT_PURCHASES)
+            )
+        ).all()
+        note = await session.scalar(
+            select(Note.text)
+            .where(Note.customer_id == customer.id)
+            .order_by(Note.id.desc())
+            .limit(1)
+        )
+        score = await session.get(CustomerScore, customer.id)
+    return ClientCard(
+        customer=view(customer, biz.settings.loyalty.point_value),
+        joined_at=customer.created_at,
+        purchases=int(count or 0),
+        visits=int(visits or 0),
+        first_purchase=first,
+        last_purchase=last,
+        total_spend=(Decimal(total or 0) - Decimal(refunded or 0)),
+        recent=[(r[0], r[1], r[2], r[3]) for r in recent],
+        last_note=note,
+        score=_score_fields(score),
+        strategy=_wording(scoring.STRATEGY_TEXT.get(score.strategy) if score else None, locale),
+        service=_wording(scoring.SERVICE_TEXT.get(score.service) if score else None, locale),
+    )
+
+
+def _score_fields(score: CustomerScore | None) -> dict[str, object] | None:
+    if score is None:
+        return None
+    return {
+        column: getattr(score, column)
+        for column in (
+            "computed_at",
+            "average_check",
+            "rfm_code",
+            "segment",
+            "lifecycle",
+            "lapsed",
+            "value",
+            "strategy",
+            "clv",
+            "p_alive",
+            "expected_purchases",
+            "clv_method",
+            "rating_points",
+            "rating_category",
+            "recency",
+            "frequency",
+            "monetary",
+        )
+    }

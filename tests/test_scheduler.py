@@ -1,0 +1,23 @@
+"""Daily jobs run at the configured local time of the business (SPEC.md: store UTC, show
+and schedule in the business's time zone)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.jobs import DAILY_JOBS
+from bot.scheduler import build_scheduler
+from tests.conftest import make_settings
+from tests.support.harness import App
+
+
+async def test_nightly_rescore_scheduled_in_business_time(app: App, db_url: str) -> None:
+    settings = make_settings(db_url, scoring={"nightly_at": "03:30"})
+    biz = type(app.biz)(settings=settings, db=app.biz.db, clock=app.clock, texts=app.biz.texts)
+    scheduler = build_scheduler(biz, DAILY_JOBS)
+    job = scheduler.get_job("rescore")
+    assert job is not None
+    # 03:30 in Moscow (UTC+3) is 00:30 UTC; from noon UTC on 15 January the next run is
+    # 00:30 UTC on the 16th.
+    fire = job.trigger.get_next_fire_time(None, datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
+    assert fire.astimezone(UTC) == datetime(2026, 1, 16, 0, 30, tzinfo=UTC)
