@@ -12,7 +12,7 @@ from aiogram.utils.deep_linking import create_start_link
 
 from bot import commands
 from bot.background import BackgroundTasks
-from bot.services import purchases, staff
+from bot.services import kpis, purchases, staff
 from bot.services.client_card import client_card
 from bot.services.context import Business
 from bot.services.errors import ServiceError
@@ -103,6 +103,19 @@ async def on_rescore(
     background.start(work(), name=f"rescore-{actor.tg_id}")
 
 
+DEFAULT_KPI_DAYS = 30
+
+
+async def on_kpi(message: Message, command: CommandObject, biz: Business, actor: Actor) -> None:
+    arg = (command.args or "").strip()
+    days = int(arg) if arg.isdigit() and len(arg) <= 4 else (DEFAULT_KPI_DAYS if not arg else 0)
+    if not 1 <= days <= kpis.MAX_PERIOD_DAYS:
+        await message.answer(text(biz, actor, "errors.usage_kpi"))
+        return
+    report = await kpis.period_report(biz, days)
+    await message.answer(text(biz, actor, "owner.kpi_report", k=report, days=days))
+
+
 def make_router() -> Router:
     """A fresh router: one per dispatcher (tests and multi-bot set-ups build several)."""
     router = Router(name="owner")
@@ -111,6 +124,7 @@ def make_router() -> Router:
     router.message.register(command_handler(ADJUST), Command("adjust"))
     router.message.register(on_client, Command("client"))
     router.message.register(on_rescore, Command("rescore"))
+    router.message.register(on_kpi, Command("kpi"))
     router.message.register(on_invite, Command("invite"))
     router.message.register(on_staff, Command("staff"))
     router.callback_query.register(on_staff_remove, StaffRemove.filter())

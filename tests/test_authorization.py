@@ -22,7 +22,9 @@ STAFF_COMMANDS = [
     "/note {code} hello",
     "/find {code}",
 ]
-OWNER_COMMANDS = ["/adjust {code} +100 gift", "/invite", "/staff", "/client {code}", "/rescore"]
+OWNER_COMMANDS = [
+    "/adjust {code} +100 gift", "/invite", "/staff", "/client {code}", "/rescore", "/kpi",
+]
 STAFF_CALLBACKS = ["ca:purchase:{cid}", "ca:redeem:{cid}"]
 OWNER_CALLBACKS = ["srm:{sid}"]
 

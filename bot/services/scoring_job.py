@@ -69,7 +69,7 @@ class Aggregates:
     payment_terms: NDArray[np.str_]
 
 
-def _epoch_days(conn: AsyncConnection, column: Any) -> ColumnElement[float]:
+def epoch_days(conn: AsyncConnection, column: Any) -> ColumnElement[float]:
     """A timestamp as fractional days since 1970-01-01, on either backend."""
     if conn.dialect.name == "sqlite":
         return type_coerce(func.julianday(column) - 2440587.5, Float)
@@ -91,9 +91,9 @@ async def aggregate(conn: AsyncConnection) -> Aggregates:
             func.count(Purchase.id),
             func.count(func.distinct(_day_bucket(conn, Purchase.created_at))),
             func.coalesce(func.sum(NET_MINOR), 0),
-            func.min(_epoch_days(conn, Purchase.created_at)),
-            func.max(_epoch_days(conn, Purchase.created_at)),
-            _epoch_days(conn, Customer.created_at),
+            func.min(epoch_days(conn, Purchase.created_at)),
+            func.max(epoch_days(conn, Purchase.created_at)),
+            epoch_days(conn, Customer.created_at),
             Customer.payment_terms,
         )
         .select_from(Customer)
@@ -128,7 +128,7 @@ async def monthly_totals(
     """Customers x the last 12 months of net spend (oldest first), grouped in SQL."""
     start = now - timedelta(days=RATING_MONTHS * DAYS_PER_MONTH)
     start_day = start.timestamp() / 86400.0
-    month = func.floor((_epoch_days(conn, Purchase.created_at) - start_day) / DAYS_PER_MONTH)
+    month = func.floor((epoch_days(conn, Purchase.created_at) - start_day) / DAYS_PER_MONTH)
     stmt = (
         select(Purchase.customer_id, month, func.sum(NET_MINOR))
         .where(Purchase.created_at >= start, Purchase.created_at <= now)
