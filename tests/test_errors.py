@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_business, build_dispatcher
 from bot.logs import UpdateIdFilter
 from tests.support.flows import join
 from tests.support.harness import App
@@ -24,15 +23,7 @@ async def test_broken_owner_template_apologises_and_bot_goes_on(
     (override / "customer.html").write_text(
         "{% block balance %}{{ no_such_thing.value }}{% endblock %}", encoding="utf-8"
     )
-    biz = build_business(app.biz.settings, db=app.biz.db, clock=app.clock, override_dir=tmp_path)
-    broken = App(
-        biz=biz,
-        fake=app.fake,
-        bot=app.bot,
-        dp=build_dispatcher(biz),
-        sender=app.sender,
-        clock=app.clock,
-    )
+    broken = app.variant(override_dir=tmp_path)
     user = broken.user(5001, "en")
     caplog.handler.addFilter(UpdateIdFilter())
     with caplog.at_level(logging.ERROR):

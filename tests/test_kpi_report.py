@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from bot.app import build_dispatcher
 from tests.conftest import make_settings
 from tests.support.harness import App
 from tests.support.seed_data import add_customer
@@ -22,15 +21,8 @@ async def test_crr_by_hand(app: App, db_url: str) -> None:
     churn = 1/3 = 33.3 %; purchases in the period 2 (A 300, C 100) by 2 buyers, of whom
     A has 2 purchases → repeat rate 50 %, average check 200."""
     settings = make_settings(db_url, scoring={"active_window_days": 60})
-    biz = type(app.biz)(settings=settings, db=app.biz.db, clock=app.clock, texts=app.biz.texts)
-    owner = App(
-        biz=biz,
-        fake=app.fake,
-        bot=app.bot,
-        dp=build_dispatcher(biz),
-        sender=app.sender,
-        clock=app.clock,
-    ).owner
+    variant = app.variant(settings)
+    biz, owner = variant.biz, variant.owner
     now = app.clock.now()
     await add_customer(biz.db, now, "A", purchases=[(50, "500"), (10, "300")])
     await add_customer(biz.db, now, "B", purchases=[(80, "700")])

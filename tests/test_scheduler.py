@@ -13,7 +13,7 @@ from tests.support.harness import App
 
 async def test_nightly_rescore_scheduled_in_business_time(app: App, db_url: str) -> None:
     settings = make_settings(db_url, scoring={"nightly_at": "03:30"})
-    biz = type(app.biz)(settings=settings, db=app.biz.db, clock=app.clock, texts=app.biz.texts)
+    biz = app.variant(settings).biz
     scheduler = build_scheduler(biz, DAILY_JOBS)
     job = scheduler.get_job("rescore")
     assert job is not None

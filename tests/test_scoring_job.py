@@ -117,7 +117,7 @@ async def test_rating_scale_b2b_preset(app: App, db_url: str) -> None:
     turnover (share ≥ 20% → 4), cooperating over 3 years (→ 4), paying in advance (→ 2),
     with flat monthly sales (growth 0–10% → 0) scores 10: «постоянный клиент» (9–12)."""
     settings = make_settings(db_url, scoring={"rating_scale": "b2b"})
-    biz = type(app.biz)(settings=settings, db=app.biz.db, clock=app.clock, texts=app.biz.texts)
+    biz = app.variant(settings).biz
     now = app.clock.now()
     only = await add_customer(
         biz.db,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -41,6 +42,23 @@ class App:
         dispatcher = dp or build_dispatcher(biz)
         return cls(
             biz=biz, fake=fake, bot=bot, dp=dispatcher, sender=OutboxSender(biz, bot), clock=clock
+        )
+
+    def variant(self, settings: Settings | None = None, override_dir: Path | None = None) -> App:
+        """The same database, clock and Bot API double under other settings or templates."""
+        biz = build_business(
+            settings or self.biz.settings,
+            db=self.biz.db,
+            clock=self.clock,
+            override_dir=override_dir,
+        )
+        return App(
+            biz=biz,
+            fake=self.fake,
+            bot=self.bot,
+            dp=build_dispatcher(biz),
+            sender=OutboxSender(biz, self.bot),
+            clock=self.clock,
         )
 
     async def close(self) -> None:
