@@ -45,7 +45,12 @@ async def on_invite_link(
 
 
 async def on_card_link(
-    message: Message, command: CommandObject, biz: Business, actor: Actor, state: FSMContext
+    message: Message,
+    command: CommandObject,
+    biz: Business,
+    actor: Actor,
+    state: FSMContext,
+    key: str,
 ) -> None:
     """A card QR opens the card for staff; for anyone else it is a plain /start."""
     if not actor.may(Role.STAFF):
@@ -57,7 +62,7 @@ async def on_card_link(
             text(biz, actor, "errors.customer_not_found", token=(command.args or "")[:40])
         )
         return
-    await show_card(message, biz, actor, card)
+    await show_card(message, biz, actor, card, key)
 
 
 async def on_help(message: Message, biz: Business, actor: Actor) -> None:

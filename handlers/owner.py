@@ -13,6 +13,7 @@ from aiogram.utils.deep_linking import create_start_link
 from bot import commands
 from bot.background import BackgroundTasks
 from bot.services import kpis, purchases, staff
+from bot.services.audit import audit_view
 from bot.services.client_card import client_card
 from bot.services.context import Business
 from bot.services.errors import ServiceError
@@ -41,8 +42,9 @@ async def on_invite(message: Message, bot: Bot, biz: Business, actor: Actor, key
     )
 
 
-async def on_staff(message: Message, biz: Business, actor: Actor) -> None:
+async def on_staff(message: Message, biz: Business, actor: Actor, key: str) -> None:
     members = await staff.list_staff(biz)
+    await audit_view(biz, actor, "staff_list", key)
     await message.answer(
         text(biz, actor, "owner.staff_list", staff=members),
         reply_markup=staff_keyboard(biz, actor, [(m.staff_id, m.name) for m in members])
@@ -71,7 +73,9 @@ async def on_staff_remove(
         )
 
 
-async def on_client(message: Message, command: CommandObject, biz: Business, actor: Actor) -> None:
+async def on_client(
+    message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
+) -> None:
     token = (command.args or "").strip()
     if not token or " " in token:
         await message.answer(text(biz, actor, "errors.usage_client"))
@@ -81,13 +85,15 @@ async def on_client(message: Message, command: CommandObject, biz: Business, act
     except ServiceError as err:
         await message.answer(refusal(biz, actor, err))
         return
+    await audit_view(biz, actor, "client", key, customer_id=card.customer.customer_id)
     await message.answer(text(biz, actor, "owner.client_card", c=card))
 
 
 async def on_rescore(
-    message: Message, biz: Business, actor: Actor, background: BackgroundTasks
+    message: Message, biz: Business, actor: Actor, key: str, background: BackgroundTasks
 ) -> None:
     """Start the reclassification; a progress message is edited as it goes."""
+    await audit_view(biz, actor, "rescore", key)
     status = await message.answer(text(biz, actor, "owner.rescore_started"))
 
     async def report(done: int, total: int) -> None:
@@ -106,13 +112,16 @@ async def on_rescore(
 DEFAULT_KPI_DAYS = 30
 
 
-async def on_kpi(message: Message, command: CommandObject, biz: Business, actor: Actor) -> None:
+async def on_kpi(
+    message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
+) -> None:
     arg = (command.args or "").strip()
     days = int(arg) if arg.isdigit() and len(arg) <= 4 else (DEFAULT_KPI_DAYS if not arg else 0)
     if not 1 <= days <= kpis.MAX_PERIOD_DAYS:
         await message.answer(text(biz, actor, "errors.usage_kpi"))
         return
     report = await kpis.period_report(biz, days)
+    await audit_view(biz, actor, "kpi", key, days=days)
     await message.answer(text(biz, actor, "owner.kpi_report", k=report, days=days))
 
 

@@ -22,6 +22,7 @@ from bot import commands
 from bot.commands import CommandError
 from bot.config import Settings
 from bot.services import customers, purchases, redemptions
+from bot.services.audit import audit_view
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome
@@ -81,23 +82,27 @@ def command_handler(spec: CommandSpec) -> Callable[..., Awaitable[None]]:
     return handle
 
 
-async def on_find(message: Message, command: CommandObject, biz: Business, actor: Actor) -> None:
+async def on_find(
+    message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
+) -> None:
     query = (command.args or "").strip()
     if not query or len(query) > commands.MAX_TOKEN_LENGTH * 2:
         await message.answer(text(biz, actor, "errors.usage_find"))
         return
     found = await customers.search(biz, query)
+    await audit_view(biz, actor, "find", key, found=len(found))
     if not found:
         await message.answer(text(biz, actor, "staff.find_none", query=query))
     elif len(found) == 1:
-        await show_card(message, biz, actor, found[0])
+        await show_card(message, biz, actor, found[0], key)
     else:
         await message.answer(text(biz, actor, "staff.find_results", found=found))
 
 
 async def show_card(
-    message: Message, biz: Business, actor: Actor, card: customers.CustomerView
+    message: Message, biz: Business, actor: Actor, card: customers.CustomerView, key: str
 ) -> None:
+    await audit_view(biz, actor, "card", key, customer_id=card.customer_id)
     await message.answer(
         text(biz, actor, "staff.card", c=card),
         reply_markup=card_keyboard(biz, actor, card.customer_id),

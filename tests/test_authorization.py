@@ -127,3 +127,25 @@ async def test_unknown_invite_refused(app: App) -> None:
     await app.user(6001, "en").send("/start inv_forged-token")
     assert "not valid" in app.fake.last(6001).text
     assert await app.counts() == before
+
+
+async def test_privileged_reads_are_audited_with_ids_only(app: App) -> None:
+    """SPEC.md, Roles and Privacy: every privileged action is audited; the audit log keeps
+    ids, not personal data (no search text, names or phones)."""
+    customer = await join(app, app.user(CUSTOMER, "en"), name="Ivan Petrov",
+                          phone="+79161112233")
+    await hire(app, app.user(STAFF, "en"))
+    await app.user(STAFF, "en").send("/find Petrov")
+    await app.user(STAFF, "en").send(f"/start c_{customer.card_code}")
+    await app.owner.send(f"/client {customer.card_code}")
+    await app.owner.send("/staff")
+    await app.owner.send("/kpi")
+    async with app.biz.db.read() as session:
+        rows = list(await session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+    actions = [(r.action, r.actor_tg_id, r.outcome) for r in rows]
+    for expected in [("find", STAFF, "ok"), ("card", STAFF, "ok"), ("client", 1000, "ok"),
+                     ("staff_list", 1000, "ok"), ("kpi", 1000, "ok")]:
+        assert expected in actions, actions
+    dump = repr([(r.action, r.details, r.update_key) for r in rows])
+    for personal in ("Ivan", "Petrov", "79161112233"):
+        assert personal not in dump

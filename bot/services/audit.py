@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.engine import Database
 from bot.db.models import AuditEntry
+
+if TYPE_CHECKING:
+    from bot.services.context import Business
+    from bot.services.roles import Actor
 
 
 class AuditOutcome(StrEnum):
@@ -48,3 +52,24 @@ async def audit_separately(db: Database, **fields: Any) -> None:
     """For refusals: the audit row is written in its own transaction, nothing else is."""
     async with db.write() as session:
         add_audit(session, **fields)
+
+
+async def audit_view(
+    biz: Business,
+    actor: Actor,
+    action: str,
+    key: str,
+    customer_id: int | None = None,
+    **details: Any,
+) -> None:
+    """A privileged read (search, card, report): who looked at what, ids only."""
+    await audit_separately(
+        biz.db,
+        now=biz.clock.now(),
+        actor_tg_id=actor.tg_id,
+        actor_role=actor.role,
+        action=action,
+        customer_id=customer_id,
+        details=details or None,
+        update_key=key,
+    )
