@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
+from tests.conftest import BACKENDS
 from tests.support.flows import hire, join
 from tests.support.harness import App
+
+pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 
 
 async def test_join_purchase_and_balance(app: App) -> None:

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot.db.models import LedgerEntry, Note, Purchase, Visit
 from bot.telegram_double import ChatUser, buttons, find_button
+from tests.conftest import BACKENDS
 from tests.support.flows import hire, join
 from tests.support.harness import App
+
+pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 
 CASHIER, CUSTOMER = 6001, 5001
 
