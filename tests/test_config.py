@@ -152,3 +152,15 @@ def test_run_refuses_unmigrated_database(tmp_path: Path) -> None:
     scored = _cli("score", "-c", str(config), cwd=ROOT, env=env)
     assert scored.returncode == 0, scored.stderr
     assert "scored 0 customers" in scored.stdout
+
+
+def test_custom_rating_scale_validated_at_start() -> None:
+    bad = {"rating_scale": "custom", "custom_rating_scale": {
+        "name": "x", "criteria": [{"key": "shoe_size", "title": "?", "unit": "",
+                                   "edges": [40.0], "points": [0, 1]}],
+        "categories": [{"key": "a", "title": "A", "min_score": 0, "benefits": []}]}}
+    with pytest.raises(ConfigError, match=r"scoring.*unknown criteria \['shoe_size'\]"):
+        settings_from_dict(base_config("sqlite+aiosqlite:///x.db", scoring=bad), use_env=False)
+    with pytest.raises(ConfigError, match="needs a"):
+        settings_from_dict(base_config("sqlite+aiosqlite:///x.db",
+                                       scoring={"rating_scale": "custom"}), use_env=False)

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 import scoring
-from bot.config import ScoringSettings
+from bot.config import RATING_SCALE_INPUTS, ScoringSettings
 from bot.db.models import Customer, CustomerScore, Purchase, ScoringRun
 from bot.services.context import Business
 
@@ -242,12 +242,13 @@ def _rating(
     share = trailing / total * 100.0 if total > 0 else np.zeros_like(trailing)
     start = np.where(np.isnan(agg.first_day), agg.created_day, agg.first_day)
     months = np.maximum(now_day - start, 0.0) / DAYS_PER_MONTH
-    inputs = {
+    inputs: dict[str, Any] = {
         "turnover_share_pct": share,
         "cooperation_months": months,
         "payment": agg.payment_terms,
         "monthly_growth_pct": scoring.average_monthly_growth_pct(monthly).growth_pct,
     }
+    assert set(inputs) == RATING_SCALE_INPUTS, "config.RATING_SCALE_INPUTS is the contract"
     return scoring.score_rating_scale(preset, {c.key: inputs[c.key] for c in preset.criteria})
 
 
