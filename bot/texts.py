@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateNotFound
@@ -46,19 +47,21 @@ class Texts:
     def _environment(self, folder: Path, locale: str) -> SandboxedEnvironment:
         env = SandboxedEnvironment(
             loader=FileSystemLoader(str(folder)),
+            auto_reload=False,  # templates are read once per process; restart to pick up edits
             autoescape=True,
             trim_blocks=True,
             lstrip_blocks=True,
             undefined=StrictUndefined,
         )
-        env.filters["money"] = self._money_filter(locale)
-        env.filters["num"] = lambda v, _loc=locale: format_decimal(v, locale=_loc)
-        env.filters["day"] = lambda v, _loc=locale: format_date(
+        parsed = Locale.parse(locale)  # parsed once: Babel would re-parse it on every call
+        env.filters["money"] = self._money_filter(parsed)
+        env.filters["num"] = lambda v, _loc=parsed: format_decimal(v, locale=_loc)
+        env.filters["day"] = lambda v, _loc=parsed: format_date(
             v.astimezone(self.zone), format="medium", locale=_loc
         )
         return env
 
-    def _money_filter(self, locale: str) -> Any:
+    def _money_filter(self, locale: Locale) -> Any:
         def money(value: Decimal | int | str) -> str:
             return format_currency(Decimal(value), self.currency, locale=locale)
 
