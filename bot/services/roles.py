@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, literal, select
 
 from bot.db.models import Customer, Staff
 from bot.services.context import Business
@@ -39,27 +39,31 @@ class Actor:
 
 
 async def resolve_actor(biz: Business, tg_id: int, language_code: str | None) -> Actor:
+    """One round trip: the active staff row and the customer row for this Telegram id."""
+    me = select(literal(tg_id, BigInteger).label("tg_id")).subquery()
+    stmt = (
+        select(Staff.id, Staff.outlet_code, Customer.id, Customer.language)
+        .select_from(me)
+        .outerjoin(Staff, (Staff.telegram_id == me.c.tg_id) & Staff.active.is_(True))
+        .outerjoin(Customer, Customer.telegram_id == me.c.tg_id)
+    )
+    async with biz.db.engine.connect() as conn:
+        staff_id, outlet_code, customer_id, language = (await conn.execute(stmt)).one()
     settings = biz.settings
-    async with biz.db.read() as session:
-        staff = await session.scalar(
-            select(Staff).where(Staff.telegram_id == tg_id, Staff.active.is_(True))
-        )
-        customer = await session.scalar(select(Customer).where(Customer.telegram_id == tg_id))
-    locale = biz.texts.locale_for(customer.language if customer else language_code)
+    locale = biz.texts.locale_for(language if customer_id is not None else language_code)
     if tg_id in settings.business.owner_ids:
         role = Role.OWNER
-    elif staff is not None:
+    elif staff_id is not None:
         role = Role.STAFF
-    elif customer is not None:
+    elif customer_id is not None:
         role = Role.CUSTOMER
     else:
         role = Role.STRANGER
-    default_outlet = settings.business.outlets[0].code
     return Actor(
         tg_id=tg_id,
         role=role,
         locale=locale,
-        customer_id=customer.id if customer else None,
-        staff_id=staff.id if staff else None,
-        outlet_code=staff.outlet_code if staff else default_outlet,
+        customer_id=customer_id,
+        staff_id=staff_id,
+        outlet_code=outlet_code or settings.business.outlets[0].code,
     )
