@@ -30,14 +30,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import gc
 import io
+import math
 import os
 import platform
 import pstats
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -159,6 +162,7 @@ class StatementCounter:
 class Harness:
     """One backend: the app's dispatcher, an echo dispatcher, one bot, one fake Telegram."""
 
+    backend: str
     biz: Business
     fake: FakeTelegram
     bot: Bot
@@ -170,7 +174,7 @@ class Harness:
     rng: random.Random = field(default_factory=lambda: random.Random(20261123))
 
     @classmethod
-    async def start(cls, url: str, customers: int, cashiers: int) -> Harness:
+    async def start(cls, backend: str, url: str, customers: int, cashiers: int) -> Harness:
         settings = bench_settings(url)
         biz = build_business(settings, db=create_database(url))
         await sync_outlets(biz)
@@ -178,6 +182,7 @@ class Harness:
         bot = build_bot(settings, session=RecordingSession(fake))
         app_dp = build_dispatcher(biz)
         harness = cls(
+            backend=backend,
             biz=biz,
             fake=fake,
             bot=bot,
@@ -339,19 +344,20 @@ async def open_loop(
 
 
 def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (p99 of 250 samples is the third largest)."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
 @dataclass
 class BackendResult:
     backend: str
+    cashiers: int
     echo: list[Run]
     purchase: list[Run]
     hot: list[Run]
     rate: float
     latencies: list[float]
-    cashiers: int
 
     @staticmethod
     def median(runs: list[Run]) -> float:
@@ -361,8 +367,14 @@ class BackendResult:
     def ratio(self) -> float:
         return self.median(self.purchase) / self.median(self.echo)
 
+    @property
+    def overloaded(self) -> bool:
+        """The offered load is too close to the measured saturation point (which itself moves
+        when the machine is shared), so the latency is mostly queueing."""
+        return self.rate > 0.6 * self.median(self.purchase)
 
-async def measure(h: Harness, args: argparse.Namespace, backend: str) -> BackendResult:
+
+async def measure(h: Harness, args: argparse.Namespace) -> BackendResult:
     k = len(h.cashiers)
     warm = max(k * 10, args.updates // 10)
     await closed_loop(h, h.echo_dp, h.purchase_updates(warm))
@@ -370,105 +382,186 @@ async def measure(h: Harness, args: argparse.Namespace, backend: str) -> Backend
     before = await h.counts()
     echo: list[Run] = []
     purchase: list[Run] = []
-    for _ in range(args.rounds):  # interleaved, so drift hits both alike
+    for _ in range(args.rounds):  # interleaved, so drift and neighbours' load hit both alike
         echo.append(await closed_loop(h, h.echo_dp, h.purchase_updates(args.updates)))
         h.check_replies(args.updates, "/purchase ")
         purchase.append(await closed_loop(h, h.app_dp, h.purchase_updates(args.updates)))
         h.check_replies(args.updates, "Purchase №")
     after = await h.counts()
     written = args.updates * args.rounds
-    if any(b - a != written for a, b in zip(before, after, strict=True)):
+    # exactly one purchase per update; at least one ledger entry and one outbox row (tier
+    # promotions or referral rewards may add more)
+    grown = [b - a for a, b in zip(before, after, strict=True)]
+    if grown[0] != written or min(grown) < written:
         raise RuntimeError(f"purchase/ledger/outbox rows {before} -> {after}, expected +{written}")
     hot: list[Run] = []
     if args.hot_updates:
-        for _ in range(args.rounds):
-            hot.append(
-                await closed_loop(h, h.app_dp, h.purchase_updates(args.hot_updates, hot=True))
-            )
-            h.check_replies(args.hot_updates, "Purchase №")
-    rate = args.rate or round(0.5 * BackendResult.median(purchase), -1)
-    count = max(k * 20, int(rate * args.latency_seconds))
-    latencies = await open_loop(h, h.app_dp, h.purchase_updates(count), rate)
+        hot.append(await closed_loop(h, h.app_dp, h.purchase_updates(args.hot_updates, hot=True)))
+        h.check_replies(args.hot_updates, "Purchase №")
+    count = max(k * 10, int(args.rate * args.latency_seconds))
+    latencies = await open_loop(h, h.app_dp, h.purchase_updates(count), args.rate)
     h.check_replies(count, "Purchase №")
-    return BackendResult(backend, echo, purchase, hot, rate, latencies, k)
+    return BackendResult(h.backend, k, echo, purchase, hot, args.rate, latencies)
+
+
+PACKAGES = (
+    "sqlalchemy", "aiogram", "pydantic", "pydantic_core", "jinja2", "babel", "aiosqlite",
+    "asyncpg", "greenlet", "asyncio", "json", "html", "sqlite3",
+)  # fmt: skip
+
+
+SYNC_STEPS = (
+    r"texts.py.*render|format_currency|format_decimal|session.py.*\(flush\)|_execute_context"
+    r"|check_response|method_params|model_validate|create_generic_submodel|greenlet_spawn"
+)
+
+
+def package_of(filename: str) -> str:
+    """Which library (or part of the bot) a profiled function belongs to."""
+    if filename == "~":
+        return "C builtins"
+    parts = Path(filename).parts
+    for name in ("site-packages", "lib"):
+        if name in parts:
+            rest = parts[parts.index(name) + 1 :]
+            if rest and rest[0].split(".")[0] in PACKAGES:
+                return rest[0].split(".")[0]
+    if "telegram_double.py" in filename:
+        return "bot.telegram_double (harness)"
+    for name in ("bot", "handlers", "bench", "templates"):
+        if name in parts:
+            return name
+    return "other stdlib" if "python3" in filename else "other"
 
 
 async def profile(h: Harness, args: argparse.Namespace) -> str:
-    """cProfile of one closed-loop purchase round; the top functions by own and total time."""
+    """cProfile (event-loop thread CPU time) of one closed-loop purchase round."""
     await closed_loop(h, h.app_dp, h.purchase_updates(len(h.cashiers) * 10))
     updates = h.purchase_updates(args.profile_updates)
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.thread_time)
     profiler.enable()
     run = await closed_loop(h, h.app_dp, updates)
     profiler.disable()
+    stats = pstats.Stats(profiler)
+    own: dict[str, float] = {}
+    total = 0.0
+    for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        own[package_of(filename)] = own.get(package_of(filename), 0.0) + tottime
+        total += tottime
     out = io.StringIO()
-    out.write(f"profiled {run.updates} purchases: {run.rate:.0f} updates/s under cProfile\n")
-    stats = pstats.Stats(profiler, stream=out).strip_dirs()
-    stats.sort_stats("tottime").print_stats(args.profile_top)
-    stats.sort_stats("cumulative").print_stats(args.profile_top)
+    out.write(
+        f"{run.updates} purchases, K={len(h.cashiers)}: {run.rate:.0f} updates/s under cProfile, "
+        f"process CPU {1000 * run.cpu_seconds / run.updates:.2f} ms/update, "
+        f"{run.statements / run.updates:.1f} SQL statements/update\n"
+        "event-loop thread CPU by package (own time):\n"
+    )
+    for name, seconds in sorted(own.items(), key=lambda kv: -kv[1]):
+        per_update = 1000 * seconds / run.updates
+        out.write(f"  {name:<32}{per_update:7.2f} ms/update {100 * seconds / total:5.1f}%\n")
+    stats.stream = out  # type: ignore[attr-defined]
+    stats.strip_dirs().sort_stats("tottime").print_stats(args.profile_top)
+    # Coroutines count every resume as a call and their cumulative time spans awaits, so the
+    # cumulative view is restricted to the synchronous steps of the purchase path.
+    stats.sort_stats("cumulative").print_stats(SYNC_STEPS, args.profile_top)
     return out.getvalue()
 
 
 # --------------------------------------------------------------------------- report
 
+HEADER = (
+    f"{'backend':<11}{'workload':<23}{'upd/s':>7}{'ratio':>7}{'CPU ms/upd':>11}"
+    f"{'SQL/upd':>8}{'tx/upd':>7}{'p50 ms':>8}{'p99 ms':>8}"
+)
+
 
 def table(results: list[BackendResult]) -> str:
-    lines = [
-        f"{'backend':<11}{'workload':<22}{'upd/s':>8}{'ratio':>8}{'CPU ms/upd':>12}"
-        f"{'SQL/upd':>9}{'tx/upd':>8}{'p50 ms':>9}{'p99 ms':>9}",
-    ]
+    lines = [HEADER]
 
-    def row(r: BackendResult, name: str, runs: list[Run], latency: bool = False) -> None:
+    def row(r: BackendResult, name: str, runs: list[Run]) -> None:
         if not runs:
             return
-        rate = BackendResult.median(runs)
         n = sum(x.updates for x in runs)
+        rate = BackendResult.median(runs)
         cpu = 1000 * sum(x.cpu_seconds for x in runs) / n
         sql = sum(x.statements for x in runs) / n
         tx = sum(x.transactions for x in runs) / n
-        ratio = rate / BackendResult.median(r.echo)
-        p50 = f"{1000 * percentile(r.latencies, 50):.1f}" if latency else ""
-        p99 = f"{1000 * percentile(r.latencies, 99):.1f}" if latency else ""
         lines.append(
-            f"{r.backend:<11}{name:<22}{rate:>8.0f}{ratio:>8.3f}{cpu:>12.2f}"
-            f"{sql:>9.1f}{tx:>8.1f}{p50:>9}{p99:>9}"
+            f"{r.backend:<11}{name:<23}{rate:>7.0f}{rate / BackendResult.median(r.echo):>7.3f}"
+            f"{cpu:>11.2f}{sql:>8.1f}{tx:>7.1f}"
         )
 
     for r in results:
         row(r, "echo", r.echo)
-        row(r, "purchase, 1000 cust.", r.purchase)
+        row(r, "purchase, distinct cust.", r.purchase)
         row(r, "purchase, 1 hot cust.", r.hot)
+        note = "  NEAR SATURATION: offered > 0.6 x throughput" if r.overloaded else ""
         lines.append(
-            f"{r.backend:<11}{'latency':<22}{'':>8}{'':>8}{'':>12}{'':>9}{'':>8}"
-            f"{1000 * percentile(r.latencies, 50):>9.1f}{1000 * percentile(r.latencies, 99):>9.1f}"
-            f"  (open loop {r.rate:.0f} upd/s, {r.cashiers} cashiers, n={len(r.latencies)})"
+            f"{r.backend:<11}{f'purchase @ {r.rate:g} upd/s':<23}{'':>40}"
+            f"{1000 * percentile(r.latencies, 50):>8.1f}{1000 * percentile(r.latencies, 99):>8.1f}"
+            f"  (open loop, n={len(r.latencies)}){note}"
         )
     return "\n".join(lines)
 
 
 def machine() -> str:
     cpu = "unknown CPU"
-    try:
+    with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
+    return f"nproc {os.cpu_count()}, {cpu}, Python {platform.python_version()}"
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def verdict(results: list[BackendResult]) -> str:
     return ", ".join(
-        f"{r.backend} {r.ratio:.3f} ({'meets' if r.ratio >= GOAL else 'below'} goal {GOAL})"
+        f"{r.backend} {r.ratio:.3f} ({'meets' if r.ratio >= GOAL else 'below'} the {GOAL} goal)"
         for r in results
     )
 
 
-def record(results: list[BackendResult], argv: Sequence[str]) -> None:
+def code_version() -> str:
+    """The commit measured, and whether the app code had uncommitted changes."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "bot", "handlers", "templates"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown commit"
+    return f"commit {head or '?'}" + (
+        " + uncommitted changes in bot/handlers/templates" if dirty else ""
+    )
+
+
+def parameters(args: argparse.Namespace) -> str:
+    return (
+        f"N={args.updates} updates x {args.rounds} rounds, K={args.cashiers} cashiers, "
+        f"{args.customers} customers; upd/s = median, CPU = process CPU (incl. driver threads)"
+    )
+
+
+def record(
+    results: list[BackendResult],
+    args: argparse.Namespace,
+    argv: Sequence[str],
+    loads: tuple[str, str],
+) -> None:
     entry = (
         f"\n### Run {date.today().isoformat()}: `python -m bench.purchase {' '.join(argv)}`\n\n"
-        f"Machine: {machine()}.\n\n```\n{table(results)}\n```\n\n"
+        f"{machine()}; {code_version()}; {loads[0]} before, {loads[1]} after.\n"
+        f"{parameters(args)}.\n\n"
+        f"```\n{table(results)}\n```\n\n"
         f"purchase/echo: {verdict(results)}.\n"
     )
     with RESULTS.open("a", encoding="utf-8") as fh:
@@ -481,66 +574,66 @@ def record(results: list[BackendResult], argv: Sequence[str]) -> None:
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.purchase", description=__doc__.split("\n")[0])
     p.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
-    p.add_argument("--updates", type=int, default=2000, help="updates per throughput round")
+    p.add_argument("--updates", type=int, default=500, help="updates per throughput round (N)")
     p.add_argument("--cashiers", type=int, default=8, help="concurrent cashiers (K)")
-    p.add_argument("--rounds", type=int, default=3, help="rounds per workload (median)")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians reported")
     p.add_argument("--customers", type=int, default=1000, help="seeded customers")
-    p.add_argument("--hot-updates", type=int, default=500, help="one-hot-customer round (0: off)")
-    p.add_argument(
-        "--rate", type=float, default=0.0, help="offered load for latency, updates/s "
-        "(default: half the measured purchase throughput, rounded)"
-    )  # fmt: skip
-    p.add_argument("--latency-seconds", type=float, default=8.0, help="open-loop duration")
+    p.add_argument("--hot-updates", type=int, default=150, help="one-hot-customer round (0: off)")
+    p.add_argument("--rate", type=float, default=15.0, help="offered load for latency, upd/s")
+    p.add_argument("--latency-seconds", type=float, default=10.0, help="open-loop duration")
     p.add_argument("--profile", action="store_true", help="cProfile a purchase round instead")
-    p.add_argument("--profile-updates", type=int, default=1000)
-    p.add_argument("--profile-top", type=int, default=30)
+    p.add_argument("--profile-updates", type=int, default=500)
+    p.add_argument("--profile-top", type=int, default=25)
     p.add_argument("--pg-url", default=os.environ.get("LOYALTY_BENCH_POSTGRES_URL", DEFAULT_PG_URL))
     p.add_argument("--record", action="store_true", help="append the results to bench/RESULTS.md")
     args = p.parse_args(argv)
-    if min(args.updates, args.cashiers, args.rounds, args.customers) < 1:
-        p.error("--updates, --cashiers, --rounds and --customers must be positive")
+    if min(args.updates, args.cashiers, args.rounds, args.customers, args.rate) <= 0:
+        p.error("--updates, --cashiers, --rounds, --customers and --rate must be positive")
     return args
 
 
 async def run_backend(name: str, url: str, args: argparse.Namespace) -> BackendResult | None:
-    h = await Harness.start(url, args.customers, args.cashiers)
+    started = time.perf_counter()
+    h = await Harness.start(name, url, args.customers, args.cashiers)
     try:
         if args.profile:
-            print(f"== {name} ==\n{await profile(h, args)}")
+            print(f"== {name}: {await profile(h, args)}")
             return None
-        result = await measure(h, args, name)
-        print(
-            f"{name}: echo {result.median(result.echo):.0f} upd/s, "
-            f"purchase {result.median(result.purchase):.0f} upd/s",
-            file=sys.stderr,
-        )
-        return result
+        result = await measure(h, args)
     finally:
         await h.close()
+    print(
+        f"{name}: echo {result.median(result.echo):.0f} upd/s, purchase "
+        f"{result.median(result.purchase):.0f} upd/s ({time.perf_counter() - started:.0f}s)",
+        file=sys.stderr,
+    )
+    return result
 
 
 async def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    before = load()
+    if os.getloadavg()[0] > 0.5 * (os.cpu_count() or 1):
+        print(f"warning: the machine is busy ({before}); figures will be noisy", file=sys.stderr)
     results: list[BackendResult] = []
     for name in backends:
-        started = time.perf_counter()
         if name == "sqlite":
             async with sqlite_url() as url:
                 result = await run_backend(name, url, args)
         else:
             async with postgres_url(args.pg_url) as pg:
                 result = None if pg is None else await run_backend(name, pg, args)
-        print(f"{name}: done in {time.perf_counter() - started:.0f}s", file=sys.stderr)
         if result is not None:
             results.append(result)
     if not results:
         return 0
-    print(f"\n{machine()}; {args.updates} updates x {args.rounds} rounds, K={args.cashiers}")
+    loads = (before, load())
+    print(f"\n{machine()}; {loads[0]} -> {loads[1]}\n{parameters(args)}")
     print(table(results))
     print(f"purchase/echo: {verdict(results)}")
     if args.record:
-        record(results, argv)
+        record(results, args, argv, loads)
     return 0
 
 
