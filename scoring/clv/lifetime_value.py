@@ -159,11 +159,16 @@ def estimate_clv(
     support = DataSupport(n_customers=int(xa.size), n_repeat_buyers=int((xa > 0).sum()))
 
     purchases_fit = fit_bgnbd(xa, ta, Ta, min_repeat_buyers=settings.min_repeat_buyers)
-    if purchases_fit.fitted and purchases_fit.params is not None:
+    usable = purchases_fit.fitted and purchases_fit.params is not None
+    if usable:
+        assert purchases_fit.params is not None
         per_period = bgnbd_purchases_per_period(purchases_fit.params, xa, ta, Ta, settings)
         p_alive = probability_alive(purchases_fit.params, xa, ta, Ta)
         purchases_method = "bg_nbd"
-    else:
+        # A degenerate fit (e.g. repeat purchases with no time between them) can converge
+        # to parameters whose predictions overflow: then the labelled fallback is used.
+        usable = bool(np.all(np.isfinite(per_period)) and np.all(np.isfinite(p_alive)))
+    if not usable:
         rate, p_alive = own_interval_rates(xa, ta, Ta)
         per_period = np.outer(
             rate * p_alive * settings.period_length, np.ones(settings.horizon_periods)

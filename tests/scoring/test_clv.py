@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.integrate import quad
 from scipy.special import betaln, hyp2f1
@@ -264,6 +264,7 @@ def test_small_business_of_50_customers_gets_a_labelled_answer() -> None:
         max_size=40,
     )
 )
+@example(rows=[(1, 0, 0, 0.0), (1, 0, 0, 0.0), (1, 0, 1, 0.0)])  # degenerate fit that overflowed
 def test_property_any_small_history_gives_finite_labelled_clv(
     rows: list[tuple[int, int, int, float]],
 ) -> None:
