@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -175,6 +176,210 @@ class ScoringSettings(_Section):
         return self
 
 
+def _localized(value: dict[str, Any], what: str) -> dict[str, Any]:
+    missing = [loc for loc in SUPPORTED_LOCALES if loc not in value]
+    extra = [loc for loc in value if loc not in SUPPORTED_LOCALES]
+    if missing or extra:
+        raise ValueError(f"{what} needs exactly the locales {', '.join(SUPPORTED_LOCALES)}")
+    return value
+
+
+class Tier(_Section):
+    """One level of the programme. The first tier of a ladder is where everyone starts."""
+
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")
+    names: dict[str, str]
+    earn_percent: Decimal | None = Field(default=None, ge=0, le=100)  # None: loyalty.earn_percent
+    min_spend: Decimal | None = Field(default=None, ge=0)  # retail: rolling-window spend, or
+    min_visits: int | None = Field(default=None, ge=1)  # retail: purchases + visits in window
+    min_rating: int | None = Field(default=None, ge=0, le=13)  # b2b: rating-scale points
+    perks: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+    @field_validator("names")
+    @classmethod
+    def _names(cls, value: dict[str, str]) -> dict[str, str]:
+        return _localized(value, "tier names")
+
+    @field_validator("perks")
+    @classmethod
+    def _perks(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        return _localized(value, "tier perks") if value else value
+
+    def name(self, locale: str) -> str:
+        return self.names.get(locale) or next(iter(self.names.values()))
+
+    def perks_in(self, locale: str) -> tuple[str, ...]:
+        return self.perks.get(locale, ())
+
+
+def _tier(code: str, ru: str, en: str, perks_ru: list[str], perks_en: list[str], **kw: Any) -> Tier:
+    return Tier(code=code, names={"ru": ru, "en": en}, perks={"ru": perks_ru, "en": perks_en}, **kw)
+
+
+# The two ladders SPEC.md ships. b2b is seed 002's categories with their benefits
+# ("Категории клиентов": standard 5-8, regular 9-12, strategic from 12 points; below 5 the
+# seed names no category, so the entry tier is "no category"; at 12 the higher one wins).
+TIER_PRESETS: dict[str, tuple[Tier, ...]] = {
+    "retail": (
+        _tier("base", "Базовый", "Base", [], []),
+        _tier(
+            "silver",
+            "Серебряный",
+            "Silver",
+            ["персональные предложения первыми"],
+            ["personal offers first"],
+            earn_percent=Decimal("7"),
+            min_spend=Decimal("30000"),
+            min_visits=12,
+        ),
+        _tier(
+            "gold",
+            "Золотой",
+            "Gold",
+            ["персональные предложения первыми", "запись вне очереди"],
+            ["personal offers first", "priority booking"],
+            earn_percent=Decimal("10"),
+            min_spend=Decimal("100000"),
+            min_visits=24,
+        ),
+    ),
+    "b2b": (
+        _tier("none", "Без категории", "No category", [], []),
+        _tier(
+            "standard",
+            "Стандартный клиент",
+            "Standard customer",
+            ["стандартные скидки", "информационная поддержка"],
+            ["standard discounts", "information support"],
+            min_rating=5,
+        ),
+        _tier(
+            "regular",
+            "Постоянный клиент",
+            "Regular customer",
+            [
+                "право на льготный кредит",
+                "накопительные скидки",
+                "обслуживание персональным менеджером",
+                "оперативные консультации по текущим вопросам",
+            ],
+            [
+                "preferential credit",
+                "cumulative discounts",
+                "a personal manager",
+                "prompt consultations",
+            ],
+            min_rating=9,
+        ),
+        _tier(
+            "strategic",
+            "Стратегический партнёр",
+            "Strategic partner",
+            [
+                "особые условия договора",
+                "право на льготный кредит",
+                "система накопительных скидок",
+                "обслуживание персональным менеджером",
+                "оперативные консультации по текущим вопросам",
+                "сокращение сроков обслуживания",
+            ],
+            [
+                "special contract terms",
+                "preferential credit",
+                "cumulative discounts",
+                "a personal manager",
+                "prompt consultations",
+                "faster service",
+            ],
+            min_rating=12,
+        ),
+    ),
+}
+
+
+class TiersSettings(_Section):
+    preset: Literal["retail", "b2b"] = "retail"
+    levels: tuple[Tier, ...] = ()  # empty: the preset's ladder
+    window_months: int = Field(default=12, ge=1, le=120)
+    grace_days: int = Field(default=30, ge=0, le=3650)
+    recheck_at: str = Field(default="04:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+    @model_validator(mode="after")
+    def _ladder_is_sound(self) -> TiersSettings:
+        ladder = self.ladder
+        codes = [t.code for t in ladder]
+        if len(set(codes)) != len(codes):
+            raise ValueError("tier codes must be unique")
+        for lower, higher in pairwise(ladder[1:]):
+            for attr in ("min_spend", "min_visits", "min_rating"):
+                a, b = getattr(lower, attr), getattr(higher, attr)
+                if a is not None and b is not None and b <= a:
+                    raise ValueError(f"tier {higher.code}: {attr} must exceed {lower.code}'s")
+        for tier in ladder[1:]:
+            if self.preset == "retail" and tier.min_spend is None and tier.min_visits is None:
+                raise ValueError(f"tier {tier.code}: retail tiers need min_spend or min_visits")
+            if self.preset == "b2b" and tier.min_rating is None:
+                raise ValueError(f"tier {tier.code}: b2b tiers need min_rating")
+        return self
+
+    @property
+    def ladder(self) -> tuple[Tier, ...]:
+        return self.levels or TIER_PRESETS[self.preset]
+
+
+class ExpirySettings(_Section):
+    months: int = Field(default=12, ge=0, le=120)  # 0: points never expire
+    warn_days: int = Field(default=14, ge=1, le=365)
+    balance_horizon_days: int = Field(default=30, ge=1, le=365)
+    run_at: str = Field(default="04:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class ProfileField(_Section):
+    """A question asked at sign-up after the birthday (a car service: make, model, ...)."""
+
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")
+    labels: dict[str, str]
+    kind: Literal["text", "int", "year", "choice"] = "text"
+    choices: tuple[str, ...] = ()
+    min: int | None = None
+    max: int | None = None
+    max_length: int = Field(default=40, ge=1, le=200)
+    required: bool = False
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        return _localized(value, "profile field labels")
+
+    @model_validator(mode="after")
+    def _choices(self) -> ProfileField:
+        if (self.kind == "choice") != bool(self.choices):
+            raise ValueError(f"profile field {self.code}: choices go with kind = 'choice' only")
+        return self
+
+
+class ProfileSettings(_Section):
+    fields: tuple[ProfileField, ...] = ()
+
+    @field_validator("fields")
+    @classmethod
+    def _unique(cls, value: tuple[ProfileField, ...]) -> tuple[ProfileField, ...]:
+        if len({f.code for f in value}) != len(value):
+            raise ValueError("profile field codes must be unique")
+        return value
+
+
+class ReferralSettings(_Section):
+    referrer_points: int = Field(default=0, ge=0)
+    referred_points: int = Field(default=0, ge=0)
+
+
+class PrivacySettings(_Section):
+    id_hash_salt: str = Field(default="loyalty-bot", min_length=1, repr=False)
+    min_age_years: int = Field(default=0, ge=0, le=21)
+    max_age_years: int = Field(default=120, ge=50, le=150)
+
+
 class Settings(BaseSettings):
     """The whole configuration; `bot_token` and `database.url` may come from the environment."""
 
@@ -190,11 +395,21 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     outbox: OutboxSettings = OutboxSettings()
     scoring: ScoringSettings = ScoringSettings()
+    tiers: TiersSettings = TiersSettings()
+    expiry: ExpirySettings = ExpirySettings()
+    profile: ProfileSettings = ProfileSettings()
+    referral: ReferralSettings = ReferralSettings()
+    privacy: PrivacySettings = PrivacySettings()
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.bot_token is not None and ":" not in self.bot_token:
             raise ValueError("bot_token: looks malformed (expected 123456:ABC...)")
+        if self.tiers.preset == "b2b" and self.scoring.rating_scale == "none":
+            raise ValueError(
+                "tiers.preset = 'b2b' assigns tiers from the rating scale: "
+                "set scoring.rating_scale = 'b2b'"
+            )
         return self
 
     def is_service_tag(self, token: str) -> bool:

@@ -108,6 +108,7 @@ async def run_demo(lang: str = "en") -> list[str]:
             )
             await step(CUSTOMER, "(shares her contact)", anna.send_contact("+79161234567"))
             await step(CUSTOMER, "Anna", anna.send("Anna"))
+            await step(CUSTOMER, "14.03.1991", anna.send("14.03.1991"))
             await step(OWNER, "/invite", owner.send("/invite"))
             token = fake.last(OWNER).text.split("?start=")[1].split()[0]
             await step(CASHIER, f"/start {token}", olga.send(f"/start {token}"))

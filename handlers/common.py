@@ -13,6 +13,7 @@ from bot.logs import current_update
 from bot.services import customers, staff
 from bot.services.context import Business
 from bot.services.errors import ServiceError
+from bot.services.referrals import REFERRAL_PREFIX
 from bot.services.roles import Actor, Role
 from handlers.customer import start_signup
 from handlers.replies import refusal, text
@@ -65,6 +66,14 @@ async def on_card_link(
     await show_card(message, biz, actor, card, key)
 
 
+async def on_referral_link(
+    message: Message, command: CommandObject, biz: Business, actor: Actor, state: FSMContext
+) -> None:
+    """A friend's invitation: the usual /start, remembering who invited (until the contact)."""
+    code = (command.args or "")[len(REFERRAL_PREFIX) :][:16]
+    await start_signup(message, biz, actor, state, referrer_code=code)
+
+
 async def on_help(message: Message, biz: Business, actor: Actor) -> None:
     await message.answer("\n\n".join(text(biz, actor, key) for key in HELP_SECTIONS[actor.role]))
 
@@ -104,6 +113,9 @@ def make_router() -> Router:
     )
     router.message.register(
         on_card_link, CommandStart(deep_link=True, magic=F.args.startswith(CARD_LINK_PREFIX))
+    )
+    router.message.register(
+        on_referral_link, CommandStart(deep_link=True, magic=F.args.startswith(REFERRAL_PREFIX))
     )
     router.message.register(on_help, Command("help"))
     router.message.register(on_cancel, Command("cancel"))

@@ -1,38 +1,109 @@
-"""Customer side: sign-up (intro, consent, own contact, name), balance, redemption buttons."""
+"""Customer side: sign-up (programme, consent, own contact, name, birthday, profile fields),
+card, balance, history, offers, language, settings, data export and erasure, and the
+redemption buttons.
+
+Sign-up progress after the contact lives in the database (bot.services.signup), so any
+text a customer sends while a question is open is taken as the answer to it, whatever the
+conversation state: /cancel, a restart or a week's pause resume where they stopped.
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandStart, StateFilter
+from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyKeyboardRemove,
+)
+from aiogram.utils.deep_linking import create_start_link
 
-from bot.services import customers
+from bot.services import privacy, profile, signup
 from bot.services.context import Business
 from bot.services.customers import CONSENT_POLICY_VERSION
 from bot.services.errors import ServiceError
 from bot.services.redemptions import decide_redemption
+from bot.services.referrals import REFERRAL_PREFIX
 from bot.services.roles import Actor
+from bot.services.tiers import ladder_view
 from handlers.keyboards import ConsentAnswer, RedeemAnswer, consent_keyboard, contact_keyboard
 from handlers.replies import refusal, text
+
+CARD_LINK_PREFIX = "c_"  # the staff deep link a card's QR code opens (handlers.common)
+SKIP_CHOICE = -1
 
 
 class Signup(StatesGroup):
     consent = State()
     contact = State()
-    name = State()
 
 
-async def start_signup(message: Message, biz: Business, actor: Actor, state: FSMContext) -> None:
-    """/start for anyone: a known customer sees their card, a newcomer the programme first."""
-    known = await customers.get_by_telegram_id(biz, actor.tg_id)
-    if known is not None:
+class SignupAnswer(CallbackData, prefix="su"):
+    """A button under a sign-up question: a choice's index, or SKIP_CHOICE."""
+
+    step_no: int
+    choice: int
+
+
+class HistoryPageButton(CallbackData, prefix="hp"):
+    page: int
+
+
+class LanguageChoice(CallbackData, prefix="lang"):
+    code: str
+
+
+class MarketingChoice(CallbackData, prefix="mkt"):
+    on: bool
+
+
+class ForgetAnswer(CallbackData, prefix="fg"):
+    confirm: bool
+
+
+def _button(label: str, data: CallbackData) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=label, callback_data=data.pack())
+
+
+def _markup(*rows: list[InlineKeyboardButton]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[row for row in rows if row])
+
+
+# --------------------------------------------------------------------------- sign-up
+
+
+async def start_signup(
+    message: Message,
+    biz: Business,
+    actor: Actor,
+    state: FSMContext,
+    referrer_code: str | None = None,
+) -> None:
+    """/start: a member sees their card, a half-joined customer the open question, and a
+    newcomer what the programme gives and what the next status takes, then consent."""
+    progress = await signup.current(biz, actor.tg_id)
+    if progress is not None:
         await state.clear()
+        if progress.step is not None:
+            await ask_step(message, biz, actor, progress)
+            return
         await message.answer(
-            text(biz, actor, "customer.welcome_back", name=known.name, card_code=known.card_code)
+            text(
+                biz,
+                actor,
+                "customer.welcome_back",
+                name=progress.name,
+                card_code=progress.card_code,
+            )
         )
         return
     loyalty = biz.settings.loyalty
@@ -47,15 +118,24 @@ async def start_signup(message: Message, biz: Business, actor: Actor, state: FSM
             point_value=loyalty.point_value,
             redeem_share=loyalty.max_redeem_share * 100,
             welcome_bonus=loyalty.welcome_bonus,
+            tiers=ladder_view(biz.settings, actor.locale),
+            expiry_months=biz.settings.expiry.months,
         )
     )
+    fields = [f.labels[actor.locale] for f in biz.settings.profile.fields]
     await message.answer(
         text(
-            biz, actor, "customer.consent", business=business, policy_version=CONSENT_POLICY_VERSION
+            biz,
+            actor,
+            "customer.consent",
+            business=business,
+            policy_version=CONSENT_POLICY_VERSION,
+            profile_fields=fields,
         ),
         reply_markup=consent_keyboard(biz, actor),
     )
     await state.set_state(Signup.consent)
+    await state.update_data(referrer=referrer_code)
 
 
 async def on_start(message: Message, biz: Business, actor: Actor, state: FSMContext) -> None:
@@ -81,7 +161,9 @@ async def on_consent(
     )
 
 
-async def on_contact(message: Message, biz: Business, actor: Actor, state: FSMContext) -> None:
+async def on_contact(
+    message: Message, biz: Business, actor: Actor, key: str, state: FSMContext
+) -> None:
     contact = message.contact
     assert contact is not None and message.from_user is not None
     if contact.user_id != message.from_user.id:
@@ -89,9 +171,23 @@ async def on_contact(message: Message, biz: Business, actor: Actor, state: FSMCo
             text(biz, actor, "errors.foreign_contact"), reply_markup=contact_keyboard(biz, actor)
         )
         return
-    await state.update_data(phone=contact.phone_number)
-    await state.set_state(Signup.name)
-    await message.answer(text(biz, actor, "customer.ask_name"), reply_markup=ReplyKeyboardRemove())
+    data = await state.get_data()
+    try:
+        outcome = await signup.begin(
+            biz,
+            key=key,
+            tg_id=actor.tg_id,
+            phone=contact.phone_number,
+            language=actor.locale,
+            consent_at=datetime.fromisoformat(data["consent_at"]),
+            referrer_code=data.get("referrer"),
+        )
+    except ServiceError as err:
+        await state.clear()
+        await message.answer(refusal(biz, actor, err), reply_markup=ReplyKeyboardRemove())
+        return
+    await state.clear()
+    await ask_step(message, biz, actor, outcome.result)
 
 
 async def on_contact_missing(message: Message, biz: Business, actor: Actor) -> None:
@@ -100,56 +196,318 @@ async def on_contact_missing(message: Message, biz: Business, actor: Actor) -> N
     )
 
 
-async def on_name(
-    message: Message, biz: Business, actor: Actor, key: str, state: FSMContext
-) -> None:
-    data = await state.get_data()
-    try:
-        outcome = await customers.register(
-            biz,
-            key=key,
-            tg_id=actor.tg_id,
-            phone=data["phone"],
-            name=message.text or "",
-            language=actor.locale,
-            consent_at=datetime.fromisoformat(data["consent_at"]),
+def _step_keyboard(
+    biz: Business, actor: Actor, progress: signup.SignupState
+) -> InlineKeyboardMarkup | ReplyKeyboardRemove:
+    step, step_no = progress.step, progress.step_no
+    assert step is not None and step_no is not None
+    skip = [
+        _button(
+            text(biz, actor, "customer.button_skip"),
+            SignupAnswer(step_no=step_no, choice=SKIP_CHOICE),
         )
-    except ServiceError as err:
-        await message.answer(refusal(biz, actor, err))
-        if err.code in {"phone_taken", "bad_phone"}:
-            await state.clear()
-        return
-    await state.clear()
-    await message.answer(
-        text(
-            biz,
-            actor,
-            "customer.registered",
-            name=outcome.result.name,
-            card_code=outcome.result.card_code,
-        )
+    ]
+    if step == signup.STEP_BIRTHDAY:
+        return _markup(skip)
+    field = signup.profile_field(biz.settings, step)
+    if field is None:
+        return ReplyKeyboardRemove()
+    choices = [
+        [_button(choice, SignupAnswer(step_no=step_no, choice=n))]
+        for n, choice in enumerate(field.choices)
+    ]
+    rows = [*choices, [] if field.required else skip]
+    return _markup(*rows) if any(rows) else ReplyKeyboardRemove()
+
+
+def _step_text(biz: Business, actor: Actor, progress: signup.SignupState) -> str:
+    step = progress.step
+    assert step is not None
+    if step == signup.STEP_NAME:
+        return text(biz, actor, "customer.ask_name")
+    if step == signup.STEP_BIRTHDAY:
+        return text(biz, actor, "customer.ask_birthday")
+    field = signup.profile_field(biz.settings, step)
+    assert field is not None
+    return text(
+        biz,
+        actor,
+        "customer.ask_profile",
+        label=field.labels[actor.locale],
+        kind=field.kind,
+        low=field.min,
+        high=field.max,
+        required=field.required,
     )
 
 
-async def on_name_not_text(message: Message, biz: Business, actor: Actor) -> None:
-    await message.answer(text(biz, actor, "errors.bad_name", maximum=customers.MAX_NAME_LENGTH))
+async def ask_step(
+    message: Message, biz: Business, actor: Actor, progress: signup.SignupState
+) -> None:
+    if progress.step is None:
+        await message.answer(
+            text(
+                biz,
+                actor,
+                "customer.registered",
+                name=progress.name,
+                card_code=progress.card_code,
+                bonus=progress.welcome_bonus,
+            ),
+            reply_markup=ReplyKeyboardRemove(),
+        )
+        return
+    await message.answer(
+        _step_text(biz, actor, progress), reply_markup=_step_keyboard(biz, actor, progress)
+    )
+
+
+async def on_signup_text(message: Message, biz: Business, actor: Actor, key: str) -> None:
+    """Plain text from someone whose sign-up has an open question: the answer to it."""
+    progress = await signup.current(biz, actor.tg_id)
+    if progress is None or progress.step is None:
+        return
+    try:
+        outcome = await signup.answer(
+            biz, key=key, tg_id=actor.tg_id, step=progress.step, text=message.text or ""
+        )
+    except ServiceError as err:
+        await message.answer(
+            refusal(biz, actor, err), reply_markup=_step_keyboard(biz, actor, progress)
+        )
+        return
+    await ask_step(message, biz, actor, outcome.result)
+
+
+async def on_signup_not_text(message: Message, biz: Business, actor: Actor) -> None:
+    progress = await signup.current(biz, actor.tg_id)
+    if progress is not None and progress.step is not None:
+        await ask_step(message, biz, actor, progress)
+
+
+async def on_signup_button(
+    query: CallbackQuery, callback_data: SignupAnswer, biz: Business, actor: Actor, key: str
+) -> None:
+    order = signup.steps(biz.settings)
+    step = order[callback_data.step_no] if 0 <= callback_data.step_no < len(order) else "?"
+    answer_text: str | None = None
+    field = signup.profile_field(biz.settings, step)
+    if callback_data.choice != SKIP_CHOICE:
+        if field is None or not 0 <= callback_data.choice < len(field.choices):
+            await query.answer(text(biz, actor, "errors.signup_step_passed"), show_alert=True)
+            return
+        answer_text = field.choices[callback_data.choice]
+    try:
+        outcome = await signup.answer(biz, key=key, tg_id=actor.tg_id, step=step, text=answer_text)
+    except ServiceError as err:
+        await query.answer(refusal(biz, actor, err), show_alert=True)
+        return
+    await query.answer()
+    if query.message is not None:
+        await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+        await ask_step(query.message, biz, actor, outcome.result)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- member commands
+
+
+async def _refuse(message: Message, biz: Business, actor: Actor, err: ServiceError) -> None:
+    await message.answer(refusal(biz, actor, err))
+
+
+async def on_card(message: Message, bot: Bot, biz: Business, actor: Actor) -> None:
+    try:
+        card = await profile.card(biz, actor.tg_id)
+    except ServiceError as err:
+        await _refuse(message, biz, actor, err)
+        return
+    staff_link = await create_start_link(bot, f"{CARD_LINK_PREFIX}{card.card_code}")
+    invite_link = await create_start_link(bot, f"{REFERRAL_PREFIX}{card.card_code}")
+    referral = biz.settings.referral
+    await message.answer_photo(
+        BufferedInputFile(profile.qr_png(staff_link), filename=f"card-{card.card_code}.png"),
+        caption=text(
+            biz,
+            actor,
+            "customer.card",
+            card_code=card.card_code,
+            name=card.name,
+            invite_link=invite_link,
+            referrer_points=referral.referrer_points,
+            referred_points=referral.referred_points,
+        ),
+    )
 
 
 async def on_balance(message: Message, biz: Business, actor: Actor) -> None:
-    found = await customers.get_by_telegram_id(biz, actor.tg_id)
-    if found is None:
-        await message.answer(text(biz, actor, "customer.not_registered"))
+    try:
+        summary = await profile.balance(biz, actor.tg_id)
+    except ServiceError as err:
+        await _refuse(message, biz, actor, err)
+        return
+    await message.answer(text(biz, actor, "customer.balance", s=summary))
+
+
+def _history_keyboard(page: profile.HistoryPage) -> InlineKeyboardMarkup | None:
+    """Older pages to the right: newest first."""
+    row = []
+    if page.page > 0:
+        row.append(_button("«", HistoryPageButton(page=page.page - 1)))
+    if page.page + 1 < page.pages:
+        row.append(_button("»", HistoryPageButton(page=page.page + 1)))
+    return _markup(row) if row else None
+
+
+async def on_history(message: Message, biz: Business, actor: Actor) -> None:
+    try:
+        page = await profile.history(biz, actor.tg_id, 0)
+    except ServiceError as err:
+        await _refuse(message, biz, actor, err)
         return
     await message.answer(
-        text(
-            biz,
-            actor,
-            "customer.balance",
-            balance=found.balance,
-            value=found.balance_value,
-            card_code=found.card_code,
-        )
+        text(biz, actor, "customer.history", h=page), reply_markup=_history_keyboard(page)
     )
+
+
+async def on_history_page(
+    query: CallbackQuery, callback_data: HistoryPageButton, biz: Business, actor: Actor
+) -> None:
+    try:
+        page = await profile.history(biz, actor.tg_id, callback_data.page)
+    except ServiceError as err:
+        await query.answer(refusal(biz, actor, err), show_alert=True)
+        return
+    await query.answer()
+    if query.message is not None:
+        await query.message.edit_text(  # type: ignore[union-attr]
+            text(biz, actor, "customer.history", h=page), reply_markup=_history_keyboard(page)
+        )
+
+
+async def on_offers(message: Message, biz: Business, actor: Actor) -> None:
+    try:
+        offers = await profile.offers(biz, actor.tg_id)
+    except ServiceError as err:
+        await _refuse(message, biz, actor, err)
+        return
+    await message.answer(text(biz, actor, "customer.offers", o=offers))
+
+
+async def on_language(message: Message, biz: Business, actor: Actor) -> None:
+    await message.answer(
+        text(biz, actor, "customer.choose_language"),
+        reply_markup=_markup(
+            [
+                _button(text(biz, actor, f"customer.language_{code}"), LanguageChoice(code=code))
+                for code in ("ru", "en")
+            ]
+        ),
+    )
+
+
+async def on_language_choice(
+    query: CallbackQuery, callback_data: LanguageChoice, biz: Business, actor: Actor, key: str
+) -> None:
+    try:
+        outcome = await profile.update_preferences(
+            biz, key, actor.tg_id, language=callback_data.code
+        )
+    except ServiceError as err:
+        await query.answer(refusal(biz, actor, err), show_alert=True)
+        return
+    await query.answer()
+    if query.message is not None:
+        locale = outcome.result.language
+        await query.message.answer(biz.texts.render(locale, "customer.language_set"))  # type: ignore[union-attr]
+
+
+def _settings_keyboard(biz: Business, actor: Actor, on: bool) -> InlineKeyboardMarkup:
+    label = "customer.button_marketing_off" if on else "customer.button_marketing_on"
+    return _markup([_button(text(biz, actor, label), MarketingChoice(on=not on))])
+
+
+async def on_settings(message: Message, biz: Business, actor: Actor) -> None:
+    try:
+        prefs = await profile.preferences(biz, actor.tg_id)
+    except ServiceError as err:
+        await _refuse(message, biz, actor, err)
+        return
+    await message.answer(
+        text(biz, actor, "customer.settings", p=prefs),
+        reply_markup=_settings_keyboard(biz, actor, prefs.marketing_opt_in),
+    )
+
+
+async def on_marketing_choice(
+    query: CallbackQuery, callback_data: MarketingChoice, biz: Business, actor: Actor, key: str
+) -> None:
+    try:
+        outcome = await profile.update_preferences(
+            biz, key, actor.tg_id, marketing_opt_in=callback_data.on
+        )
+    except ServiceError as err:
+        await query.answer(refusal(biz, actor, err), show_alert=True)
+        return
+    await query.answer()
+    if query.message is not None:
+        await query.message.edit_text(  # type: ignore[union-attr]
+            text(biz, actor, "customer.settings", p=outcome.result),
+            reply_markup=_settings_keyboard(biz, actor, outcome.result.marketing_opt_in),
+        )
+
+
+async def on_mydata(message: Message, biz: Business, actor: Actor) -> None:
+    try:
+        data = await privacy.export(biz, actor.tg_id)
+    except ServiceError as err:
+        await _refuse(message, biz, actor, err)
+        return
+    document = json.dumps(data, ensure_ascii=False, indent=2).encode()
+    await message.answer_document(
+        BufferedInputFile(document, filename="my-data.json"),
+        caption=text(biz, actor, "customer.mydata"),
+    )
+
+
+async def on_forget(message: Message, biz: Business, actor: Actor) -> None:
+    if actor.customer_id is None:
+        await message.answer(text(biz, actor, "errors.not_registered"))
+        return
+    await message.answer(
+        text(biz, actor, "customer.forget_confirm", business=biz.settings.business.name),
+        reply_markup=_markup(
+            [
+                _button(text(biz, actor, "customer.button_forget_yes"), ForgetAnswer(confirm=True)),
+                _button(text(biz, actor, "customer.button_forget_no"), ForgetAnswer(confirm=False)),
+            ]
+        ),
+    )
+
+
+async def on_forget_answer(
+    query: CallbackQuery,
+    callback_data: ForgetAnswer,
+    biz: Business,
+    actor: Actor,
+    key: str,
+    state: FSMContext,
+) -> None:
+    await query.answer()
+    if query.message is not None:
+        await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+    if not callback_data.confirm:
+        if query.message is not None:
+            await query.message.answer(text(biz, actor, "customer.forget_kept"))  # type: ignore[union-attr]
+        return
+    try:
+        await privacy.forget(biz, key, actor.tg_id)
+    except ServiceError as err:
+        if query.message is not None:
+            await query.message.answer(refusal(biz, actor, err))  # type: ignore[union-attr]
+        return
+    await state.clear()
+    if query.message is not None:
+        await query.message.answer(text(biz, actor, "customer.forgotten"))  # type: ignore[union-attr]
 
 
 DECISION_TEXT = {
@@ -179,14 +537,25 @@ async def on_redeem_answer(
 def make_router() -> Router:
     """A fresh router: one per dispatcher (tests and multi-bot set-ups build several)."""
     router = Router(name="customer")
+    not_command = ~F.text.startswith("/")
     router.message.register(on_start, CommandStart())
     router.callback_query.register(on_consent, ConsentAnswer.filter(), StateFilter(Signup.consent))
     router.message.register(on_contact, StateFilter(Signup.contact), F.contact)
-    router.message.register(
-        on_contact_missing, StateFilter(Signup.contact), ~F.text.startswith("/")
-    )
-    router.message.register(on_name, StateFilter(Signup.name), F.text, ~F.text.startswith("/"))
-    router.message.register(on_name_not_text, StateFilter(Signup.name))
+    router.message.register(on_contact_missing, StateFilter(Signup.contact), not_command)
+    router.message.register(on_card, Command("card"))
     router.message.register(on_balance, Command("balance"))
+    router.message.register(on_history, Command("history"))
+    router.message.register(on_offers, Command("offers"))
+    router.message.register(on_language, Command("language"))
+    router.message.register(on_settings, Command("settings"))
+    router.message.register(on_mydata, Command("mydata"))
+    router.message.register(on_forget, Command("forget"))
+    router.callback_query.register(on_signup_button, SignupAnswer.filter())
+    router.callback_query.register(on_history_page, HistoryPageButton.filter())
+    router.callback_query.register(on_language_choice, LanguageChoice.filter())
+    router.callback_query.register(on_marketing_choice, MarketingChoice.filter())
+    router.callback_query.register(on_forget_answer, ForgetAnswer.filter())
     router.callback_query.register(on_redeem_answer, RedeemAnswer.filter())
+    router.message.register(on_signup_text, F.text, not_command)
+    router.message.register(on_signup_not_text, ~F.text)
     return router

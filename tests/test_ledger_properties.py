@@ -26,6 +26,7 @@ from bot.services.purchases import adjust, record_purchase, refund
 from bot.services.redemptions import decide_redemption, request_redemption
 from bot.services.roles import Actor, Role
 from bot.services.staff import sync_outlets
+from bot.services.tiers import earn_percent
 from tests.conftest import make_settings
 from tests.support.harness import find_customer, ledger_consistent, table_counts
 
@@ -84,9 +85,11 @@ async def _play(db_path: Path, ops: list[tuple]) -> None:
 async def _apply(biz: Business, n: int, code: str, op: tuple) -> int:
     """Run one operation; return the balance change the model expects."""
     kind = op[0]
-    if kind == "earn":
+    if kind == "earn":  # at the tier held before the purchase (SPEC.md)
+        held = await find_customer(biz.db, card_code=code)
+        rate = earn_percent(biz.settings, held.tier if held else None)
         await record_purchase(biz, OWNER, f"op{n}", PurchaseRequest(code, op[1], None, None))
-        return earned_points(op[1], biz.settings.loyalty)
+        return earned_points(op[1], biz.settings.loyalty, rate)
     if kind == "adjust":
         await adjust(biz, OWNER, f"op{n}", AdjustRequest(code, op[1], "test"))
         return op[1]

@@ -1,5 +1,5 @@
-"""With `telegram.fsm_redis_url`, conversation state lives in Redis: a sign-up started on
-one bot process continues on another (SPEC.md, Running and scaling)."""
+"""With `telegram.fsm_redis_url`, conversation state lives in Redis: a conversation started
+on one bot process continues on another (SPEC.md, Running and scaling)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from aiogram.fsm.storage.base import DefaultKeyBuilder
 from aiogram.fsm.storage.redis import RedisStorage
 
 from bot.app import build_dispatcher
-from bot.telegram_double import ChatUser, buttons
+from bot.telegram_double import ChatUser, find_button
+from tests.support.flows import hire, join
 from tests.support.harness import App
 
 REDIS_URL = os.environ.get("LOYALTY_TEST_REDIS_URL")
@@ -36,20 +37,21 @@ def _storage(prefix: str) -> RedisStorage:
     return RedisStorage.from_url(REDIS_URL, key_builder=DefaultKeyBuilder(prefix=prefix))
 
 
-async def test_signup_continues_on_another_process(app: App, redis_prefix: str) -> None:
+async def test_card_input_continues_on_another_process(app: App, redis_prefix: str) -> None:
+    """A cashier presses "Purchase" on a card (conversation state stored in Redis); the
+    amount they type next is handled by another bot process."""
+    customer = await join(app, app.user(5001, "en"), name="Anna")
+    await hire(app, app.user(6001, "en"))
     first = build_dispatcher(app.biz, _storage(redis_prefix))
-    anna = ChatUser(first, app.bot, 5001, language_code="en")
-    await anna.send("/start")
-    consent = app.fake.last(5001)
-    await anna.click(buttons(consent)[0][1], consent)
-    await anna.send_contact("+79161234567")
+    cashier = ChatUser(first, app.bot, 6001, language_code="en")
+    await cashier.send(f"/start c_{customer.card_code}")
+    card = app.fake.last(6001)
+    await cashier.click(find_button(card, "Purchase"), card)
     await first.storage.close()
 
     second = build_dispatcher(app.biz, _storage(redis_prefix))
     try:
-        await ChatUser(second, app.bot, 5001, language_code="en").send("Anna")
+        await ChatUser(second, app.bot, 6001, language_code="en").send("1 500")
     finally:
         await second.storage.close()
-    assert "Your card code is" in app.fake.last(5001).text
-    customer = await app.customer(telegram_id=5001)
-    assert customer is not None and customer.phone == "+79161234567"
+    assert "Purchase №1 recorded" in app.fake.last(6001).text

@@ -30,6 +30,7 @@ async def test_full_signup(app: App, lang: str) -> None:
     await user.send_contact("+7 916 123-45-67")
     assert ASK_NAME[lang] in app.fake.last(5001).text
     await user.send("  Иван   Петров ")
+    await _skip_birthday(app, 5001)
     assert DONE[lang] in app.fake.last(5001).text
     customer = await app.customer(telegram_id=5001)
     assert customer is not None
@@ -51,6 +52,11 @@ async def test_declining_consent_stores_nothing(app: App) -> None:
     await user.click(buttons(app.fake.last(5001))[1][1], app.fake.last(5001))
     assert "nothing has been stored" in app.fake.last(5001).text
     assert await app.counts(include_audit=True) == before
+
+
+async def _skip_birthday(app: App, user_id: int) -> None:
+    question = app.fake.last(user_id)
+    await app.user(user_id).click(buttons(question)[-1][1], question)
 
 
 async def _to_contact_step(app: App, user_id: int) -> None:
@@ -79,6 +85,7 @@ async def test_bad_names_refused(app: App, name: str) -> None:
     assert "up to 64 characters" in app.fake.last(5001).text
     assert await app.counts(include_audit=True) == before
     await app.user(5001, "en").send("Ivan")
+    await _skip_birthday(app, 5001)
     assert "Your card code is" in app.fake.last(5001).text
 
 
@@ -86,6 +93,7 @@ async def test_html_in_name_is_escaped(app: App) -> None:
     await _to_contact_step(app, 5001)
     await app.user(5001, "en").send_contact("+79161234567")
     await app.user(5001, "en").send('<a href="x">Eve</a>')
+    await _skip_birthday(app, 5001)
     reply = app.fake.last(5001).text
     assert "Done, &lt;a href=&#34;x&#34;&gt;Eve&lt;/a&gt;!" in reply
     assert "<a href" not in reply
@@ -98,9 +106,8 @@ async def test_phone_of_another_member_refused(app: App) -> None:
     await app.user(5001, "en").send_contact("+79161234567")
     await app.user(5001, "en").send("Ivan")
     await _to_contact_step(app, 5002)
-    await app.user(5002, "en").send_contact("+79161234567")
     before = await app.counts(include_audit=True)
-    await app.user(5002, "en").send("Eve")
+    await app.user(5002, "en").send_contact("+79161234567")
     assert "already belongs to another account" in app.fake.last(5002).text
     assert await app.counts(include_audit=True) == before
 

@@ -163,3 +163,18 @@ async def test_find_by_name_phone_and_code(app: App) -> None:
     assert "Ivan" in app.fake.last(CASHIER).text
     await cashier.send("/find %")
     assert "Nobody found" in app.fake.last(CASHIER).text
+
+
+async def test_points_paid_purchase_earns_at_the_tier_held(app: App) -> None:
+    """A purchase earns at the tier held before it, also when part of it is paid with
+    points: 30 000 spent makes the customer Silver (7% in the retail preset); then 200
+    points towards a 1 000 purchase leave 800 paid in money, which earns 7% = 56."""
+    ivan, cashier, code = await _setup(app, points=0)
+    await cashier.send(f"/purchase {code} 30000")  # at Base: 5% = 1500, then promoted
+    customer = await app.customer(card_code=code)
+    assert customer is not None and customer.tier == "silver"
+    await cashier.send(f"/redeem {code} 200 1000")
+    await app.deliver()
+    await ivan.click(find_button(app.fake.last(CUSTOMER), "Confirm"), app.fake.last(CUSTOMER))
+    assert (await _entries(app))[-2:] == [("redeem", -200), ("earn", 56)]
+    assert await app.balance_consistent()

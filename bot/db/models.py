@@ -6,7 +6,7 @@ integer number of kopecks/cents, so SQLite and PostgreSQL sum it exactly alike.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -118,6 +120,30 @@ class Customer(Base):
     payment_terms: Mapped[str] = mapped_column(  # rating-scale input (seed 002)
         String(16), default="on_time", server_default="on_time"
     )
+    created_at: Mapped[datetime]
+    # Customer journey (0003): sign-up progress, profile, tier, referral, privacy.
+    signup_step: Mapped[str | None] = mapped_column(String(40))  # None: sign-up complete
+    birthday: Mapped[date | None] = mapped_column(Date)
+    profile: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    marketing_opt_in: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sa_false()
+    )
+    tier: Mapped[str | None] = mapped_column(String(32))  # None: the ladder's first tier
+    tier_since: Mapped[datetime | None]
+    below_tier_since: Mapped[datetime | None]  # grace period start (demotion pending)
+    referred_by: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", name="fk_customers_referred_by")
+    )
+    referral_rewarded_at: Mapped[datetime | None]
+    erased_at: Mapped[datetime | None]
+
+
+class ForgottenIdentity(Base):
+    """A salted hash of the Telegram id of someone who used /forget: no second welcome bonus."""
+
+    __tablename__ = "forgotten_identities"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime]
 
 

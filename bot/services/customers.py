@@ -10,13 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.codes import looks_like_card_code, new_card_code
-from bot.db.models import Customer, LedgerKind
+from bot.db.models import Customer
 from bot.phones import normalise_phone
 from bot.services.context import Business
 from bot.services.errors import ServiceError
-from bot.services.idempotency import Outcome, run_once
-from bot.services.ledger import post
-from bot.services.outbox import enqueue
+from bot.services.idempotency import Outcome
 
 CONSENT_POLICY_VERSION = "2026-11"
 MAX_NAME_LENGTH = 64
@@ -115,7 +113,7 @@ def clean_name(text: str) -> str:
     return name
 
 
-async def _unique_card_code(session: AsyncSession) -> str:
+async def unique_card_code(session: AsyncSession) -> str:
     while True:
         code = new_card_code()
         if await session.scalar(select(Customer.id).where(Customer.card_code == code)) is None:
@@ -132,54 +130,18 @@ async def register(
     language: str,
     consent_at: datetime,
 ) -> Outcome[CustomerView]:
-    """Create the customer (or link one staff entered by the same phone) with consent."""
-    normalised = normalise_phone(phone)
-    if normalised is None:
-        raise ServiceError("bad_phone")
-    display_name = clean_name(name)
-    now = biz.clock.now()
+    """Sign-up in one call (imports, demos, tests): see bot.services.signup.register."""
+    from bot.services import signup  # signup builds on this module
 
-    async def work(session: AsyncSession) -> CustomerView:
-        existing = await session.scalar(select(Customer).where(Customer.telegram_id == tg_id))
-        if existing is not None:
-            return view(existing, biz.settings.loyalty.point_value)
-        customer = await session.scalar(select(Customer).where(Customer.phone == normalised))
-        if customer is not None and customer.telegram_id is not None:
-            raise ServiceError("phone_taken")
-        if customer is None:
-            customer = Customer(
-                card_code=await _unique_card_code(session), balance=0, created_at=now
-            )
-            session.add(customer)
-        customer.telegram_id = tg_id
-        customer.phone = normalised
-        customer.name = display_name
-        customer.name_key = display_name.casefold()
-        customer.language = language
-        customer.consent_at = consent_at
-        customer.consent_version = CONSENT_POLICY_VERSION
-        await session.flush()
-        bonus = biz.settings.loyalty.welcome_bonus
-        if bonus:
-            post(
-                session,
-                customer,
-                kind=LedgerKind.BONUS,
-                points=bonus,
-                key=f"{key}:welcome",
-                now=now,
-                author_tg_id=None,
-                reason="welcome",
-            )
-            enqueue(
-                session,
-                now=now,
-                chat_id=tg_id,
-                customer_id=customer.id,
-                text=biz.texts.render(
-                    language, "customer.welcome_bonus", points=bonus, balance=customer.balance
-                ),
-            )
-        return view(customer, biz.settings.loyalty.point_value)
-
-    return await run_once(biz.db, biz.clock, key, CustomerView, work)
+    outcome = await signup.register(
+        biz,
+        key=key,
+        tg_id=tg_id,
+        phone=phone,
+        name=name,
+        language=language,
+        consent_at=consent_at,
+    )
+    found = await get_by_id(biz, outcome.result.customer_id)
+    assert found is not None
+    return Outcome(found, outcome.duplicate)

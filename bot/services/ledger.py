@@ -13,9 +13,11 @@ from bot.db.models import Customer, LedgerEntry, LedgerKind
 from bot.services.errors import ServiceError
 
 
-def earned_points(amount: Decimal, loyalty: LoyaltySettings) -> int:
-    """Points for a purchase: earn percent of the amount in point values, rounded down."""
-    raw = amount * loyalty.earn_percent / Decimal(100) / loyalty.point_value
+def earned_points(amount: Decimal, loyalty: LoyaltySettings, percent: Decimal | None = None) -> int:
+    """Points for a purchase: earn percent (the tier's, when given) of the amount in point
+    values, rounded down."""
+    rate = loyalty.earn_percent if percent is None else percent
+    raw = amount * rate / Decimal(100) / loyalty.point_value
     return int(raw.to_integral_value(rounding=ROUND_FLOOR))
 
 

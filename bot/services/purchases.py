@@ -17,7 +17,9 @@ from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
 from bot.services.ledger import earned_points, lock_customer, post
 from bot.services.notify import notify_customer
+from bot.services.referrals import reward_first_purchase
 from bot.services.roles import Actor
+from bot.services.tiers import earn_percent, recheck
 
 
 class PurchaseResult(BaseModel):
@@ -105,7 +107,9 @@ async def record_purchase(
                     "receipt_repeated", receipt=request.receipt_no, purchase_id=repeated
                 )
         customer = await lock_customer(session, found.id)
-        points = earned_points(request.amount, biz.settings.loyalty)
+        # A purchase earns at the tier held before it (SPEC.md, Rules that need one answer).
+        rate = earn_percent(biz.settings, customer.tier)
+        points = earned_points(request.amount, biz.settings.loyalty, rate)
         purchase = Purchase(
             customer_id=customer.id,
             author_tg_id=actor.tg_id,
@@ -140,6 +144,8 @@ async def record_purchase(
             points=points,
             balance=customer.balance,
         )
+        await reward_first_purchase(session, biz, customer, key, now)
+        await recheck(session, biz, customer, now)
         _audit(session, biz, actor, "purchase", key, customer.id, purchase_id=purchase.id)
         return PurchaseResult(
             purchase_id=purchase.id,
@@ -172,6 +178,7 @@ async def record_visit(
         )
         session.add(visit)
         await session.flush()
+        await recheck(session, biz, await lock_customer(session, customer.id), now)
         _audit(session, biz, actor, "visit", key, customer.id, visit_id=visit.id)
         return VisitResult(
             visit_id=visit.id,
@@ -242,6 +249,8 @@ async def refund(
             )
         shortfall = to_reverse - reversed_points
         purchase.refunded_amount = after
+        await session.flush()
+        await recheck(session, biz, customer, now)
         notify_customer(
             session,
             biz,

@@ -6,7 +6,7 @@ confirmation, so two staff phones redeeming one balance at once cannot overdraw 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from pydantic import BaseModel
@@ -23,7 +23,9 @@ from bot.services.idempotency import Outcome, run_once
 from bot.services.ledger import earned_points, lock_customer, max_redeemable, post
 from bot.services.notify import notify_customer
 from bot.services.outbox import enqueue
+from bot.services.referrals import reward_first_purchase
 from bot.services.roles import Actor
+from bot.services.tiers import earn_percent, recheck
 
 CONFIRM_PREFIX = "rd"
 
@@ -161,7 +163,8 @@ async def decide_redemption(
             decision.state = RedemptionState.CONFIRMED
             purchase_id = None
             if redemption.purchase_amount is not None:
-                purchase, earned = _purchase_paid_with_points(biz, redemption, now)
+                rate = earn_percent(biz.settings, customer.tier)  # the tier held before it
+                purchase, earned = _purchase_paid_with_points(biz, redemption, rate, now)
                 session.add(purchase)
                 await session.flush()
                 purchase_id, decision.earned = purchase.id, earned
@@ -188,6 +191,9 @@ async def decide_redemption(
                     purchase_id=purchase_id,
                 )
             redemption.purchase_id = decision.purchase_id = purchase_id
+            if purchase_id is not None:
+                await reward_first_purchase(session, biz, customer, key, now)
+                await recheck(session, biz, customer, now)
         redemption.state = decision.state
         redemption.decided_at = now
         decision.balance = customer.balance
@@ -230,14 +236,14 @@ async def decide_redemption(
 
 
 def _purchase_paid_with_points(
-    biz: Business, redemption: Redemption, now: object
+    biz: Business, redemption: Redemption, rate: Decimal, now: datetime
 ) -> tuple[Purchase, int]:
     """A redemption against a purchase amount records that purchase; the part paid in
-    money earns points at the usual rate."""
+    money earns points at the customer's tier rate."""
     loyalty = biz.settings.loyalty
     amount = redemption.purchase_amount or Decimal("0")
     paid = max(amount - loyalty.point_value * redemption.points, Decimal("0"))
-    earned = earned_points(paid, loyalty)
+    earned = earned_points(paid, loyalty, rate)
     purchase = Purchase(
         customer_id=redemption.customer_id,
         author_tg_id=redemption.author_tg_id,

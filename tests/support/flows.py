@@ -10,13 +10,17 @@ PHONES = iter(f"+7916{n:07d}" for n in range(1000000, 9999999))
 
 
 async def join(app: App, user: ChatUser, name: str = "Ivan", phone: str | None = None) -> Customer:
-    """Full sign-up: /start, agree, own contact, name."""
+    """Full sign-up: /start, agree, own contact, name, then Skip on every optional question."""
     await user.send("/start")
     consent = app.fake.last(user.user_id)
     await user.click(_agree_button(consent), consent)
     await user.send_contact(phone or next(PHONES))
     await user.send(name)
     customer = await app.customer(telegram_id=user.user_id)
+    while customer is not None and customer.signup_step is not None:
+        question = app.fake.last(user.user_id)
+        await user.click(buttons(question)[-1][1], question)  # Skip is the last button
+        customer = await app.customer(telegram_id=user.user_id)
     assert customer is not None, app.fake.texts(user.user_id)
     return customer
 

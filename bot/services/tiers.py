@@ -1,0 +1,234 @@
+"""Tiers (SPEC.md, Tiers and bonuses; seed 002's categories; Berry in seed 003: a better
+price for the best customers).
+
+A customer holds one tier of the configured ladder (``customers.tier``; None = the first).
+What they qualify for is computed from the rolling window (retail: spend or number of
+purchases and visits; b2b: the rating-scale points the scoring job stored). Promotion is
+immediate and announced with the new perks; demotion waits ``tiers.grace_days`` after the
+customer was first seen below their tier (``customers.below_tier_since``), so nobody flaps.
+Rechecked after every purchase, visit and refund and by a daily job; a recheck is
+state-based, so running it twice (a restart) changes and announces nothing twice.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings, Tier
+from bot.db.models import Customer, CustomerScore, Purchase, Visit
+from bot.services.context import Business
+from bot.services.notify import notify_customer
+
+JOB_BATCH = 200
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """``moment`` moved by whole calendar months (negative: back), the day clamped (31 -> 30)."""
+    index = moment.year * 12 + moment.month - 1 + months
+    year, month = divmod(index, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+def ladder(settings: Settings) -> tuple[Tier, ...]:
+    return settings.tiers.ladder
+
+
+def tier_of(settings: Settings, code: str | None) -> Tier:
+    """The tier with ``code``; None or a code no longer configured means the first tier."""
+    for tier in ladder(settings):
+        if tier.code == code:
+            return tier
+    return ladder(settings)[0]
+
+
+def earn_percent(settings: Settings, code: str | None) -> Decimal:
+    tier = tier_of(settings, code)
+    return tier.earn_percent if tier.earn_percent is not None else settings.loyalty.earn_percent
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What counts towards a tier over the rolling window."""
+
+    spend: Decimal
+    visits: int
+    rating: int | None
+
+
+def meets(tier: Tier, standing: Standing) -> bool:
+    if tier.min_rating is not None:
+        return standing.rating is not None and standing.rating >= tier.min_rating
+    by_spend = tier.min_spend is not None and standing.spend >= tier.min_spend
+    by_visits = tier.min_visits is not None and standing.visits >= tier.min_visits
+    return by_spend or by_visits
+
+
+def qualified(settings: Settings, standing: Standing) -> Tier:
+    """The highest tier whose condition the standing meets (the first tier needs nothing)."""
+    levels = ladder(settings)
+    best = levels[0]
+    for tier in levels[1:]:
+        if meets(tier, standing):
+            best = tier
+    return best
+
+
+async def standing(
+    session: AsyncSession, settings: Settings, customer_id: int, now: datetime
+) -> Standing:
+    since = add_months(now, -settings.tiers.window_months)
+    row = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(Purchase.amount), 0),
+                func.coalesce(func.sum(Purchase.refunded_amount), 0),
+                func.count(Purchase.id),
+            ).where(Purchase.customer_id == customer_id, Purchase.created_at >= since)
+        )
+    ).one()
+    visits = await session.scalar(
+        select(func.count(Visit.id)).where(
+            Visit.customer_id == customer_id, Visit.created_at >= since
+        )
+    )
+    rating = None
+    if settings.tiers.preset == "b2b":
+        rating = await session.scalar(
+            select(CustomerScore.rating_points).where(CustomerScore.customer_id == customer_id)
+        )
+    spend = Decimal(row[0] or 0) - Decimal(row[1] or 0)
+    return Standing(spend=spend, visits=int(row[2] or 0) + int(visits or 0), rating=rating)
+
+
+class TierChange(BaseModel):
+    customer_id: int
+    old: str
+    new: str
+    promoted: bool
+
+
+def _perks(tier: Tier, locale: str) -> list[str]:
+    return list(tier.perks_in(locale))
+
+
+async def recheck(
+    session: AsyncSession, biz: Business, customer: Customer, now: datetime
+) -> TierChange | None:
+    """Apply promotion (at once) or demotion (after the grace period); tell the customer."""
+    settings = biz.settings
+    levels = ladder(settings)
+    held = tier_of(settings, customer.tier)
+    target = qualified(settings, await standing(session, settings, customer.id, now))
+    held_at, target_at = levels.index(held), levels.index(target)
+    if target_at == held_at:
+        customer.below_tier_since = None
+        return None
+    if target_at < held_at:
+        grace = timedelta(days=settings.tiers.grace_days)
+        if customer.below_tier_since is None:
+            customer.below_tier_since = now
+        if now - customer.below_tier_since < grace:
+            return None
+    customer.tier = target.code
+    customer.tier_since = now
+    customer.below_tier_since = None
+    promoted = target_at > held_at
+    lang = customer.language
+    notify_customer(
+        session,
+        biz,
+        customer,
+        "customer.tier_promoted" if promoted else "customer.tier_demoted",
+        tier=target.name(lang),
+        perks=_perks(target, lang),
+        earn_percent=earn_percent(settings, target.code),
+    )
+    return TierChange(customer_id=customer.id, old=held.code, new=target.code, promoted=promoted)
+
+
+class TierProgress(BaseModel):
+    """The customer's tier and what the next one takes, in their words."""
+
+    tier: str
+    perks: list[str]
+    earn_percent: Decimal
+    next_tier: str | None = None
+    spend_missing: Decimal | None = None
+    visits_missing: int | None = None
+    rating_missing: int | None = None
+    grace_until: datetime | None = None
+
+
+async def progress(
+    session: AsyncSession, settings: Settings, customer: Customer, now: datetime
+) -> TierProgress:
+    levels = ladder(settings)
+    held = tier_of(settings, customer.tier)
+    lang = customer.language
+    result = TierProgress(
+        tier=held.name(lang),
+        perks=_perks(held, lang),
+        earn_percent=earn_percent(settings, held.code),
+    )
+    if customer.below_tier_since is not None:
+        result.grace_until = customer.below_tier_since + timedelta(days=settings.tiers.grace_days)
+    at = levels.index(held)
+    if at + 1 >= len(levels):
+        return result
+    nxt = levels[at + 1]
+    now_standing = await standing(session, settings, customer.id, now)
+    result.next_tier = nxt.name(lang)
+    if nxt.min_spend is not None:
+        result.spend_missing = max(nxt.min_spend - now_standing.spend, Decimal("0.01"))
+    if nxt.min_visits is not None:
+        result.visits_missing = max(nxt.min_visits - now_standing.visits, 1)
+    if nxt.min_rating is not None:
+        result.rating_missing = max(nxt.min_rating - (now_standing.rating or 0), 1)
+    return result
+
+
+def ladder_view(settings: Settings, locale: str) -> list[dict[str, object]]:
+    """Every tier as the intro and /offers show it: name, perks, earn rate, what it takes."""
+    return [
+        {
+            "name": tier.name(locale),
+            "perks": _perks(tier, locale),
+            "earn_percent": earn_percent(settings, tier.code),
+            "min_spend": tier.min_spend,
+            "min_visits": tier.min_visits,
+            "min_rating": tier.min_rating,
+            "months": settings.tiers.window_months,
+        }
+        for tier in ladder(settings)
+    ]
+
+
+async def run_daily(biz: Business) -> dict[str, int]:
+    """Recheck every member's tier (demotions after grace happen here)."""
+    now = biz.clock.now()
+    async with biz.db.read() as session:
+        ids = list(
+            await session.scalars(
+                select(Customer.id).where(Customer.erased_at.is_(None)).order_by(Customer.id)
+            )
+        )
+    changed = 0
+    for start in range(0, len(ids), JOB_BATCH):
+        async with biz.db.write() as session:
+            rows = await session.scalars(
+                select(Customer)
+                .where(Customer.id.in_(ids[start : start + JOB_BATCH]))
+                .with_for_update()
+            )
+            for customer in rows:
+                if await recheck(session, biz, customer, now) is not None:
+                    changed += 1
+    return {"customers": len(ids), "changed": changed}
