@@ -62,6 +62,12 @@ class AdjustRequest:
 
 
 @dataclass(frozen=True)
+class AddCustomerRequest:
+    phone: str
+    name: str | None
+
+
+@dataclass(frozen=True)
 class NoteRequest:
     customer: str
     text: str
@@ -189,3 +195,13 @@ def parse_note(args: str | None, settings: Settings | None = None) -> NoteReques
     if len(text) > MAX_NOTE_LENGTH:
         raise CommandError("text_too_long", maximum=MAX_NOTE_LENGTH)
     return NoteRequest(customer=_customer_token(customer), text=text)
+
+
+def parse_add_customer(args: str | None, settings: Settings | None = None) -> AddCustomerRequest:
+    """``<phone> [name]``: the phone as one token (digits, optionally with + and dashes)."""
+    phone, _, name = (args or "").strip().partition(" ")
+    if not phone:
+        raise CommandError("usage_addcustomer")
+    if len(phone) > MAX_TOKEN_LENGTH or not phone.replace("+", "").replace("-", "").isdigit():
+        raise CommandError("bad_phone")
+    return AddCustomerRequest(phone=phone, name=name.strip() or None)

@@ -21,6 +21,7 @@ STAFF_COMMANDS = [
     "/refund 1",
     "/note {code} hello",
     "/find {code}",
+    "/addcustomer +79160009999 Eve",
 ]
 OWNER_COMMANDS = [
     "/adjust {code} +100 gift", "/invite", "/staff", "/client {code}", "/rescore", "/kpi",

@@ -10,11 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.codes import looks_like_card_code, new_card_code
+from bot.commands import AddCustomerRequest
 from bot.db.models import Customer
 from bot.phones import normalise_phone
+from bot.services.audit import add_audit
 from bot.services.context import Business
 from bot.services.errors import ServiceError
-from bot.services.idempotency import Outcome
+from bot.services.idempotency import Outcome, run_once
+from bot.services.roles import Actor
 
 CONSENT_POLICY_VERSION = "2026-11"
 MAX_NAME_LENGTH = 64
@@ -145,3 +148,34 @@ async def register(
     found = await get_by_id(biz, outcome.result.customer_id)
     assert found is not None
     return Outcome(found, outcome.duplicate)
+
+
+async def add_at_counter(
+    biz: Business, actor: Actor, key: str, request: AddCustomerRequest
+) -> Outcome[CustomerView]:
+    """Staff enter a customer by phone at the counter (consent given there, recorded and
+    audited); when the customer later joins in Telegram with that phone, the card is
+    linked, so points collected meanwhile stay theirs."""
+    phone = normalise_phone(request.phone)
+    if phone is None:
+        raise ServiceError("bad_phone")
+    name = clean_name(request.name) if request.name else None
+    now = biz.clock.now()
+
+    async def work(session: AsyncSession) -> CustomerView:
+        existing = await session.scalar(select(Customer).where(Customer.phone == phone))
+        if existing is not None:
+            raise ServiceError("phone_exists", card_code=existing.card_code)
+        customer = Customer(
+            card_code=await unique_card_code(session), phone=phone, name=name,
+            name_key=name.casefold() if name else None, language=biz.texts.default_locale,
+            balance=0, consent_at=now, consent_version=f"counter:{CONSENT_POLICY_VERSION}",
+            created_at=now,
+        )
+        session.add(customer)
+        await session.flush()
+        add_audit(session, now=now, actor_tg_id=actor.tg_id, actor_role=actor.role,
+                  action="customer_add", customer_id=customer.id, update_key=key)
+        return view(customer, biz.settings.loyalty.point_value)
+
+    return await run_once(biz.db, biz.clock, key, CustomerView, work)
