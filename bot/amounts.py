@@ -1,8 +1,9 @@
 """Parsing money amounts and point counts typed by staff, with SPEC's one-answer rules.
 
 A comma or dot followed by 1-2 digits at the end is the decimal separator; spaces (also
-no-break and thin spaces) and a comma or dot followed by exactly three digits are
-grouping. Anything else (``1,5000``, ``1.2.3``, ``1e5``, ``NaN``) is ambiguous and refused.
+no-break and thin spaces, apostrophes) and a comma or dot followed by exactly three digits
+are grouping. Anything else (``1,5000``, ``100 5``, ``1.2.3``, ``1e5``, ``NaN``) is
+ambiguous or malformed and refused.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2009']+")
-_GROUPED = re.compile(r"^\d{1,3}(?:([,.])\d{3})*(?:([,.])\d{1,2})?$")
-_PLAIN = re.compile(r"^\d+(?:[,.]\d{1,2})?$")
-_POINTS = re.compile(r"^[+-]?\d{1,9}$")
+# With spaces (or apostrophes) in it, an amount must be grouped by threes: "1 500,50".
+_SPACE_GROUPED = re.compile(r"^\d{1,3}(?:[\s\u00a0\u202f\u2009']+\d{3})+(?:[,.]\d{1,2})?$")
+_GROUPED = re.compile(r"^[0-9]{1,3}(?:([,.])[0-9]{3})*(?:([,.])[0-9]{1,2})?$")
+_PLAIN = re.compile(r"^[0-9]+(?:[,.][0-9]{1,2})?$")
+_POINTS = re.compile(r"^[+-]?[0-9]{1,9}$")
 
 
 class AmountProblem(StrEnum):
@@ -41,6 +44,8 @@ def parse_amount(text: str, maximum: Decimal) -> Decimal:
         raise AmountError(AmountProblem.EMPTY, text)
     if raw.startswith("-"):
         raise AmountError(AmountProblem.NOT_POSITIVE, text)
+    if _SPACES.search(raw) and not _SPACE_GROUPED.match(raw):
+        raise AmountError(AmountProblem.AMBIGUOUS, text)  # "100 5" is two numbers, not 1005
     compact = _SPACES.sub("", raw)
     if not compact or not set(compact) <= set("0123456789,."):
         raise AmountError(AmountProblem.MALFORMED, text)
@@ -84,3 +89,11 @@ def parse_points(text: str, *, signed: bool = False, maximum: int = 10**9) -> in
     if abs(value) > maximum:
         raise AmountError(AmountProblem.TOO_LARGE, text)
     return value
+
+
+ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
+def is_ascii_number(token: str) -> bool:
+    """Digits 0-9 only: ``str.isdigit`` also accepts "²", which ``int`` then rejects."""
+    return ASCII_DIGITS.fullmatch(token) is not None

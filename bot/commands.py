@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.amounts import AmountError, parse_amount, parse_points
+from bot.amounts import AmountError, is_ascii_number, parse_amount, parse_points
 from bot.config import Settings
 
 RECEIPT_PREFIXES = ("#", "№")
@@ -18,6 +18,7 @@ MAX_RECEIPT_LENGTH = 32
 MAX_NOTE_LENGTH = 1000
 MAX_REASON_LENGTH = 200
 MAX_TOKEN_LENGTH = 32
+MAX_DB_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 
 
 class CommandError(ValueError):
@@ -103,14 +104,14 @@ def _points(text: str, *, signed: bool, maximum: int) -> int:
 
 def _split_receipt(tokens: list[str]) -> tuple[list[str], str | None]:
     if tokens and tokens[-1].startswith(RECEIPT_PREFIXES):
-        receipt = tokens[-1][1:]
+        receipt = tokens[-1][1:].upper()  # uppercasing can lengthen it: check after
         if (
             not receipt
             or len(receipt) > MAX_RECEIPT_LENGTH
             or not receipt.replace("-", "").isalnum()
         ):
             raise CommandError("bad_receipt", text=tokens[-1][:40])
-        return tokens[:-1], receipt.upper()
+        return tokens[:-1], receipt
     return tokens, None
 
 
@@ -167,7 +168,7 @@ def parse_refund(args: str | None, settings: Settings) -> RefundRequest:
     if not tokens:
         raise CommandError("usage_refund")
     number = tokens[0].lstrip("#№")
-    if not number.isdigit() or len(number) > 12 or int(number) == 0:
+    if not is_ascii_number(number) or not 0 < int(number) <= MAX_DB_ID:
         raise CommandError("bad_purchase_number", text=tokens[0][:40])
     amount = _amount(" ".join(tokens[1:]), settings) if len(tokens) > 1 else None
     return RefundRequest(purchase_id=int(number), amount=amount)
@@ -202,6 +203,7 @@ def parse_add_customer(args: str | None, settings: Settings | None = None) -> Ad
     phone, _, name = (args or "").strip().partition(" ")
     if not phone:
         raise CommandError("usage_addcustomer")
-    if len(phone) > MAX_TOKEN_LENGTH or not phone.replace("+", "").replace("-", "").isdigit():
+    digits = phone.replace("+", "").replace("-", "")
+    if len(phone) > MAX_TOKEN_LENGTH or not is_ascii_number(digits):
         raise CommandError("bad_phone")
     return AddCustomerRequest(phone=phone, name=name.strip() or None)

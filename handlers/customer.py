@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Annotated
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandStart, StateFilter
@@ -26,6 +27,7 @@ from aiogram.types import (
     ReplyKeyboardRemove,
 )
 from aiogram.utils.deep_linking import create_start_link
+from pydantic import Field
 
 from bot.services import privacy, profile, signup
 from bot.services.context import Business
@@ -36,7 +38,7 @@ from bot.services.referrals import REFERRAL_PREFIX
 from bot.services.roles import Actor
 from bot.services.tiers import ladder_view
 from handlers.keyboards import ConsentAnswer, RedeemAnswer, consent_keyboard, contact_keyboard
-from handlers.replies import refusal, text
+from handlers.replies import clear_buttons, refusal, replace_text, text
 
 CARD_LINK_PREFIX = "c_"  # the staff deep link a card's QR code opens (handlers.common)
 SKIP_CHOICE = -1
@@ -50,12 +52,12 @@ class Signup(StatesGroup):
 class SignupAnswer(CallbackData, prefix="su"):
     """A button under a sign-up question: a choice's index, or SKIP_CHOICE."""
 
-    step_no: int
-    choice: int
+    step_no: Annotated[int, Field(ge=0, le=100)]
+    choice: Annotated[int, Field(ge=-1, le=1000)]
 
 
 class HistoryPageButton(CallbackData, prefix="hp"):
-    page: int
+    page: Annotated[int, Field(ge=0, le=100_000)]
 
 
 class LanguageChoice(CallbackData, prefix="lang"):
@@ -303,8 +305,8 @@ async def on_signup_button(
         await query.answer(refusal(biz, actor, err), show_alert=True)
         return
     await query.answer()
+    await clear_buttons(query)
     if query.message is not None:
-        await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
         await ask_step(query.message, biz, actor, outcome.result)  # type: ignore[arg-type]
 
 
@@ -378,10 +380,7 @@ async def on_history_page(
         await query.answer(refusal(biz, actor, err), show_alert=True)
         return
     await query.answer()
-    if query.message is not None:
-        await query.message.edit_text(  # type: ignore[union-attr]
-            text(biz, actor, "customer.history", h=page), reply_markup=_history_keyboard(page)
-        )
+    await replace_text(query, text(biz, actor, "customer.history", h=page), _history_keyboard(page))
 
 
 async def on_offers(message: Message, biz: Business, actor: Actor) -> None:
@@ -449,11 +448,11 @@ async def on_marketing_choice(
         await query.answer(refusal(biz, actor, err), show_alert=True)
         return
     await query.answer()
-    if query.message is not None:
-        await query.message.edit_text(  # type: ignore[union-attr]
-            text(biz, actor, "customer.settings", p=outcome.result),
-            reply_markup=_settings_keyboard(biz, actor, outcome.result.marketing_opt_in),
-        )
+    await replace_text(
+        query,
+        text(biz, actor, "customer.settings", p=outcome.result),
+        _settings_keyboard(biz, actor, outcome.result.marketing_opt_in),
+    )
 
 
 async def on_mydata(message: Message, biz: Business, actor: Actor) -> None:
@@ -493,8 +492,7 @@ async def on_forget_answer(
     state: FSMContext,
 ) -> None:
     await query.answer()
-    if query.message is not None:
-        await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+    await clear_buttons(query)
     if not callback_data.confirm:
         if query.message is not None:
             await query.message.answer(text(biz, actor, "customer.forget_kept"))  # type: ignore[union-attr]
@@ -530,7 +528,7 @@ async def on_redeem_answer(
         return
     await query.answer()
     if query.message is not None and not outcome.duplicate:
-        await query.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+        await clear_buttons(query)
         await query.message.answer(text(biz, actor, DECISION_TEXT[outcome.result.state]))  # type: ignore[union-attr]
 
 

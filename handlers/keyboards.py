@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
     InlineKeyboardButton,
@@ -9,9 +11,15 @@ from aiogram.types import (
     KeyboardButton,
     ReplyKeyboardMarkup,
 )
+from pydantic import Field
 
+from bot.commands import MAX_DB_ID
 from bot.services.context import Business
 from bot.services.roles import Actor
+
+# Ids in callback data are checked like any input: a forged 20-digit id is no match,
+# instead of an overflow in the database driver.
+DbId = Annotated[int, Field(ge=1, le=MAX_DB_ID)]
 
 
 class ConsentAnswer(CallbackData, prefix="consent"):
@@ -22,16 +30,16 @@ class RedeemAnswer(CallbackData, prefix="rd"):
     """Matches bot.services.redemptions.confirm_keyboard: ``rd:y:<id>`` / ``rd:n:<id>``."""
 
     answer: str
-    redemption_id: int
+    redemption_id: DbId
 
 
 class CardAction(CallbackData, prefix="ca"):
     action: str
-    customer_id: int
+    customer_id: DbId
 
 
 class StaffRemove(CallbackData, prefix="srm"):
-    staff_id: int
+    staff_id: DbId
 
 
 CARD_ACTIONS = ("purchase", "visit", "redeem", "note")

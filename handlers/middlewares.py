@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
+from aiogram.enums import ChatType
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 
 from bot.logs import current_update
@@ -41,8 +42,8 @@ class ActorMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user = getattr(event, "from_user", None)
-        if user is None or user.is_bot:
-            return None
+        if user is None or user.is_bot or not _in_private_chat(event):
+            return None  # the bot talks in private chats only: nothing leaks into a group
         biz: Business = data["biz"]
         data["actor"] = await resolve_actor(biz, user.id, user.language_code)
         if isinstance(event, CallbackQuery):
@@ -56,6 +57,12 @@ class ActorMiddleware(BaseMiddleware):
             sender = data.get("outbox_sender")
             if sender is not None:
                 sender.wake()
+
+
+def _in_private_chat(event: TelegramObject) -> bool:
+    message = event.message if isinstance(event, CallbackQuery) else event
+    chat = getattr(message, "chat", None)
+    return chat is None or chat.type == ChatType.PRIVATE
 
 
 def _action_name(event: TelegramObject) -> str:

@@ -11,6 +11,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.deep_linking import create_start_link
 
 from bot import commands
+from bot.amounts import is_ascii_number
 from bot.background import BackgroundTasks
 from bot.services import kpis, purchases, staff
 from bot.services.audit import audit_view
@@ -116,7 +117,10 @@ async def on_kpi(
     message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
 ) -> None:
     arg = (command.args or "").strip()
-    days = int(arg) if arg.isdigit() and len(arg) <= 4 else (DEFAULT_KPI_DAYS if not arg else 0)
+    if not arg:
+        days = DEFAULT_KPI_DAYS
+    else:
+        days = int(arg) if is_ascii_number(arg) and len(arg) <= 4 else 0
     if not 1 <= days <= kpis.MAX_PERIOD_DAYS:
         await message.answer(text(biz, actor, "errors.usage_kpi"))
         return

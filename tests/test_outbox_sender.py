@@ -66,3 +66,16 @@ async def test_server_error_retried_with_backoff(app: App) -> None:
     await app.deliver()
     assert (await _states(app))[1] == (OutboxState.SENT, 3)
     assert app.fake.texts(1) == ["hello 1"]
+
+
+async def test_unexpected_api_error_is_retried_and_others_still_go(app: App) -> None:
+    """An answer the sender does not know (401 from a misconfigured proxy, 404...) must not
+    stop delivery: that message is retried with backoff, the others are sent."""
+    await _queue(app, 1, 2)
+    app.fake.fail_next("sendMessage", 401, "Unauthorized", chat_id=1)
+    await app.deliver()
+    states = await _states(app)
+    assert states[1] == (OutboxState.PENDING, 1) and states[2] == (OutboxState.SENT, 1)
+    app.clock.advance(timedelta(seconds=1))
+    await app.deliver()
+    assert (await _states(app))[1] == (OutboxState.SENT, 2)

@@ -14,13 +14,7 @@ import logging
 from datetime import timedelta
 
 from aiogram import Bot
-from aiogram.exceptions import (
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
 from aiogram.types import InlineKeyboardMarkup
 
 from bot.db.models import OutboxMessage
@@ -30,6 +24,8 @@ from bot.services.outbox import due_messages, mark_attempt_failed, mark_sent
 log = logging.getLogger(__name__)
 
 BACKOFF_SECONDS = (1, 5, 30, 120, 600)
+# Errors that a retry cannot fix: the message itself is wrong.
+PERMANENT = (TelegramBadRequest,)
 
 
 class OutboxSender:
@@ -45,9 +41,14 @@ class OutboxSender:
         self._wake.set()
 
     async def run(self) -> None:
+        """Send forever; an unexpected failure is logged and retried, never fatal."""
         log.info("outbox sender started", extra={"concurrency": self.settings.concurrency})
         while True:
-            sent = await self.send_due()
+            try:
+                sent = await self.send_due()
+            except Exception:
+                log.exception("outbox sender failed; retrying")
+                sent = 0
             if sent == 0:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -86,10 +87,10 @@ class OutboxSender:
         except TelegramForbiddenError as err:
             await mark_attempt_failed(self.biz.db, message.id, str(err), None)
             return
-        except (TelegramServerError, TelegramNetworkError, TelegramBadRequest) as err:
+        except Exception as err:  # 5xx, network, unexpected API answers: retry with backoff
             attempt = message.attempts + 1
             retry = None
-            if not isinstance(err, TelegramBadRequest) and attempt < self.settings.max_attempts:
+            if not isinstance(err, PERMANENT) and attempt < self.settings.max_attempts:
                 wait = BACKOFF_SECONDS[min(attempt - 1, len(BACKOFF_SECONDS) - 1)]
                 retry = self.biz.clock.now() + timedelta(seconds=wait)
             log.warning("send failed", extra={"outbox_id": message.id, "error": str(err)})

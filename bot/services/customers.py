@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.amounts import is_ascii_number
 from bot.codes import looks_like_card_code, new_card_code
 from bot.commands import AddCustomerRequest
 from bot.db.models import Customer
@@ -55,7 +56,7 @@ async def find_by_token(session: AsyncSession, token: str) -> Customer | None:
         found = await session.scalar(select(Customer).where(Customer.phone == phone))
         if found is not None:
             return found
-    if token.isdigit() and len(token) <= 15:
+    if is_ascii_number(token) and len(token) <= 15:
         return await session.scalar(select(Customer).where(Customer.telegram_id == int(token)))
     return None
 
@@ -111,9 +112,28 @@ async def get_by_card_code(biz: Business, code: str) -> CustomerView | None:
 def clean_name(text: str) -> str:
     """A display name: printable, single-spaced, 1..64 characters; else ServiceError."""
     name = " ".join(text.split())
-    if not name or len(name) > MAX_NAME_LENGTH or not name.isprintable():
+    if not name or len(name) > MAX_NAME_LENGTH or not _printable(name):
         raise ServiceError("bad_name", maximum=MAX_NAME_LENGTH)
     return name
+
+
+# Joiners inside emoji (👩‍💻) are invisible format characters, but part of a real name.
+_ALLOWED_FORMAT = frozenset("\u200d\ufe0f")
+
+
+def _printable(text: str) -> bool:
+    return all(ch.isprintable() or ch in _ALLOWED_FORMAT for ch in text)
+
+
+def telegram_name(text: str, fallback: str) -> str:
+    """A name taken from a Telegram profile: cleaned and shortened, never refused."""
+    name = "".join(ch for ch in " ".join(text.split()) if _printable(ch))
+    return name[:MAX_NAME_LENGTH].strip() or fallback
+
+
+def search_key(name: str) -> str:
+    """What /find matches names against; casefolding can lengthen a name ("ß" -> "ss")."""
+    return name.casefold()[:MAX_NAME_LENGTH]
 
 
 async def unique_card_code(session: AsyncSession) -> str:
@@ -167,15 +187,27 @@ async def add_at_counter(
         if existing is not None:
             raise ServiceError("phone_exists", card_code=existing.card_code)
         customer = Customer(
-            card_code=await unique_card_code(session), phone=phone, name=name,
-            name_key=name.casefold() if name else None, language=biz.texts.default_locale,
-            balance=0, consent_at=now, consent_version=f"counter:{CONSENT_POLICY_VERSION}",
+            card_code=await unique_card_code(session),
+            phone=phone,
+            name=name,
+            name_key=search_key(name) if name else None,
+            language=biz.texts.default_locale,
+            balance=0,
+            consent_at=now,
+            consent_version=f"counter:{CONSENT_POLICY_VERSION}",
             created_at=now,
         )
         session.add(customer)
         await session.flush()
-        add_audit(session, now=now, actor_tg_id=actor.tg_id, actor_role=actor.role,
-                  action="customer_add", customer_id=customer.id, update_key=key)
+        add_audit(
+            session,
+            now=now,
+            actor_tg_id=actor.tg_id,
+            actor_role=actor.role,
+            action="customer_add",
+            customer_id=customer.id,
+            update_key=key,
+        )
         return view(customer, biz.settings.loyalty.point_value)
 
     return await run_once(biz.db, biz.clock, key, CustomerView, work)

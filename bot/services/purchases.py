@@ -6,6 +6,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import AdjustRequest, NoteRequest, PurchaseRequest, RefundRequest, VisitRequest
@@ -97,15 +98,7 @@ async def record_purchase(
     async def work(session: AsyncSession) -> PurchaseResult:
         found = await require_customer(session, request.customer)
         if request.receipt_no is not None:
-            repeated = await session.scalar(
-                select(Purchase.id).where(
-                    Purchase.outlet_code == outlet, Purchase.receipt_no == request.receipt_no
-                )
-            )
-            if repeated is not None:
-                raise ServiceError(
-                    "receipt_repeated", receipt=request.receipt_no, purchase_id=repeated
-                )
+            await _refuse_repeated_receipt(session, outlet, request.receipt_no)
         customer = await lock_customer(session, found.id)
         # A purchase earns at the tier held before it (SPEC.md, Rules that need one answer).
         rate = earn_percent(biz.settings, customer.tier)
@@ -122,8 +115,15 @@ async def record_purchase(
             points_redeemed=0,
             created_at=now,
         )
-        session.add(purchase)
-        await session.flush()
+        try:
+            # Two cashiers with the same receipt at once: the database's unique constraint
+            # decides; the loser gets the same answer as a repeated receipt.
+            async with session.begin_nested():
+                session.add(purchase)
+                await session.flush()
+        except IntegrityError:
+            await _refuse_repeated_receipt(session, outlet, request.receipt_no)
+            raise
         if points:
             post(
                 session,
@@ -160,6 +160,14 @@ async def record_purchase(
         )
 
     return await run_once(biz.db, biz.clock, key, PurchaseResult, work)
+
+
+async def _refuse_repeated_receipt(session: AsyncSession, outlet: str, receipt: str | None) -> None:
+    repeated = await session.scalar(
+        select(Purchase.id).where(Purchase.outlet_code == outlet, Purchase.receipt_no == receipt)
+    )
+    if repeated is not None:
+        raise ServiceError("receipt_repeated", receipt=receipt, purchase_id=repeated)
 
 
 async def record_visit(

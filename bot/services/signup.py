@@ -22,12 +22,18 @@ from pydantic import BaseModel
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.amounts import is_ascii_number
 from bot.codes import looks_like_card_code
 from bot.config import ProfileField, Settings
 from bot.db.models import Customer, ForgottenIdentity, LedgerKind, Purchase
 from bot.phones import normalise_phone
 from bot.services.context import Business
-from bot.services.customers import CONSENT_POLICY_VERSION, clean_name, unique_card_code
+from bot.services.customers import (
+    CONSENT_POLICY_VERSION,
+    clean_name,
+    search_key,
+    unique_card_code,
+)
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
 from bot.services.ledger import post
@@ -243,7 +249,7 @@ async def register(
             consent_at=consent_at,
             referrer_code=None,
         )
-        customer.name, customer.name_key = display_name, display_name.casefold()
+        customer.name, customer.name_key = display_name, search_key(display_name)
         bonus = await _finish(session, biz, customer, key)
         return _state(biz.settings, customer, bonus)
 
@@ -288,7 +294,7 @@ def parse_profile_value(field: ProfileField, text: str, today: date) -> Any:
         raise ServiceError("profile_bad_choice", choices=list(field.choices), **params)
     if field.kind in ("int", "year"):
         digits = value.replace(" ", "").replace("\xa0", "")
-        if not digits.isdigit() or len(digits) > 9:
+        if not is_ascii_number(digits) or len(digits) > 9:
             raise ServiceError("profile_not_number", **params)
         number = int(digits)
         low = field.min if field.min is not None else (1900 if field.kind == "year" else 0)
@@ -328,7 +334,7 @@ async def answer(
             if text is SKIP:
                 raise ServiceError("bad_name", maximum=64)
             name = clean_name(text)
-            customer.name, customer.name_key = name, name.casefold()
+            customer.name, customer.name_key = name, search_key(name)
         elif current_step == STEP_BIRTHDAY:
             customer.birthday = None if text is SKIP else parse_birthday(text, today, settings)
         elif field is not None:

@@ -12,7 +12,7 @@ from bot.codes import new_invite_token
 from bot.db.models import Invite, Staff
 from bot.services.audit import add_audit
 from bot.services.context import Business
-from bot.services.customers import clean_name
+from bot.services.customers import telegram_name
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
 from bot.services.roles import Actor
@@ -79,7 +79,7 @@ async def accept_invite(
     biz: Business, tg_id: int, name: str, key: str, token: str
 ) -> Outcome[StaffJoined]:
     now = biz.clock.now()
-    display = clean_name(name or str(tg_id))
+    display = telegram_name(name, fallback=str(tg_id))
 
     async def work(session: AsyncSession) -> StaffJoined:
         invite = await session.scalar(select(Invite).where(Invite.token == token).with_for_update())
