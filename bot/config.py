@@ -375,6 +375,7 @@ class ReferralSettings(_Section):
 
 
 class PrivacySettings(_Section):
+    policy_version: str = Field(default="2026-11", min_length=1, max_length=24)
     id_hash_salt: str = Field(default="loyalty-bot", min_length=1, repr=False)
     min_age_years: int = Field(default=0, ge=0, le=21)
     max_age_years: int = Field(default=120, ge=50, le=150)

@@ -9,6 +9,7 @@ in a sandbox, so an edited template cannot reach Python attributes.
 
 from __future__ import annotations
 
+import html
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,10 @@ class Texts:
         if block not in template.blocks:
             raise KeyError(f"no message {name[:-5]}.{block} for locale {locale!r}")
         return template
+
+    def plain(self, locale: str, key: str, **context: Any) -> str:
+        """For button labels: Telegram shows them as typed, so no HTML entities."""
+        return html.unescape(self.render(locale, key, **context))
 
     def block_names(self, locale: str, area: str) -> set[str]:
         return set(self._envs[locale].get_template(f"{area}.html").blocks)

@@ -31,7 +31,6 @@ from pydantic import Field
 
 from bot.services import privacy, profile, signup
 from bot.services.context import Business
-from bot.services.customers import CONSENT_POLICY_VERSION
 from bot.services.errors import ServiceError
 from bot.services.redemptions import decide_redemption
 from bot.services.referrals import REFERRAL_PREFIX
@@ -131,7 +130,7 @@ async def start_signup(
             actor,
             "customer.consent",
             business=business,
-            policy_version=CONSENT_POLICY_VERSION,
+            policy_version=biz.settings.privacy.policy_version,
             profile_fields=fields,
         ),
         reply_markup=consent_keyboard(biz, actor),

@@ -88,7 +88,7 @@ def staff_keyboard(
         inline_keyboard=[
             [
                 InlineKeyboardButton(
-                    text=biz.texts.render(actor.locale, "owner.button_remove", name=name),
+                    text=biz.texts.plain(actor.locale, "owner.button_remove", name=name),
                     callback_data=StaffRemove(staff_id=staff_id).pack(),
                 )
             ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -24,6 +25,8 @@ from handlers.keyboards import StaffRemove, staff_keyboard
 from handlers.middlewares import RequireRole
 from handlers.replies import refusal, text
 from handlers.staff import CommandSpec, command_handler
+
+log = logging.getLogger(__name__)
 
 ADJUST = CommandSpec(commands.parse_adjust, purchases.adjust, "owner.adjusted")
 
@@ -104,7 +107,12 @@ async def on_rescore(
             )
 
     async def work() -> None:
-        summary = await reclassify(biz, report)
+        try:
+            summary = await reclassify(biz, report)
+        except Exception:
+            log.exception("rescore failed")
+            await message.answer(text(biz, actor, "owner.rescore_failed"))
+            return
         await message.answer(text(biz, actor, "owner.rescore_done", s=summary))
 
     background.start(work(), name=f"rescore-{actor.tg_id}")

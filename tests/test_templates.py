@@ -48,3 +48,11 @@ def test_owner_override_is_sandboxed(tmp_path) -> None:
 def test_unknown_locale_falls_back_to_default() -> None:
     texts = Texts("RUB", default_locale="ru")
     assert texts.locale_for("de-DE") == "ru" and texts.locale_for("en-GB") == "en"
+
+
+def test_button_labels_are_plain_text() -> None:
+    """Telegram does not parse HTML in buttons: "Tom & Jerry" must not show as "&amp;"."""
+    texts = Texts("RUB")
+    assert texts.plain("en", "owner.button_remove", name="Tom & <Jerry>") == (
+        "Remove Tom & <Jerry>"
+    )

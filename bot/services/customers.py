@@ -20,7 +20,6 @@ from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
 from bot.services.roles import Actor
 
-CONSENT_POLICY_VERSION = "2026-11"
 MAX_NAME_LENGTH = 64
 FIND_LIMIT = 10
 
@@ -194,7 +193,7 @@ async def add_at_counter(
             language=biz.texts.default_locale,
             balance=0,
             consent_at=now,
-            consent_version=f"counter:{CONSENT_POLICY_VERSION}",
+            consent_version=f"counter:{biz.settings.privacy.policy_version}",
             created_at=now,
         )
         session.add(customer)

@@ -29,7 +29,6 @@ from bot.db.models import Customer, ForgottenIdentity, LedgerKind, Purchase
 from bot.phones import normalise_phone
 from bot.services.context import Business
 from bot.services.customers import (
-    CONSENT_POLICY_VERSION,
     clean_name,
     search_key,
     unique_card_code,
@@ -139,7 +138,7 @@ async def _attach(
     customer.telegram_id = tg_id
     customer.language = language
     customer.consent_at = consent_at
-    customer.consent_version = CONSENT_POLICY_VERSION
+    customer.consent_version = biz.settings.privacy.policy_version
     await _record_referrer(session, customer, referrer_code)
     return customer
 
