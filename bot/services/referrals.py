@@ -27,42 +27,28 @@ async def reward_first_purchase(
     customer.referral_rewarded_at = now
     settings = biz.settings.referral
     referrer = await lock_customer(session, customer.referred_by)
-    if settings.referred_points:
-        post(
-            session,
-            customer,
-            kind=LedgerKind.BONUS,
-            points=settings.referred_points,
-            key=f"{key}:referred",
-            now=now,
-            author_tg_id=None,
-            reason="referral",
-        )
-        notify_customer(
-            session,
-            biz,
-            customer,
-            "customer.referral_bonus_new",
-            points=settings.referred_points,
-            balance=customer.balance,
-        )
-    if settings.referrer_points and referrer.erased_at is None:
-        post(
-            session,
+    # Both sides of a referral, as a table: who, how many points, key suffix, message.
+    rewards = (
+        (customer, settings.referred_points, "referred", "customer.referral_bonus_new"),
+        (
             referrer,
-            kind=LedgerKind.BONUS,
-            points=settings.referrer_points,
-            key=f"{key}:referrer",
-            now=now,
-            author_tg_id=None,
-            reason="referral",
-        )
-        notify_customer(
-            session,
-            biz,
-            referrer,
+            settings.referrer_points if referrer.erased_at is None else 0,
+            "referrer",
             "customer.referral_bonus_referrer",
-            points=settings.referrer_points,
-            balance=referrer.balance,
+        ),
+    )
+    for who, points, side, message in rewards:
+        if not points:
+            continue
+        post(
+            session,
+            who,
+            kind=LedgerKind.BONUS,
+            points=points,
+            key=f"{key}:{side}",
+            now=now,
+            author_tg_id=None,
+            reason="referral",
         )
+        notify_customer(session, biz, who, message, points=points, balance=who.balance)
     return True
