@@ -65,6 +65,7 @@ PURCHASE_COLUMNS = (
     "points_earned",
     "points_redeemed",
     "created_at",
+    "created_ts",
 )
 
 
@@ -212,6 +213,7 @@ def _purchase_chunks(biz: Business, sqlite: bool) -> Iterator[list[tuple[Any, ..
                 (amount // 2000).tolist(),  # 5% of the amount in whole units, as points
                 [0] * (hi - lo),
                 times,
+                (us // 1_000_000).tolist(),  # created_ts: whole Unix seconds
                 strict=True,
             )
         )

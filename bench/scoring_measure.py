@@ -31,7 +31,8 @@ from bot.app import build_business
 from bot.clock import FrozenClock
 from bot.config import settings_from_dict
 from bot.db.models import CustomerScore
-from bot.services.scoring_job import aggregate, reclassify
+from bot.services.scoring_aggregates import aggregate, local_day, utc_offset_s
+from bot.services.scoring_job import rating_preset, reclassify, score
 
 RFM_REPEATS = 7
 
@@ -50,9 +51,8 @@ def bench_config(url: str, rating: str) -> dict[str, Any]:
     }
 
 
-def rfm_inputs(agg: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def rfm_inputs(agg: Any, now_day: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exactly the arrays ``scoring_job.score`` passes to ``scoring.rfm_scores``."""
-    now_day = NOW.timestamp() / 86400.0
     bought = agg.purchases > 0
     spend = agg.spend_minor / 100.0
     average = np.divide(spend, agg.purchases, out=np.zeros_like(spend), where=bought)
@@ -87,14 +87,21 @@ async def measure(url: str, out: str, rating: str, profile: str | None) -> dict[
         async with biz.db.read() as session:
             stored = await session.scalar(select(func.count()).select_from(CustomerScore))
         report["rows_stored"] = int(stored or 0)
+        offset = utc_offset_s(NOW, settings.business.zone)
+        now_day = float(local_day(NOW, offset))
         async with biz.db.engine.connect() as conn:
-            agg = await aggregate(conn)
+            agg = await aggregate(
+                conn, NOW, offset, with_months=rating_preset(settings.scoring) is not None
+            )
     finally:
         await biz.db.dispose()
     if profiler is not None and profile:
         profiler.dump_stats(profile)
 
-    recency, count, average = rfm_inputs(agg)
+    started = time.perf_counter()  # score() alone, as in the job
+    score(agg, now_day, settings.scoring)
+    report["score_s"] = time.perf_counter() - started
+    recency, count, average = rfm_inputs(agg, now_day)
     times = []
     for _ in range(RFM_REPEATS):
         started = time.perf_counter()

@@ -10,7 +10,14 @@ from sqlalchemy import select
 import scoring
 from bot.db.models import Purchase
 from bot.services.context import Business
-from bot.services.scoring_job import AMOUNT_MINOR, NET_MINOR, REFUNDED_MINOR, epoch_days
+from bot.services.scoring_aggregates import (
+    AMOUNT_MINOR,
+    DAY_S,
+    NET_MINOR,
+    REFUNDED_MINOR,
+    fetch_int64,
+    utc_offset_s,
+)
 
 MAX_PERIOD_DAYS = 3650
 
@@ -22,20 +29,18 @@ async def period_report(biz: Business, days: int) -> scoring.PeriodKPI:
     today = biz.clock.now().astimezone(zone).date()
     end = today + timedelta(days=1)
     start = end - timedelta(days=days)
+    offset = utc_offset_s(biz.clock.now(), zone)
+    local_day = (Purchase.created_ts + offset) // DAY_S
     async with biz.db.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(
-                    Purchase.customer_id, epoch_days(conn, Purchase.created_at), NET_MINOR
-                ).where(REFUNDED_MINOR < AMOUNT_MINOR)
-            )
-        ).all()
-    data = np.array(rows, dtype=np.float64).reshape(-1, 3)
-    offset = biz.clock.now().astimezone(zone).utcoffset() or timedelta(0)
-    local_day = np.floor(data[:, 1] + offset.total_seconds() / 86400.0).astype(np.int64)
+        data = await fetch_int64(
+            conn,
+            select(Purchase.customer_id, local_day, NET_MINOR).where(
+                REFUNDED_MINOR < AMOUNT_MINOR
+            ),
+        )
     return scoring.period_kpis(
-        data[:, 0].astype(np.int64),
-        local_day,
+        data[:, 0],
+        data[:, 1],
         data[:, 2] / 100.0,
         start=np.datetime64(start, "D"),
         end=np.datetime64(end, "D"),

@@ -9,43 +9,37 @@ refunds; never every purchase loaded into Python). The arrays go through the pur
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
-import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import BigInteger, Float, func, literal_column, select, type_coerce, update
+from sqlalchemy import update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.elements import ColumnElement
 
 import scoring
 from bot.config import RATING_SCALE_INPUTS, ScoringSettings
-from bot.db.models import Customer, CustomerScore, Purchase, ScoringRun
+from bot.db.models import CustomerScore, ScoringRun
 from bot.services.context import Business
+from bot.services.scoring_aggregates import (
+    DAYS_PER_MONTH,
+    Aggregates,
+    aggregate,
+    local_day,
+    utc_offset_s,
+)
 
 log = logging.getLogger(__name__)
 
-DAYS_PER_MONTH = 30.44
 WRITE_CHUNK = 20_000
-FETCH_CHUNK = 50_000
-RATING_MONTHS = 12
-SORT_THREADS = min(4, os.cpu_count() or 1)  # SQLite sorter helper threads
 
 Progress = Callable[[int, int], Awaitable[None]]
-
-# Money columns as raw minor units, so sums stay integers and skip Decimal conversion.
-AMOUNT_MINOR = type_coerce(Purchase.amount, BigInteger)
-REFUNDED_MINOR = type_coerce(Purchase.refunded_amount, BigInteger)
-NET_MINOR = AMOUNT_MINOR - REFUNDED_MINOR
 
 
 @dataclass(frozen=True)
@@ -57,154 +51,6 @@ class ScoringSummary:
     clv_method: str
     value_basis: str
     segments: dict[str, int]
-
-
-@dataclass
-class Aggregates:
-    """One entry per customer, in customer id order."""
-
-    customer_id: NDArray[np.int64]
-    purchases: NDArray[np.int64]
-    purchase_days: NDArray[np.int64]
-    spend_minor: NDArray[np.int64]
-    first_day: NDArray[np.float64]  # days since the epoch, NaN without purchases
-    last_day: NDArray[np.float64]
-    created_day: NDArray[np.float64]
-    payment_terms: NDArray[np.str_]
-
-
-def epoch_days(conn: AsyncConnection, column: Any) -> ColumnElement[float]:
-    """A timestamp as fractional days since 1970-01-01, on either backend."""
-    if conn.dialect.name == "sqlite":
-        return type_coerce(func.julianday(column) - 2440587.5, Float)
-    return type_coerce(func.extract("epoch", column) / 86400.0, Float)
-
-
-def _day_bucket(conn: AsyncConnection, column: Any) -> ColumnElement[Any]:
-    if conn.dialect.name == "sqlite":
-        return func.date(column)
-    return func.date_trunc("day", column)
-
-
-def _scan_key(conn: AsyncConnection, column: Any) -> ColumnElement[Any]:
-    """A GROUP BY key that keeps SQLite on one sequential scan of purchases.
-
-    Grouped by the bare ``customer_id`` SQLite walks ix_purchases_customer_created and
-    fetches every purchase from the table at random (purchases are stored in time
-    order); ``+customer_id`` (same values) makes it scan the table once and sort.
-    """
-    if conn.dialect.name == "sqlite":
-        return column.op("+", precedence=100)(literal_column("0", BigInteger))
-    return column
-
-
-@asynccontextmanager
-async def _sort_threads(conn: AsyncConnection) -> AsyncIterator[None]:
-    """Let SQLite's sorter use helper threads for the GROUP BYs (restored afterwards)."""
-    if conn.dialect.name != "sqlite":
-        yield
-        return
-    before = int((await conn.exec_driver_sql("PRAGMA threads")).scalar_one())
-    await conn.exec_driver_sql(f"PRAGMA threads = {SORT_THREADS}")
-    try:
-        yield
-    finally:
-        await conn.exec_driver_sql(f"PRAGMA threads = {before}")
-
-
-async def _fetch_columns(conn: AsyncConnection, stmt: Any, width: int) -> list[list[Any]]:
-    columns: list[list[Any]] = [[] for _ in range(width)]
-    result = await conn.stream(stmt)
-    async for chunk in result.partitions(FETCH_CHUNK):
-        for i, values in enumerate(zip(*chunk, strict=True)):
-            columns[i].extend(values)
-    return columns
-
-
-def _as_float(values: list[Any]) -> NDArray[np.float64]:
-    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-
-
-async def aggregate(conn: AsyncConnection) -> Aggregates:
-    """Per-customer counts, net spend and first/last purchase, grouped by the database.
-
-    Two queries: the customers, and the live (not fully refunded) purchases grouped per
-    customer; customers without live purchases get 0 / 0 / 0 / NaN / NaN, exactly what
-    a LEFT JOIN with ``coalesce(sum, 0)`` gives, without sorting the join.
-    """
-    people = await _fetch_columns(
-        conn,
-        select(Customer.id, epoch_days(conn, Customer.created_at), Customer.payment_terms).order_by(
-            Customer.id
-        ),
-        3,
-    )
-    customer_id = np.array(people[0], dtype=np.int64)
-    n = customer_id.size
-    key = _scan_key(conn, Purchase.customer_id)
-    bought = await _fetch_columns(
-        conn,
-        select(
-            Purchase.customer_id,
-            func.count(Purchase.id),
-            func.count(func.distinct(_day_bucket(conn, Purchase.created_at))),
-            func.sum(NET_MINOR),
-            func.min(epoch_days(conn, Purchase.created_at)),
-            func.max(epoch_days(conn, Purchase.created_at)),
-        )
-        .where(REFUNDED_MINOR < AMOUNT_MINOR)
-        .group_by(key),
-        6,
-    )
-    buyer = np.array(bought[0], dtype=np.int64)
-    where = np.minimum(np.searchsorted(customer_id, buyer), max(n - 1, 0))
-    known = customer_id[where] == buyer if n else np.zeros(0, dtype=bool)
-    at = where[known]
-    columns: list[NDArray[Any]] = []
-    for values, dtype, empty in (
-        (bought[1], np.int64, 0),
-        (bought[2], np.int64, 0),
-        (bought[3], np.int64, 0),
-    ):
-        column = np.full(n, empty, dtype=dtype)
-        column[at] = np.array(values, dtype=dtype)[known]
-        columns.append(column)
-    for values in bought[4:6]:
-        column = np.full(n, np.nan, dtype=np.float64)
-        column[at] = _as_float(values)[known]
-        columns.append(column)
-    return Aggregates(
-        customer_id=customer_id,
-        purchases=columns[0],
-        purchase_days=columns[1],
-        spend_minor=columns[2],
-        first_day=columns[3],
-        last_day=columns[4],
-        created_day=_as_float(people[1]),
-        payment_terms=np.array(people[2], dtype=np.str_),
-    )
-
-
-async def monthly_totals(
-    conn: AsyncConnection, ids: NDArray[np.int64], now: datetime
-) -> NDArray[np.float64]:
-    """Customers x the last 12 months of net spend (oldest first), grouped in SQL."""
-    start = now - timedelta(days=RATING_MONTHS * DAYS_PER_MONTH)
-    start_day = start.timestamp() / 86400.0
-    month = func.floor((epoch_days(conn, Purchase.created_at) - start_day) / DAYS_PER_MONTH)
-    stmt = (
-        select(Purchase.customer_id, month, func.sum(NET_MINOR))
-        .where(Purchase.created_at >= start, Purchase.created_at <= now)
-        .group_by(_scan_key(conn, Purchase.customer_id), month)
-    )
-    totals = np.zeros((ids.size, RATING_MONTHS), dtype=np.float64)
-    columns = await _fetch_columns(conn, stmt, 3)
-    if columns[0]:
-        data = np.array(columns, dtype=np.float64).T  # (Row objects would go one by one)
-        where = np.searchsorted(ids, data[:, 0].astype(np.int64))
-        months = np.clip(data[:, 1].astype(np.int64), 0, RATING_MONTHS - 1)
-        np.add.at(totals, (where, months), data[:, 2] / 100.0)
-    return totals
 
 
 @dataclass
@@ -221,10 +67,13 @@ class Scores:
     average: NDArray[np.float64]
 
 
-def score(
-    agg: Aggregates, now_day: float, cfg: ScoringSettings, monthly: NDArray[np.float64] | None
-) -> Scores:
-    """All the sources' methods on the aggregates, vectorised."""
+def score(agg: Aggregates, now_day: float, cfg: ScoringSettings) -> Scores:
+    """All the sources' methods on the aggregates, vectorised.
+
+    ``now_day`` is today's local day number, like the aggregates' days; the rating scale
+    is scored when the aggregates carry the trailing monthly totals.
+    """
+    monthly = agg.monthly
     bought = agg.purchases > 0
     spend = agg.spend_minor / 100.0
     average = np.divide(spend, agg.purchases, out=np.zeros_like(spend), where=bought)
@@ -267,7 +116,7 @@ def score(
         rfm.segment_names,
         scoring.strategy_table(cfg.value_strategy) if cfg.value_strategy else None,
     )
-    rating = _rating(agg, now_day, cfg, monthly, spend if monthly is None else monthly.sum(1))
+    rating = _rating(agg, now_day, cfg, monthly)
     return Scores(
         rfm,
         lifecycle,
@@ -295,12 +144,12 @@ def _rating(
     now_day: float,
     cfg: ScoringSettings,
     monthly: NDArray[np.float64] | None,
-    trailing: NDArray[np.float64],
 ) -> scoring.RatingScaleResult | None:
     """Seed 002's rating scale over the trailing 12 months (SPEC: rating-scale inputs)."""
     preset = rating_preset(cfg)
     if preset is None or monthly is None:
         return None
+    trailing = monthly.sum(axis=1)
     total = trailing.sum()
     share = trailing / total * 100.0 if total > 0 else np.zeros_like(trailing)
     start = np.where(np.isnan(agg.first_day), agg.created_day, agg.first_day)
@@ -434,26 +283,24 @@ def _money_or_none(value: float) -> Decimal | None:
     return None if np.isnan(value) else Decimal(str(round(float(value), 2)))
 
 
+LOAD_TABLE = "customer_scores_load"
+
+
 def _upsert_sql(conn: AsyncConnection) -> str:
     """INSERT ... ON CONFLICT (customer_id) DO UPDATE of every column, in driver SQL.
 
-    SQLite takes rows (executemany); PostgreSQL takes one array per column and unnests
-    them, so a chunk is one statement and one round trip.
+    SQLite takes the rows as parameters (executemany); PostgreSQL reads them from a
+    temporary table filled by COPY (binary, no per-row statement).
     """
     quote = conn.dialect.identifier_preparer.quote
-    table = CustomerScore.__table__
     names = ", ".join(quote(c) for c in SCORE_COLUMNS)
     updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in SCORE_COLUMNS[1:])
     if conn.dialect.name == "postgresql":
-        arrays = ", ".join(
-            f"${i}::{table.c[c].type.compile(dialect=conn.dialect)}[]"
-            for i, c in enumerate(SCORE_COLUMNS, start=1)
-        )
-        source = f"SELECT * FROM unnest({arrays})"
+        source = f"SELECT {names} FROM {quote(LOAD_TABLE)}"
     else:
         source = f"VALUES ({', '.join('?' * len(SCORE_COLUMNS))})"
     return (
-        f"INSERT INTO {quote(table.name)} ({names}) {source} "
+        f"INSERT INTO {quote(CustomerScore.__tablename__)} ({names}) {source} "
         f"ON CONFLICT ({quote('customer_id')}) DO UPDATE SET {updates}"
     )
 
@@ -462,12 +309,20 @@ async def _upsert(
     conn: AsyncConnection, columns: dict[str, list[Any]], start: int, stop: int
 ) -> None:
     """Write rows start..stop of the columns (one chunk, inside the caller's transaction)."""
-    parts = [values[start:stop] for values in columns.values()]
-    sql = _upsert_sql(conn)
-    if conn.dialect.name == "postgresql":
-        await conn.exec_driver_sql(sql, tuple(parts))
-    else:
-        await conn.exec_driver_sql(sql, list(zip(*parts, strict=True)))
+    rows = list(zip(*(values[start:stop] for values in columns.values()), strict=True))
+    if conn.dialect.name != "postgresql":
+        await conn.exec_driver_sql(_upsert_sql(conn), rows)
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    await conn.exec_driver_sql(  # also opens the transaction the COPY joins
+        f"CREATE TEMPORARY TABLE {quote(LOAD_TABLE)} "
+        f"(LIKE {quote(CustomerScore.__tablename__)}) ON COMMIT DROP"
+    )
+    raw = await conn.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(
+        LOAD_TABLE, records=rows, columns=list(SCORE_COLUMNS)
+    )
+    await conn.exec_driver_sql(_upsert_sql(conn))
 
 
 async def reclassify(
@@ -479,35 +334,42 @@ async def reclassify(
     """
     lap = _Laps(timings)
     now = biz.clock.now()
-    cfg = biz.settings.scoring
     async with biz.db.write() as session:
         run = ScoringRun(started_at=now, status="running", customers=0)
         session.add(run)
         await session.flush()
         run_id = run.id
     lap("start")
-    now_day = now.timestamp() / 86400.0
-    async with biz.db.engine.connect() as conn, _sort_threads(conn):
-        agg = await aggregate(conn)
-        lap("aggregate")
-        # The arithmetic runs in a thread so the event loop keeps serving updates meanwhile,
-        # and overlaps the monthly query; only the rating scale needs the months, and it
-        # is added once they are in (score() with months=None computes the rest alike).
-        scored = asyncio.ensure_future(asyncio.to_thread(score, agg, now_day, cfg, None))
-        try:
-            monthly = (
-                await monthly_totals(conn, agg.customer_id, now)
-                if rating_preset(cfg) is not None
-                else None
-            )
-        except BaseException:
-            await asyncio.gather(scored, return_exceptions=True)
-            raise
-        lap("monthly")
-    scores = await scored
-    if monthly is not None:
-        rating = _rating(agg, now_day, cfg, monthly, monthly.sum(1))
-        scores = dataclasses.replace(scores, rating=rating)
+    try:
+        agg, scores = await _score_and_store(biz, now, progress, lap)
+    except BaseException as exc:
+        # Shielded: a cancelled job (bot stopping) still leaves its run marked as failed.
+        await asyncio.shield(_finish(biz, run_id, "failed", 0, {"error": type(exc).__name__}))
+        log.exception("scoring run %d failed", run_id)
+        raise
+    summary = _summary(run_id, agg, scores)
+    details = {
+        "with_purchases": summary.with_purchases,
+        "repeat_buyers": summary.repeat_buyers,
+        "clv_method": summary.clv_method,
+        "value_basis": summary.value_basis,
+    }
+    await _finish(biz, run_id, "done", summary.customers, details)
+    lap("finish")
+    log.info("reclassified %d customers (run %d)", summary.customers, run_id)
+    return summary
+
+
+async def _score_and_store(
+    biz: Business, now: datetime, progress: Progress | None, lap: _Laps
+) -> tuple[Aggregates, Scores]:
+    cfg = biz.settings.scoring
+    offset = utc_offset_s(now, biz.settings.business.zone)
+    async with biz.db.engine.connect() as conn:
+        agg = await aggregate(conn, now, offset, with_months=rating_preset(cfg) is not None)
+    lap("aggregate")
+    # The arithmetic runs in a thread so that the event loop keeps serving updates.
+    scores = await asyncio.to_thread(score, agg, float(local_day(now, offset)), cfg)
     lap("score")
     columns = await asyncio.to_thread(_columns, agg, scores, now, biz.db.engine.dialect)
     lap("rows")
@@ -519,26 +381,20 @@ async def reclassify(
         if progress is not None:
             await progress(min(start + WRITE_CHUNK, total), total)
     lap("write")
-    summary = _summary(run_id, agg, scores)
+    return agg, scores
+
+
+async def _finish(
+    biz: Business, run_id: int, status: str, customers: int, details: dict[str, Any]
+) -> None:
     async with biz.db.write() as session:
         await session.execute(
             update(ScoringRun)
             .where(ScoringRun.id == run_id)
             .values(
-                finished_at=biz.clock.now(),
-                status="done",
-                customers=total,
-                details={
-                    "with_purchases": summary.with_purchases,
-                    "repeat_buyers": summary.repeat_buyers,
-                    "clv_method": summary.clv_method,
-                    "value_basis": summary.value_basis,
-                },
+                finished_at=biz.clock.now(), status=status, customers=customers, details=details
             )
         )
-    lap("finish")
-    log.info("reclassified %d customers (run %d)", total, run_id)
-    return summary
 
 
 class _Laps:
