@@ -77,9 +77,13 @@ def local_day(now: datetime, offset_s: int) -> int:
 
 
 def unix_seconds_sql(conn: AsyncConnection, column: Any) -> ColumnElement[int]:
-    """A datetime column as whole Unix seconds, on either backend."""
+    """A datetime column as whole Unix seconds (fraction cut off), on either backend.
+
+    SQLite keeps 'YYYY-MM-DD HH:MM:SS.ffffff' text, and its strftime('%s') would round
+    the fraction, so only the first 19 characters are read.
+    """
     if conn.dialect.name == "sqlite":
-        return cast(func.strftime("%s", column), BigInteger)
+        return cast(func.strftime("%s", func.substr(column, 1, 19)), BigInteger)
     return cast(func.floor(func.extract("epoch", column)), BigInteger)
 
 
@@ -108,11 +112,7 @@ def purchases_statement(now: datetime, offset_s: int, with_months: bool) -> Sele
             upper = ts <= _int(end) if last else ts < _int(start + (k + 1) * MONTH_S)
             within = (ts >= _int(start + k * MONTH_S)) & upper
             columns.append(cast(func.sum(case((within, NET_MINOR), else_=_int(0))), BigInteger))
-    return (
-        select(*columns)
-        .where(REFUNDED_MINOR < AMOUNT_MINOR)
-        .group_by(Purchase.customer_id)
-    )
+    return select(*columns).where(REFUNDED_MINOR < AMOUNT_MINOR).group_by(Purchase.customer_id)
 
 
 def customers_statement(conn: AsyncConnection, terms: list[str]) -> Select[Any]:
@@ -173,8 +173,7 @@ async def _copy_int64(driver: Any, sql: str, width: int) -> NDArray[np.int64]:
     count = (len(data) - _COPY_HEADER - 2) // row.itemsize
     table = np.frombuffer(data, dtype=row, count=count, offset=_COPY_HEADER)
     if count and not (
-        np.all(table["count"] == width)
-        and all(np.all(table[f"len{i}"] == 8) for i in range(width))
+        np.all(table["count"] == width) and all(np.all(table[f"len{i}"] == 8) for i in range(width))
     ):
         raise ValueError("COPY rows are not all non-NULL int8 values")
     result = np.empty((count, width), dtype=np.int64)

@@ -18,8 +18,9 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # created_at as whole Unix seconds, the same value the model's column default computes.
+# SQLite's strftime('%s') rounds a fraction of a second up at .5: cut it off first.
 BACKFILL = {
-    "sqlite": "CAST(strftime('%s', created_at) AS INTEGER)",
+    "sqlite": "CAST(strftime('%s', substr(created_at, 1, 19)) AS INTEGER)",
     "postgresql": "CAST(floor(extract(epoch FROM created_at)) AS BIGINT)",
 }
 

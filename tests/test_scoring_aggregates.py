@@ -1,0 +1,188 @@
+"""The scoring job's SQL side: purchases.created_ts, local days, trailing months, the
+covering index, and a run that fails is recorded as failed with the old scores kept."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from bot.db import migrate
+from bot.db.models import CustomerScore, Purchase, ScoringRun
+from bot.services.scoring_aggregates import (
+    DAY_S,
+    MONTH_S,
+    aggregate,
+    local_day,
+    purchases_statement,
+    utc_offset_s,
+)
+from bot.services.scoring_job import reclassify
+from tests.conftest import BACKENDS
+from tests.support.harness import App
+from tests.support.seed_data import add_customer
+
+MOSCOW = ZoneInfo("Europe/Moscow")  # UTC+3 all year: the test settings' zone
+
+
+def _at(local: datetime) -> datetime:
+    return local.replace(tzinfo=MOSCOW).astimezone(UTC)
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_created_ts_is_filled_from_created_at(app: App) -> None:
+    """Every ORM insert stores created_at again as whole Unix seconds."""
+    now = app.clock.now()
+    await add_customer(app.biz.db, now, "A", purchases=[(1.5, "10"), (0.25, "20")])
+    async with app.biz.db.read() as session:
+        rows = (await session.execute(select(Purchase.created_at, Purchase.created_ts))).all()
+    assert len(rows) == 2
+    for created_at, created_ts in rows:
+        assert created_ts == int(created_at.timestamp())
+
+
+def test_migration_backfills_created_ts(tmp_path: Path) -> None:
+    """Purchases written before 0004 get created_ts from their created_at text."""
+    path = tmp_path / "old.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    migrate.upgrade(url, "0003")
+    con = sqlite3.connect(path)
+    con.executescript(
+        "INSERT INTO outlets (code, name) VALUES ('main', 'Main');"
+        "INSERT INTO customers (id, name, name_key, language, card_code, balance,"
+        " payment_terms, created_at, marketing_opt_in)"
+        " VALUES (1, 'A', 'a', 'en', 'AAAA', 0, 'on_time', '2025-01-01 00:00:00.000000', 0);"
+        "INSERT INTO purchases (id, customer_id, author_tg_id, outlet_code, amount,"
+        " refunded_amount, points_earned, points_redeemed, created_at)"
+        " VALUES (1, 1, 1, 'main', 100, 0, 0, 0, '2026-01-15 21:30:59.999999');"
+    )
+    con.commit()
+    con.close()
+    migrate.upgrade(url)
+    con = sqlite3.connect(path)
+    (ts,) = con.execute("SELECT created_ts FROM purchases").fetchone()
+    con.close()
+    assert ts == int(datetime(2026, 1, 15, 21, 30, 59, tzinfo=UTC).timestamp())
+
+
+async def test_sqlite_groups_purchases_on_the_covering_index(app: App) -> None:
+    """The GROUP BY walks ix_purchases_scoring in customer order: no table lookups, no
+    sort of all purchases (the reason the job meets its time at ten million rows)."""
+    stmt = purchases_statement(app.clock.now(), 3 * 3600, with_months=True)
+    engine = create_engine(app.biz.db.engine.url.set(drivername="sqlite"))
+    with engine.connect() as conn:
+        sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+        plan = " | ".join(row[-1] for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+    engine.dispose()
+    assert "USING COVERING INDEX ix_purchases_scoring" in plan, plan
+    assert "TEMP B-TREE FOR GROUP BY" not in plan, plan
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_purchase_days_are_local_calendar_days(app: App) -> None:
+    """Two purchases on one Moscow day but two UTC days make one purchase day; two on
+    one UTC day but two Moscow days make two (the business's time zone decides)."""
+    app.clock.current = _at(datetime(2026, 1, 20, 12, 0))
+    now = app.clock.now()
+    times = [
+        _at(datetime(2026, 1, 10, 0, 30)),  # 9 January 21:30 UTC
+        _at(datetime(2026, 1, 10, 23, 0)),  # 10 January 20:00 UTC
+        _at(datetime(2026, 1, 11, 0, 10)),  # 10 January 21:10 UTC
+    ]
+    cid = await add_customer(
+        app.biz.db, now, "A", purchases=[((now - t) / timedelta(days=1), "100") for t in times]
+    )
+    offset = utc_offset_s(now, app.biz.settings.business.zone)
+    assert offset == 3 * 3600
+    async with app.biz.db.engine.connect() as conn:
+        agg = await aggregate(conn, now, offset, with_months=False)
+    i = int(np.flatnonzero(agg.customer_id == cid)[0])
+    jan10 = (datetime(2026, 1, 10) - datetime(1970, 1, 1)).days
+    assert (agg.purchases[i], agg.purchase_days[i]) == (3, 2)
+    assert (agg.first_day[i], agg.last_day[i]) == (jan10, jan10 + 1)
+    assert local_day(now, offset) == jan10 + 10
+    assert agg.spend_minor[i] == 30000 and agg.monthly_minor is None
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_trailing_months_in_the_same_pass(app: App) -> None:
+    """Twelve trailing windows of 30.44 days ending now, oldest first, net of refunds;
+    older and fully refunded purchases count nowhere, a partial refund counts net."""
+    now = app.clock.now()
+    month_days = MONTH_S / DAY_S
+    a = await add_customer(
+        app.biz.db,
+        now,
+        "A",
+        purchases=[
+            (0.5, "10"),  # this month (index 11)
+            (month_days * 11.5, "20"),  # the oldest month (index 0)
+            (month_days * 12.5, "40"),  # older than the window: total only
+            (month_days * 3.5, "5.50"),  # index 8
+        ],
+    )
+    b = await add_customer(app.biz.db, now, "B", purchases=[(2, "99")], refunded=True)
+    async with app.biz.db.write() as session:
+        latest = await session.scalar(
+            select(Purchase).where(Purchase.customer_id == a).order_by(Purchase.id.desc())
+        )
+        assert latest is not None
+        latest.refunded_amount = Decimal("0.50")
+    async with app.biz.db.engine.connect() as conn:
+        agg = await aggregate(conn, now, 3 * 3600, with_months=True)
+    assert agg.monthly_minor is not None
+    rows = {int(c): k for k, c in enumerate(agg.customer_id)}
+    expected = np.zeros(12, dtype=np.int64)
+    expected[[0, 8, 11]] = [2000, 500, 1000]
+    assert agg.monthly_minor[rows[a]].tolist() == expected.tolist()
+    assert agg.spend_minor[rows[a]] == 2000 + 4000 + 500 + 1000
+    assert agg.monthly_minor[rows[b]].tolist() == [0] * 12 and agg.purchases[rows[b]] == 0
+
+
+async def test_a_failed_run_is_recorded_and_keeps_the_previous_scores(app: App) -> None:
+    """The database refuses the write (a trigger stands in for a full disk): the run is
+    marked failed, the error propagates, and yesterday's rows are untouched."""
+    now = app.clock.now()
+    await add_customer(app.biz.db, now, "A", purchases=[(3, "100"), (40, "200")])
+    await reclassify(app.biz)
+    async with app.biz.db.read() as session:
+        before = [
+            (s.customer_id, s.computed_at) for s in await session.scalars(select(CustomerScore))
+        ]
+    async with app.biz.db.engine.begin() as conn:
+        await conn.exec_driver_sql(
+            "CREATE TRIGGER no_scores BEFORE UPDATE ON customer_scores "
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    app.clock.advance(timedelta(days=1))
+    with pytest.raises(Exception, match="disk full"):
+        await reclassify(app.biz)
+    async with app.biz.db.read() as session:
+        runs = list(await session.scalars(select(ScoringRun).order_by(ScoringRun.id)))
+        after = [
+            (s.customer_id, s.computed_at) for s in await session.scalars(select(CustomerScore))
+        ]
+    assert [r.status for r in runs] == ["done", "failed"]
+    assert runs[1].finished_at is not None and runs[1].details == {"error": "IntegrityError"}
+    assert after == before
+
+
+async def test_owner_is_told_when_rescore_fails(app: App) -> None:
+    await add_customer(app.biz.db, app.clock.now(), "A", purchases=[(3, "100")])
+    async with app.biz.db.engine.begin() as conn:
+        await conn.exec_driver_sql(
+            "CREATE TRIGGER no_scores BEFORE INSERT ON customer_scores "
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    await app.owner.send("/rescore")
+    await app.dp["background"].wait()
+    assert "Reclassification failed" in app.fake.texts(1000)[-1]
+    async with app.biz.db.read() as session:
+        statuses = list(await session.scalars(select(ScoringRun.status)))
+    assert statuses == ["failed"]
