@@ -15,12 +15,29 @@ values and n divisible by N the groups are exactly equal (the seed's recipe); wi
 fewer than N customers the groups spread symmetrically (n=1 -> middle group,
 n=3 of 5 -> 0, 2, 4); all-equal values land in the middle group ("no information").
 Integer arithmetic makes the border cases exact.
+
+Whole-number values in a range not much wider than their count (days since the last
+purchase, numbers of purchases) are counted instead of sorted: a bincount gives every
+tie block at once in O(n); the result is the same as the sorting path's.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+COUNTING_SPAN = 4  # count, not sort, when max - min <= 4 n + 1,000,000 ...
+COUNTING_MIN = 1_000_000  # ... of whole numbers (the bincount stays small)
+
+
+def _counted_groups(offsets: NDArray[np.int64], n_groups: int) -> NDArray[np.int64]:
+    """The midpoint-rank groups of non-negative integers, by counting."""
+    n = offsets.size
+    counts = np.bincount(offsets)
+    ends = np.cumsum(counts)  # per distinct value: 'below + k'
+    starts = ends - counts  # 'below'
+    group_per_value = (n_groups * (starts + ends)) // (2 * n)
+    return group_per_value[offsets].astype(np.int64, copy=False)
 
 
 def equal_groups(values: ArrayLike, n_groups: int) -> NDArray[np.int64]:
@@ -39,6 +56,9 @@ def equal_groups(values: ArrayLike, n_groups: int) -> NDArray[np.int64]:
         return np.zeros(0, dtype=np.int64)
     if not np.all(np.isfinite(v)):
         raise ValueError("values must be finite")
+    low, high = float(v.min()), float(v.max())
+    if high - low <= COUNTING_SPAN * n + COUNTING_MIN and np.array_equal(v, np.floor(v)):
+        return _counted_groups((v - low).astype(np.int64), n_groups)
     order = np.argsort(v, kind="stable")
     sv = v[order]
     new_block = np.empty(n, dtype=bool)
