@@ -8,7 +8,7 @@ import numpy as np
 from sqlalchemy import select
 
 import scoring
-from bot.db.models import Purchase
+from bot.db.models import Customer, Purchase
 from bot.services.context import Business
 from bot.services.scoring_aggregates import (
     AMOUNT_MINOR,
@@ -16,6 +16,7 @@ from bot.services.scoring_aggregates import (
     NET_MINOR,
     REFUNDED_MINOR,
     fetch_int64,
+    unix_seconds_sql,
     utc_offset_s,
 )
 
@@ -38,6 +39,13 @@ async def period_report(biz: Business, days: int) -> scoring.PeriodKPI:
                 REFUNDED_MINOR < AMOUNT_MINOR
             ),
         )
+        # A referral is dated by the day the referred customer joined.
+        referred = await fetch_int64(
+            conn,
+            select(
+                (unix_seconds_sql(conn, Customer.created_at) + offset) // DAY_S
+            ).where(Customer.referred_by.is_not(None)),
+        )
     return scoring.period_kpis(
         data[:, 0],
         data[:, 1],
@@ -45,4 +53,5 @@ async def period_report(biz: Business, days: int) -> scoring.PeriodKPI:
         start=np.datetime64(start, "D"),
         end=np.datetime64(end, "D"),
         active_window_days=biz.settings.scoring.active_window_days,
+        referral_dates=referred[:, 0],
     )
