@@ -39,7 +39,13 @@ from scoring.clv import (
     probability_alive,
 )
 from scoring.growth import GrowthResult, average_monthly_growth_pct
-from scoring.kpi import PeriodKPI, period_kpis
+from scoring.kpi import (
+    CustomerPeriodSummary,
+    PeriodKPI,
+    kpis_from_summary,
+    period_kpis,
+    summarise_purchases,
+)
 from scoring.lifecycle import (
     STAGE_NAMES,
     LifecycleResult,
@@ -102,6 +108,7 @@ __all__ = [
     "CLVSettings",
     "Category",
     "ChoiceCriterion",
+    "CustomerPeriodSummary",
     "DataSupport",
     "FitStatus",
     "GammaGammaFit",
@@ -126,6 +133,7 @@ __all__ = [
     "expected_purchases",
     "fit_bgnbd",
     "fit_gamma_gamma",
+    "kpis_from_summary",
     "lifecycle_stages",
     "period_kpis",
     "preset_from_dict",
@@ -136,5 +144,6 @@ __all__ = [
     "score_rating_scale",
     "segment_grid",
     "strategy_table",
+    "summarise_purchases",
     "value_tiers",
 ]

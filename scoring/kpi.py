@@ -73,6 +73,74 @@ class PeriodKPI:
     notes: tuple[str, ...]
 
 
+@dataclass(frozen=True, eq=False)
+class CustomerPeriodSummary:
+    """Per customer (one entry each, any order): what the KPIs need from their purchases.
+
+    A database computes this with one GROUP BY (see ``bot.services.kpis``); here it is
+    also derived from purchase-level arrays, so both roads meet in ``kpis_from_summary``.
+    """
+
+    first_day: NDArray[np.int64]  # day of the first purchase ever
+    active_at_start: NDArray[np.bool_]  # bought in [start - window, start)
+    active_at_end: NDArray[np.bool_]  # bought in [end - window, end)
+    purchases_in_period: NDArray[np.int64]
+    revenue_in_period: NDArray[np.float64]
+    purchases_to_end: NDArray[np.int64]  # purchases before ``end``, the period included
+
+
+def period_bounds(start: DateLike, end: DateLike, active_window_days: int) -> tuple[int, int]:
+    """The period as day numbers [d0, d1), with its inputs checked."""
+    if active_window_days <= 0:
+        raise ValueError("active_window_days must be positive")
+    d0, d1 = _day(start), _day(end)
+    if d1 <= d0:
+        raise ValueError(f"period end {end} must be after start {start}")
+    return d0, d1
+
+
+def summarise_purchases(
+    purchase_customer: ArrayLike,
+    purchase_date: ArrayLike,
+    purchase_amount: ArrayLike,
+    *,
+    start: DateLike,
+    end: DateLike,
+    active_window_days: int = 365,
+) -> CustomerPeriodSummary:
+    """The per-customer summary from one row per purchase (vectorised)."""
+    customer = np.asarray(purchase_customer)
+    day = _days(purchase_date)
+    amount = np.asarray(purchase_amount, dtype=np.float64)
+    if not (customer.ndim == day.ndim == amount.ndim == 1):
+        raise ValueError("purchase arrays must be one-dimensional")
+    if not (customer.shape == day.shape == amount.shape):
+        raise ValueError("purchase arrays must have equal length")
+    if not np.all(np.isfinite(amount)):
+        raise ValueError("purchase amounts must be finite")
+    d0, d1 = period_bounds(start, end, active_window_days)
+
+    ids, idx = np.unique(customer, return_inverse=True)
+    n_customers = ids.size
+
+    def count_where(mask: NDArray[np.bool_]) -> NDArray[np.int64]:
+        return np.bincount(idx[mask], minlength=n_customers).astype(np.int64)
+
+    first_day = np.full(n_customers, np.iinfo(np.int64).max)
+    np.minimum.at(first_day, idx, day)
+    in_period = (day >= d0) & (day < d1)
+    return CustomerPeriodSummary(
+        first_day=first_day,
+        active_at_start=count_where((day >= d0 - active_window_days) & (day < d0)) > 0,
+        active_at_end=count_where((day >= d1 - active_window_days) & (day < d1)) > 0,
+        purchases_in_period=count_where(in_period),
+        revenue_in_period=np.bincount(
+            idx[in_period], weights=amount[in_period], minlength=n_customers
+        ),
+        purchases_to_end=count_where(day < d1),
+    )
+
+
 def period_kpis(
     purchase_customer: ArrayLike,
     purchase_date: ArrayLike,
@@ -86,41 +154,42 @@ def period_kpis(
     csat_dates: ArrayLike | None = None,
 ) -> PeriodKPI:
     """Compute the period's KPIs from one row per purchase (vectorised)."""
-    customer = np.asarray(purchase_customer)
-    day = _days(purchase_date)
-    amount = np.asarray(purchase_amount, dtype=np.float64)
-    if not (customer.ndim == day.ndim == amount.ndim == 1):
-        raise ValueError("purchase arrays must be one-dimensional")
-    if not (customer.shape == day.shape == amount.shape):
-        raise ValueError("purchase arrays must have equal length")
-    if not np.all(np.isfinite(amount)):
-        raise ValueError("purchase amounts must be finite")
-    if active_window_days <= 0:
-        raise ValueError("active_window_days must be positive")
-    d0, d1 = _day(start), _day(end)
-    if d1 <= d0:
-        raise ValueError(f"period end {end} must be after start {start}")
+    summary = summarise_purchases(
+        purchase_customer,
+        purchase_date,
+        purchase_amount,
+        start=start,
+        end=end,
+        active_window_days=active_window_days,
+    )
+    return kpis_from_summary(
+        summary,
+        start=start,
+        end=end,
+        referral_dates=referral_dates,
+        csat_scores=csat_scores,
+        csat_dates=csat_dates,
+    )
 
-    ids, idx = np.unique(customer, return_inverse=True)
-    n_customers = ids.size
 
-    def customers_where(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
-        flag = np.zeros(n_customers, dtype=bool)
-        flag[idx[mask]] = True
-        return flag
-
-    active_start = customers_where((day >= d0 - active_window_days) & (day < d0))
-    active_end = customers_where((day >= d1 - active_window_days) & (day < d1))
-    first_day = np.full(n_customers, np.iinfo(np.int64).max)
-    np.minimum.at(first_day, idx, day)
-    new = (first_day >= d0) & (first_day < d1)
-
-    in_period = (day >= d0) & (day < d1)
-    buyers = customers_where(in_period)
-    count_to_end = np.bincount(idx[day < d1], minlength=n_customers)
+def kpis_from_summary(
+    summary: CustomerPeriodSummary,
+    *,
+    start: DateLike,
+    end: DateLike,
+    referral_dates: ArrayLike | None = None,
+    csat_scores: ArrayLike | None = None,
+    csat_dates: ArrayLike | None = None,
+) -> PeriodKPI:
+    """The period's KPIs (module docstring) from the per-customer summary."""
+    d0, d1 = period_bounds(start, end, 1)
+    active_start, active_end = summary.active_at_start, summary.active_at_end
+    new = (summary.first_day >= d0) & (summary.first_day < d1)
+    buyers = summary.purchases_in_period > 0
+    count_to_end = summary.purchases_to_end
     s, e, n = int(active_start.sum()), int(active_end.sum()), int(new.sum())
-    n_buyers, n_purchases = int(buyers.sum()), int(in_period.sum())
-    revenue = float(amount[in_period].sum())
+    n_buyers, n_purchases = int(buyers.sum()), int(summary.purchases_in_period.sum())
+    revenue = float(summary.revenue_in_period.sum())
 
     notes: list[str] = []
     crr = None if s == 0 else 100.0 * (e - n) / s

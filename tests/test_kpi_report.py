@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import update
+import dataclasses
+from datetime import datetime, time, timedelta
 
-from bot.db.models import Customer
-from tests.conftest import make_settings
+import numpy as np
+import pytest
+from sqlalchemy import select, update
+
+import scoring
+from bot.db.models import Customer, Purchase
+from bot.services.kpis import period_report
+from tests.conftest import BACKENDS, make_settings
 from tests.support.harness import App
 from tests.support.seed_data import add_customer
 
@@ -60,3 +66,50 @@ async def test_bad_period(app: App, arg: str) -> None:
 async def test_no_customers(app: App) -> None:
     await app.owner.send("/kpi 7")
     assert "no active customers at the start" in app.fake.last(1000).text
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+@pytest.mark.parametrize("days", [1, 30, 400])
+async def test_sql_summary_equals_the_purchase_level_computation(app: App, days: int) -> None:
+    """/kpi groups per customer in SQL; the same purchases, dated in Python in the
+    business's zone and passed one by one to ``scoring.period_kpis``, give the same KPIs."""
+    rng = np.random.default_rng(days)
+    now = app.clock.now()
+    for n in range(25):
+        history = [
+            (float(d), f"{rng.integers(1, 5000)}.{rng.integers(0, 99):02d}")
+            for d in rng.uniform(0, 900, size=rng.integers(0, 8))
+        ]
+        await add_customer(app.biz.db, now, f"C{n}", purchases=history, refunded=n % 7 == 3)
+    zone = app.biz.settings.business.zone
+    end = now.astimezone(zone).date() + timedelta(days=1)
+    window = app.biz.settings.scoring.active_window_days
+    for k, boundary in enumerate((end - timedelta(days=days), end - timedelta(days=window))):
+        # purchases just before and after local midnight, where UTC dates differ
+        midnight = datetime.combine(boundary, time(), zone)
+        near = [midnight + timedelta(minutes=m) for m in (-150, -30, 30, 150)]
+        await add_customer(
+            app.biz.db,
+            now,
+            f"B{k}",
+            purchases=[((now - t) / timedelta(days=1), "100") for t in near if t < now],
+        )
+    report = await period_report(app.biz, days)
+    async with app.biz.db.read() as session:
+        live = [p for p in await session.scalars(select(Purchase)) if p.refunded_amount < p.amount]
+    expected = scoring.period_kpis(
+        [p.customer_id for p in live],
+        np.array([p.created_at.astimezone(zone).date() for p in live], dtype="datetime64[D]"),
+        [float(p.amount - p.refunded_amount) for p in live],
+        start=np.datetime64(end - timedelta(days=days), "D"),
+        end=np.datetime64(end, "D"),
+        active_window_days=app.biz.settings.scoring.active_window_days,
+        referral_dates=np.array([], dtype="datetime64[D]"),
+    )
+    assert report.purchases > 0 or days == 1
+    for field in dataclasses.fields(expected):
+        ours, theirs = getattr(report, field.name), getattr(expected, field.name)
+        if isinstance(theirs, float):
+            assert ours == pytest.approx(theirs), field.name
+        else:
+            assert ours == theirs, field.name

@@ -1,11 +1,19 @@
-"""Retention KPIs for the owner (seed 004): CRR, churn, repeat rate, frequency, check."""
+"""Retention KPIs for the owner (seed 004): CRR, churn, repeat rate, frequency, check.
+
+The per-customer facts the KPIs rest on (first purchase, active at the start and at the
+end, purchases and revenue in the period, purchases up to the end) come from one GROUP
+BY over the live purchases on the scoring index; only one row per customer reaches
+Python, never every purchase.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import BigInteger, case, cast, func, select
+from sqlalchemy.sql import Select
 
 import scoring
 from bot.db.models import Customer, Purchase
@@ -21,37 +29,66 @@ from bot.services.scoring_aggregates import (
 )
 
 MAX_PERIOD_DAYS = 3650
+EPOCH = date(1970, 1, 1)
+
+
+def summary_statement(start: date, end: date, window_days: int, offset_s: int) -> Select[Any]:
+    """customer, first local day, then counts/sums per ``scoring.CustomerPeriodSummary``."""
+    ts = Purchase.created_ts
+
+    def after(day: date) -> Any:  # local midnight of ``day`` as Unix seconds
+        return (day - EPOCH).days * DAY_S - offset_s
+
+    def count(lo: date | None, hi: date) -> Any:
+        within = ts < after(hi) if lo is None else (ts >= after(lo)) & (ts < after(hi))
+        return cast(func.sum(case((within, 1), else_=0)), BigInteger)
+
+    window = timedelta(days=window_days)
+    in_period = (ts >= after(start)) & (ts < after(end))
+    return (
+        select(
+            Purchase.customer_id,
+            func.min((ts + offset_s) // DAY_S),
+            count(start - window, start),
+            count(end - window, end),
+            count(start, end),
+            cast(func.sum(case((in_period, NET_MINOR), else_=0)), BigInteger),
+            count(None, end),
+        )
+        .where(REFUNDED_MINOR < AMOUNT_MINOR)
+        .group_by(Purchase.customer_id)
+    )
 
 
 async def period_report(biz: Business, days: int) -> scoring.PeriodKPI:
     """The last ``days`` days up to today in the business's time zone, from every purchase
     not fully refunded (history before the period tells who was new and who was active)."""
     zone = biz.settings.business.zone
-    today = biz.clock.now().astimezone(zone).date()
-    end = today + timedelta(days=1)
+    now = biz.clock.now()
+    end = now.astimezone(zone).date() + timedelta(days=1)
     start = end - timedelta(days=days)
-    offset = utc_offset_s(biz.clock.now(), zone)
-    local_day = (Purchase.created_ts + offset) // DAY_S
+    offset = utc_offset_s(now, zone)
+    window = biz.settings.scoring.active_window_days
     async with biz.db.engine.connect() as conn:
-        data = await fetch_int64(
-            conn,
-            select(Purchase.customer_id, local_day, NET_MINOR).where(
-                REFUNDED_MINOR < AMOUNT_MINOR
-            ),
-        )
+        rows = await fetch_int64(conn, summary_statement(start, end, window, offset))
         # A referral is dated by the day the referred customer joined.
         referred = await fetch_int64(
             conn,
-            select(
-                (unix_seconds_sql(conn, Customer.created_at) + offset) // DAY_S
-            ).where(Customer.referred_by.is_not(None)),
+            select((unix_seconds_sql(conn, Customer.created_at) + offset) // DAY_S).where(
+                Customer.referred_by.is_not(None)
+            ),
         )
-    return scoring.period_kpis(
-        data[:, 0],
-        data[:, 1],
-        data[:, 2] / 100.0,
+    summary = scoring.CustomerPeriodSummary(
+        first_day=rows[:, 1],
+        active_at_start=rows[:, 2] > 0,
+        active_at_end=rows[:, 3] > 0,
+        purchases_in_period=rows[:, 4],
+        revenue_in_period=rows[:, 5] / 100.0,
+        purchases_to_end=rows[:, 6],
+    )
+    return scoring.kpis_from_summary(
+        summary,
         start=np.datetime64(start, "D"),
         end=np.datetime64(end, "D"),
-        active_window_days=biz.settings.scoring.active_window_days,
         referral_dates=referred[:, 0],
     )
