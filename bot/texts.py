@@ -43,11 +43,16 @@ class Texts:
         for locale in SUPPORTED_LOCALES:
             self._envs[locale] = self._environment(root / locale, locale)
             if override_dir is not None and (override_dir / locale).is_dir():
-                self._overrides[locale] = self._environment(override_dir / locale, locale)
+                # an overridden block may still import the shipped labels.html
+                self._overrides[locale] = self._environment(
+                    override_dir / locale, locale, fallback=root / locale
+                )
 
-    def _environment(self, folder: Path, locale: str) -> SandboxedEnvironment:
+    def _environment(
+        self, folder: Path, locale: str, fallback: Path | None = None
+    ) -> SandboxedEnvironment:
         env = SandboxedEnvironment(
-            loader=FileSystemLoader(str(folder)),
+            loader=FileSystemLoader([str(f) for f in (folder, fallback) if f is not None]),
             auto_reload=False,  # templates are read once per process; restart to pick up edits
             autoescape=True,
             trim_blocks=True,

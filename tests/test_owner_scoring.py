@@ -28,6 +28,8 @@ async def test_rescore_then_client_card(app: App) -> None:
     texts = app.fake.texts(1000)
     assert any(t.startswith("Reclassifying") for t in texts)
     assert "Done: 7 customers scored, 7 with purchases" in texts[-1]
+    segments = texts[-1].split("Segments: ", 1)[1]
+    assert "_" not in segments and segments[0].isupper(), "segments by name, not by key"
     edits = app.fake.calls("editMessageText")
     assert edits and "7 of 7" in edits[-1].params["text"]
 

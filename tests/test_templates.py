@@ -45,6 +45,21 @@ def test_owner_override_is_sandboxed(tmp_path) -> None:
         texts.render("en", "customer.balance", balance=1, value=1, card_code="A")
 
 
+def test_owner_override_can_use_the_shipped_labels(tmp_path) -> None:
+    """An owner's own /rescore summary still names segments through labels.html; the
+    blocks the owner did not override come from the shipped file."""
+    override = tmp_path / "en"
+    override.mkdir()
+    (override / "owner.html").write_text(
+        '{% block rescore_done %}{% from "labels.html" import SEGMENT %}'
+        "Top: {{ SEGMENT['cant_lose'] }}{% endblock %}",
+        encoding="utf-8",
+    )
+    texts = Texts("RUB", override_dir=tmp_path)
+    assert texts.render("en", "owner.rescore_done", s=None) == "Top: Can&#39;t lose"
+    assert texts.render("en", "owner.rescore_started").startswith("Reclassifying")
+
+
 def test_unknown_locale_falls_back_to_default() -> None:
     texts = Texts("RUB", default_locale="ru")
     assert texts.locale_for("de-DE") == "ru" and texts.locale_for("en-GB") == "en"
