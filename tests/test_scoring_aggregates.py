@@ -20,6 +20,7 @@ from bot.services.scoring_aggregates import (
     MONTH_S,
     aggregate,
     local_day,
+    parse_binary_copy,
     purchases_statement,
     utc_offset_s,
 )
@@ -186,3 +187,34 @@ async def test_owner_is_told_when_rescore_fails(app: App) -> None:
     async with app.biz.db.read() as session:
         statuses = list(await session.scalars(select(ScoringRun.status)))
     assert statuses == ["failed"]
+
+
+def _copy_bytes(rows: list[list[int | None]], extension: bytes = b"") -> bytes:
+    """PostgreSQL's binary COPY format, written by hand from its documentation."""
+    out = bytearray(b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big"))
+    out += len(extension).to_bytes(4, "big") + extension
+    for row in rows:
+        out += len(row).to_bytes(2, "big")
+        for value in row:
+            if value is None:
+                out += (-1).to_bytes(4, "big", signed=True)
+            else:
+                out += (8).to_bytes(4, "big") + value.to_bytes(8, "big", signed=True)
+    return bytes(out + b"\xff\xff")
+
+
+def test_binary_copy_parsing() -> None:
+    """Rows, a header extension, negative values; NULLs, a wrong width and a missing
+    trailer are refused rather than misread."""
+    rows = [[1, -2, 3], [2**40, 0, -(2**62)]]
+    assert parse_binary_copy(_copy_bytes(rows), 3).tolist() == rows
+    assert parse_binary_copy(_copy_bytes(rows, extension=b"future!"), 3).tolist() == rows
+    assert parse_binary_copy(_copy_bytes([]), 3).shape == (0, 3)
+    for bad, width in (
+        (_copy_bytes([[1, None, 3]]), 3),
+        (_copy_bytes(rows), 2),
+        (_copy_bytes(rows)[:-2], 3),
+        (b"COPY" + _copy_bytes(rows)[4:], 3),
+    ):
+        with pytest.raises(ValueError):
+            parse_binary_copy(bad, width)

@@ -19,6 +19,7 @@ view. Every selected value is a non-NULL integer, which is what makes both possi
 
 from __future__ import annotations
 
+import asyncio
 import io
 from dataclasses import dataclass
 from datetime import datetime
@@ -131,17 +132,27 @@ def customers_statement(conn: AsyncConnection, terms: list[str]) -> Select[Any]:
 
 
 async def fetch_int64(conn: AsyncConnection, stmt: Select[Any]) -> NDArray[np.int64]:
-    """A query whose every value is a non-NULL integer, as a (rows x columns) array."""
+    """A query whose every value is a non-NULL integer, as a (rows x columns) array.
+
+    Runs on ``conn``'s own driver connection, so inside its transaction if one is open.
+    """
     width = len(stmt.selected_columns)
-    if conn.dialect.name == "postgresql":  # every column as int8, the layout _copy_int64 reads
-        labelled = (column.label(f"c{i}") for i, column in enumerate(stmt.selected_columns))
-        inner = stmt.with_only_columns(*labelled, maintain_column_froms=True).subquery()
-        stmt = select(*(cast(column, BigInteger) for column in inner.c))
+    if conn.dialect.name == "postgresql":  # every column as int8, the layout COPY parsing reads
+        stmt = stmt.with_only_columns(
+            *(cast(c, BigInteger).label(f"c{i}") for i, c in enumerate(stmt.selected_columns)),
+            maintain_column_froms=True,
+        )
     sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     if conn.dialect.name == "postgresql":
-        return await _copy_int64(driver, sql, width)
+        buffer = io.BytesIO()
+
+        async def write(chunk: bytes) -> None:  # asyncpg wants a coroutine function here
+            buffer.write(chunk)
+
+        await driver.copy_from_query(sql, output=write, format="binary")
+        return await asyncio.to_thread(parse_binary_copy, buffer.getvalue(), width)
     parts = [np.zeros((0, width), dtype=np.int64)]
     cursor = await driver.execute(sql)
     try:
@@ -152,42 +163,48 @@ async def fetch_int64(conn: AsyncConnection, stmt: Select[Any]) -> NDArray[np.in
     return np.concatenate(parts)
 
 
-# PostgreSQL's binary COPY: an 11-byte signature, int32 flags, int32 extension length;
-# then per row an int16 field count and, per field, an int32 length and the value
-# (big-endian; int8 here); then an int16 -1.
-_COPY_HEADER = 19
+COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 
 
-async def _copy_int64(driver: Any, sql: str, width: int) -> NDArray[np.int64]:
-    buffer = io.BytesIO()
+def parse_binary_copy(data: bytes, width: int) -> NDArray[np.int64]:
+    """PostgreSQL's binary COPY output of ``width`` non-NULL int8 columns, as an array.
 
-    async def write(chunk: bytes) -> None:  # asyncpg wants a coroutine function here
-        buffer.write(chunk)
-
-    await driver.copy_from_query(sql, output=write, format="binary")
-    data = buffer.getbuffer()
+    Layout: the 11-byte signature, int32 flags, int32 length of a header extension and
+    the extension; per row an int16 field count and, per field, an int32 length and the
+    big-endian value; an int16 -1 trailer. Anything else is refused, never guessed at.
+    """
+    if data[: len(COPY_SIGNATURE)] != COPY_SIGNATURE or len(data) < 21:
+        raise ValueError("not PostgreSQL binary COPY output")
+    extension = int.from_bytes(data[15:19], "big")
+    start = 19 + extension
     fields: list[tuple[str, str]] = [("count", ">i2")]
     for i in range(width):
         fields += [(f"len{i}", ">i4"), (f"v{i}", ">i8")]
     row = np.dtype(fields)
-    count = (len(data) - _COPY_HEADER - 2) // row.itemsize
-    table = np.frombuffer(data, dtype=row, count=count, offset=_COPY_HEADER)
-    if count and not (
+    body = len(data) - start - 2
+    if body < 0 or body % row.itemsize or data[-2:] != b"\xff\xff":
+        raise ValueError("COPY rows are not all non-NULL int8 values")
+    table = np.frombuffer(data, dtype=row, count=body // row.itemsize, offset=start)
+    if not (
         np.all(table["count"] == width) and all(np.all(table[f"len{i}"] == 8) for i in range(width))
     ):
         raise ValueError("COPY rows are not all non-NULL int8 values")
-    result = np.empty((count, width), dtype=np.int64)
+    result = np.empty((table.size, width), dtype=np.int64)
     for i in range(width):
         result[:, i] = table[f"v{i}"]
-    del table
-    data.release()
     return result
 
 
 async def aggregate(
     conn: AsyncConnection, now: datetime, offset_s: int, *, with_months: bool
 ) -> Aggregates:
-    """Every customer's aggregates; customers without live purchases get 0 / NaN rows."""
+    """Every customer's aggregates; customers without live purchases get 0 / NaN rows.
+
+    All three queries read one snapshot: SQLite's read transaction begins with the first
+    of them (``conn`` has not run anything yet), PostgreSQL's is REPEATABLE READ.
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execution_options(isolation_level="REPEATABLE READ")
     terms = sorted(
         str(t) for t in (await conn.execute(select(Customer.payment_terms).distinct())).scalars()
     )
@@ -197,8 +214,8 @@ async def aggregate(
     bought = await fetch_int64(conn, purchases_statement(now, offset_s, with_months))
     buyer = bought[:, 0]
     where = np.minimum(np.searchsorted(customer_id, buyer), max(n - 1, 0))
-    known = customer_id[where] == buyer if n else np.zeros(0, dtype=bool)
-    at, rows = where[known], bought[known]
+    known = customer_id[where] == buyer if n else np.zeros(buyer.size, dtype=bool)
+    at, rows = (where, bought) if known.all() else (where[known], bought[known])
 
     def spread(column: int, empty: float, dtype: Any) -> NDArray[Any]:
         values = np.full(n, empty, dtype=dtype)
@@ -217,6 +234,6 @@ async def aggregate(
         first_day=spread(4, np.nan, np.float64),
         last_day=spread(5, np.nan, np.float64),
         created_day=(people[:, 1] + offset_s) / DAY_S,
-        payment_terms=np.array(terms or [""], dtype=np.str_)[people[:, 2]],
+        payment_terms=np.array([*terms, ""], dtype=np.str_)[people[:, 2]],  # -1: ""
         monthly_minor=monthly,
     )

@@ -343,9 +343,11 @@ async def reclassify(
     try:
         agg, scores = await _score_and_store(biz, now, progress, lap)
     except BaseException as exc:
-        # Shielded: a cancelled job (bot stopping) still leaves its run marked as failed.
-        await asyncio.shield(_finish(biz, run_id, "failed", 0, {"error": type(exc).__name__}))
-        log.exception("scoring run %d failed", run_id)
+        log.error("scoring run %d failed", run_id, exc_info=exc)
+        try:  # shielded: a cancelled job (bot stopping) still leaves its run marked failed
+            await asyncio.shield(_finish(biz, run_id, "failed", 0, {"error": type(exc).__name__}))
+        except Exception:  # the database may be what failed: keep the original error
+            log.exception("could not record scoring run %d as failed", run_id)
         raise
     summary = _summary(run_id, agg, scores)
     details = {
