@@ -31,7 +31,8 @@ from bot.app import build_business
 from bot.clock import FrozenClock
 from bot.config import settings_from_dict
 from bot.db.models import CustomerScore
-from bot.services.scoring_aggregates import aggregate, local_day, utc_offset_s
+from bot.services.local_days import LocalDays
+from bot.services.scoring_aggregates import aggregate
 from bot.services.scoring_job import rating_preset, reclassify, score
 
 RFM_REPEATS = 7
@@ -87,11 +88,11 @@ async def measure(url: str, out: str, rating: str, profile: str | None) -> dict[
         async with biz.db.read() as session:
             stored = await session.scalar(select(func.count()).select_from(CustomerScore))
         report["rows_stored"] = int(stored or 0)
-        offset = utc_offset_s(NOW, settings.business.zone)
-        now_day = float(local_day(NOW, offset))
+        days = LocalDays.around(settings.business.zone, NOW)
+        now_day = float(days.day_of(NOW))
         async with biz.db.engine.connect() as conn:
             agg = await aggregate(
-                conn, NOW, offset, with_months=rating_preset(settings.scoring) is not None
+                conn, NOW, days, with_months=rating_preset(settings.scoring) is not None
             )
     finally:
         await biz.db.dispose()

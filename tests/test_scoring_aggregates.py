@@ -15,17 +15,16 @@ from sqlalchemy import create_engine, select, text
 
 from bot.db import migrate
 from bot.db.models import CustomerScore, Purchase, ScoringRun
+from bot.services.local_days import LocalDays
 from bot.services.scoring_aggregates import (
     DAY_S,
     MONTH_S,
     aggregate,
-    local_day,
     parse_binary_copy,
     purchases_statement,
-    utc_offset_s,
 )
 from bot.services.scoring_job import reclassify
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, make_settings
 from tests.support.harness import App
 from tests.support.seed_data import add_customer
 
@@ -75,7 +74,8 @@ def test_migration_backfills_created_ts(tmp_path: Path) -> None:
 async def test_sqlite_groups_purchases_on_the_covering_index(app: App) -> None:
     """The GROUP BY walks ix_purchases_scoring in customer order: no table lookups, no
     sort of all purchases (the reason the job meets its time at ten million rows)."""
-    stmt = purchases_statement(app.clock.now(), 3 * 3600, with_months=True)
+    days = LocalDays.around(MOSCOW, app.clock.now())
+    stmt = purchases_statement(app.clock.now(), days, with_months=True)
     engine = create_engine(app.biz.db.engine.url.set(drivername="sqlite"))
     with engine.connect() as conn:
         sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
@@ -99,15 +99,14 @@ async def test_purchase_days_are_local_calendar_days(app: App) -> None:
     cid = await add_customer(
         app.biz.db, now, "A", purchases=[((now - t) / timedelta(days=1), "100") for t in times]
     )
-    offset = utc_offset_s(now, app.biz.settings.business.zone)
-    assert offset == 3 * 3600
+    days = LocalDays.around(app.biz.settings.business.zone, now)
     async with app.biz.db.engine.connect() as conn:
-        agg = await aggregate(conn, now, offset, with_months=False)
+        agg = await aggregate(conn, now, days, with_months=False)
     i = int(np.flatnonzero(agg.customer_id == cid)[0])
     jan10 = (datetime(2026, 1, 10) - datetime(1970, 1, 1)).days
     assert (agg.purchases[i], agg.purchase_days[i]) == (3, 2)
     assert (agg.first_day[i], agg.last_day[i]) == (jan10, jan10 + 1)
-    assert local_day(now, offset) == jan10 + 10
+    assert days.day_of(now) == jan10 + 10
     assert agg.spend_minor[i] == 30000 and agg.monthly_minor is None
 
 
@@ -136,7 +135,7 @@ async def test_trailing_months_in_the_same_pass(app: App) -> None:
         assert latest is not None
         latest.refunded_amount = Decimal("0.50")
     async with app.biz.db.engine.connect() as conn:
-        agg = await aggregate(conn, now, 3 * 3600, with_months=True)
+        agg = await aggregate(conn, now, LocalDays.around(MOSCOW, now), with_months=True)
     assert agg.monthly_minor is not None
     rows = {int(c): k for k, c in enumerate(agg.customer_id)}
     expected = np.zeros(12, dtype=np.int64)
@@ -218,3 +217,43 @@ def test_binary_copy_parsing() -> None:
     ):
         with pytest.raises(ValueError):
             parse_binary_copy(bad, width)
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def test_local_days_follow_daylight_saving() -> None:
+    """Berlin's 2025 clock changes are found to the second; every hour of two years maps
+    to the day Python's zoneinfo gives, in SQL arithmetic (mirrored in numpy here)."""
+    now = datetime(2026, 1, 15, 12, tzinfo=UTC)
+    days = LocalDays.around(BERLIN, now)
+    spring = int(datetime(2025, 3, 30, 1, tzinfo=UTC).timestamp())
+    autumn = int(datetime(2025, 10, 26, 1, tzinfo=UTC).timestamp())
+    assert spring in days.starts and autumn in days.starts
+    at = days.starts.index(spring)
+    assert days.offsets[at - 1 : at + 1] == (3600, 7200)
+    ts = np.arange(int(datetime(2024, 1, 1, tzinfo=UTC).timestamp()), autumn + 86400 * 90, 1800)
+    ours = (ts + days.offsets_of(ts)) // DAY_S
+    epoch = datetime(1970, 1, 1).date()
+    python = [(datetime.fromtimestamp(int(t), BERLIN).date() - epoch).days for t in ts]
+    assert ours.tolist() == python
+    assert LocalDays.around(ZoneInfo("UTC"), now).offsets == (0,)
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_purchase_days_in_summer_time(app: App, db_url: str) -> None:
+    """Berlin: 23:30 local on 1 July is 21:30 UTC (summer time, +2), 00:30 local on
+    2 July is 22:30 UTC: two local days, however close in UTC. With the winter offset
+    (+1) applied to all history, as before, both would be 1 July."""
+    biz = app.variant(make_settings(db_url, business={"timezone": "Europe/Berlin"})).biz
+    app.clock.current = datetime(2026, 1, 15, 12, tzinfo=UTC)
+    now = app.clock.now()
+    times = [datetime(2025, 7, 1, 21, 30, tzinfo=UTC), datetime(2025, 7, 1, 22, 30, tzinfo=UTC)]
+    cid = await add_customer(
+        biz.db, now, "A", purchases=[((now - t) / timedelta(days=1), "10") for t in times]
+    )
+    async with biz.db.engine.connect() as conn:
+        agg = await aggregate(conn, now, LocalDays.around(BERLIN, now), with_months=False)
+    i = int(np.flatnonzero(agg.customer_id == cid)[0])
+    july1 = (datetime(2025, 7, 1) - datetime(1970, 1, 1)).days
+    assert (agg.purchase_days[i], agg.first_day[i], agg.last_day[i]) == (2, july1, july1 + 1)

@@ -18,26 +18,24 @@ from sqlalchemy.sql import Select
 import scoring
 from bot.db.models import Customer, Purchase
 from bot.services.context import Business
+from bot.services.local_days import LocalDays
 from bot.services.scoring_aggregates import (
     AMOUNT_MINOR,
-    DAY_S,
     NET_MINOR,
     REFUNDED_MINOR,
     fetch_int64,
     unix_seconds_sql,
-    utc_offset_s,
 )
 
 MAX_PERIOD_DAYS = 3650
-EPOCH = date(1970, 1, 1)
 
 
-def summary_statement(start: date, end: date, window_days: int, offset_s: int) -> Select[Any]:
+def summary_statement(start: date, end: date, window_days: int, days: LocalDays) -> Select[Any]:
     """customer, first local day, then counts/sums per ``scoring.CustomerPeriodSummary``."""
     ts = Purchase.created_ts
 
-    def after(day: date) -> Any:  # local midnight of ``day`` as Unix seconds
-        return (day - EPOCH).days * DAY_S - offset_s
+    def after(day: date) -> int:  # local midnight that starts ``day``, as Unix seconds
+        return days.midnight_ts(day)
 
     def count(lo: date | None, hi: date) -> Any:
         within = ts < after(hi) if lo is None else (ts >= after(lo)) & (ts < after(hi))
@@ -48,7 +46,7 @@ def summary_statement(start: date, end: date, window_days: int, offset_s: int) -
     return (
         select(
             Purchase.customer_id,
-            func.min((ts + offset_s) // DAY_S),
+            func.min(days.day_sql(ts)),
             count(start - window, start),
             count(end - window, end),
             count(start, end),
@@ -67,14 +65,14 @@ async def period_report(biz: Business, days: int) -> scoring.PeriodKPI:
     now = biz.clock.now()
     end = now.astimezone(zone).date() + timedelta(days=1)
     start = end - timedelta(days=days)
-    offset = utc_offset_s(now, zone)
+    days_of = LocalDays.around(zone, now)
     window = biz.settings.scoring.active_window_days
     async with biz.db.engine.connect() as conn:
-        rows = await fetch_int64(conn, summary_statement(start, end, window, offset))
+        rows = await fetch_int64(conn, summary_statement(start, end, window, days_of))
         # A referral is dated by the day the referred customer joined.
         referred = await fetch_int64(
             conn,
-            select((unix_seconds_sql(conn, Customer.created_at) + offset) // DAY_S).where(
+            select(days_of.day_sql(unix_seconds_sql(conn, Customer.created_at))).where(
                 Customer.referred_by.is_not(None)
             ),
         )

@@ -6,10 +6,8 @@ purchase days, net spend, first and last purchase day and, when the rating scale
 net spend in each of the trailing 12 months (conditional sums in the same pass). A
 second query lists every customer with the sign-up time and payment terms.
 
-Days are the business's local calendar days, numbered from 1970-01-01:
-``(created_ts + utc_offset) // 86400`` with the zone's offset at the time of the run
-(exact for zones without daylight saving; elsewhere purchases within an hour of
-midnight may fall on the neighbouring day for half the year).
+Days are the business's local calendar days, numbered from 1970-01-01
+(``bot.services.local_days``: daylight saving included).
 
 Rows are read with the raw driver, not SQLAlchemy's result objects, and go straight into
 numpy arrays: SQLite's cursor in chunks (aiosqlite runs it on its own thread, so the
@@ -33,8 +31,8 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.db.models import Customer, Purchase, unix_seconds
+from bot.services.local_days import DAY_S, LocalDays
 
-DAY_S = 86_400
 DAYS_PER_MONTH = 30.44
 RATING_MONTHS = 12
 MONTH_S = round(DAYS_PER_MONTH * DAY_S)
@@ -66,17 +64,6 @@ class Aggregates:
         return None if self.monthly_minor is None else self.monthly_minor / 100.0
 
 
-def utc_offset_s(now: datetime, zone: Any) -> int:
-    """The business zone's offset from UTC at ``now``, in whole seconds."""
-    offset = now.astimezone(zone).utcoffset()
-    return int(offset.total_seconds()) if offset is not None else 0
-
-
-def local_day(now: datetime, offset_s: int) -> int:
-    """``now`` as a local day number, the same arithmetic as the SQL."""
-    return (unix_seconds(now) + offset_s) // DAY_S
-
-
 def unix_seconds_sql(conn: AsyncConnection, column: Any) -> ColumnElement[int]:
     """A datetime column as whole Unix seconds (fraction cut off), on either backend.
 
@@ -93,10 +80,10 @@ def _int(value: int) -> ColumnElement[int]:
     return literal_column(str(int(value)), BigInteger)
 
 
-def purchases_statement(now: datetime, offset_s: int, with_months: bool) -> Select[Any]:
+def purchases_statement(now: datetime, days: LocalDays, with_months: bool) -> Select[Any]:
     """The one GROUP BY over purchases (see the module docstring for the columns)."""
     ts = Purchase.created_ts
-    day = (ts + _int(offset_s)) // _int(DAY_S)
+    day = days.day_sql(ts)
     columns: list[ColumnElement[Any]] = [
         Purchase.customer_id,
         func.count(),
@@ -196,7 +183,7 @@ def parse_binary_copy(data: bytes, width: int) -> NDArray[np.int64]:
 
 
 async def aggregate(
-    conn: AsyncConnection, now: datetime, offset_s: int, *, with_months: bool
+    conn: AsyncConnection, now: datetime, days: LocalDays, *, with_months: bool
 ) -> Aggregates:
     """Every customer's aggregates; customers without live purchases get 0 / NaN rows.
 
@@ -211,7 +198,7 @@ async def aggregate(
     people = await fetch_int64(conn, customers_statement(conn, terms))
     customer_id = np.ascontiguousarray(people[:, 0])
     n = customer_id.size
-    bought = await fetch_int64(conn, purchases_statement(now, offset_s, with_months))
+    bought = await fetch_int64(conn, purchases_statement(now, days, with_months))
     buyer = bought[:, 0]
     where = np.minimum(np.searchsorted(customer_id, buyer), max(n - 1, 0))
     known = customer_id[where] == buyer if n else np.zeros(buyer.size, dtype=bool)
@@ -233,7 +220,7 @@ async def aggregate(
         spend_minor=spread(3, 0, np.int64),
         first_day=spread(4, np.nan, np.float64),
         last_day=spread(5, np.nan, np.float64),
-        created_day=(people[:, 1] + offset_s) / DAY_S,
+        created_day=(people[:, 1] + days.offsets_of(people[:, 1])) / DAY_S,
         payment_terms=np.array([*terms, ""], dtype=np.str_)[people[:, 2]],  # -1: ""
         monthly_minor=monthly,
     )

@@ -27,12 +27,11 @@ import scoring
 from bot.config import RATING_SCALE_INPUTS, ScoringSettings
 from bot.db.models import CustomerScore, ScoringRun
 from bot.services.context import Business
+from bot.services.local_days import LocalDays
 from bot.services.scoring_aggregates import (
     DAYS_PER_MONTH,
     Aggregates,
     aggregate,
-    local_day,
-    utc_offset_s,
 )
 
 log = logging.getLogger(__name__)
@@ -366,12 +365,12 @@ async def _score_and_store(
     biz: Business, now: datetime, progress: Progress | None, lap: _Laps
 ) -> tuple[Aggregates, Scores]:
     cfg = biz.settings.scoring
-    offset = utc_offset_s(now, biz.settings.business.zone)
+    days = LocalDays.around(biz.settings.business.zone, now)
     async with biz.db.engine.connect() as conn:
-        agg = await aggregate(conn, now, offset, with_months=rating_preset(cfg) is not None)
+        agg = await aggregate(conn, now, days, with_months=rating_preset(cfg) is not None)
     lap("aggregate")
     # The arithmetic runs in a thread so that the event loop keeps serving updates.
-    scores = await asyncio.to_thread(score, agg, float(local_day(now, offset)), cfg)
+    scores = await asyncio.to_thread(score, agg, float(days.day_of(now)), cfg)
     lap("score")
     columns = await asyncio.to_thread(_columns, agg, scores, now, biz.db.engine.dialect)
     lap("rows")
