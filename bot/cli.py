@@ -61,7 +61,7 @@ def score(config: Path = ConfigOption) -> None:
     """Reclassify every customer now (RFM, stage, value, lifetime value), with progress."""
     from bot.app import build_business
     from bot.db.migrate import SchemaNotCurrentError, check_schema
-    from bot.services.scoring_job import reclassify
+    from bot.services.scoring_job import ScoringBusyError, reclassify
 
     settings = _settings(config)
 
@@ -88,7 +88,7 @@ def score(config: Path = ConfigOption) -> None:
 
     try:
         asyncio.run(main())
-    except SchemaNotCurrentError as err:
+    except (SchemaNotCurrentError, ScoringBusyError) as err:
         _fail(str(err))
 
 

@@ -153,6 +153,7 @@ class ScoringSettings(_Section):
     custom_rating_scale: dict[str, Any] | None = None
     active_window_days: int = Field(default=365, ge=1)
     nightly_at: str = Field(default="03:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    stale_run_minutes: int = Field(default=60, ge=1)
     value_strategy: dict[str, dict[str, str]] | None = None
     lifecycle: LifecycleSettings = LifecycleSettings()
 

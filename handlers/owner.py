@@ -20,7 +20,7 @@ from bot.services.client_card import client_card
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.roles import Actor, Role
-from bot.services.scoring_job import reclassify
+from bot.services.scoring_job import ScoringBusyError, reclassify
 from handlers.keyboards import StaffRemove, staff_keyboard
 from handlers.middlewares import RequireRole
 from handlers.replies import refusal, text
@@ -109,6 +109,9 @@ async def on_rescore(
     async def work() -> None:
         try:
             summary = await reclassify(biz, report)
+        except ScoringBusyError:
+            await status.edit_text(text(biz, actor, "owner.rescore_busy"))
+            return
         except Exception:
             log.exception("rescore failed")
             await message.answer(text(biz, actor, "owner.rescore_failed"))

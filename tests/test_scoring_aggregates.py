@@ -3,6 +3,7 @@ covering index, and a run that fails is recorded as failed with the old scores k
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -23,7 +24,7 @@ from bot.services.scoring_aggregates import (
     parse_binary_copy,
     purchases_statement,
 )
-from bot.services.scoring_job import reclassify
+from bot.services.scoring_job import ScoringBusyError, reclassify, run_nightly
 from tests.conftest import BACKENDS, make_settings
 from tests.support.harness import App
 from tests.support.seed_data import add_customer
@@ -257,3 +258,38 @@ async def test_purchase_days_in_summer_time(app: App, db_url: str) -> None:
     i = int(np.flatnonzero(agg.customer_id == cid)[0])
     july1 = (datetime(2025, 7, 1) - datetime(1970, 1, 1)).days
     assert (agg.purchase_days[i], agg.first_day[i], agg.last_day[i]) == (2, july1, july1 + 1)
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_one_reclassification_at_a_time(app: App) -> None:
+    """Two runs started together: one scores, the other is refused as busy (each run
+    holds the whole history in memory); a run left 'running' by a crash long ago does not
+    block, a fresh one does, and the nightly job skips instead of failing."""
+    await add_customer(app.biz.db, app.clock.now(), "A", purchases=[(3, "100"), (40, "200")])
+    results = await asyncio.gather(reclassify(app.biz), reclassify(app.biz), return_exceptions=True)
+    assert sorted(type(r).__name__ for r in results) == ["ScoringBusyError", "ScoringSummary"]
+
+    now = app.clock.now()
+    async with app.biz.db.write() as session:
+        stale = ScoringRun(started_at=now - timedelta(hours=2), status="running", customers=0)
+        session.add(stale)
+    assert (await reclassify(app.biz)).customers == 1
+    async with app.biz.db.write() as session:
+        session.add(
+            ScoringRun(started_at=now - timedelta(minutes=5), status="running", customers=0)
+        )
+    with pytest.raises(ScoringBusyError):
+        await reclassify(app.biz)
+    assert await run_nightly(app.biz) is None
+    async with app.biz.db.read() as session:
+        statuses = sorted(await session.scalars(select(ScoringRun.status)))
+    assert statuses == ["done", "done", "running", "running"]
+
+
+async def test_owner_is_told_when_a_rescore_is_already_running(app: App) -> None:
+    async with app.biz.db.write() as session:
+        session.add(ScoringRun(started_at=app.clock.now(), status="running", customers=0))
+    await app.owner.send("/rescore")
+    await app.dp["background"].wait()
+    edits = app.fake.calls("editMessageText")
+    assert edits and "already running" in edits[-1].params["text"]

@@ -13,13 +13,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -333,11 +333,7 @@ async def reclassify(
     """
     lap = _Laps(timings)
     now = biz.clock.now()
-    async with biz.db.write() as session:
-        run = ScoringRun(started_at=now, status="running", customers=0)
-        session.add(run)
-        await session.flush()
-        run_id = run.id
+    run_id = await _claim_run(biz, now)
     lap("start")
     try:
         agg, scores = await _score_and_store(biz, now, progress, lap)
@@ -359,6 +355,43 @@ async def reclassify(
     lap("finish")
     log.info("reclassified %d customers (run %d)", summary.customers, run_id)
     return summary
+
+
+class ScoringBusyError(Exception):
+    """Another reclassification is running; it started at ``started_at``."""
+
+    def __init__(self, started_at: datetime) -> None:
+        super().__init__(f"a reclassification is already running since {started_at}")
+        self.started_at = started_at
+
+
+# Serialises claims on PostgreSQL (any constant shared by all bot processes will do);
+# SQLite's BEGIN IMMEDIATE already does.
+_CLAIM_LOCK_KEY = 0x5C0_12E
+
+
+async def _claim_run(biz: Business, now: datetime) -> int:
+    """Record a new run, unless a fresh one is still running (then ScoringBusyError).
+
+    Two runs at once would each hold the whole history in memory and race on the same
+    rows; a run left "running" by a crash stops blocking after ``stale_run_minutes``.
+    """
+    fresh = now - timedelta(minutes=biz.settings.scoring.stale_run_minutes)
+    async with biz.db.write() as session:
+        if biz.db.engine.dialect.name == "postgresql":
+            await session.execute(select(func.pg_advisory_xact_lock(_CLAIM_LOCK_KEY)))
+        running = await session.scalar(
+            select(ScoringRun.started_at)
+            .where(ScoringRun.status == "running", ScoringRun.started_at > fresh)
+            .order_by(ScoringRun.started_at.desc())
+            .limit(1)
+        )
+        if running is not None:
+            raise ScoringBusyError(running)
+        run = ScoringRun(started_at=now, status="running", customers=0)
+        session.add(run)
+        await session.flush()
+        return run.id
 
 
 async def _score_and_store(
@@ -427,5 +460,9 @@ def _summary(run_id: int, agg: Aggregates, s: Scores) -> ScoringSummary:
     )
 
 
-async def run_nightly(biz: Business) -> ScoringSummary:
-    return await reclassify(biz)
+async def run_nightly(biz: Business) -> ScoringSummary | None:
+    try:
+        return await reclassify(biz)
+    except ScoringBusyError as busy:
+        log.info("nightly reclassification skipped: %s", busy)
+        return None
