@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +64,14 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_session_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, migrated once, dropped after."""
+@contextmanager
+def scratch_postgres(prefix: str) -> Iterator[str]:
+    """A new empty PostgreSQL database (its URL), dropped afterwards; skips without one."""
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL tests need LOYALTY_TEST_POSTGRES_URL (set by .ci/run)")
     import asyncio
 
-    name = f"loyalty_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin_url = make_url(POSTGRES_URL)
 
     async def admin(sql: str) -> None:
@@ -80,10 +81,18 @@ def postgres_session_url() -> Iterator[str]:
         await engine.dispose()
 
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    migrate.upgrade(url)
-    yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_session_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated once, dropped after."""
+    with scratch_postgres("loyalty_test") as url:
+        migrate.upgrade(url)
+        yield url
 
 
 @pytest.fixture(params=["sqlite"])

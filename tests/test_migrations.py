@@ -4,20 +4,21 @@ and the migrations describe the same schema."""
 from __future__ import annotations
 
 import asyncio
-import uuid
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.db import migrate
-from bot.db.models import Base
-from tests.conftest import POSTGRES_URL
+from bot.db.models import Base, UTCDateTime
+from tests.conftest import scratch_postgres
 
 
 def test_upgrade_downgrade_upgrade(tmp_path: Path) -> None:
@@ -37,47 +38,49 @@ def test_models_match_migrations(sqlite_template: Path) -> None:
     assert diff == [], diff
 
 
-def test_postgres_migration_backfills_created_ts() -> None:
-    """0004 on PostgreSQL: purchases written before it get created_ts from created_at,
-    the fraction of a second cut off, as the model's column default computes it."""
-    if not POSTGRES_URL:
-        pytest.skip("PostgreSQL tests need LOYALTY_TEST_POSTGRES_URL (set by .ci/run)")
-    import asyncpg
+OLD_ROWS = {  # written as the app writes them, through the column types
+    "outlets": [{"code": "main", "name": "Main"}],
+    "customers": [
+        {"id": 1, "name": "A", "name_key": "a", "language": "en", "card_code": "AAAA",
+         "balance": 0, "payment_terms": "on_time", "marketing_opt_in": False,
+         "created_at": datetime(2025, 1, 1, tzinfo=UTC)}
+    ],
+    "purchases": [
+        {"id": 1, "customer_id": 1, "author_tg_id": 1, "outlet_code": "main", "amount": 100,
+         "refunded_amount": 0, "points_earned": 0, "points_redeemed": 0,
+         "created_at": datetime(2026, 1, 15, 21, 30, 59, 999999, tzinfo=UTC)}
+    ],
+}
 
-    admin = make_url(POSTGRES_URL).set(drivername="postgresql")
-    name = f"loyalty_mig_{uuid.uuid4().hex[:10]}"
-    dsn = admin.set(database=name).render_as_string(hide_password=False)
 
-    async def run(target: str, sql: str) -> Any:
-        con = await asyncpg.connect(target)
-        try:
-            return await con.fetchval(sql) if sql.startswith("SELECT") else await con.execute(sql)
-        finally:
-            await con.close()
+def _old_table(name: str) -> sa.TableClause:
+    types = {"created_at": UTCDateTime(), "marketing_opt_in": sa.Boolean()}
+    return sa.table(name, *(sa.column(k, types.get(k)) for k in OLD_ROWS[name][0]))
 
-    asyncio.run(run(admin.render_as_string(hide_password=False), f'CREATE DATABASE "{name}"'))
-    try:
-        url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migration_0004_backfills_created_ts(backend: str, tmp_path: Path) -> None:
+    """Purchases written before 0004 get created_ts from created_at, the fraction of a
+    second cut off (SQLite's strftime('%s') alone would round it up), as the model's
+    column default computes it for new rows."""
+    with ExitStack() as stack:
+        if backend == "postgresql":
+            url = stack.enter_context(scratch_postgres("loyalty_mig"))
+        else:
+            url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
         migrate.upgrade(url, "0003")
-        asyncio.run(
-            run(
-                dsn,
-                "INSERT INTO outlets (code, name) VALUES ('main', 'Main');"
-                "INSERT INTO customers (id, name, name_key, language, card_code, balance,"
-                " payment_terms, created_at, marketing_opt_in) VALUES (1, 'A', 'a', 'en',"
-                " 'AAAA', 0, 'on_time', '2025-01-01 00:00:00+00', false);"
-                "INSERT INTO purchases (id, customer_id, author_tg_id, outlet_code, amount,"
-                " refunded_amount, points_earned, points_redeemed, created_at) VALUES"
-                " (1, 1, 1, 'main', 100, 0, 0, 0, '2026-01-15 21:30:59.999999+00');",
-            )
-        )
+
+        async def run(statement: Any, many: list[dict[str, Any]] | None = None) -> Any:
+            engine = create_async_engine(url)
+            try:
+                async with engine.begin() as conn:
+                    result = await conn.execute(statement, many)
+                    return None if many is not None else result.all()
+            finally:
+                await engine.dispose()
+
+        for name, rows in OLD_ROWS.items():
+            asyncio.run(run(sa.insert(_old_table(name)), rows))
         migrate.upgrade(url)
-        ts = asyncio.run(run(dsn, "SELECT created_ts FROM purchases"))
-        assert ts == int(datetime(2026, 1, 15, 21, 30, 59, tzinfo=UTC).timestamp())
-    finally:
-        asyncio.run(
-            run(
-                admin.render_as_string(hide_password=False),
-                f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
-            )
-        )
+        rows = asyncio.run(run(sa.text("SELECT created_ts FROM purchases")))
+    assert rows == [(int(datetime(2026, 1, 15, 21, 30, 59, tzinfo=UTC).timestamp()),)]

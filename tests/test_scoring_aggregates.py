@@ -4,17 +4,14 @@ covering index, and a run that fails is recorded as failed with the old scores k
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from bot.db import migrate
 from bot.db.models import CustomerScore, Purchase, ScoringRun
 from bot.services.local_days import LocalDays
 from bot.services.scoring_aggregates import (
@@ -46,30 +43,6 @@ async def test_created_ts_is_filled_from_created_at(app: App) -> None:
     assert len(rows) == 2
     for created_at, created_ts in rows:
         assert created_ts == int(created_at.timestamp())
-
-
-def test_migration_backfills_created_ts(tmp_path: Path) -> None:
-    """Purchases written before 0004 get created_ts from their created_at text."""
-    path = tmp_path / "old.db"
-    url = f"sqlite+aiosqlite:///{path}"
-    migrate.upgrade(url, "0003")
-    con = sqlite3.connect(path)
-    con.executescript(
-        "INSERT INTO outlets (code, name) VALUES ('main', 'Main');"
-        "INSERT INTO customers (id, name, name_key, language, card_code, balance,"
-        " payment_terms, created_at, marketing_opt_in)"
-        " VALUES (1, 'A', 'a', 'en', 'AAAA', 0, 'on_time', '2025-01-01 00:00:00.000000', 0);"
-        "INSERT INTO purchases (id, customer_id, author_tg_id, outlet_code, amount,"
-        " refunded_amount, points_earned, points_redeemed, created_at)"
-        " VALUES (1, 1, 1, 'main', 100, 0, 0, 0, '2026-01-15 21:30:59.999999');"
-    )
-    con.commit()
-    con.close()
-    migrate.upgrade(url)
-    con = sqlite3.connect(path)
-    (ts,) = con.execute("SELECT created_ts FROM purchases").fetchone()
-    con.close()
-    assert ts == int(datetime(2026, 1, 15, 21, 30, 59, tzinfo=UTC).timestamp())
 
 
 async def test_sqlite_groups_purchases_on_the_covering_index(app: App) -> None:
