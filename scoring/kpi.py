@@ -89,10 +89,8 @@ class CustomerPeriodSummary:
     purchases_to_end: NDArray[np.int64]  # purchases before ``end``, the period included
 
 
-def period_bounds(start: DateLike, end: DateLike, active_window_days: int) -> tuple[int, int]:
-    """The period as day numbers [d0, d1), with its inputs checked."""
-    if active_window_days <= 0:
-        raise ValueError("active_window_days must be positive")
+def period_bounds(start: DateLike, end: DateLike) -> tuple[int, int]:
+    """The period as day numbers [d0, d1), checked to be non-empty."""
     d0, d1 = _day(start), _day(end)
     if d1 <= d0:
         raise ValueError(f"period end {end} must be after start {start}")
@@ -118,7 +116,9 @@ def summarise_purchases(
         raise ValueError("purchase arrays must have equal length")
     if not np.all(np.isfinite(amount)):
         raise ValueError("purchase amounts must be finite")
-    d0, d1 = period_bounds(start, end, active_window_days)
+    if active_window_days <= 0:
+        raise ValueError("active_window_days must be positive")
+    d0, d1 = period_bounds(start, end)
 
     ids, idx = np.unique(customer, return_inverse=True)
     n_customers = ids.size
@@ -182,7 +182,7 @@ def kpis_from_summary(
     csat_dates: ArrayLike | None = None,
 ) -> PeriodKPI:
     """The period's KPIs (module docstring) from the per-customer summary."""
-    d0, d1 = period_bounds(start, end, 1)
+    d0, d1 = period_bounds(start, end)
     active_start, active_end = summary.active_at_start, summary.active_at_end
     new = (summary.first_day >= d0) & (summary.first_day < d1)
     buyers = summary.purchases_in_period > 0

@@ -34,24 +34,23 @@ def summary_statement(start: date, end: date, window_days: int, days: LocalDays)
     """customer, first local day, then counts/sums per ``scoring.CustomerPeriodSummary``."""
     ts = Purchase.created_ts
 
-    def after(day: date) -> int:  # local midnight that starts ``day``, as Unix seconds
-        return days.midnight_ts(day)
-
-    def count(lo: date | None, hi: date) -> Any:
-        within = ts < after(hi) if lo is None else (ts >= after(lo)) & (ts < after(hi))
-        return cast(func.sum(case((within, 1), else_=0)), BigInteger)
+    def total(lo: date | None, hi: date, value: Any = 1) -> Any:
+        """Sum of ``value`` over purchases from local midnight ``lo`` (or ever) to ``hi``."""
+        within = ts < days.midnight_ts(hi)
+        if lo is not None:
+            within = (ts >= days.midnight_ts(lo)) & within
+        return cast(func.sum(case((within, value), else_=0)), BigInteger)
 
     window = timedelta(days=window_days)
-    in_period = (ts >= after(start)) & (ts < after(end))
     return (
         select(
             Purchase.customer_id,
             func.min(days.day_sql(ts)),
-            count(start - window, start),
-            count(end - window, end),
-            count(start, end),
-            cast(func.sum(case((in_period, NET_MINOR), else_=0)), BigInteger),
-            count(None, end),
+            total(start - window, start),
+            total(end - window, end),
+            total(start, end),
+            total(start, end, NET_MINOR),
+            total(None, end),
         )
         .where(REFUNDED_MINOR < AMOUNT_MINOR)
         .group_by(Purchase.customer_id)

@@ -4,8 +4,9 @@ A day number counts local days from 1970-01-01: ``(unix_seconds + offset) // 864
 where ``offset`` is the zone's UTC offset at that instant. Zones with daylight saving
 change offset a couple of times a year, so the offset is a step function of time: the
 steps over the covered years are found once (from ``zoneinfo``), and SQL gets a CASE
-over them, newest first (most rows are recent and match the first branch). A zone
-without changes in that range, such as Europe/Moscow, gets a plain constant.
+over them, newest first (most rows are recent and match the first branch; Moscow's
+steps all lie before 2015). A zone that never changed in that range, such as UTC, gets a
+plain constant.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def _offset(zone: ZoneInfo, ts: int) -> int:
     return int(offset.total_seconds()) if offset is not None else 0
 
 
-def _int(value: int) -> ColumnElement[int]:
+def sql_int(value: int) -> ColumnElement[int]:
     """An integer constant inlined into the SQL (both backends then do integer maths)."""
     return literal_column(str(int(value)), BigInteger)
 
@@ -69,13 +70,14 @@ class LocalDays:
 
     def offset_sql(self, ts: Any) -> ColumnElement[int]:
         if len(self.offsets) == 1:
-            return _int(self.offsets[0])
+            return sql_int(self.offsets[0])
         steps = list(zip(self.starts[1:], self.offsets[1:], strict=True))[::-1]
-        return case(*((ts >= _int(s), _int(o)) for s, o in steps), else_=_int(self.offsets[0]))
+        whens = ((ts >= sql_int(start), sql_int(offset)) for start, offset in steps)
+        return case(*whens, else_=sql_int(self.offsets[0]))
 
     def day_sql(self, ts: Any) -> ColumnElement[int]:
         """The local day number of a Unix-seconds expression (non-negative times)."""
-        return (ts + self.offset_sql(ts)) // _int(DAY_S)
+        return (ts + self.offset_sql(ts)) // sql_int(DAY_S)
 
     def offsets_of(self, ts: NDArray[np.int64]) -> NDArray[np.int64]:
         index = np.searchsorted(np.array(self.starts[1:], dtype=np.int64), ts, side="right")

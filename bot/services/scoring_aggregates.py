@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import BigInteger, case, cast, func, literal_column, select, type_coerce
+from sqlalchemy import BigInteger, case, cast, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.db.models import Customer, Purchase, unix_seconds
-from bot.services.local_days import DAY_S, LocalDays
+from bot.services.local_days import DAY_S, LocalDays, sql_int
 
 DAYS_PER_MONTH = 30.44
 RATING_MONTHS = 12
@@ -75,11 +75,6 @@ def unix_seconds_sql(conn: AsyncConnection, column: Any) -> ColumnElement[int]:
     return cast(func.floor(func.extract("epoch", column)), BigInteger)
 
 
-def _int(value: int) -> ColumnElement[int]:
-    """An integer constant inlined into the SQL (both backends then do integer maths)."""
-    return literal_column(str(int(value)), BigInteger)
-
-
 def purchases_statement(now: datetime, days: LocalDays, with_months: bool) -> Select[Any]:
     """The one GROUP BY over purchases (see the module docstring for the columns)."""
     ts = Purchase.created_ts
@@ -97,9 +92,9 @@ def purchases_statement(now: datetime, days: LocalDays, with_months: bool) -> Se
         start = end - RATING_MONTHS * MONTH_S
         for k in range(RATING_MONTHS):
             last = k == RATING_MONTHS - 1
-            upper = ts <= _int(end) if last else ts < _int(start + (k + 1) * MONTH_S)
-            within = (ts >= _int(start + k * MONTH_S)) & upper
-            columns.append(cast(func.sum(case((within, NET_MINOR), else_=_int(0))), BigInteger))
+            upper = ts <= sql_int(end) if last else ts < sql_int(start + (k + 1) * MONTH_S)
+            within = (ts >= sql_int(start + k * MONTH_S)) & upper
+            columns.append(cast(func.sum(case((within, NET_MINOR), else_=sql_int(0))), BigInteger))
     return select(*columns).where(REFUNDED_MINOR < AMOUNT_MINOR).group_by(Purchase.customer_id)
 
 
@@ -107,11 +102,11 @@ def customers_statement(conn: AsyncConnection, terms: list[str]) -> Select[Any]:
     """Every customer: id, sign-up Unix seconds, payment terms as an index into ``terms``."""
     code = (
         case(
-            *((Customer.payment_terms == name, _int(i)) for i, name in enumerate(terms)),
-            else_=_int(-1),
+            *((Customer.payment_terms == name, sql_int(i)) for i, name in enumerate(terms)),
+            else_=sql_int(-1),
         )
         if terms
-        else _int(-1)
+        else sql_int(-1)
     )
     return select(Customer.id, unix_seconds_sql(conn, Customer.created_at), code).order_by(
         Customer.id
