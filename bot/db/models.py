@@ -30,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot.money import from_minor, to_minor
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC in Python on every backend (SQLite keeps naive values)."""
@@ -60,12 +62,12 @@ class Money(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Decimal | None, dialect: Any) -> int | None:
         if value is None:
             return None
-        return int((Decimal(value) * 100).to_integral_exact())
+        return to_minor(value)
 
     def process_result_value(self, value: int | None, dialect: Any) -> Decimal | None:
         if value is None:
             return None
-        return (Decimal(value) / 100).quantize(Decimal("0.01"))
+        return from_minor(value)
 
 
 class Base(DeclarativeBase):

@@ -12,8 +12,10 @@ from sqlalchemy import func, select
 
 import scoring
 from bot.db.models import CustomerScore, Note, Purchase, Visit
+from bot.money import from_minor
 from bot.services.context import Business
 from bot.services.customers import CustomerView, require_customer, view
+from bot.services.live_purchases import IS_LIVE, NET_AMOUNT, NET_MINOR
 
 RECENT_PURCHASES = 5
 
@@ -53,26 +55,23 @@ def _wording(text: scoring.value.SourceText | None, locale: str) -> SourceWordin
 async def client_card(biz: Business, token: str, locale: str) -> ClientCard:
     async with biz.db.read() as session:
         customer = await require_customer(session, token)
-        live = Purchase.customer_id == customer.id
-        count, first, last, total = (
+        live = (Purchase.customer_id == customer.id) & IS_LIVE
+        count, first, last, net_minor = (
             await session.execute(
                 select(
                     func.count(Purchase.id),
                     func.min(Purchase.created_at),
                     func.max(Purchase.created_at),
-                    func.coalesce(func.sum(Purchase.amount), 0),
+                    func.coalesce(func.sum(NET_MINOR), 0),
                 ).where(live)
             )
         ).one()
-        refunded = await session.scalar(
-            select(func.coalesce(func.sum(Purchase.refunded_amount), 0)).where(live)
-        )
         visits = await session.scalar(
             select(func.count(Visit.id)).where(Visit.customer_id == customer.id)
         )
         recent = (
             await session.execute(
-                select(Purchase.id, Purchase.created_at, Purchase.amount, Purchase.service_tag)
+                select(Purchase.id, Purchase.created_at, NET_AMOUNT, Purchase.service_tag)
                 .where(live)
                 .order_by(Purchase.id.desc())
                 .limit(RECENT_PURCHASES)
@@ -92,7 +91,7 @@ async def client_card(biz: Business, token: str, locale: str) -> ClientCard:
         visits=int(visits or 0),
         first_purchase=first,
         last_purchase=last,
-        total_spend=(Decimal(total or 0) - Decimal(refunded or 0)),
+        total_spend=from_minor(int(net_minor)),
         recent=[(r[0], r[1], r[2], r[3]) for r in recent],
         last_note=note,
         score=_score_fields(score),

@@ -18,14 +18,9 @@ from sqlalchemy.sql import Select
 import scoring
 from bot.db.models import Customer, Purchase
 from bot.services.context import Business
+from bot.services.live_purchases import IS_LIVE, NET_MINOR
 from bot.services.local_days import LocalDays
-from bot.services.scoring_aggregates import (
-    AMOUNT_MINOR,
-    NET_MINOR,
-    REFUNDED_MINOR,
-    fetch_int64,
-    unix_seconds_sql,
-)
+from bot.services.scoring_aggregates import fetch_int64, unix_seconds_sql
 
 MAX_PERIOD_DAYS = 3650
 
@@ -52,7 +47,7 @@ def summary_statement(start: date, end: date, window_days: int, days: LocalDays)
             total(start, end, NET_MINOR),
             total(None, end),
         )
-        .where(REFUNDED_MINOR < AMOUNT_MINOR)
+        .where(IS_LIVE)
         .group_by(Purchase.customer_id)
     )
 

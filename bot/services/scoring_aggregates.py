@@ -25,12 +25,13 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import BigInteger, case, cast, func, select, type_coerce
+from sqlalchemy import BigInteger, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.db.models import Customer, Purchase, unix_seconds
+from bot.services.live_purchases import IS_LIVE, NET_MINOR
 from bot.services.local_days import DAY_S, LocalDays, sql_int
 
 DAYS_PER_MONTH = 30.44
@@ -38,10 +39,6 @@ RATING_MONTHS = 12
 MONTH_S = round(DAYS_PER_MONTH * DAY_S)
 FETCH_CHUNK = 50_000
 
-# Money columns as raw minor units, so sums stay integers and skip Decimal conversion.
-AMOUNT_MINOR = type_coerce(Purchase.amount, BigInteger)
-REFUNDED_MINOR = type_coerce(Purchase.refunded_amount, BigInteger)
-NET_MINOR = AMOUNT_MINOR - REFUNDED_MINOR
 
 
 @dataclass
@@ -95,7 +92,7 @@ def purchases_statement(now: datetime, days: LocalDays, with_months: bool) -> Se
             upper = ts <= sql_int(end) if last else ts < sql_int(start + (k + 1) * MONTH_S)
             within = (ts >= sql_int(start + k * MONTH_S)) & upper
             columns.append(cast(func.sum(case((within, NET_MINOR), else_=sql_int(0))), BigInteger))
-    return select(*columns).where(REFUNDED_MINOR < AMOUNT_MINOR).group_by(Purchase.customer_id)
+    return select(*columns).where(IS_LIVE).group_by(Purchase.customer_id)
 
 
 def customers_statement(conn: AsyncConnection, terms: list[str]) -> Select[Any]:

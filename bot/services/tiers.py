@@ -23,7 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings, Tier
 from bot.db.models import Customer, CustomerScore, Purchase, Visit
+from bot.money import from_minor
 from bot.services.context import Business
+from bot.services.live_purchases import IS_LIVE, NET_MINOR
 from bot.services.notify import notify_customer
 
 JOB_BATCH = 200
@@ -85,13 +87,11 @@ async def standing(
     session: AsyncSession, settings: Settings, customer_id: int, now: datetime
 ) -> Standing:
     since = add_months(now, -settings.tiers.window_months)
-    row = (
+    net_minor, purchases = (
         await session.execute(
-            select(
-                func.coalesce(func.sum(Purchase.amount), 0),
-                func.coalesce(func.sum(Purchase.refunded_amount), 0),
-                func.count(Purchase.id),
-            ).where(Purchase.customer_id == customer_id, Purchase.created_at >= since)
+            select(func.coalesce(func.sum(NET_MINOR), 0), func.count(Purchase.id)).where(
+                Purchase.customer_id == customer_id, Purchase.created_at >= since, IS_LIVE
+            )
         )
     ).one()
     visits = await session.scalar(
@@ -104,8 +104,9 @@ async def standing(
         rating = await session.scalar(
             select(CustomerScore.rating_points).where(CustomerScore.customer_id == customer_id)
         )
-    spend = Decimal(row[0] or 0) - Decimal(row[1] or 0)
-    return Standing(spend=spend, visits=int(row[2] or 0) + int(visits or 0), rating=rating)
+    return Standing(
+        spend=from_minor(int(net_minor)), visits=int(purchases) + int(visits or 0), rating=rating
+    )
 
 
 class TierChange(BaseModel):
