@@ -2,7 +2,7 @@
 
 Both dispatchers are driven the same way: real :class:`aiogram.types.Update` objects are fed
 to ``Dispatcher.feed_update`` with a real :class:`Bot` on the in-process
-:class:`~bot.telegram_double.RecordingSession`, so every reply is built, serialised and
+:class:`~bot.testing.telegram_double.RecordingSession`, so every reply is built, serialised and
 "sent" through aiogram's session machinery while no network is involved.
 
 * echo: one handler answering the message text;
@@ -66,7 +66,7 @@ from bot.db.migrate import upgrade
 from bot.db.models import Customer, LedgerEntry, OutboxMessage, Purchase, Staff
 from bot.services.context import Business
 from bot.services.staff import sync_outlets
-from bot.telegram_double import ChatUser, FakeTelegram, RecordingSession
+from bot.testing.telegram_double import ChatUser, FakeTelegram, RecordingSession
 
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -427,7 +427,7 @@ def package_of(filename: str) -> str:
             if rest and rest[0].split(".")[0] in PACKAGES:
                 return rest[0].split(".")[0]
     if "telegram_double.py" in filename:
-        return "bot.telegram_double (harness)"
+        return "bot.testing.telegram_double (harness)"
     for name in ("bot", "handlers", "bench", "templates"):
         if name in parts:
             return name

@@ -13,6 +13,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.filters import ExceptionTypeFilter
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 
@@ -25,9 +26,11 @@ from bot.delivery.sender import OutboxSender
 from bot.jobs import DAILY_JOBS
 from bot.scheduler import build_scheduler
 from bot.services.context import Business
+from bot.services.errors import ServiceError
 from bot.services.staff import sync_outlets
 from bot.texts import Texts
-from handlers import common, customer, owner, staff
+from handlers import common, customer, errors, owner, staff
+from handlers.commands import CommandError
 from handlers.middlewares import ActorMiddleware, UpdateContextMiddleware
 
 log = logging.getLogger(__name__)
@@ -74,7 +77,8 @@ def build_dispatcher(biz: Business, storage: BaseStorage | None = None) -> Dispa
     dp.include_routers(
         common.make_router(), owner.make_router(), staff.make_router(), customer.make_router()
     )
-    dp.errors.register(common.on_error)
+    dp.errors.register(errors.on_refusal, ExceptionTypeFilter(ServiceError, CommandError))
+    dp.errors.register(errors.on_error)
     return dp
 
 

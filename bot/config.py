@@ -12,14 +12,15 @@ import tomllib
 from decimal import Decimal
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
-SUPPORTED_LOCALES = ("ru", "en")
+Locale = Literal["ru", "en"]
+SUPPORTED_LOCALES: tuple[str, ...] = get_args(Locale)
 
 
 class ConfigError(Exception):
@@ -39,7 +40,7 @@ class BusinessSettings(_Section):
     name: str = Field(min_length=1, max_length=100)
     timezone: str = "Europe/Moscow"
     currency: str = Field(default="RUB", pattern=r"^[A-Z]{3}$")
-    default_language: Literal["ru", "en"] = "ru"
+    default_language: Locale = "ru"
     owner_ids: tuple[int, ...] = ()
     outlets: tuple[Outlet, ...] = (Outlet(code="main", name="Main"),)
 
@@ -65,6 +66,11 @@ class BusinessSettings(_Section):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def default_outlet(self) -> str:
+        """The first outlet listed: where staff without an outlet of their own work."""
+        return self.outlets[0].code
 
 
 class LoyaltySettings(_Section):

@@ -22,7 +22,7 @@ from bot.db.engine import create_database
 from bot.db.migrate import upgrade
 from bot.delivery.sender import OutboxSender
 from bot.services.staff import sync_outlets
-from bot.telegram_double import Call, ChatUser, FakeTelegram, buttons, recording_bot
+from bot.testing.telegram_double import Call, ChatUser, FakeTelegram, buttons, recording_bot
 
 OWNER, CASHIER, CUSTOMER = 100, 200, 300
 _TAGS = re.compile(r"<[^>]+>")

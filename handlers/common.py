@@ -1,4 +1,4 @@
-"""Deep links, /help per role, /cancel, and the error handler that keeps the bot alive."""
+"""Deep links, /help per role, /cancel."""
 
 from __future__ import annotations
 
@@ -7,21 +7,18 @@ import logging
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
-from aiogram.types import ErrorEvent, Message, ReplyKeyboardRemove
+from aiogram.types import Message, ReplyKeyboardRemove
 
-from bot.logs import current_update
 from bot.services import customers, staff
 from bot.services.context import Business
-from bot.services.errors import ServiceError
-from bot.services.referrals import REFERRAL_PREFIX
 from bot.services.roles import Actor, Role
 from handlers.customer import start_signup
-from handlers.replies import refusal, text
+from handlers.deep_links import CARD_LINK_PREFIX, INVITE_PREFIX, REFERRAL_PREFIX
+from handlers.replies import text
 from handlers.staff import show_card
 
 log = logging.getLogger(__name__)
 
-CARD_LINK_PREFIX = "c_"
 
 # Help sections each role sees, most basic first.
 HELP_SECTIONS: dict[Role, tuple[str, ...]] = {
@@ -35,13 +32,9 @@ HELP_SECTIONS: dict[Role, tuple[str, ...]] = {
 async def on_invite_link(
     message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
 ) -> None:
-    token = (command.args or "")[len(staff.INVITE_PREFIX) :]
+    token = (command.args or "")[len(INVITE_PREFIX) :]
     name = message.from_user.full_name if message.from_user else ""
-    try:
-        outcome = await staff.accept_invite(biz, actor.tg_id, name, key, token)
-    except ServiceError as err:
-        await message.answer(refusal(biz, actor, err))
-        return
+    outcome = await staff.accept_invite(biz, actor.tg_id, name, key, token)
     await message.answer(text(biz, actor, "staff.staff_joined", name=outcome.result.name))
 
 
@@ -83,33 +76,11 @@ async def on_cancel(message: Message, biz: Business, actor: Actor, state: FSMCon
     await message.answer(text(biz, actor, "staff.cancelled"), reply_markup=ReplyKeyboardRemove())
 
 
-async def on_error(event: ErrorEvent, biz: Business) -> bool:
-    """Log with the update id and apologise; the bot keeps running."""
-    # aiogram calls error handlers after the update middleware has returned: tag it again.
-    current_update.set(str(event.update.update_id))
-    log.error("handler failed", exc_info=event.exception)
-    message = event.update.message or (
-        event.update.callback_query.message if event.update.callback_query else None
-    )
-    user = (
-        event.update.message.from_user
-        if event.update.message
-        else (event.update.callback_query.from_user if event.update.callback_query else None)
-    )
-    if message is not None and user is not None:
-        locale = biz.texts.locale_for(user.language_code)
-        try:
-            await message.answer(biz.texts.render(locale, "errors.apology"))  # type: ignore[union-attr]
-        except Exception:
-            log.exception("could not send the apology")
-    return True
-
-
 def make_router() -> Router:
     """A fresh router: one per dispatcher (tests and multi-bot set-ups build several)."""
     router = Router(name="common")
     router.message.register(
-        on_invite_link, CommandStart(deep_link=True, magic=F.args.startswith(staff.INVITE_PREFIX))
+        on_invite_link, CommandStart(deep_link=True, magic=F.args.startswith(INVITE_PREFIX))
     )
     router.message.register(
         on_card_link, CommandStart(deep_link=True, magic=F.args.startswith(CARD_LINK_PREFIX))

@@ -29,17 +29,17 @@ from aiogram.types import (
 from aiogram.utils.deep_linking import create_start_link
 from pydantic import Field
 
+from bot.config import SUPPORTED_LOCALES
 from bot.services import privacy, profile, signup
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.redemptions import decide_redemption
-from bot.services.referrals import REFERRAL_PREFIX
 from bot.services.roles import Actor
 from bot.services.tiers import ladder_view
+from handlers.deep_links import CARD_LINK_PREFIX, REFERRAL_PREFIX
 from handlers.keyboards import ConsentAnswer, RedeemAnswer, consent_keyboard, contact_keyboard
 from handlers.replies import clear_buttons, refusal, replace_text, text
 
-CARD_LINK_PREFIX = "c_"  # the staff deep link a card's QR code opens (handlers.common)
 SKIP_CHOICE = -1
 
 
@@ -173,21 +173,16 @@ async def on_contact(
         )
         return
     data = await state.get_data()
-    try:
-        outcome = await signup.begin(
-            biz,
-            key=key,
-            tg_id=actor.tg_id,
-            phone=contact.phone_number,
-            language=actor.locale,
-            consent_at=datetime.fromisoformat(data["consent_at"]),
-            referrer_code=data.get("referrer"),
-        )
-    except ServiceError as err:
-        await state.clear()
-        await message.answer(refusal(biz, actor, err), reply_markup=ReplyKeyboardRemove())
-        return
-    await state.clear()
+    await state.clear()  # a refusal ends this sign-up attempt too (handlers.errors answers)
+    outcome = await signup.begin(
+        biz,
+        key=key,
+        tg_id=actor.tg_id,
+        phone=contact.phone_number,
+        language=actor.locale,
+        consent_at=datetime.fromisoformat(data["consent_at"]),
+        referrer_code=data.get("referrer"),
+    )
     await ask_step(message, biz, actor, outcome.result)
 
 
@@ -273,6 +268,7 @@ async def on_signup_text(message: Message, biz: Business, actor: Actor, key: str
             biz, key=key, tg_id=actor.tg_id, step=progress.step, text=message.text or ""
         )
     except ServiceError as err:
+        # Not left to handlers.errors: a wrong answer re-asks the step with its buttons.
         await message.answer(
             refusal(biz, actor, err), reply_markup=_step_keyboard(biz, actor, progress)
         )
@@ -298,11 +294,7 @@ async def on_signup_button(
             await query.answer(text(biz, actor, "errors.signup_step_passed"), show_alert=True)
             return
         answer_text = field.choices[callback_data.choice]
-    try:
-        outcome = await signup.answer(biz, key=key, tg_id=actor.tg_id, step=step, text=answer_text)
-    except ServiceError as err:
-        await query.answer(refusal(biz, actor, err), show_alert=True)
-        return
+    outcome = await signup.answer(biz, key=key, tg_id=actor.tg_id, step=step, text=answer_text)
     await query.answer()
     await clear_buttons(query)
     if query.message is not None:
@@ -317,11 +309,7 @@ async def _refuse(message: Message, biz: Business, actor: Actor, err: ServiceErr
 
 
 async def on_card(message: Message, bot: Bot, biz: Business, actor: Actor) -> None:
-    try:
-        card = await profile.card(biz, actor.tg_id)
-    except ServiceError as err:
-        await _refuse(message, biz, actor, err)
-        return
+    card = await profile.card(biz, actor.tg_id)
     staff_link = await create_start_link(bot, f"{CARD_LINK_PREFIX}{card.card_code}")
     invite_link = await create_start_link(bot, f"{REFERRAL_PREFIX}{card.card_code}")
     referral = biz.settings.referral
@@ -341,11 +329,7 @@ async def on_card(message: Message, bot: Bot, biz: Business, actor: Actor) -> No
 
 
 async def on_balance(message: Message, biz: Business, actor: Actor) -> None:
-    try:
-        summary = await profile.balance(biz, actor.tg_id)
-    except ServiceError as err:
-        await _refuse(message, biz, actor, err)
-        return
+    summary = await profile.balance(biz, actor.tg_id)
     await message.answer(text(biz, actor, "customer.balance", s=summary))
 
 
@@ -360,11 +344,7 @@ def _history_keyboard(page: profile.HistoryPage) -> InlineKeyboardMarkup | None:
 
 
 async def on_history(message: Message, biz: Business, actor: Actor) -> None:
-    try:
-        page = await profile.history(biz, actor.tg_id, 0)
-    except ServiceError as err:
-        await _refuse(message, biz, actor, err)
-        return
+    page = await profile.history(biz, actor.tg_id, 0)
     await message.answer(
         text(biz, actor, "customer.history", h=page), reply_markup=_history_keyboard(page)
     )
@@ -373,21 +353,13 @@ async def on_history(message: Message, biz: Business, actor: Actor) -> None:
 async def on_history_page(
     query: CallbackQuery, callback_data: HistoryPageButton, biz: Business, actor: Actor
 ) -> None:
-    try:
-        page = await profile.history(biz, actor.tg_id, callback_data.page)
-    except ServiceError as err:
-        await query.answer(refusal(biz, actor, err), show_alert=True)
-        return
+    page = await profile.history(biz, actor.tg_id, callback_data.page)
     await query.answer()
     await replace_text(query, text(biz, actor, "customer.history", h=page), _history_keyboard(page))
 
 
 async def on_offers(message: Message, biz: Business, actor: Actor) -> None:
-    try:
-        offers = await profile.offers(biz, actor.tg_id)
-    except ServiceError as err:
-        await _refuse(message, biz, actor, err)
-        return
+    offers = await profile.offers(biz, actor.tg_id)
     await message.answer(text(biz, actor, "customer.offers", o=offers))
 
 
@@ -397,7 +369,7 @@ async def on_language(message: Message, biz: Business, actor: Actor) -> None:
         reply_markup=_markup(
             [
                 _button(text(biz, actor, f"customer.language_{code}"), LanguageChoice(code=code))
-                for code in ("ru", "en")
+                for code in SUPPORTED_LOCALES
             ]
         ),
     )
@@ -406,13 +378,9 @@ async def on_language(message: Message, biz: Business, actor: Actor) -> None:
 async def on_language_choice(
     query: CallbackQuery, callback_data: LanguageChoice, biz: Business, actor: Actor, key: str
 ) -> None:
-    try:
-        outcome = await profile.update_preferences(
+    outcome = await profile.update_preferences(
             biz, key, actor.tg_id, language=callback_data.code
         )
-    except ServiceError as err:
-        await query.answer(refusal(biz, actor, err), show_alert=True)
-        return
     await query.answer()
     if query.message is not None:
         locale = outcome.result.language
@@ -425,11 +393,7 @@ def _settings_keyboard(biz: Business, actor: Actor, on: bool) -> InlineKeyboardM
 
 
 async def on_settings(message: Message, biz: Business, actor: Actor) -> None:
-    try:
-        prefs = await profile.preferences(biz, actor.tg_id)
-    except ServiceError as err:
-        await _refuse(message, biz, actor, err)
-        return
+    prefs = await profile.preferences(biz, actor.tg_id)
     await message.answer(
         text(biz, actor, "customer.settings", p=prefs),
         reply_markup=_settings_keyboard(biz, actor, prefs.marketing_opt_in),
@@ -439,13 +403,9 @@ async def on_settings(message: Message, biz: Business, actor: Actor) -> None:
 async def on_marketing_choice(
     query: CallbackQuery, callback_data: MarketingChoice, biz: Business, actor: Actor, key: str
 ) -> None:
-    try:
-        outcome = await profile.update_preferences(
+    outcome = await profile.update_preferences(
             biz, key, actor.tg_id, marketing_opt_in=callback_data.on
         )
-    except ServiceError as err:
-        await query.answer(refusal(biz, actor, err), show_alert=True)
-        return
     await query.answer()
     await replace_text(
         query,
@@ -455,11 +415,7 @@ async def on_marketing_choice(
 
 
 async def on_mydata(message: Message, biz: Business, actor: Actor) -> None:
-    try:
-        data = await privacy.export(biz, actor.tg_id)
-    except ServiceError as err:
-        await _refuse(message, biz, actor, err)
-        return
+    data = await privacy.export(biz, actor.tg_id)
     document = json.dumps(data, ensure_ascii=False, indent=2).encode()
     await message.answer_document(
         BufferedInputFile(document, filename="my-data.json"),
@@ -490,17 +446,13 @@ async def on_forget_answer(
     key: str,
     state: FSMContext,
 ) -> None:
+    if callback_data.confirm:
+        await privacy.forget(biz, key, actor.tg_id)  # a refusal: handlers.errors answers
     await query.answer()
     await clear_buttons(query)
     if not callback_data.confirm:
         if query.message is not None:
             await query.message.answer(text(biz, actor, "customer.forget_kept"))  # type: ignore[union-attr]
-        return
-    try:
-        await privacy.forget(biz, key, actor.tg_id)
-    except ServiceError as err:
-        if query.message is not None:
-            await query.message.answer(refusal(biz, actor, err))  # type: ignore[union-attr]
         return
     await state.clear()
     if query.message is not None:
@@ -518,13 +470,9 @@ DECISION_TEXT = {
 async def on_redeem_answer(
     query: CallbackQuery, callback_data: RedeemAnswer, biz: Business, actor: Actor, key: str
 ) -> None:
-    try:
-        outcome = await decide_redemption(
+    outcome = await decide_redemption(
             biz, actor.tg_id, key, callback_data.redemption_id, accept=callback_data.answer == "y"
         )
-    except ServiceError as err:
-        await query.answer(refusal(biz, actor, err), show_alert=True)
-        return
     await query.answer()
     if query.message is not None and not outcome.duplicate:
         await clear_buttons(query)

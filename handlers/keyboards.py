@@ -13,8 +13,9 @@ from aiogram.types import (
 )
 from pydantic import Field
 
-from bot.commands import MAX_DB_ID
+from bot.numbers import MAX_DB_ID
 from bot.services.context import Business
+from bot.services.redemptions import CONFIRM_PREFIX
 from bot.services.roles import Actor
 
 # Ids in callback data are checked like any input: a forged 20-digit id is no match,
@@ -26,8 +27,8 @@ class ConsentAnswer(CallbackData, prefix="consent"):
     agree: bool
 
 
-class RedeemAnswer(CallbackData, prefix="rd"):
-    """Matches bot.services.redemptions.confirm_keyboard: ``rd:y:<id>`` / ``rd:n:<id>``."""
+class RedeemAnswer(CallbackData, prefix=CONFIRM_PREFIX):
+    """The buttons redemptions.confirm_keyboard queues: ``rd:y:<id>`` / ``rd:n:<id>``."""
 
     answer: str
     redemption_id: DbId
@@ -35,6 +36,12 @@ class RedeemAnswer(CallbackData, prefix="rd"):
 
 class CardAction(CallbackData, prefix="ca"):
     action: str
+    customer_id: DbId
+
+
+class CardOpen(CallbackData, prefix="co"):
+    """Open a customer's card (the choice when a typed token named several customers)."""
+
     customer_id: DbId
 
 
@@ -79,6 +86,23 @@ def card_keyboard(biz: Business, actor: Actor, customer_id: int) -> InlineKeyboa
         for action in CARD_ACTIONS
     ]
     return InlineKeyboardMarkup(inline_keyboard=[buttons[:2], buttons[2:]])
+
+
+def choose_customer_keyboard(
+    biz: Business, actor: Actor, choices: list[dict[str, object]]
+) -> InlineKeyboardMarkup:
+    """One button per customer a token matched: card code and name; a tap opens the card."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=biz.texts.plain(actor.locale, "staff.button_choose", c=choice),
+                    callback_data=CardOpen(customer_id=int(str(choice["customer_id"]))).pack(),
+                )
+            ]
+            for choice in choices
+        ]
+    )
 
 
 def staff_keyboard(

@@ -11,19 +11,19 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.deep_linking import create_start_link
 
-from bot import commands
-from bot.amounts import is_ascii_number
 from bot.background import BackgroundTasks
+from bot.numbers import is_ascii_number
 from bot.services import kpis, purchases, staff
 from bot.services.audit import audit_view
 from bot.services.client_card import client_card
 from bot.services.context import Business
-from bot.services.errors import ServiceError
 from bot.services.roles import Actor, Role
 from bot.services.scoring_job import ScoringBusyError, reclassify
+from handlers import commands
+from handlers.deep_links import INVITE_PREFIX
 from handlers.keyboards import StaffRemove, staff_keyboard
 from handlers.middlewares import RequireRole
-from handlers.replies import refusal, text
+from handlers.replies import text
 from handlers.staff import CommandSpec, command_handler
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ ADJUST = CommandSpec(commands.parse_adjust, purchases.adjust, "owner.adjusted")
 
 async def on_invite(message: Message, bot: Bot, biz: Business, actor: Actor, key: str) -> None:
     outcome = await staff.create_invite(biz, actor, key)
-    link = await create_start_link(bot, f"{staff.INVITE_PREFIX}{outcome.result.token}")
+    link = await create_start_link(bot, f"{INVITE_PREFIX}{outcome.result.token}")
     expires = outcome.result.expires_at.astimezone(biz.settings.business.zone)
     await message.answer(
         text(
@@ -60,11 +60,7 @@ async def on_staff(message: Message, biz: Business, actor: Actor, key: str) -> N
 async def on_staff_remove(
     query: CallbackQuery, callback_data: StaffRemove, biz: Business, actor: Actor, key: str
 ) -> None:
-    try:
-        outcome = await staff.remove_staff(biz, actor, key, callback_data.staff_id)
-    except ServiceError as err:
-        await query.answer(refusal(biz, actor, err), show_alert=True)
-        return
+    outcome = await staff.remove_staff(biz, actor, key, callback_data.staff_id)
     await query.answer()
     if query.message is not None:
         await query.message.answer(
@@ -84,11 +80,7 @@ async def on_client(
     if not token or " " in token:
         await message.answer(text(biz, actor, "errors.usage_client"))
         return
-    try:
-        card = await client_card(biz, token, actor.locale)
-    except ServiceError as err:
-        await message.answer(refusal(biz, actor, err))
-        return
+    card = await client_card(biz, token, actor.locale)
     await audit_view(biz, actor, "client", key, customer_id=card.customer.customer_id)
     await message.answer(text(biz, actor, "owner.client_card", c=card))
 

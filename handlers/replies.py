@@ -8,10 +8,10 @@ from typing import Any
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message
 
-from bot.commands import CommandError
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.roles import Actor
+from handlers.commands import CommandError
 
 
 def text(biz: Business, actor: Actor, key: str, **context: Any) -> str:

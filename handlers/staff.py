@@ -18,18 +18,16 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from pydantic import BaseModel
 
-from bot import commands
-from bot.commands import CommandError
 from bot.config import Settings
 from bot.services import customers, purchases, redemptions
 from bot.services.audit import audit_view
 from bot.services.context import Business
-from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome
 from bot.services.roles import Actor, Role
-from handlers.keyboards import CardAction, card_keyboard
+from handlers import commands
+from handlers.keyboards import CardAction, CardOpen, card_keyboard
 from handlers.middlewares import RequireRole
-from handlers.replies import recorded, refusal, text
+from handlers.replies import recorded, text
 
 NO_SERVICE = "-"
 
@@ -64,15 +62,11 @@ STAFF_COMMANDS: dict[str, CommandSpec] = {
 
 async def run_command(
     message: Message, biz: Business, actor: Actor, key: str, spec: CommandSpec, args: str | None
-) -> bool:
-    """Parse, call one service, answer with its template; refusals answer and write nothing."""
-    try:
-        outcome = await spec.service(biz, actor, key, spec.parse(args, biz.settings))
-    except (CommandError, ServiceError) as err:
-        await message.answer(refusal(biz, actor, err))
-        return False
+) -> None:
+    """Parse, call one service, answer with its template. A refusal raises: the error
+    handler (handlers.errors) answers it, and nothing was written."""
+    outcome = await spec.service(biz, actor, key, spec.parse(args, biz.settings))
     await message.answer(recorded(biz, actor, spec.template, outcome.duplicate, r=outcome.result))
-    return True
 
 
 def command_handler(spec: CommandSpec) -> Callable[..., Awaitable[None]]:
@@ -133,8 +127,18 @@ async def on_card_input(
     data = await state.get_data()
     typed = (message.text or "").strip()
     args = data["card_code"] if typed == NO_SERVICE else f"{data['card_code']} {typed}"
-    if await run_command(message, biz, actor, key, STAFF_COMMANDS[data["action"]], args):
-        await state.clear()
+    await run_command(message, biz, actor, key, STAFF_COMMANDS[data["action"]], args)
+    await state.clear()  # not reached on a refusal: the staff member can type again
+
+
+async def on_card_open(
+    query: CallbackQuery, callback_data: CardOpen, biz: Business, actor: Actor, key: str
+) -> None:
+    """A customer chosen from the buttons of an ambiguous token: show their card."""
+    card = await customers.get_by_id(biz, callback_data.customer_id)
+    await query.answer()
+    if card is not None and isinstance(query.message, Message):
+        await show_card(query.message, biz, actor, card, key)
 
 
 def make_router() -> Router:
@@ -146,6 +150,7 @@ def make_router() -> Router:
         router.message.register(command_handler(spec), Command(name))
     router.message.register(on_find, Command("find"))
     router.callback_query.register(on_card_action, CardAction.filter())
+    router.callback_query.register(on_card_open, CardOpen.filter())
     not_command = ~F.text.startswith("/")
     router.message.register(on_card_input, StateFilter(CardInput.waiting), F.text, not_command)
     return router

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.amounts import AmountError, AmountProblem, parse_amount, parse_points
+from handlers.amounts import AmountError, AmountProblem, parse_amount, parse_points
 
 MAX = Decimal("1000000")
 

@@ -7,7 +7,7 @@ from bot.app import build_bot, build_dispatcher
 from bot.config import Settings, settings_from_dict
 from bot.db.engine import Database
 from bot.delivery.sender import OutboxSender
-from bot.telegram_double import BotAPIServer, ChatUser, FakeTelegram, buttons
+from bot.testing.telegram_double import BotAPIServer, ChatUser, FakeTelegram, buttons
 from tests.conftest import base_config
 from tests.support.harness import App
 

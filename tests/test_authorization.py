@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db.models import AuditEntry
-from bot.telegram_double import ChatUser, buttons
+from bot.testing.telegram_double import ChatUser, buttons
 from tests.support.flows import hire, join
 from tests.support.harness import App
 

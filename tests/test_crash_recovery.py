@@ -39,9 +39,9 @@ from bot.db.models import (
     Purchase,
 )
 from bot.services.context import Business
-from bot.services.customers import register
+from bot.services.signup import register
 from bot.services.staff import sync_outlets
-from bot.telegram_double import BotAPIServer, FakeTelegram, next_message_id, next_update_id
+from bot.testing.telegram_double import BotAPIServer, FakeTelegram, next_message_id, next_update_id
 from tests.support.crash import BotProcess
 
 CASHIER_ID = 1000  # an owner: owners may use staff commands

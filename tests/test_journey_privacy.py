@@ -14,7 +14,7 @@ from sqlalchemy import JSON, String, Text, func, select
 from bot.config import Settings
 from bot.db.models import Base, Customer, LedgerEntry, Purchase
 from bot.services import privacy
-from bot.telegram_double import buttons, find_button
+from bot.testing.telegram_double import buttons, find_button
 from tests.conftest import make_settings
 from tests.support.flows import hire
 from tests.support.harness import App

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from bot.app import build_dispatcher
 from bot.config import Settings
 from bot.db.models import Customer, LedgerEntry
-from bot.telegram_double import ChatUser, buttons, find_button
+from bot.testing.telegram_double import ChatUser, buttons, find_button
 from tests.conftest import make_settings
 from tests.support.flows import hire, join
 from tests.support.harness import App

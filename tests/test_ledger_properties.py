@@ -16,15 +16,15 @@ from hypothesis import strategies as st
 
 from bot.app import build_business
 from bot.clock import FrozenClock
-from bot.commands import AdjustRequest, PurchaseRequest, RedeemRequest, RefundRequest
 from bot.db.engine import create_database
 from bot.services.context import Business
-from bot.services.customers import register
 from bot.services.errors import ServiceError
 from bot.services.ledger import earned_points
 from bot.services.purchases import adjust, record_purchase, refund
 from bot.services.redemptions import decide_redemption, request_redemption
+from bot.services.requests import AdjustRequest, PurchaseRequest, RedeemRequest, RefundRequest
 from bot.services.roles import Actor, Role
+from bot.services.signup import register
 from bot.services.staff import sync_outlets
 from bot.services.tiers import earn_percent
 from tests.conftest import make_settings

@@ -8,9 +8,9 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from bot.commands import RedeemRequest
 from bot.db.models import LedgerEntry, LedgerKind, Redemption, RedemptionState
 from bot.services.redemptions import decide_redemption, request_redemption
+from bot.services.requests import RedeemRequest
 from bot.services.roles import Actor, Role
 from tests.conftest import BACKENDS
 from tests.support.flows import join

@@ -12,7 +12,7 @@ from aiogram.fsm.storage.base import DefaultKeyBuilder
 from aiogram.fsm.storage.redis import RedisStorage
 
 from bot.app import build_dispatcher
-from bot.telegram_double import ChatUser, find_button
+from bot.testing.telegram_double import ChatUser, find_button
 from tests.support.flows import hire, join
 from tests.support.harness import App
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.telegram_double import buttons
+from bot.testing.telegram_double import buttons
 from tests.support.harness import App
 
 INTRO = {"en": "Welcome to the loyalty programme", "ru": "Добро пожаловать в программу"}

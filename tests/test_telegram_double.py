@@ -27,7 +27,7 @@ from aiogram.types import (
     Message,
 )
 
-from bot.telegram_double import (
+from bot.testing.telegram_double import (
     BotAPIServer,
     ChatUser,
     FakeTelegram,

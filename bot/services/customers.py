@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.amounts import is_ascii_number
 from bot.codes import looks_like_card_code, new_card_code
-from bot.commands import AddCustomerRequest
 from bot.db.models import Customer
+from bot.numbers import is_ascii_number
 from bot.phones import normalise_phone
 from bot.services.audit import add_audit
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
+from bot.services.requests import AddCustomerRequest
 from bot.services.roles import Actor
 
 MAX_NAME_LENGTH = 64
 FIND_LIMIT = 10
+MAX_TELEGRAM_ID_DIGITS = 15
 
 
 class CustomerView(BaseModel):
@@ -46,24 +46,55 @@ def view(customer: Customer, point_value: Decimal) -> CustomerView:
     )
 
 
-async def find_by_token(session: AsyncSession, token: str) -> Customer | None:
-    """SPEC's one token: card code, phone digits, or Telegram id; names only via /find."""
+async def matching_customers(session: AsyncSession, token: str) -> list[Customer]:
+    """Everyone SPEC's one token names: a card code, phone digits, or a Telegram id.
+
+    Digits can be two things at once (someone's phone and another's Telegram id): all
+    matches come back, in customer order, and the caller decides; names only via /find.
+    """
     if looks_like_card_code(token):
-        return await session.scalar(select(Customer).where(Customer.card_code == token.upper()))
+        found = await session.scalar(select(Customer).where(Customer.card_code == token.upper()))
+        return [found] if found is not None else []
+    conditions = []
     phone = normalise_phone(token)
     if phone is not None:
-        found = await session.scalar(select(Customer).where(Customer.phone == phone))
-        if found is not None:
-            return found
-    if is_ascii_number(token) and len(token) <= 15:
-        return await session.scalar(select(Customer).where(Customer.telegram_id == int(token)))
-    return None
+        conditions.append(Customer.phone == phone)
+    if is_ascii_number(token) and len(token) <= MAX_TELEGRAM_ID_DIGITS:
+        conditions.append(Customer.telegram_id == int(token))
+    if not conditions:
+        return []
+    return list(
+        await session.scalars(select(Customer).where(or_(*conditions)).order_by(Customer.id))
+    )
 
 
 async def require_customer(session: AsyncSession, token: str) -> Customer:
-    customer = await find_by_token(session, token)
-    if customer is None:
+    """The one customer ``token`` names; refused when it names nobody or several people
+    (the cashier then chooses from buttons instead of the bot guessing)."""
+    found = await matching_customers(session, token)
+    if not found:
         raise ServiceError("customer_not_found", token=token)
+    if len(found) > 1:
+        raise ServiceError(
+            "ambiguous_customer",
+            token=token,
+            choices=[
+                {"customer_id": c.id, "card_code": c.card_code, "name": c.name} for c in found
+            ],
+        )
+    return found[0]
+
+
+def refuse_own_account(actor: Actor, customer: Customer) -> None:
+    """Staff and owners never act on their own customer account (SPEC.md)."""
+    if customer.telegram_id is not None and customer.telegram_id == actor.tg_id:
+        raise ServiceError("own_account")
+
+
+async def customer_for(session: AsyncSession, actor: Actor, token: str) -> Customer:
+    """The customer a staff action names: one person, and not the actor themselves."""
+    customer = await require_customer(session, token)
+    refuse_own_account(actor, customer)
     return customer
 
 
@@ -71,9 +102,9 @@ async def search(biz: Business, query: str) -> list[CustomerView]:
     """/find: the token rule first, then a case-insensitive name search."""
     query = query.strip()
     async with biz.db.read() as session:
-        exact = await find_by_token(session, query) if " " not in query else None
-        if exact is not None:
-            return [view(exact, biz.settings.loyalty.point_value)]
+        exact = await matching_customers(session, query) if " " not in query else []
+        if exact:
+            return [view(c, biz.settings.loyalty.point_value) for c in exact]
         pattern = f"%{_escape_like(query.casefold())}%"
         rows = await session.scalars(
             select(Customer)
@@ -140,33 +171,6 @@ async def unique_card_code(session: AsyncSession) -> str:
         code = new_card_code()
         if await session.scalar(select(Customer.id).where(Customer.card_code == code)) is None:
             return code
-
-
-async def register(
-    biz: Business,
-    *,
-    key: str,
-    tg_id: int,
-    phone: str,
-    name: str,
-    language: str,
-    consent_at: datetime,
-) -> Outcome[CustomerView]:
-    """Sign-up in one call (imports, demos, tests): see bot.services.signup.register."""
-    from bot.services import signup  # signup builds on this module
-
-    outcome = await signup.register(
-        biz,
-        key=key,
-        tg_id=tg_id,
-        phone=phone,
-        name=name,
-        language=language,
-        consent_at=consent_at,
-    )
-    found = await get_by_id(biz, outcome.result.customer_id)
-    assert found is not None
-    return Outcome(found, outcome.duplicate)
 
 
 async def add_at_counter(

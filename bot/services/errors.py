@@ -12,3 +12,8 @@ class ServiceError(Exception):
         super().__init__(code)
         self.code = code
         self.params = params
+
+
+# Refusals that are privileged matters, not typing mistakes: the audit log keeps them
+# (SPEC.md: staff and owners never act on their own customer account).
+AUDITED_REFUSALS = frozenset({"own_account"})

@@ -6,21 +6,26 @@ from decimal import ROUND_FLOOR, Decimal
 
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commands import AdjustRequest, NoteRequest, PurchaseRequest, RefundRequest, VisitRequest
 from bot.db.models import LedgerKind, Note, Purchase, Visit
 from bot.services.audit import add_audit
+from bot.services.booking import book_purchase
 from bot.services.context import Business
-from bot.services.customers import require_customer
+from bot.services.customers import customer_for, refuse_own_account
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
-from bot.services.ledger import earned_points, lock_customer, post
+from bot.services.ledger import lock_customer, post
 from bot.services.notify import notify_customer
-from bot.services.referrals import reward_first_purchase
+from bot.services.requests import (
+    AdjustRequest,
+    NoteRequest,
+    PurchaseRequest,
+    RefundRequest,
+    VisitRequest,
+)
 from bot.services.roles import Actor
-from bot.services.tiers import earn_percent, recheck
+from bot.services.tiers import recheck
 
 
 class PurchaseResult(BaseModel):
@@ -93,67 +98,30 @@ async def record_purchase(
     biz: Business, actor: Actor, key: str, request: PurchaseRequest
 ) -> Outcome[PurchaseResult]:
     now = biz.clock.now()
-    outlet = actor.outlet_code or biz.settings.business.outlets[0].code
 
     async def work(session: AsyncSession) -> PurchaseResult:
-        found = await require_customer(session, request.customer)
-        if request.receipt_no is not None:
-            await _refuse_repeated_receipt(session, outlet, request.receipt_no)
+        found = await customer_for(session, actor, request.customer)
         customer = await lock_customer(session, found.id)
-        # A purchase earns at the tier held before it (SPEC.md, Rules that need one answer).
-        rate = earn_percent(biz.settings, customer.tier)
-        points = earned_points(request.amount, biz.settings.loyalty, rate)
-        purchase = Purchase(
-            customer_id=customer.id,
-            author_tg_id=actor.tg_id,
-            outlet_code=outlet,
-            amount=request.amount,
-            refunded_amount=Decimal("0"),
-            service_tag=request.service_tag,
-            receipt_no=request.receipt_no,
-            points_earned=points,
-            points_redeemed=0,
-            created_at=now,
-        )
-        try:
-            # Two cashiers with the same receipt at once: the database's unique constraint
-            # decides; the loser gets the same answer as a repeated receipt.
-            async with session.begin_nested():
-                session.add(purchase)
-                await session.flush()
-        except IntegrityError:
-            await _refuse_repeated_receipt(session, outlet, request.receipt_no)
-            raise
-        if points:
-            post(
-                session,
-                customer,
-                kind=LedgerKind.EARN,
-                points=points,
-                key=f"{key}:earn",
-                now=now,
-                author_tg_id=actor.tg_id,
-                purchase_id=purchase.id,
-            )
-        notify_customer(
+        booked = await book_purchase(
             session,
             biz,
             customer,
-            "customer.points_earned",
+            key=key,
+            now=now,
+            author_tg_id=actor.tg_id,
+            outlet_code=actor.outlet_code,
             amount=request.amount,
-            points=points,
-            balance=customer.balance,
+            service_tag=request.service_tag,
+            receipt_no=request.receipt_no,
         )
-        await reward_first_purchase(session, biz, customer, key, now)
-        await recheck(session, biz, customer, now)
-        _audit(session, biz, actor, "purchase", key, customer.id, purchase_id=purchase.id)
+        _audit(session, biz, actor, "purchase", key, customer.id, purchase_id=booked.purchase.id)
         return PurchaseResult(
-            purchase_id=purchase.id,
+            purchase_id=booked.purchase.id,
             customer_id=customer.id,
             card_code=customer.card_code,
             customer_name=customer.name,
             amount=request.amount,
-            points=points,
+            points=booked.points,
             balance=customer.balance,
             service_tag=request.service_tag,
             receipt_no=request.receipt_no,
@@ -162,25 +130,17 @@ async def record_purchase(
     return await run_once(biz.db, biz.clock, key, PurchaseResult, work)
 
 
-async def _refuse_repeated_receipt(session: AsyncSession, outlet: str, receipt: str | None) -> None:
-    repeated = await session.scalar(
-        select(Purchase.id).where(Purchase.outlet_code == outlet, Purchase.receipt_no == receipt)
-    )
-    if repeated is not None:
-        raise ServiceError("receipt_repeated", receipt=receipt, purchase_id=repeated)
-
-
 async def record_visit(
     biz: Business, actor: Actor, key: str, request: VisitRequest
 ) -> Outcome[VisitResult]:
     now = biz.clock.now()
 
     async def work(session: AsyncSession) -> VisitResult:
-        customer = await require_customer(session, request.customer)
+        customer = await customer_for(session, actor, request.customer)
         visit = Visit(
             customer_id=customer.id,
             author_tg_id=actor.tg_id,
-            outlet_code=actor.outlet_code or biz.settings.business.outlets[0].code,
+            outlet_code=actor.outlet_code,
             service_tag=request.service_tag,
             created_at=now,
         )
@@ -230,6 +190,7 @@ async def refund(
             purchase.points_redeemed, before, purchase.amount
         )
         customer = await lock_customer(session, purchase.customer_id)
+        refuse_own_account(actor, customer)
         if to_return:
             post(
                 session,
@@ -302,7 +263,7 @@ async def adjust(
     now = biz.clock.now()
 
     async def work(session: AsyncSession) -> AdjustResult:
-        found = await require_customer(session, request.customer)
+        found = await customer_for(session, actor, request.customer)
         customer = await lock_customer(session, found.id)
         post(
             session,
@@ -341,7 +302,7 @@ async def add_note(
     now = biz.clock.now()
 
     async def work(session: AsyncSession) -> NoteResult:
-        customer = await require_customer(session, request.customer)
+        customer = await customer_for(session, actor, request.customer)
         note = Note(
             customer_id=customer.id, author_tg_id=actor.tg_id, text=request.text, created_at=now
         )

@@ -6,26 +6,24 @@ confirmation, so two staff phones redeeming one balance at once cannot overdraw 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.commands import RedeemRequest
-from bot.db.models import LedgerKind, Purchase, Redemption, RedemptionState
+from bot.db.models import LedgerKind, Redemption, RedemptionState
 from bot.services.audit import add_audit
+from bot.services.booking import book_purchase
 from bot.services.context import Business
-from bot.services.customers import require_customer
+from bot.services.customers import customer_for
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
-from bot.services.ledger import earned_points, lock_customer, max_redeemable, post
+from bot.services.ledger import lock_customer, max_redeemable, post
 from bot.services.notify import notify_customer
 from bot.services.outbox import enqueue
-from bot.services.referrals import reward_first_purchase
+from bot.services.requests import RedeemRequest
 from bot.services.roles import Actor
-from bot.services.tiers import earn_percent, recheck
 
 CONFIRM_PREFIX = "rd"
 
@@ -66,7 +64,7 @@ async def request_redemption(
     loyalty = biz.settings.loyalty
 
     async def work(session: AsyncSession) -> RedemptionRequested:
-        customer = await require_customer(session, request.customer)
+        customer = await customer_for(session, actor, request.customer)
         if customer.telegram_id is None:
             raise ServiceError("customer_not_in_bot", card_code=customer.card_code)
         if request.points > customer.balance:
@@ -83,7 +81,7 @@ async def request_redemption(
             customer_id=customer.id,
             author_tg_id=actor.tg_id,
             author_locale=actor.locale,
-            outlet_code=actor.outlet_code or biz.settings.business.outlets[0].code,
+            outlet_code=actor.outlet_code,
             points=request.points,
             purchase_amount=request.purchase_amount,
             state=RedemptionState.PENDING,
@@ -163,11 +161,19 @@ async def decide_redemption(
             decision.state = RedemptionState.CONFIRMED
             purchase_id = None
             if redemption.purchase_amount is not None:
-                rate = earn_percent(biz.settings, customer.tier)  # the tier held before it
-                purchase, earned = _purchase_paid_with_points(biz, redemption, rate, now)
-                session.add(purchase)
-                await session.flush()
-                purchase_id, decision.earned = purchase.id, earned
+                booked = await book_purchase(
+                    session,
+                    biz,
+                    customer,
+                    key=key,
+                    now=now,
+                    author_tg_id=redemption.author_tg_id,
+                    outlet_code=redemption.outlet_code,
+                    amount=redemption.purchase_amount,
+                    points_redeemed=redemption.points,
+                    notice=None,  # "customer.redeemed" below says both
+                )
+                purchase_id, decision.earned = booked.purchase.id, booked.points
             post(
                 session,
                 customer,
@@ -179,21 +185,7 @@ async def decide_redemption(
                 purchase_id=purchase_id,
                 redemption_id=redemption.id,
             )
-            if decision.earned:
-                post(
-                    session,
-                    customer,
-                    kind=LedgerKind.EARN,
-                    points=decision.earned,
-                    key=f"{key}:earn",
-                    now=now,
-                    author_tg_id=redemption.author_tg_id,
-                    purchase_id=purchase_id,
-                )
             redemption.purchase_id = decision.purchase_id = purchase_id
-            if purchase_id is not None:
-                await reward_first_purchase(session, biz, customer, key, now)
-                await recheck(session, biz, customer, now)
         redemption.state = decision.state
         redemption.decided_at = now
         decision.balance = customer.balance
@@ -233,27 +225,3 @@ async def decide_redemption(
         return decision
 
     return await run_once(biz.db, biz.clock, key, RedemptionDecision, work)
-
-
-def _purchase_paid_with_points(
-    biz: Business, redemption: Redemption, rate: Decimal, now: datetime
-) -> tuple[Purchase, int]:
-    """A redemption against a purchase amount records that purchase; the part paid in
-    money earns points at the customer's tier rate."""
-    loyalty = biz.settings.loyalty
-    amount = redemption.purchase_amount or Decimal("0")
-    paid = max(amount - loyalty.point_value * redemption.points, Decimal("0"))
-    earned = earned_points(paid, loyalty, rate)
-    purchase = Purchase(
-        customer_id=redemption.customer_id,
-        author_tg_id=redemption.author_tg_id,
-        outlet_code=redemption.outlet_code,
-        amount=amount,
-        refunded_amount=Decimal("0"),
-        service_tag=None,
-        receipt_no=None,
-        points_earned=earned,
-        points_redeemed=redemption.points,
-        created_at=now,
-    )
-    return purchase, earned

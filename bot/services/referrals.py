@@ -15,8 +15,6 @@ from bot.services.context import Business
 from bot.services.ledger import lock_customer, post
 from bot.services.notify import notify_customer
 
-REFERRAL_PREFIX = "ref_"
-
 
 async def reward_first_purchase(
     session: AsyncSession, biz: Business, customer: Customer, key: str, now: datetime

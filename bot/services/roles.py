@@ -32,7 +32,7 @@ class Actor:
     locale: str
     customer_id: int | None = None
     staff_id: int | None = None
-    outlet_code: str | None = None
+    outlet_code: str = ""  # resolve_actor fills it: the staff's outlet or the default
 
     def may(self, level: Role) -> bool:
         return self.role in ALLOWED[level]
@@ -65,5 +65,5 @@ async def resolve_actor(biz: Business, tg_id: int, language_code: str | None) ->
         locale=locale,
         customer_id=customer_id,
         staff_id=staff_id,
-        outlet_code=outlet_code or settings.business.outlets[0].code,
+        outlet_code=outlet_code or settings.business.default_outlet,
     )

@@ -22,10 +22,10 @@ from pydantic import BaseModel
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.amounts import is_ascii_number
 from bot.codes import looks_like_card_code
 from bot.config import ProfileField, Settings
 from bot.db.models import Customer, ForgottenIdentity, LedgerKind, Purchase
+from bot.numbers import is_ascii_number
 from bot.phones import normalise_phone
 from bot.services.context import Business
 from bot.services.customers import (

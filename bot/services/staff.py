@@ -17,8 +17,6 @@ from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
 from bot.services.roles import Actor
 
-INVITE_PREFIX = "inv_"
-
 
 class InviteCreated(BaseModel):
     token: str
@@ -48,7 +46,7 @@ async def create_invite(
 ) -> Outcome[InviteCreated]:
     now = biz.clock.now()
     expires = now + timedelta(hours=biz.settings.staff.invite_ttl_hours)
-    outlet = outlet_code or biz.settings.business.outlets[0].code
+    outlet = outlet_code or biz.settings.business.default_outlet
 
     async def work(session: AsyncSession) -> InviteCreated:
         token = new_invite_token()

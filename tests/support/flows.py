@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.db.models import Customer
-from bot.telegram_double import Call, ChatUser, buttons
+from bot.testing.telegram_double import Call, ChatUser, buttons
 from tests.support.harness import App
 
 PHONES = iter(f"+7916{n:07d}" for n in range(1000000, 9999999))

@@ -17,7 +17,7 @@ from bot.db.models import Base, Customer, LedgerEntry
 from bot.delivery.sender import OutboxSender
 from bot.services.context import Business
 from bot.services.staff import sync_outlets
-from bot.telegram_double import ChatUser, FakeTelegram, recording_bot
+from bot.testing.telegram_double import ChatUser, FakeTelegram, recording_bot
 
 OWNER_ID = 1000
 

@@ -89,11 +89,3 @@ def parse_points(text: str, *, signed: bool = False, maximum: int = 10**9) -> in
     if abs(value) > maximum:
         raise AmountError(AmountProblem.TOO_LARGE, text)
     return value
-
-
-ASCII_DIGITS = re.compile(r"[0-9]+")
-
-
-def is_ascii_number(token: str) -> bool:
-    """Digits 0-9 only: ``str.isdigit`` also accepts "²", which ``int`` then rejects."""
-    return ASCII_DIGITS.fullmatch(token) is not None

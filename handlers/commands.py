@@ -2,23 +2,32 @@
 
 Every parser takes the argument string after the command and returns a typed request or
 raises `CommandError` whose code names a template block in ``errors.html``. Nothing here
-touches the database; handlers parse, then call one service.
+touches the database; handlers parse, then call one service. The request types belong
+to the services (``bot.services.requests``); this grammar is the chat's way to build them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.amounts import AmountError, is_ascii_number, parse_amount, parse_points
 from bot.config import Settings
+from bot.numbers import MAX_DB_ID, is_ascii_number
+from bot.services.requests import (
+    AddCustomerRequest,
+    AdjustRequest,
+    NoteRequest,
+    PurchaseRequest,
+    RedeemRequest,
+    RefundRequest,
+    VisitRequest,
+)
+from handlers.amounts import AmountError, parse_amount, parse_points
 
 RECEIPT_PREFIXES = ("#", "№")
 MAX_RECEIPT_LENGTH = 32
 MAX_NOTE_LENGTH = 1000
 MAX_REASON_LENGTH = 200
 MAX_TOKEN_LENGTH = 32
-MAX_DB_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 
 
 class CommandError(ValueError):
@@ -26,52 +35,6 @@ class CommandError(ValueError):
         super().__init__(code)
         self.code = code
         self.params = params
-
-
-@dataclass(frozen=True)
-class PurchaseRequest:
-    customer: str
-    amount: Decimal
-    service_tag: str | None
-    receipt_no: str | None
-
-
-@dataclass(frozen=True)
-class VisitRequest:
-    customer: str
-    service_tag: str | None
-
-
-@dataclass(frozen=True)
-class RedeemRequest:
-    customer: str
-    points: int
-    purchase_amount: Decimal | None
-
-
-@dataclass(frozen=True)
-class RefundRequest:
-    purchase_id: int
-    amount: Decimal | None
-
-
-@dataclass(frozen=True)
-class AdjustRequest:
-    customer: str
-    points: int
-    reason: str
-
-
-@dataclass(frozen=True)
-class AddCustomerRequest:
-    phone: str
-    name: str | None
-
-
-@dataclass(frozen=True)
-class NoteRequest:
-    customer: str
-    text: str
 
 
 def _tokens(args: str | None) -> list[str]:

@@ -1,0 +1,56 @@
+"""What staff and owners ask the services to do, as typed requests.
+
+The services own these types; the chat grammar (``handlers.commands``) builds them from
+what was typed, and other callers (tests, imports, the demo) build them directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class PurchaseRequest:
+    customer: str
+    amount: Decimal
+    service_tag: str | None
+    receipt_no: str | None
+
+
+@dataclass(frozen=True)
+class VisitRequest:
+    customer: str
+    service_tag: str | None
+
+
+@dataclass(frozen=True)
+class RedeemRequest:
+    customer: str
+    points: int
+    purchase_amount: Decimal | None
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    purchase_id: int
+    amount: Decimal | None
+
+
+@dataclass(frozen=True)
+class AdjustRequest:
+    customer: str
+    points: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class AddCustomerRequest:
+    phone: str
+    name: str | None
+
+
+@dataclass(frozen=True)
+class NoteRequest:
+    customer: str
+    text: str
