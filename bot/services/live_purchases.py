@@ -12,14 +12,14 @@ from decimal import Decimal
 
 from sqlalchemy import BigInteger, type_coerce
 
-from bot.db.models import Purchase
+from bot.db.models import Money, Purchase
 
 # Money columns as raw minor units, so sums stay integers and skip Decimal conversion.
 AMOUNT_MINOR = type_coerce(Purchase.amount, BigInteger)
 REFUNDED_MINOR = type_coerce(Purchase.refunded_amount, BigInteger)
 NET_MINOR = AMOUNT_MINOR - REFUNDED_MINOR
 # The same difference in the Money type (Decimal in Python) for single-row reads.
-NET_AMOUNT = Purchase.amount - Purchase.refunded_amount
+NET_AMOUNT = type_coerce(NET_MINOR, Money())
 IS_LIVE = REFUNDED_MINOR < AMOUNT_MINOR
 
 
