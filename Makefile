@@ -4,18 +4,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate demo lint bench bench-full clean
+.PHONY: run test install migrate demo lint bench bench-full clean lock
 
-$(STAMP): pyproject.toml
+# Exact versions (with hashes) from requirements.lock; the project itself without deps.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
 
 config.toml:
-	cp config.example.toml config.toml
+	install -m 600 config.example.toml config.toml
 	@echo "created config.toml from config.example.toml: edit it, and set BOT_TOKEN"
 
 migrate: $(STAMP) config.toml
@@ -40,6 +41,12 @@ bench: $(STAMP)
 bench-full: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m bench.scoring --backend both
+
+# Re-pin requirements.lock after changing the ranges in pyproject.toml.
+lock: $(STAMP)
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes \
+		--quiet -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -304,10 +304,6 @@ async def on_signup_button(
 # --------------------------------------------------------------------------- member commands
 
 
-async def _refuse(message: Message, biz: Business, actor: Actor, err: ServiceError) -> None:
-    await message.answer(refusal(biz, actor, err))
-
-
 async def on_card(message: Message, bot: Bot, biz: Business, actor: Actor) -> None:
     card = await profile.card(biz, actor.tg_id)
     staff_link = await create_start_link(bot, f"{CARD_LINK_PREFIX}{card.card_code}")

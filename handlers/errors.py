@@ -31,6 +31,7 @@ from bot.services.errors import AUDITED_REFUSALS, ServiceError
 from bot.services.roles import Actor, resolve_actor
 from handlers.commands import CommandError
 from handlers.keyboards import choose_customer_keyboard
+from handlers.replies import refusal
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ async def on_refusal(event: ErrorEvent, biz: Business) -> bool:
             details={"code": err.code},
             update_key=f"u:{event.update.update_id}",
         )
-    body = biz.texts.render(actor.locale, f"errors.{err.code}", **err.params)
+    body = refusal(biz, actor, err)
     keyboard = REFUSAL_KEYBOARDS.get(err.code)
     markup: InlineKeyboardMarkup | ReplyKeyboardRemove | None = (
         keyboard(biz, actor, err) if keyboard else None
