@@ -24,6 +24,7 @@ from bot.db.engine import Database, create_database
 from bot.db.migrate import check_schema
 from bot.delivery.sender import OutboxSender
 from bot.jobs import DAILY_JOBS
+from bot.polling import poll
 from bot.scheduler import build_scheduler
 from bot.services.context import Business
 from bot.services.errors import ServiceError
@@ -106,10 +107,11 @@ async def run_polling(settings: Settings) -> None:
         scheduler = build_scheduler(biz, DAILY_JOBS)
         scheduler.start()
         try:
-            # handle_as_tasks=False: aiogram confirms a batch with the next getUpdates, so the
-            # batch must be committed first, or a crash loses updates already confirmed.
-            await dp.start_polling(
-                bot, polling_timeout=settings.telegram.polling_timeout, handle_as_tasks=False
+            await poll(
+                dp,
+                bot,
+                timeout=settings.telegram.polling_timeout,
+                max_concurrent=settings.telegram.max_concurrent_updates,
             )
         finally:
             scheduler.shutdown(wait=False)

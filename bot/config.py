@@ -103,6 +103,7 @@ class StaffSettings(_Section):
 class TelegramSettings(_Section):
     api_server: str = "https://api.telegram.org"
     polling_timeout: int = Field(default=30, ge=1, le=60)
+    max_concurrent_updates: int = Field(default=32, ge=1, le=1000)
     fsm_redis_url: str | None = None  # conversation state in Redis (several bot processes)
 
     @field_validator("api_server")
