@@ -374,9 +374,7 @@ async def on_language(message: Message, biz: Business, actor: Actor) -> None:
 async def on_language_choice(
     query: CallbackQuery, callback_data: LanguageChoice, biz: Business, actor: Actor, key: str
 ) -> None:
-    outcome = await profile.update_preferences(
-            biz, key, actor.tg_id, language=callback_data.code
-        )
+    outcome = await profile.update_preferences(biz, key, actor.tg_id, language=callback_data.code)
     await query.answer()
     if query.message is not None:
         locale = outcome.result.language
@@ -400,8 +398,8 @@ async def on_marketing_choice(
     query: CallbackQuery, callback_data: MarketingChoice, biz: Business, actor: Actor, key: str
 ) -> None:
     outcome = await profile.update_preferences(
-            biz, key, actor.tg_id, marketing_opt_in=callback_data.on
-        )
+        biz, key, actor.tg_id, marketing_opt_in=callback_data.on
+    )
     await query.answer()
     await replace_text(
         query,
@@ -467,8 +465,8 @@ async def on_redeem_answer(
     query: CallbackQuery, callback_data: RedeemAnswer, biz: Business, actor: Actor, key: str
 ) -> None:
     outcome = await decide_redemption(
-            biz, actor.tg_id, key, callback_data.redemption_id, accept=callback_data.answer == "y"
-        )
+        biz, actor.tg_id, key, callback_data.redemption_id, accept=callback_data.answer == "y"
+    )
     await query.answer()
     if query.message is not None and not outcome.duplicate:
         await clear_buttons(query)

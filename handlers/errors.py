@@ -25,12 +25,12 @@ from aiogram.types import (
 )
 
 from bot.logs import current_update
-from bot.services.audit import AuditOutcome, audit_separately
 from bot.services.context import Business
 from bot.services.errors import AUDITED_REFUSALS, ServiceError
 from bot.services.roles import Actor, resolve_actor
 from handlers.commands import CommandError
 from handlers.keyboards import choose_customer_keyboard
+from handlers.middlewares import action_name, audit_denied, event_key
 from handlers.replies import refusal
 
 log = logging.getLogger(__name__)
@@ -54,12 +54,6 @@ def _origin(event: ErrorEvent) -> tuple[User | None, Message | CallbackQuery | N
     return None, None
 
 
-def _action(origin: Message | CallbackQuery) -> str:
-    if isinstance(origin, Message):
-        return (origin.text or "message").split()[0][:40]
-    return f"callback:{(origin.data or '').split(':')[0]}"[:40]
-
-
 async def on_refusal(event: ErrorEvent, biz: Business) -> bool:
     """A rule said no: tell the user why, in their language; audit what must be audited."""
     current_update.set(str(event.update.update_id))
@@ -68,18 +62,9 @@ async def on_refusal(event: ErrorEvent, biz: Business) -> bool:
     if user is None or origin is None:
         return True
     actor = await resolve_actor(biz, user.id, user.language_code)
-    log.info("refused %s: %s", _action(origin), err.code)
+    log.info("refused %s: %s", action_name(origin), err.code)
     if err.code in AUDITED_REFUSALS:
-        await audit_separately(
-            biz.db,
-            now=biz.clock.now(),
-            actor_tg_id=actor.tg_id,
-            actor_role=actor.role,
-            action=_action(origin),
-            outcome=AuditOutcome.DENIED,
-            details={"code": err.code},
-            update_key=f"u:{event.update.update_id}",
-        )
+        await audit_denied(biz, actor, origin, event_key(origin, event.update), code=err.code)
     body = refusal(biz, actor, err)
     keyboard = REFUSAL_KEYBOARDS.get(err.code)
     markup: InlineKeyboardMarkup | ReplyKeyboardRemove | None = (

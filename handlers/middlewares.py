@@ -13,7 +13,7 @@ from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 from bot.logs import current_update
 from bot.services.audit import AuditOutcome, audit_separately
 from bot.services.context import Business
-from bot.services.roles import Role, resolve_actor
+from bot.services.roles import Actor, Role, resolve_actor
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +46,7 @@ class ActorMiddleware(BaseMiddleware):
             return None  # the bot talks in private chats only: nothing leaks into a group
         biz: Business = data["biz"]
         data["actor"] = await resolve_actor(biz, user.id, user.language_code)
-        if isinstance(event, CallbackQuery):
-            data["key"] = f"cb:{event.id}"
-        else:
-            update: Update | None = data.get("event_update")
-            data["key"] = f"u:{update.update_id}" if update else f"m:{user.id}:{event.message_id}"
+        data["key"] = event_key(event, data.get("event_update"))
         try:
             return await handler(event, data)
         finally:
@@ -59,18 +55,46 @@ class ActorMiddleware(BaseMiddleware):
                 sender.wake()
 
 
+def event_key(event: TelegramObject, update: Update | None) -> str:
+    """The exactly-once key: a callback's query id, else the update id (a message fed
+    without an update: the chat's message id)."""
+    if isinstance(event, CallbackQuery):
+        return f"cb:{event.id}"
+    if update is not None:
+        return f"u:{update.update_id}"
+    assert isinstance(event, Message)
+    return f"m:{event.chat.id}:{event.message_id}"
+
+
 def _in_private_chat(event: TelegramObject) -> bool:
     message = event.message if isinstance(event, CallbackQuery) else event
     chat = getattr(message, "chat", None)
     return chat is None or chat.type == ChatType.PRIVATE
 
 
-def _action_name(event: TelegramObject) -> str:
+def action_name(event: TelegramObject) -> str:
+    """What the audit log calls an event: the command, or the callback's prefix."""
     if isinstance(event, Message):
         return (event.text or "message").split()[0][:40]
     if isinstance(event, CallbackQuery):
         return f"callback:{(event.data or '').split(':')[0]}"[:40]
     return type(event).__name__
+
+
+async def audit_denied(
+    biz: Business, actor: Actor, event: TelegramObject, key: str | None, **details: Any
+) -> None:
+    """A refused privileged action: its own audit row (ids only), nothing else written."""
+    await audit_separately(
+        biz.db,
+        now=biz.clock.now(),
+        actor_tg_id=actor.tg_id,
+        actor_role=actor.role,
+        action=action_name(event),
+        outcome=AuditOutcome.DENIED,
+        details=details or None,
+        update_key=key,
+    )
 
 
 class RequireRole(BaseMiddleware):
@@ -84,16 +108,8 @@ class RequireRole(BaseMiddleware):
         if actor.may(self.level):
             return await handler(event, data)
         biz: Business = data["biz"]
-        await audit_separately(
-            biz.db,
-            now=biz.clock.now(),
-            actor_tg_id=actor.tg_id,
-            actor_role=actor.role,
-            action=_action_name(event),
-            outcome=AuditOutcome.DENIED,
-            update_key=data.get("key"),
-        )
-        log.info("denied %s to %s", _action_name(event), actor.role)
+        await audit_denied(biz, actor, event, data.get("key"))
+        log.info("denied %s to %s", action_name(event), actor.role)
         text = biz.texts.render(actor.locale, "errors.not_available")
         if isinstance(event, CallbackQuery):
             await event.answer(text, show_alert=True)

@@ -55,8 +55,9 @@ STAFF_COMMANDS: dict[str, CommandSpec] = {
     ),
     "refund": CommandSpec(commands.parse_refund, purchases.refund, "staff.refund_done"),
     "note": CommandSpec(commands.parse_note, purchases.add_note, "staff.note_added"),
-    "addcustomer": CommandSpec(commands.parse_add_customer, customers.add_at_counter,
-                               "staff.customer_added"),
+    "addcustomer": CommandSpec(
+        commands.parse_add_customer, customers.add_at_counter, "staff.customer_added"
+    ),
 }
 
 
