@@ -44,7 +44,9 @@ from bot.services.staff import sync_outlets
 from bot.testing.telegram_double import BotAPIServer, FakeTelegram, next_message_id, next_update_id
 from tests.support.crash import BotProcess
 
-CASHIER_ID = 1000  # an owner: owners may use staff commands
+# Owners (they may use staff commands) typing at once in their own chats: the bot handles
+# their updates concurrently (bot/polling.py), each chat in order.
+CASHIERS = (1000, 1001, 1002, 1003)
 CUSTOMERS = 20
 PURCHASES = 200
 CONCURRENCY = 4
@@ -64,7 +66,7 @@ name = "Crash Garage"
 timezone = "Europe/Moscow"
 currency = "RUB"
 default_language = "en"
-owner_ids = [{cashier}]
+owner_ids = {cashiers}
 outlets = [{{ code = "main", name = "Main" }}]
 
 [loyalty]
@@ -131,13 +133,13 @@ async def wait_for(
         await asyncio.sleep(0.02)
 
 
-def purchase_update(card_code: str, amount: int) -> dict[str, Any]:
+def purchase_update(card_code: str, amount: int, cashier: int) -> dict[str, Any]:
     text = f"/purchase {card_code} {amount}"
-    user = {"id": CASHIER_ID, "is_bot": False, "first_name": "Olga", "language_code": "en"}
+    user = {"id": cashier, "is_bot": False, "first_name": "Olga", "language_code": "en"}
     message = {
         "message_id": next_message_id(),
         "date": int(wall_time()),
-        "chat": {"id": CASHIER_ID, "type": "private", "first_name": "Olga"},
+        "chat": {"id": cashier, "type": "private", "first_name": "Olga"},
         "from": user,
         "text": text,
         "entities": [{"type": "bot_command", "offset": 0, "length": len("/purchase")}],
@@ -182,7 +184,7 @@ async def test_sigkill_during_purchase_burst_loses_and_doubles_nothing(
         config = tmp_path / "config.toml"
         config.write_text(
             CONFIG.format(
-                cashier=CASHIER_ID, api=server.url, db_url=db_url, concurrency=CONCURRENCY
+                cashiers=list(CASHIERS), api=server.url, db_url=db_url, concurrency=CONCURRENCY
             ),
             encoding="utf-8",
         )
@@ -207,10 +209,13 @@ async def _scenario(
     pushed: dict[int, int] = {}  # update id -> amount (unique, so every text is unique)
 
     async def burst() -> None:
-        """The cashier's burst (if the kill comes first, it goes on while the bot is down)."""
+        """The cashiers' burst (if the kill comes first, it goes on while the bot is down)."""
         for i in range(PURCHASES):
             amount = 100 + i  # 5% of 100..299: every purchase earns 5..14 points
-            update = fake.push_update(purchase_update(people[i % CUSTOMERS].card_code, amount))
+            cashier = CASHIERS[i % len(CASHIERS)]
+            update = fake.push_update(
+                purchase_update(people[i % CUSTOMERS].card_code, amount, cashier)
+            )
             pushed[update["update_id"]] = amount
             if i % BURST_CHUNK == BURST_CHUNK - 1:
                 await asyncio.sleep(BURST_PAUSE)
@@ -398,7 +403,7 @@ async def _check(
     plain = Counter[int]()
     already = replies = 0
     for index, call in enumerate(fake.requests):
-        if call.method != "sendMessage" or not call.ok or call.chat_id != CASHIER_ID:
+        if call.method != "sendMessage" or not call.ok or call.chat_id not in CASHIERS:
             continue
         replies += 1
         text = call.text or ""
