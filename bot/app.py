@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiogram import Bot, Dispatcher
@@ -16,6 +18,7 @@ from aiogram.enums import ParseMode
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
+from aiohttp import web
 
 from bot.background import BackgroundTasks
 from bot.clock import Clock, SystemClock
@@ -24,12 +27,14 @@ from bot.db.engine import Database, create_database
 from bot.db.migrate import check_schema
 from bot.delivery.sender import OutboxSender
 from bot.jobs import DAILY_JOBS
+from bot.lease import hold_then_run, lease_for
 from bot.polling import poll
 from bot.scheduler import build_scheduler
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.staff import sync_outlets
 from bot.texts import Texts
+from bot.web import build_web_app
 from handlers import common, customer, errors, owner, staff
 from handlers.commands import CommandError
 from handlers.middlewares import ActorMiddleware, UpdateContextMiddleware
@@ -93,31 +98,135 @@ def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     )
 
 
-async def run_polling(settings: Settings) -> None:
-    """Start the bot: refuse an unmigrated database, then poll and send the outbox."""
-    biz = build_business(settings)
+ROLES = ("all", "web", "worker")
+
+
+async def webhook_action(settings: Settings, bot: Bot, action: str) -> list[str]:
+    """``loyalty-bot webhook set|info|delete``: lines to print."""
     try:
-        await check_schema(biz.db)
-        await sync_outlets(biz)
-        bot = build_bot(settings)
-        dp = build_dispatcher(biz, build_storage(settings))
-        sender = OutboxSender(biz, bot)
-        dp["outbox_sender"] = sender
+        if action == "set":
+            web_settings = settings.web
+            if not (web_settings.webhook_url and web_settings.webhook_secret):
+                raise ValueError("webhook set needs web.webhook_url and WEBHOOK_SECRET")
+            url = web_settings.webhook_url.rstrip("/") + web_settings.webhook_path
+            biz = build_business(settings)  # the routers say which update types are used
+            try:
+                used = build_dispatcher(biz).resolve_used_update_types()
+            finally:
+                await biz.db.dispose()
+            await bot.set_webhook(
+                url, secret_token=web_settings.webhook_secret, allowed_updates=used
+            )
+            return [f"webhook set: {url}"]
+        if action == "delete":
+            await bot.delete_webhook()
+            return ["webhook deleted: the bot can poll again"]
+        if action == "info":
+            info = await bot.get_webhook_info()
+            return [
+                f"url: {info.url or '(none: polling)'}",
+                f"pending updates: {info.pending_update_count}",
+                f"last error: {info.last_error_message or '-'}",
+            ]
+        raise ValueError("action must be set, info or delete")
+    finally:
+        await bot.session.close()
+
+
+def _worker(
+    biz: Business, sender: OutboxSender
+) -> Callable[[], Awaitable[Callable[[], Awaitable[None]]]]:
+    """Start the scheduler and the outbox sender; what is returned stops them."""
+
+    async def start() -> Callable[[], Awaitable[None]]:
         sender_task = asyncio.create_task(sender.run(), name="outbox-sender")
         scheduler = build_scheduler(biz, DAILY_JOBS)
         scheduler.start()
-        try:
-            await poll(
-                dp,
-                bot,
-                timeout=settings.telegram.polling_timeout,
-                max_concurrent=settings.telegram.max_concurrent_updates,
-            )
-        finally:
+
+        async def stop() -> None:
             scheduler.shutdown(wait=False)
             sender_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender_task
-            await bot.session.close()
+
+        return stop
+
+    return start
+
+
+async def _serve_http(
+    stack: contextlib.AsyncExitStack, app: web.Application, host: str, port: int
+) -> None:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    await web.TCPSite(runner, host, port).start()
+    log.info("HTTP server on %s:%d", host, port)
+
+
+async def run(settings: Settings, *, webhook: bool = False, role: str = "all") -> None:
+    """Start a bot process: refuse an unmigrated database, then its role's work.
+
+    ``web`` handles updates (long polling, or the webhook with ``webhook``); ``worker`` runs
+    the scheduler and the outbox sender while it holds the worker lease (bot/lease.py);
+    ``all`` does both. Health checks and metrics are served when ``web.port`` is set (the
+    webhook's server serves them too). SIGTERM and SIGINT stop it gracefully: handlers in
+    flight finish first.
+    """
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if webhook and not (settings.web.webhook_secret and settings.web.port):
+        raise ValueError("--webhook needs web.port and a webhook secret (WEBHOOK_SECRET)")
+    biz = build_business(settings)
+    try:
+        await check_schema(biz.db)
+        await sync_outlets(biz)
+        async with contextlib.AsyncExitStack() as stack:
+            bot = build_bot(settings)
+            stack.push_async_callback(bot.session.close)
+            sender = OutboxSender(biz, bot)
+            dp = build_dispatcher(biz, build_storage(settings)) if role != "worker" else None
+            jobs: list[asyncio.Task[None]] = []
+            if dp is not None:
+                dp["outbox_sender"] = sender
+            if webhook or settings.web.port:
+                app = build_web_app(biz, dp if webhook else None, bot)
+                await _serve_http(stack, app, settings.web.host, settings.web.port)
+            if role != "web":
+                lease = lease_for(biz.db.engine)
+                check = settings.worker.lease_check_seconds
+                jobs.append(asyncio.create_task(hold_then_run(lease, _worker(biz, sender), check)))
+            if dp is not None and webhook:
+                await dp.emit_startup(dispatcher=dp, bot=bot, **dp.workflow_data)
+                stack.push_async_callback(
+                    dp.emit_shutdown, dispatcher=dp, bot=bot, **dp.workflow_data
+                )
+            elif dp is not None:
+                timeout = settings.telegram.polling_timeout
+                limit = settings.telegram.max_concurrent_updates
+                jobs.append(
+                    asyncio.create_task(poll(dp, bot, timeout=timeout, max_concurrent=limit))
+                )
+            await _until_stopped(jobs)
     finally:
         await biz.db.dispose()
+
+
+async def _until_stopped(jobs: list[asyncio.Task[None]]) -> None:
+    """Run until SIGTERM/SIGINT or until a job fails; then cancel and await every job."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    waiter = asyncio.create_task(stopping.wait())
+    try:
+        done, _ = await asyncio.wait([waiter, *jobs], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not waiter and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        for task in (waiter, *jobs):
+            task.cancel()
+        await asyncio.gather(waiter, *jobs, return_exceptions=True)

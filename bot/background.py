@@ -1,7 +1,8 @@
 """Long work started by a handler runs as a task, so the update loop keeps answering.
 
-Polling handles updates one at a time (see bot.app.run_polling), so a handler must not
-hold the loop for the length of a long job; it starts the job here and returns.
+A handler holds its own chat's later updates until it returns (bot/polling.py keeps each
+chat in order), and a webhook answer waits for it; so a handler must not run for the
+length of a long job: it starts the job here and returns.
 """
 
 from __future__ import annotations

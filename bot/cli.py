@@ -1,4 +1,4 @@
-"""`loyalty-bot`: run, migrate, demo. Problems are one readable line, not a traceback."""
+"""`loyalty-bot`: run, webhook, migrate, score, demo; problems are one line, not a traceback."""
 
 from __future__ import annotations
 
@@ -39,9 +39,17 @@ def migrate(config: Path = ConfigOption) -> None:
 
 
 @app.command()
-def run(config: Path = ConfigOption, log_level: str = "INFO") -> None:
-    """Start the bot (long polling) and the outbox sender."""
-    from bot.app import run_polling
+def run(
+    config: Path = ConfigOption,
+    log_level: str = "INFO",
+    webhook: bool = typer.Option(False, "--webhook", help="take updates by webhook, not polling"),
+    role: str = typer.Option(
+        "all", "--role", help="all | web (updates only) | worker (scheduler and sender only)"
+    ),
+) -> None:
+    """Start the bot: updates (long polling or webhook) and/or the worker (scheduler and
+    outbox sender, one active process at a time)."""
+    from bot.app import run as run_bot
     from bot.db.migrate import SchemaNotCurrentError
 
     settings = _settings(config)
@@ -49,11 +57,30 @@ def run(config: Path = ConfigOption, log_level: str = "INFO") -> None:
         _fail(f"no bot token: set BOT_TOKEN in the environment or bot_token in {config}")
     setup_logging(log_level)
     try:
-        asyncio.run(run_polling(settings))
-    except SchemaNotCurrentError as err:
+        asyncio.run(run_bot(settings, webhook=webhook, role=role))
+    except (SchemaNotCurrentError, ValueError) as err:
         _fail(str(err))
     except KeyboardInterrupt:
         pass
+
+
+@app.command("webhook")
+def webhook_command(
+    action: str = typer.Argument(..., help="set | info | delete"),
+    config: Path = ConfigOption,
+) -> None:
+    """Point Telegram at this deployment's webhook (once, from a deploy step), show it, or
+    remove it (to go back to polling)."""
+    from bot.app import build_bot, webhook_action
+
+    settings = _settings(config)
+    if not settings.bot_token:
+        _fail(f"no bot token: set BOT_TOKEN in the environment or bot_token in {config}")
+    try:
+        for line in asyncio.run(webhook_action(settings, build_bot(settings), action)):
+            typer.echo(line)
+    except ValueError as err:
+        _fail(str(err))
 
 
 @app.command()

@@ -389,6 +389,22 @@ class PrivacySettings(_Section):
     max_age_years: int = Field(default=120, ge=50, le=150)
 
 
+class WebSettings(_Section):
+    """The HTTP side: the webhook (``run --webhook``), health checks and metrics."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535)  # 0: no HTTP server unless --webhook
+    webhook_url: str | None = None  # public HTTPS address Telegram posts to (webhook set)
+    webhook_path: str = Field(default="/telegram/webhook", pattern=r"^/[A-Za-z0-9/_-]*$")
+    webhook_secret: str | None = Field(default=None, repr=False, pattern=r"^[A-Za-z0-9_-]{16,256}$")
+
+
+class WorkerSettings(_Section):
+    """The worker role: scheduler and outbox sender, one active process at a time."""
+
+    lease_check_seconds: float = Field(default=5.0, gt=0, le=300)
+
+
 class Settings(BaseSettings):
     """The whole configuration; `bot_token` and `database.url` may come from the environment."""
 
@@ -409,6 +425,8 @@ class Settings(BaseSettings):
     profile: ProfileSettings = ProfileSettings()
     referral: ReferralSettings = ReferralSettings()
     privacy: PrivacySettings = PrivacySettings()
+    web: WebSettings = WebSettings()
+    worker: WorkerSettings = WorkerSettings()
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -454,6 +472,8 @@ def _environment_overrides() -> dict[str, Any]:
         data["bot_token"] = os.environ["BOT_TOKEN"]
     if os.environ.get("DATABASE_URL"):
         data["database_url"] = os.environ["DATABASE_URL"]
+    if os.environ.get("WEBHOOK_SECRET"):
+        data["webhook_secret"] = os.environ["WEBHOOK_SECRET"]
     return data
 
 
@@ -466,6 +486,8 @@ def settings_from_dict(data: dict[str, Any], *, use_env: bool = True) -> Setting
             data["bot_token"] = env["bot_token"]
         if "database_url" in env:
             data["database"] = {**data.get("database", {}), "url": env["database_url"]}
+        if "webhook_secret" in env:
+            data["web"] = {**data.get("web", {}), "webhook_secret": env["webhook_secret"]}
     try:
         if use_env:
             return Settings(**data)

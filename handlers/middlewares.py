@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from time import perf_counter
 from typing import Any
 
 from aiogram import BaseMiddleware
+from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.enums import ChatType
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 
 from bot.logs import current_update
+from bot.metrics import HANDLER_SECONDS, UPDATES
 from bot.services.audit import AuditOutcome, audit_separately
 from bot.services.context import Business
 from bot.services.roles import Actor, Role, resolve_actor
@@ -21,15 +24,20 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 class UpdateContextMiddleware(BaseMiddleware):
-    """Outer, on updates: tag logs with the update id."""
+    """Outer, on updates: tag logs with the update id; count and time every update."""
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         token = current_update.set(str(event.update_id))
+        started, outcome = perf_counter(), "failed"
         try:
             log.debug("update received")
-            return await handler(event, data)
+            result = await handler(event, data)
+            outcome = "unhandled" if result is UNHANDLED else "handled"
+            return result
         finally:
+            HANDLER_SECONDS.observe(perf_counter() - started)
+            UPDATES.labels(type=event.event_type, outcome=outcome).inc()
             current_update.reset(token)
 
 

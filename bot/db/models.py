@@ -201,9 +201,7 @@ class Purchase(Base):
         UniqueConstraint("outlet_code", "receipt_no", name="uq_purchases_receipt"),
         CheckConstraint("amount > 0", name="ck_purchases_amount_pos"),
         Index("ix_purchases_customer_created", "customer_id", "created_at"),
-        Index(
-            "ix_purchases_scoring", "customer_id", "created_ts", "amount", "refunded_amount"
-        ),
+        Index("ix_purchases_scoring", "customer_id", "created_ts", "amount", "refunded_amount"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

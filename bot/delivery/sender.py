@@ -18,8 +18,9 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, Teleg
 from aiogram.types import InlineKeyboardMarkup
 
 from bot.db.models import OutboxMessage
+from bot.metrics import FLOOD_WAITS, OUTBOX_DEPTH, SENDS
 from bot.services.context import Business
-from bot.services.outbox import due_messages, mark_attempt_failed, mark_sent
+from bot.services.outbox import due_count, due_messages, mark_attempt_failed, mark_sent
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class OutboxSender:
                 log.exception("outbox sender failed; retrying")
                 sent = 0
             if sent == 0:
+                OUTBOX_DEPTH.set(await due_count(self.biz.db, self.biz.clock.now()))
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_seconds)
@@ -82,9 +84,11 @@ class OutboxSender:
         except TelegramRetryAfter as err:
             loop_time = asyncio.get_running_loop().time()
             self._paused_until = max(self._paused_until, loop_time + err.retry_after)
+            FLOOD_WAITS.inc()
             log.warning("flood wait", extra={"outbox_id": message.id, "retry": err.retry_after})
             return  # still pending; retried after the pause
         except TelegramForbiddenError as err:
+            SENDS.labels(outcome="forbidden").inc()
             await mark_attempt_failed(self.biz.db, message.id, str(err), None)
             return
         except Exception as err:  # 5xx, network, unexpected API answers: retry with backoff
@@ -94,6 +98,8 @@ class OutboxSender:
                 wait = BACKOFF_SECONDS[min(attempt - 1, len(BACKOFF_SECONDS) - 1)]
                 retry = self.biz.clock.now() + timedelta(seconds=wait)
             log.warning("send failed", extra={"outbox_id": message.id, "error": str(err)})
+            SENDS.labels(outcome="retry" if retry else "failed").inc()
             await mark_attempt_failed(self.biz.db, message.id, str(err), retry)
             return
         await mark_sent(self.biz.db, message.id, self.biz.clock.now())
+        SENDS.labels(outcome="sent").inc()

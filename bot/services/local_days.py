@@ -82,4 +82,3 @@ class LocalDays:
     def offsets_of(self, ts: NDArray[np.int64]) -> NDArray[np.int64]:
         index = np.searchsorted(np.array(self.starts[1:], dtype=np.int64), ts, side="right")
         return np.array(self.offsets, dtype=np.int64)[index]
-

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.db.engine import Database
 from bot.db.models import OutboxMessage, OutboxState
@@ -34,18 +35,24 @@ def enqueue(
     return message
 
 
+def _due(now: datetime) -> ColumnElement[bool]:
+    return (OutboxMessage.state == OutboxState.PENDING) & or_(
+        OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= now
+    )
+
+
 async def due_messages(db: Database, now: datetime, limit: int) -> list[OutboxMessage]:
     async with db.read() as session:
         rows = await session.scalars(
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.state == OutboxState.PENDING,
-                or_(OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= now),
-            )
-            .order_by(OutboxMessage.id)
-            .limit(limit)
+            select(OutboxMessage).where(_due(now)).order_by(OutboxMessage.id).limit(limit)
         )
         return list(rows)
+
+
+async def due_count(db: Database, now: datetime) -> int:
+    """How many messages are due (the sender's backlog, for the metrics)."""
+    async with db.read() as session:
+        return int(await session.scalar(select(func.count(OutboxMessage.id)).where(_due(now))) or 0)
 
 
 async def mark_sent(db: Database, message_id: int, now: datetime) -> None:

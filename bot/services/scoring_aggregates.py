@@ -40,7 +40,6 @@ MONTH_S = round(DAYS_PER_MONTH * DAY_S)
 FETCH_CHUNK = 50_000
 
 
-
 @dataclass
 class Aggregates:
     """One entry per customer, in customer id order. Days are local day numbers."""

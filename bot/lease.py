@@ -1,0 +1,147 @@
+"""Exactly one active worker (scheduler and outbox sender) among several processes.
+
+The lease is a lock the operating system or the database drops by itself when its holder
+dies, so a standby never waits for a dead worker's lease to "expire":
+
+- PostgreSQL: a session advisory lock (``pg_try_advisory_lock``) on a connection of its
+  own. A killed worker's connection closes and the server releases the lock; the holder
+  checks its connection every ``check_seconds`` and gives up the worker role at once
+  when the check fails (a network split must not leave two senders).
+- SQLite: an exclusive ``flock`` on ``<database file>.worker.lock``, released by the kernel
+  when the holding process exits, however it exits.
+
+A standby tries again every ``check_seconds``, so it takes over within that time after
+the active worker is killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.metrics import LEASE_HELD
+
+log = logging.getLogger(__name__)
+
+# pg advisory lock key: any 64-bit number unique to this purpose ("loyalty worker").
+ADVISORY_KEY = 0x6C6F79616C747921
+
+
+StopWork = Callable[[], Awaitable[None]]
+WorkFactory = Callable[[], Awaitable[StopWork]]
+
+
+class Lease(Protocol):
+    async def try_acquire(self) -> bool: ...
+    async def still_held(self) -> bool: ...
+    async def release(self) -> None: ...
+
+
+class PostgresLease:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._conn: AsyncConnection | None = None
+
+    async def try_acquire(self) -> bool:
+        conn = await self.engine.connect()
+        try:
+            got = bool(
+                await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY})
+            )
+            await conn.commit()
+        except Exception:
+            await conn.close()
+            raise
+        if not got:
+            await conn.close()
+            return False
+        self._conn = conn
+        return True
+
+    async def still_held(self) -> bool:
+        if self._conn is None:
+            return False
+        try:  # a session lock lives as long as its session: a live connection holds it
+            await self._conn.scalar(text("SELECT 1"))
+            await self._conn.commit()
+            return True
+        except Exception:
+            log.warning("worker lease check failed", exc_info=True)
+            return False
+
+    async def release(self) -> None:
+        if self._conn is None:
+            return
+        with contextlib.suppress(Exception):  # a dead connection has released it already
+            await self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+            await self._conn.commit()
+        with contextlib.suppress(Exception):
+            await self._conn.close()
+        self._conn = None
+
+
+class FileLease:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    async def try_acquire(self) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    async def still_held(self) -> bool:
+        return self._fd is not None
+
+    async def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def lease_for(engine: AsyncEngine) -> Lease:
+    """The lease that suits the database the workers share."""
+    if engine.dialect.name == "postgresql":
+        return PostgresLease(engine)
+    database = engine.url.database
+    if not database or database == ":memory:":
+        raise ValueError("an in-memory SQLite database has no workers to share it")
+    return FileLease(Path(f"{database}.worker.lock"))
+
+
+async def hold_then_run(lease: Lease, start_work: WorkFactory, check_seconds: float) -> None:
+    """Wait for the lease, run the worker while it is held, stand by again when it is lost.
+
+    ``start_work`` starts the worker's tasks and returns a coroutine function that stops
+    them.
+    """
+    while True:
+        if not await lease.try_acquire():
+            await asyncio.sleep(check_seconds)
+            continue
+        log.info("worker lease acquired: this process runs the scheduler and the sender")
+        LEASE_HELD.set(1)
+        stop = await start_work()
+        try:
+            while await lease.still_held():
+                await asyncio.sleep(check_seconds)
+            log.error("worker lease lost: standing by")
+        finally:
+            LEASE_HELD.set(0)
+            await stop()
+            await lease.release()

@@ -1,0 +1,100 @@
+"""The HTTP side of a bot process: the Telegram webhook, health checks and metrics.
+
+- ``POST <webhook path>``: aiogram's request handler with the secret token checked (401
+  without it), a malformed body refused with 400 before anything runs, and 200 answered
+  only after the update's handler has returned, so its effects are committed: a process
+  killed mid-update answers nothing and Telegram delivers the update again.
+- ``GET /livez``: the process serves requests.
+- ``GET /readyz``: the database (and Redis, when conversation state lives there) answer.
+- ``GET /metrics``: Prometheus metrics (bot/metrics.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.types import Update
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
+from sqlalchemy import text
+
+from bot.metrics import REGISTRY
+from bot.services.context import Business
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+class CommittedRequestHandler(SimpleRequestHandler):
+    """Answer Telegram after the handler, never before; refuse what is not an update."""
+
+    async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
+        try:
+            body = await request.json(loads=bot.session.json_loads)
+            update = Update.model_validate(body, context={"bot": bot})
+        except (json.JSONDecodeError, UnicodeDecodeError, ValidationError, TypeError):
+            log.warning("webhook: malformed update refused")
+            return web.Response(status=400, text="malformed update")
+        result = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
+        return web.Response(body=self._build_response_writer(bot=bot, result=result))
+
+
+async def _livez(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    return web.Response(
+        body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
+
+
+def _readyz(biz: Business) -> Any:
+    async def readyz(request: web.Request) -> web.Response:
+        problems = []
+        try:
+            async with biz.db.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            problems.append(f"database: {type(exc).__name__}")
+        redis_url = biz.settings.telegram.fsm_redis_url
+        if redis_url:
+            from redis.asyncio import Redis
+
+            client = Redis.from_url(redis_url, socket_connect_timeout=2)
+            try:
+                await client.ping()
+            except Exception as exc:
+                problems.append(f"redis: {type(exc).__name__}")
+            finally:
+                await client.aclose()
+        if problems:
+            return web.Response(status=503, text="; ".join(problems))
+        return web.Response(text="ready")
+
+    return readyz
+
+
+def build_web_app(
+    biz: Business, dp: Dispatcher | None = None, bot: Bot | None = None
+) -> web.Application:
+    """Health and metrics always; the webhook when a dispatcher and bot are given."""
+    app = web.Application()
+    app.router.add_get("/livez", _livez)
+    app.router.add_get("/readyz", _readyz(biz))
+    app.router.add_get("/metrics", _metrics)
+    if dp is not None and bot is not None:
+        web_settings = biz.settings.web
+        CommittedRequestHandler(
+            dispatcher=dp,
+            bot=bot,
+            handle_in_background=False,
+            secret_token=web_settings.webhook_secret,
+        ).register(app, path=web_settings.webhook_path)
+    return app
