@@ -130,10 +130,15 @@ async def hold_then_run(lease: Lease, start_work: WorkFactory, check_seconds: fl
     ``start_work`` starts the worker's tasks and returns a coroutine function that stops
     them.
     """
+    standing_by = False
     while True:
         if not await lease.try_acquire():
+            if not standing_by:
+                log.info("worker lease held by another process: standing by")
+                standing_by = True
             await asyncio.sleep(check_seconds)
             continue
+        standing_by = False
         log.info("worker lease acquired: this process runs the scheduler and the sender")
         LEASE_HELD.set(1)
         stop = await start_work()

@@ -22,7 +22,7 @@ PRELOAD = ["bot.app", "bot.cli", "tests.support.crash"]
 _CONTEXT = multiprocessing.get_context("forkserver")
 
 
-def _run(config: str, log: str, token: str) -> None:
+def _run(config: str, log: str, token: str, extra: tuple[str, ...] = ()) -> None:
     """The child: output to ``log``, a clean environment, then ``loyalty-bot run``."""
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(fd, 1)
@@ -34,16 +34,17 @@ def _run(config: str, log: str, token: str) -> None:
     os.environ["BOT_TOKEN"] = token
     from bot.cli import app
 
-    app(["run", "-c", config], prog_name="loyalty-bot")
+    app(["run", "-c", config, *extra], prog_name="loyalty-bot")
 
 
 class BotProcess:
     """``loyalty-bot run`` as a child process with its output in a log file."""
 
-    def __init__(self, config: Path, token: str, log: Path) -> None:
+    def __init__(self, config: Path, token: str, log: Path, *extra: str) -> None:
+        """``extra``: more ``loyalty-bot run`` options, e.g. ``--role worker``."""
         self.log = log
         self.process = _CONTEXT.Process(
-            target=_run, args=(str(config), str(log), token), name=f"bot-{log.stem}"
+            target=_run, args=(str(config), str(log), token, extra), name=f"bot-{log.stem}"
         )
 
     async def start(self) -> None:
