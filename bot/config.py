@@ -380,6 +380,9 @@ class PrivacySettings(_Section):
     id_hash_salt: str = Field(default="loyalty-bot", min_length=1, repr=False)
     min_age_years: int = Field(default=0, ge=0, le=21)
     max_age_years: int = Field(default=120, ge=50, le=150)
+    # Below a week: Telegram restarts update ids at random after a week without updates.
+    processed_retention_days: int = Field(default=3, ge=1, le=6)
+    prune_at: str = Field(default="05:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 class Settings(BaseSettings):

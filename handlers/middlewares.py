@@ -13,6 +13,7 @@ from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 from bot.logs import current_update
 from bot.services.audit import AuditOutcome, audit_separately
 from bot.services.context import Business
+from bot.services.idempotency import callback_key, message_key, update_key
 from bot.services.roles import Role, resolve_actor
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,12 @@ class ActorMiddleware(BaseMiddleware):
         biz: Business = data["biz"]
         data["actor"] = await resolve_actor(biz, user.id, user.language_code)
         if isinstance(event, CallbackQuery):
-            data["key"] = f"cb:{event.id}"
+            data["key"] = callback_key(event.id)
         else:
             update: Update | None = data.get("event_update")
-            data["key"] = f"u:{update.update_id}" if update else f"m:{user.id}:{event.message_id}"
+            data["key"] = (
+                update_key(update.update_id) if update else message_key(user.id, event.message_id)
+            )
         try:
             return await handler(event, data)
         finally:

@@ -15,7 +15,7 @@ from bot.services.audit import add_audit
 from bot.services.context import Business
 from bot.services.customers import require_customer
 from bot.services.errors import ServiceError
-from bot.services.idempotency import Outcome, run_once
+from bot.services.idempotency import Outcome, personal, run_once
 from bot.services.ledger import earned_points, lock_customer, post
 from bot.services.notify import notify_customer
 from bot.services.referrals import reward_first_purchase
@@ -27,7 +27,7 @@ class PurchaseResult(BaseModel):
     purchase_id: int
     customer_id: int
     card_code: str
-    customer_name: str | None
+    customer_name: str | None = personal()
     amount: Decimal
     points: int
     balance: int
@@ -39,7 +39,7 @@ class VisitResult(BaseModel):
     visit_id: int
     customer_id: int
     card_code: str
-    customer_name: str | None
+    customer_name: str | None = personal()
     service_tag: str | None
 
 
@@ -57,7 +57,7 @@ class RefundResult(BaseModel):
 class AdjustResult(BaseModel):
     customer_id: int
     card_code: str
-    customer_name: str | None
+    customer_name: str | None = personal()
     points: int
     balance: int
 

@@ -19,7 +19,7 @@ from bot.services.audit import add_audit
 from bot.services.context import Business
 from bot.services.customers import require_customer
 from bot.services.errors import ServiceError
-from bot.services.idempotency import Outcome, run_once
+from bot.services.idempotency import Outcome, personal, run_once
 from bot.services.ledger import earned_points, lock_customer, max_redeemable, post
 from bot.services.notify import notify_customer
 from bot.services.outbox import enqueue
@@ -45,7 +45,7 @@ class RedemptionRequested(BaseModel):
     redemption_id: int
     customer_id: int
     card_code: str
-    customer_name: str | None
+    customer_name: str | None = personal()
     points: int
     minutes: int
 
