@@ -22,10 +22,7 @@ INDEXES = {  # table: [(index, columns)]
     "notes": [("ix_notes_customer", ["customer_id"])],
     "outbox": [("ix_outbox_customer", ["customer_id"])],
     "redemptions": [("ix_redemptions_customer", ["customer_id"])],
-    "audit_log": [
-        ("ix_audit_customer", ["customer_id"]),
-        ("ix_audit_actor", ["actor_tg_id"]),
-    ],
+    "audit_log": [("ix_audit_actor", ["actor_tg_id"])],
     "processed_updates": [("ix_processed_updates_created", ["created_at"])],
 }
 
