@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.db.models import Base, Customer, LedgerEntry, Purchase
 from bot.services import privacy
 from bot.telegram_double import buttons, find_button
-from tests.conftest import make_settings
+from tests.conftest import BACKENDS, make_settings
 from tests.support.flows import hire
 from tests.support.harness import App
 
@@ -163,6 +163,7 @@ async def _telegram_ids(app: App, tg_id: int) -> list[tuple[str, str]]:
     return found
 
 
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 async def test_forget_erases_counter_names_and_telegram_ids(app: App) -> None:
     """Staff entered the customer at the counter under another name; the customer then
     joined, tried a staff command, confirmed a redemption and got messages. /forget leaves
