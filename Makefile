@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# config.toml may hold the bot token: readable by its owner only.
 config.toml:
-	cp config.example.toml config.toml
+	install -m 600 config.example.toml config.toml
 	@echo "created config.toml from config.example.toml: edit it, and set BOT_TOKEN"
 
 migrate: $(STAMP) config.toml

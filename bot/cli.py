@@ -47,7 +47,7 @@ def run(config: Path = ConfigOption, log_level: str = "INFO") -> None:
     settings = _settings(config)
     if not settings.bot_token:
         _fail(f"no bot token: set BOT_TOKEN in the environment or bot_token in {config}")
-    setup_logging(log_level)
+    setup_logging(log_level, settings.secrets())
     try:
         asyncio.run(run_polling(settings))
     except SchemaNotCurrentError as err:

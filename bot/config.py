@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 SUPPORTED_LOCALES = ("ru", "en")
@@ -416,6 +417,17 @@ class Settings(BaseSettings):
                 "set scoring.rating_scale = 'b2b'"
             )
         return self
+
+    def secrets(self) -> tuple[str, ...]:
+        """What must never leave the process (log lines, stored errors): the bot token, its
+        secret half on its own, and the database password."""
+        found = []
+        if self.bot_token:
+            found += [self.bot_token, self.bot_token.split(":", 1)[1]]
+        password = make_url(self.database.url).password
+        if password:
+            found.append(str(password))
+        return tuple(s for s in found if s)
 
     def is_service_tag(self, token: str) -> bool:
         return token.casefold() in self.loyalty.service_tags
