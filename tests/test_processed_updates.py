@@ -68,7 +68,11 @@ async def test_stored_results_hold_no_names_or_phones(app: App) -> None:
     assert NAME not in answer
 
 
-async def test_prune_keeps_recent_claims_and_unexpired_warnings(app: App) -> None:
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_prune_keeps_recent_claims_and_unexpired_warnings(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retention, "CHUNK", 2)  # several transactions, as at full size
     ivan = app.user(5001, "en")
     customer = await join(app, ivan)
     cashier = app.user(CASHIER, "en")

@@ -13,7 +13,7 @@ it has expired under the current setting and can never be warned about again.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import ColumnElement, delete, or_, select
 
@@ -28,33 +28,27 @@ CHUNK = 5000
 
 
 async def _delete(biz: Business, condition: ColumnElement[bool]) -> int:
+    """Delete the matching rows, ``CHUNK`` per transaction; returns how many went."""
+    chunk = select(ProcessedUpdate.key).where(condition).limit(CHUNK)
     deleted = 0
     while True:
         async with biz.db.write() as session:
-            keys = list(
-                await session.scalars(
-                    select(ProcessedUpdate.key).where(condition).limit(CHUNK)
-                )
+            result = await session.execute(
+                delete(ProcessedUpdate).where(ProcessedUpdate.key.in_(chunk))
             )
-            if keys:
-                await session.execute(
-                    delete(ProcessedUpdate).where(ProcessedUpdate.key.in_(keys))
-                )
-        deleted += len(keys)
-        if len(keys) < CHUNK:
+        count = int(result.rowcount)  # type: ignore[attr-defined]
+        deleted += count
+        if count < CHUNK:
             return deleted
-
-
-def update_cutoff(biz: Business, now: datetime) -> datetime:
-    return now - timedelta(days=biz.settings.privacy.processed_retention_days)
 
 
 async def prune_processed(biz: Business) -> dict[str, int]:
     """The daily job: drop expired claims; returns how many of each kind went."""
     now = biz.clock.now()
+    retention_days = biz.settings.privacy.processed_retention_days
     updates = await _delete(
         biz,
-        (ProcessedUpdate.created_at < update_cutoff(biz, now))
+        (ProcessedUpdate.created_at < now - timedelta(days=retention_days))
         & or_(*(ProcessedUpdate.key.startswith(p) for p in TELEGRAM_KEY_PREFIXES)),
     )
     months = biz.settings.expiry.months
