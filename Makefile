@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
+# config.toml may hold the bot token: readable by its owner only.
 config.toml:
 	install -m 600 config.example.toml config.toml
 	@echo "created config.toml from config.example.toml: edit it, and set BOT_TOKEN"

@@ -55,7 +55,7 @@ def run(
     settings = _settings(config)
     if not settings.bot_token:
         _fail(f"no bot token: set BOT_TOKEN in the environment or bot_token in {config}")
-    setup_logging(log_level)
+    setup_logging(log_level, settings.secrets())
     try:
         asyncio.run(run_bot(settings, webhook=webhook, role=role))
     except (SchemaNotCurrentError, ValueError) as err:

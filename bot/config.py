@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 Locale = Literal["ru", "en"]
@@ -387,6 +388,9 @@ class PrivacySettings(_Section):
     id_hash_salt: str = Field(default="loyalty-bot", min_length=1, repr=False)
     min_age_years: int = Field(default=0, ge=0, le=21)
     max_age_years: int = Field(default=120, ge=50, le=150)
+    # Below a week: Telegram restarts update ids at random after a week without updates.
+    processed_retention_days: int = Field(default=3, ge=1, le=6)
+    prune_at: str = Field(default="05:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 class WebSettings(_Section):
@@ -438,6 +442,17 @@ class Settings(BaseSettings):
                 "set scoring.rating_scale = 'b2b'"
             )
         return self
+
+    def secrets(self) -> tuple[str, ...]:
+        """What must never leave the process (log lines, stored errors): the bot token, its
+        secret half on its own, and the database password."""
+        found = []
+        if self.bot_token:
+            found += [self.bot_token, self.bot_token.split(":", 1)[1]]
+        password = make_url(self.database.url).password
+        if password:
+            found.append(str(password))
+        return tuple(s for s in found if s)
 
     def is_service_tag(self, token: str) -> bool:
         return token.casefold() in self.loyalty.service_tags

@@ -16,6 +16,7 @@ from bot.logs import current_update
 from bot.metrics import HANDLER_SECONDS, UPDATES
 from bot.services.audit import AuditOutcome, audit_separately
 from bot.services.context import Business
+from bot.services.idempotency import callback_key, message_key, update_key
 from bot.services.roles import Actor, Role, resolve_actor
 
 log = logging.getLogger(__name__)
@@ -67,11 +68,11 @@ def event_key(event: TelegramObject, update: Update | None) -> str:
     """The exactly-once key: a callback's query id, else the update id (a message fed
     without an update: the chat's message id)."""
     if isinstance(event, CallbackQuery):
-        return f"cb:{event.id}"
+        return callback_key(event.id)
     if update is not None:
-        return f"u:{update.update_id}"
+        return update_key(update.update_id)
     assert isinstance(event, Message)
-    return f"m:{event.chat.id}:{event.message_id}"
+    return message_key(event.chat.id, event.message_id)
 
 
 def _in_private_chat(event: TelegramObject) -> bool:

@@ -9,18 +9,19 @@ import json
 from datetime import date
 
 import pytest
-from sqlalchemy import JSON, String, Text, func, select
+from sqlalchemy import JSON, BigInteger, String, Text, create_engine, func, select, text
 
 from bot.config import Settings
 from bot.db.models import Base, Customer, LedgerEntry, Purchase
 from bot.services import privacy
 from bot.testing.telegram_double import buttons, find_button
-from tests.conftest import make_settings
+from tests.conftest import BACKENDS, make_settings
 from tests.support.flows import hire
 from tests.support.harness import App
 
 CASHIER = 6001
 NAME, PHONE = "Евлампия", "+79161234567"
+COUNTER_NAME = "Акакий"  # what the cashier typed at the counter, before the customer joined
 WELCOME = 100
 
 
@@ -86,6 +87,16 @@ async def test_mydata_is_what_the_database_holds(app: App) -> None:
     assert [p["amount"] for p in exported["purchases"]] == [str(a) for a in amounts]
     assert [n["text"] for n in exported["notes"]] == [f"{NAME} prefers mornings, call {PHONE}"]
     assert len(exported["redemptions"]) == 1
+    staff_columns = [
+        (section, key)
+        for section, rows in exported.items()
+        if isinstance(rows, list)
+        for row in rows
+        for key in row
+        if key.startswith("author")
+    ]
+    assert staff_columns == [], "staff Telegram ids are not the customer's data"
+    assert str(CASHIER) not in document.decode()
 
 
 async def _all_text(app: App) -> list[tuple[str, str, str]]:
@@ -135,6 +146,69 @@ async def test_forget_erases_personal_data_everywhere(app: App) -> None:
     assert await app.balance_consistent()
     await app.deliver()
     assert "Pay with" not in " ".join(app.fake.texts(5001)[-3:]), "pending texts cancelled"
+
+
+async def _telegram_ids(app: App, tg_id: int) -> list[tuple[str, str]]:
+    """(table, column) of every big-integer value equal to ``tg_id`` in the database."""
+    found = []
+    async with app.biz.db.read() as session:
+        for table in Base.metadata.sorted_tables:
+            for column in table.columns:
+                if isinstance(column.type, BigInteger):
+                    hits = await session.scalar(
+                        select(func.count()).select_from(table).where(column == tg_id)
+                    )
+                    if hits:
+                        found.append((table.name, column.name))
+    return found
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_forget_erases_counter_names_and_telegram_ids(app: App) -> None:
+    """Staff entered the customer at the counter under another name; the customer then
+    joined, tried a staff command, confirmed a redemption and got messages. /forget leaves
+    neither name, nor the phone, nor their Telegram id anywhere (audit log, outbox, stored
+    results), while staff ids in the audit log stay."""
+    cashier = app.user(CASHIER, "en")
+    await hire(app, cashier)
+    await cashier.send(f"/addcustomer {PHONE} {COUNTER_NAME}")
+    customer = await _join(app)
+    user = app.user(5001, "en")
+    await user.send(f"/purchase {customer.card_code} 10")  # refused: audited with their id
+    await cashier.send(f"/purchase {customer.card_code} 1000")
+    await cashier.send(f"/redeem {customer.card_code} 20")
+    await app.deliver()
+    prompt = app.fake.last(5001)
+    await user.click(find_button(prompt, "Confirm"), prompt)
+    await app.deliver()
+    needles = (NAME, COUNTER_NAME, PHONE.lstrip("+"))
+    assert any(n in v for _, _, v in await _all_text(app) for n in needles), "test sanity"
+    assert {"audit_log", "outbox"} <= {t for t, _ in await _telegram_ids(app, 5001)}
+
+    await user.send("/forget")
+    await user.click(find_button(app.fake.last(5001), "Yes"), app.fake.last(5001))
+    assert "has been erased" in app.fake.last(5001).text
+
+    assert [(t, c) for t, c, v in await _all_text(app) for n in needles if n in v] == []
+    assert await _telegram_ids(app, 5001) == []
+    assert ("audit_log", "actor_tg_id") in await _telegram_ids(app, CASHIER)
+
+
+async def test_erasure_finds_rows_through_indexes(app: App) -> None:
+    """Every statement of an erasure searches an index (SQLite's query plan), so /forget
+    costs time in proportion to the customer's rows, not to the size of any table."""
+    engine = create_engine(app.biz.db.engine.url.set(drivername="sqlite"))
+    plans = []
+    with engine.connect() as conn:
+        literal = {"literal_binds": True}
+        for statement in privacy.erase_statements(customer_id=1, tg_id=5001):
+            sql = str(statement.compile(dialect=conn.dialect, compile_kwargs=literal))
+            plan = " | ".join(row[-1] for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+            plans.append(plan)
+    engine.dispose()
+    assert len(plans) == 4
+    for plan in plans:
+        assert "SCAN" not in plan and "USING INDEX" in plan, plan
 
 
 async def test_rejoin_after_forget_gets_no_second_welcome_bonus(app: App) -> None:

@@ -53,6 +53,21 @@ OLD_ROWS = {  # written as the app writes them, through the column types
 }
 
 
+def _run(url: str, statement: Any, many: list[dict[str, Any]] | None = None) -> Any:
+    """One statement in its own transaction on a fresh engine (rows, or None for many)."""
+
+    async def go() -> Any:
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as conn:
+                result = await conn.execute(statement, many)
+                return None if many is not None else result.all()
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
 def _old_table(name: str) -> sa.TableClause:
     types = {"created_at": UTCDateTime(), "marketing_opt_in": sa.Boolean()}
     return sa.table(name, *(sa.column(k, types.get(k)) for k in OLD_ROWS[name][0]))
@@ -70,17 +85,43 @@ def test_migration_0004_backfills_created_ts(backend: str, tmp_path: Path) -> No
             url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
         migrate.upgrade(url, "0003")
 
-        async def run(statement: Any, many: list[dict[str, Any]] | None = None) -> Any:
-            engine = create_async_engine(url)
-            try:
-                async with engine.begin() as conn:
-                    result = await conn.execute(statement, many)
-                    return None if many is not None else result.all()
-            finally:
-                await engine.dispose()
-
         for name, rows in OLD_ROWS.items():
-            asyncio.run(run(sa.insert(_old_table(name)), rows))
+            _run(url, sa.insert(_old_table(name)), rows)
         migrate.upgrade(url)
-        rows = asyncio.run(run(sa.text("SELECT created_ts FROM purchases")))
+        rows = _run(url, sa.text("SELECT created_ts FROM purchases"))
     assert rows == [(int(datetime(2026, 1, 15, 21, 30, 59, tzinfo=UTC).timestamp()),)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migration_0005_strips_names_from_stored_results(backend: str, tmp_path: Path) -> None:
+    """Exactly-once results stored before 0005 held names and phones; afterwards they hold
+    ids and numbers only (SPEC.md, Rules: "hold ids and numbers, never personal data")."""
+    table = sa.table(
+        "processed_updates",
+        sa.column("key", sa.String),
+        sa.column("result", sa.JSON),
+        sa.column("created_at", UTCDateTime()),
+    )
+    now = datetime(2026, 1, 15, tzinfo=UTC)
+    old = [
+        {"key": "u:1", "result": {"purchase_id": 1, "customer_name": "Ann", "points": 5},
+         "created_at": now},
+        {"key": "u:2", "result": {"customer_id": 1, "name": "Ann", "phone": "+79161234567"},
+         "created_at": now},
+        {"key": "expiry-warning:3", "result": {"customer_id": 1, "points": 7}, "created_at": now},
+    ]
+    with ExitStack() as stack:
+        if backend == "postgresql":
+            url = stack.enter_context(scratch_postgres("loyalty_mig"))
+        else:
+            url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+        migrate.upgrade(url, "0004")
+
+        _run(url, sa.insert(table), old)
+        migrate.upgrade(url)
+        rows = _run(url, sa.select(table.c.key, table.c.result).order_by(table.c.key))
+    assert [tuple(r) for r in rows] == [
+        ("expiry-warning:3", {"customer_id": 1, "points": 7}),
+        ("u:1", {"purchase_id": 1, "points": 5}),
+        ("u:2", {"customer_id": 1}),
+    ]

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import build_business
 from bot.config import load_settings
+from bot.db.engine import Database
 from bot.db.models import OutboxMessage, OutboxState
 from bot.lease import FileLease, PostgresLease, lease_for
 from bot.services.context import Business
@@ -85,7 +86,10 @@ lease_check_seconds = {check}
 
 
 @pytest.mark.parametrize("backend", BACKENDS, indirect=True)
-async def test_standby_worker_takes_over_after_sigkill(tmp_path: Path, db_url: str) -> None:
+async def test_standby_worker_takes_over_after_sigkill(
+    tmp_path: Path, db_url: str, database: Database
+) -> None:
+    """``database``: an empty database (PostgreSQL is shared by the session, truncated)."""
     fake = FakeTelegram()
     fake.set_latency(0.02)  # a send takes a while: some are in flight at the kill
     async with BotAPIServer(fake) as server:

@@ -9,6 +9,8 @@ in the services serialise balance changes.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -73,14 +75,28 @@ class Database:
         await self.engine.dispose()
 
 
-def ensure_sqlite_directory(url: str) -> None:
+# The database holds customers' personal data: readable and writable by the owner only.
+SQLITE_FILE_MODE = 0o600
+
+
+def ensure_sqlite_file(url: str) -> None:
+    """Create a SQLite database's directory and empty file (owner-only) before SQLite does.
+
+    SQLite creates a missing file with mode 0644 (less the umask), readable by every local
+    user; it accepts an empty file as an empty database, and gives its -wal and -shm files
+    the mode of the database file, so creating the file first covers all three.
+    """
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE))
 
 
 def create_database(url: str, *, busy_timeout_ms: int = 15000, pool_size: int = 10) -> Database:
-    ensure_sqlite_directory(url)
+    ensure_sqlite_file(url)
     is_sqlite = make_url(url).get_backend_name() == "sqlite"
     kwargs: dict[str, Any] = {} if is_sqlite else {"pool_size": pool_size, "max_overflow": 20}
     engine = create_async_engine(url, **kwargs)

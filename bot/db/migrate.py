@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from bot.db.engine import Database, ensure_sqlite_directory
+from bot.db.engine import Database, ensure_sqlite_file
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -34,7 +34,7 @@ def head_revision() -> str:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Apply migrations (synchronous: call from the CLI or a worker thread)."""
-    ensure_sqlite_directory(url)
+    ensure_sqlite_file(url)
     command.upgrade(alembic_config(url), revision)
 
 

@@ -234,6 +234,7 @@ class Redemption(Base):
     """A redemption request waiting for the customer; the ledger is untouched until then."""
 
     __tablename__ = "redemptions"
+    __table_args__ = (Index("ix_redemptions_customer", "customer_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
@@ -269,6 +270,7 @@ class LedgerEntry(Base):
 
 class Note(Base):
     __tablename__ = "notes"
+    __table_args__ = (Index("ix_notes_customer", "customer_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
@@ -281,6 +283,7 @@ class ProcessedUpdate(Base):
     """Claimed in the same transaction as a handler's effect: the exactly-once record."""
 
     __tablename__ = "processed_updates"
+    __table_args__ = (Index("ix_processed_updates_created", "created_at"),)  # pruning
 
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -289,10 +292,13 @@ class ProcessedUpdate(Base):
 
 class OutboxMessage(Base):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_state_id", "state", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_state_id", "state", "id"),
+        Index("ix_outbox_customer", "customer_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    chat_id: Mapped[int] = mapped_column(BigInteger)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)  # None: erased by /forget
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     text: Mapped[str | None] = mapped_column(Text)
     reply_markup: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -308,6 +314,7 @@ class AuditEntry(Base):
     """Who did what; ids only, never personal data (it survives /forget)."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_actor", "actor_tg_id"),)  # /forget: the customer's acts
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     actor_tg_id: Mapped[int | None] = mapped_column(BigInteger)

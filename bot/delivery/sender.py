@@ -18,6 +18,7 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, Teleg
 from aiogram.types import InlineKeyboardMarkup
 
 from bot.db.models import OutboxMessage
+from bot.logs import redact
 from bot.metrics import FLOOD_WAITS, OUTBOX_DEPTH, SENDS
 from bot.services.context import Business
 from bot.services.outbox import due_count, due_messages, mark_attempt_failed, mark_sent
@@ -36,6 +37,7 @@ class OutboxSender:
         self.settings = biz.settings.outbox
         self._wake = asyncio.Event()
         self._paused_until = 0.0
+        self._secrets = biz.settings.secrets()
 
     def wake(self) -> None:
         """Called after a handler queued messages, so they go out without waiting a poll."""
@@ -89,7 +91,7 @@ class OutboxSender:
             return  # still pending; retried after the pause
         except TelegramForbiddenError as err:
             SENDS.labels(outcome="forbidden").inc()
-            await mark_attempt_failed(self.biz.db, message.id, str(err), None)
+            await mark_attempt_failed(self.biz.db, message.id, self._error_text(err), None)
             return
         except Exception as err:  # 5xx, network, unexpected API answers: retry with backoff
             attempt = message.attempts + 1
@@ -97,9 +99,15 @@ class OutboxSender:
             if not isinstance(err, PERMANENT) and attempt < self.settings.max_attempts:
                 wait = BACKOFF_SECONDS[min(attempt - 1, len(BACKOFF_SECONDS) - 1)]
                 retry = self.biz.clock.now() + timedelta(seconds=wait)
-            log.warning("send failed", extra={"outbox_id": message.id, "error": str(err)})
+            error = self._error_text(err)
+            log.warning("send failed: %s", error, extra={"outbox_id": message.id})
             SENDS.labels(outcome="retry" if retry else "failed").inc()
-            await mark_attempt_failed(self.biz.db, message.id, str(err), retry)
+            await mark_attempt_failed(self.biz.db, message.id, error, retry)
             return
         await mark_sent(self.biz.db, message.id, self.biz.clock.now())
         SENDS.labels(outcome="sent").inc()
+
+    def _error_text(self, err: Exception) -> str:
+        """What is stored and logged of a failure: the HTTP client's text names the URL,
+        which carries the bot token, so the token is cut out first."""
+        return redact(str(err), self._secrets)

@@ -15,7 +15,7 @@ from bot.phones import normalise_phone
 from bot.services.audit import add_audit
 from bot.services.context import Business
 from bot.services.errors import ServiceError
-from bot.services.idempotency import Outcome, run_once
+from bot.services.idempotency import Outcome, personal, run_once
 from bot.services.requests import AddCustomerRequest
 from bot.services.roles import Actor
 
@@ -27,8 +27,8 @@ MAX_TELEGRAM_ID_DIGITS = 15
 class CustomerView(BaseModel):
     customer_id: int
     card_code: str
-    name: str | None
-    phone: str | None
+    name: str | None = personal()
+    phone: str | None = personal()
     balance: int
     balance_value: Decimal
     language: str

@@ -5,15 +5,20 @@ A writing handler's effect runs in one transaction that first claims the update'
 back with ``duplicate=True``, and since the claim and the outbox rows share the
 transaction, no second notification is ever queued. On PostgreSQL a concurrent duplicate
 blocks on the primary key until the first commits, then fails and reads the stored result.
+
+The stored result holds ids and numbers, never personal data (SPEC.md, Rules that need one
+answer): a result model marks its names and phones with ``personal()``, those fields are
+left out of the stored copy, and a re-delivered update answers without them. The records
+are pruned after ``privacy.processed_retention_days`` (``bot.services.retention``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +28,44 @@ from bot.db.engine import Database
 from bot.db.models import ProcessedUpdate
 
 R = TypeVar("R", bound=BaseModel)
+
+_PERSONAL = "personal"
+
+# Keys of updates and callback queries (the handlers' claims): pruned after the retention.
+UPDATE_KEY = "u:"
+CALLBACK_KEY = "cb:"
+MESSAGE_KEY = "m:"  # a message that came without its update (not from the dispatcher)
+TELEGRAM_KEY_PREFIXES = (UPDATE_KEY, CALLBACK_KEY, MESSAGE_KEY)
+
+
+def update_key(update_id: int) -> str:
+    return f"{UPDATE_KEY}{update_id}"
+
+
+def callback_key(callback_id: str) -> str:
+    return f"{CALLBACK_KEY}{callback_id}"
+
+
+def message_key(user_id: int, message_id: int) -> str:
+    return f"{MESSAGE_KEY}{user_id}:{message_id}"
+
+
+def personal() -> Any:
+    """A result field holding personal data (a name, a phone): never stored, None on replay."""
+    return Field(default=None, json_schema_extra={_PERSONAL: True})
+
+
+def personal_fields(model: type[BaseModel]) -> set[str]:
+    return {
+        name
+        for name, field in model.model_fields.items()
+        if isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get(_PERSONAL)
+    }
+
+
+def stored_form(result: BaseModel) -> dict[str, Any]:
+    """What ``processed_updates`` keeps of a result: every field but the personal ones."""
+    return result.model_dump(mode="json", exclude=personal_fields(type(result)))
 
 
 @dataclass(frozen=True)
@@ -56,7 +99,7 @@ async def run_once(
             session.add(claim)
             await session.flush()
             result = await work(session)
-            claim.result = result.model_dump(mode="json")
+            claim.result = stored_form(result)
             return Outcome(result, duplicate=False)
     except IntegrityError:
         stored = await _stored(db, key, result_type)

@@ -1,18 +1,24 @@
 """/mydata and /forget (SPEC.md, Privacy; Russia's 152-FZ and GDPR).
 
-Export: everything stored about the customer, as one JSON document.
+Export: everything stored about the customer, as one JSON document, without the
+Telegram ids of the staff who served them (``author_tg_id``) or their language.
 
 Erasure: personal data is removed everywhere it is stored; the ledger's points and the
 purchases' amounts stay, tied to an anonymous row, for the books:
-- the customer row: Telegram id, phone, name, birthday, profile, consent, referral link
-  and language are cleared, the card code is replaced (an old QR finds nobody);
+- the customer row: Telegram id, phone, name (whoever entered it: the customer, or staff
+  at the counter), birthday, profile, consent, referral link and language are cleared, the
+  card code is replaced (an old QR finds nobody);
 - staff notes about the customer are deleted;
-- outbox rows addressed to them lose their text (pending ones are cancelled); messages to
-  staff name customers by card code only, and that code is replaced;
+- outbox rows about them lose their text and chat id (pending ones are cancelled);
+  messages to staff name customers by card code only, and that code is replaced;
 - free-text reasons on their ledger entries (an owner's /adjust reason) are cleared;
-- stored results of processed updates (the exactly-once records) lose the name and phone
-  (every value equal to them; scanned in Python, /forget is rare);
-- the audit log holds ids only and is kept.
+- the audit log keeps its rows, but those where the customer was the actor lose their
+  Telegram id;
+- stored results of processed updates hold no personal data at all (names and phones are
+  never stored: bot.services.idempotency), so they need no scan.
+Every statement finds its rows through an index on the customer (or, for the audit rows
+the customer wrote, some before they had an account, on the actor's Telegram id), so one
+/forget costs time in proportion to that customer's rows, not to the size of any table.
 A salted hash of the Telegram id is kept in ``forgotten_identities`` for one purpose: no
 second welcome bonus for someone who joins again.
 """
@@ -23,10 +29,11 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import delete, select, update
+from sqlalchemy import Executable, case, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
+    AuditEntry,
     Customer,
     ForgottenIdentity,
     LedgerEntry,
@@ -34,7 +41,6 @@ from bot.db.models import (
     Note,
     OutboxMessage,
     OutboxState,
-    ProcessedUpdate,
     Purchase,
     Redemption,
     Visit,
@@ -44,9 +50,14 @@ from bot.services.context import Business
 from bot.services.customers import unique_card_code
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
+from bot.services.roles import Role
 from bot.services.signup import id_hash
 
 EXPORT_VERSION = 1
+
+# Audit rows written while this person acted as a customer (or before they joined); their
+# acts as staff or owner are other people's records and keep the id.
+CUSTOMER_ROLES = (Role.CUSTOMER, Role.STRANGER)
 
 
 def _plain(value: Any) -> Any:
@@ -59,7 +70,11 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _row(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+# Columns about the staff who served the customer, not about the customer: not exported.
+STAFF_COLUMNS = ("author_tg_id", "author_locale")
+
+
+def _row(obj: Any, skip: tuple[str, ...] = STAFF_COLUMNS) -> dict[str, Any]:
     return {
         column.key: _plain(getattr(obj, column.key))
         for column in obj.__table__.columns
@@ -106,21 +121,25 @@ class Forgotten(BaseModel):
     language: str
 
 
-def _scrub(value: Any, secrets: list[str]) -> tuple[Any, bool]:
-    """``value`` with every string equal to a secret replaced by None."""
-    if isinstance(value, str):
-        return (None, True) if value in secrets else (value, False)
-    if isinstance(value, dict):
-        changed = False
-        result = {}
-        for k, v in value.items():
-            result[k], hit = _scrub(v, secrets)
-            changed |= hit
-        return result, changed
-    if isinstance(value, list):
-        items = [_scrub(v, secrets) for v in value]
-        return [v for v, _ in items], any(hit for _, hit in items)
-    return value, False
+def erase_statements(customer_id: int, tg_id: int) -> list[Executable]:
+    """The bulk part of an erasure, each statement on an index (see the module docstring)."""
+    pending = OutboxMessage.state == OutboxState.PENDING
+    return [
+        delete(Note).where(Note.customer_id == customer_id),
+        update(OutboxMessage)
+        .where(OutboxMessage.customer_id == customer_id)
+        .values(
+            text=None,
+            chat_id=None,
+            state=case((pending, OutboxState.CANCELLED.value), else_=OutboxMessage.state),
+        ),
+        update(LedgerEntry)
+        .where(LedgerEntry.customer_id == customer_id, LedgerEntry.kind == LedgerKind.ADJUSTMENT)
+        .values(reason=None),
+        update(AuditEntry)
+        .where(AuditEntry.actor_tg_id == tg_id, AuditEntry.actor_role.in_(CUSTOMER_ROLES))
+        .values(actor_tg_id=None),
+    ]
 
 
 async def forget(biz: Business, key: str, tg_id: int) -> Outcome[Forgotten]:
@@ -129,25 +148,11 @@ async def forget(biz: Business, key: str, tg_id: int) -> Outcome[Forgotten]:
     async def work(session: AsyncSession) -> Forgotten:
         customer = await _member(session, tg_id)
         cid, language = customer.id, customer.language
-        secrets = [s for s in (customer.name, customer.phone) if s]
         identity = id_hash(biz.settings, tg_id)
         if await session.get(ForgottenIdentity, identity) is None:
             session.add(ForgottenIdentity(id_hash=identity, created_at=now))
-        await session.execute(delete(Note).where(Note.customer_id == cid))
-        await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.customer_id == cid, OutboxMessage.state == OutboxState.PENDING)
-            .values(state=OutboxState.CANCELLED)
-        )
-        await session.execute(
-            update(OutboxMessage).where(OutboxMessage.customer_id == cid).values(text=None)
-        )
-        await session.execute(
-            update(LedgerEntry)
-            .where(LedgerEntry.customer_id == cid, LedgerEntry.kind == LedgerKind.ADJUSTMENT)
-            .values(reason=None)
-        )
-        await _scrub_processed(session, secrets)
+        for statement in erase_statements(cid, tg_id):
+            await session.execute(statement)
         customer.telegram_id = None
         customer.phone = None
         customer.name = None
@@ -174,14 +179,3 @@ async def forget(biz: Business, key: str, tg_id: int) -> Outcome[Forgotten]:
         return Forgotten(customer_id=cid, language=language)
 
     return await run_once(biz.db, biz.clock, key, Forgotten, work)
-
-
-async def _scrub_processed(session: AsyncSession, secrets: list[str]) -> None:
-    """Stored results of processed updates may repeat a name or phone: blank those values."""
-    if not secrets:
-        return
-    rows = await session.scalars(select(ProcessedUpdate).where(ProcessedUpdate.result.is_not(None)))
-    for row in rows:
-        cleaned, changed = _scrub(row.result, secrets)
-        if changed:
-            row.result = cleaned

@@ -14,7 +14,7 @@ from bot.services.booking import book_purchase
 from bot.services.context import Business
 from bot.services.customers import customer_for, refuse_own_account
 from bot.services.errors import ServiceError
-from bot.services.idempotency import Outcome, run_once
+from bot.services.idempotency import Outcome, personal, run_once
 from bot.services.ledger import lock_customer, post
 from bot.services.notify import notify_customer
 from bot.services.requests import (
@@ -32,7 +32,7 @@ class PurchaseResult(BaseModel):
     purchase_id: int
     customer_id: int
     card_code: str
-    customer_name: str | None
+    customer_name: str | None = personal()
     amount: Decimal
     points: int
     balance: int
@@ -44,7 +44,7 @@ class VisitResult(BaseModel):
     visit_id: int
     customer_id: int
     card_code: str
-    customer_name: str | None
+    customer_name: str | None = personal()
     service_tag: str | None
 
 
@@ -62,7 +62,7 @@ class RefundResult(BaseModel):
 class AdjustResult(BaseModel):
     customer_id: int
     card_code: str
-    customer_name: str | None
+    customer_name: str | None = personal()
     points: int
     balance: int
 

@@ -18,7 +18,7 @@ from bot.services.booking import book_purchase
 from bot.services.context import Business
 from bot.services.customers import customer_for
 from bot.services.errors import ServiceError
-from bot.services.idempotency import Outcome, run_once
+from bot.services.idempotency import Outcome, personal, run_once
 from bot.services.ledger import lock_customer, max_redeemable, post
 from bot.services.notify import notify_customer
 from bot.services.outbox import enqueue
@@ -43,7 +43,7 @@ class RedemptionRequested(BaseModel):
     redemption_id: int
     customer_id: int
     card_code: str
-    customer_name: str | None
+    customer_name: str | None = personal()
     points: int
     minutes: int
 

@@ -34,7 +34,7 @@ from bot.services.customers import (
     unique_card_code,
 )
 from bot.services.errors import ServiceError
-from bot.services.idempotency import Outcome, run_once
+from bot.services.idempotency import Outcome, personal, run_once
 from bot.services.ledger import post
 from bot.services.outbox import enqueue
 
@@ -79,7 +79,7 @@ class SignupState(BaseModel):
 
     customer_id: int
     card_code: str
-    name: str | None
+    name: str | None = personal()
     step: str | None
     step_no: int | None
     welcome_bonus: int = 0

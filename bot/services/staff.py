@@ -14,7 +14,7 @@ from bot.services.audit import add_audit
 from bot.services.context import Business
 from bot.services.customers import telegram_name
 from bot.services.errors import ServiceError
-from bot.services.idempotency import Outcome, run_once
+from bot.services.idempotency import Outcome, personal, run_once
 from bot.services.roles import Actor
 
 
@@ -25,7 +25,7 @@ class InviteCreated(BaseModel):
 
 class StaffJoined(BaseModel):
     staff_id: int
-    name: str
+    name: str | None = personal()
     outlet_code: str
 
 
@@ -38,7 +38,7 @@ class StaffMember(BaseModel):
 
 class StaffRemoved(BaseModel):
     staff_id: int
-    name: str
+    name: str | None = personal()
 
 
 async def create_invite(
