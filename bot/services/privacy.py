@@ -13,8 +13,9 @@ purchases' amounts stay, tied to an anonymous row, for the books:
 - stored results of processed updates (the exactly-once records) lose the name and phone
   (every value equal to them; scanned in Python, /forget is rare);
 - the audit log holds ids only and is kept.
-A salted hash of the Telegram id is kept in ``forgotten_identities`` for one purpose: no
-second welcome bonus for someone who joins again.
+A salted hash of the Telegram id is kept in ``forgotten_identities`` for one purpose:
+someone who joins again gets no second welcome bonus and counts as nobody's referral
+(``signup.was_forgotten``).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
 from bot.services.ledger import earned_points, lock_customer, post
 from bot.services.notify import notify_customer
-from bot.services.referrals import reward_first_purchase
+from bot.services.referrals import reverse_on_refund, reward_first_purchase
 from bot.services.roles import Actor
 from bot.services.tiers import earn_percent, recheck
 
@@ -144,7 +144,7 @@ async def record_purchase(
             points=points,
             balance=customer.balance,
         )
-        await reward_first_purchase(session, biz, customer, key, now)
+        await reward_first_purchase(session, biz, customer, purchase, key, now)
         await recheck(session, biz, customer, now)
         _audit(session, biz, actor, "purchase", key, customer.id, purchase_id=purchase.id)
         return PurchaseResult(
@@ -258,6 +258,9 @@ async def refund(
         shortfall = to_reverse - reversed_points
         purchase.refunded_amount = after
         await session.flush()
+        await reverse_on_refund(
+            session, biz, purchase, refunded_before=before, key=key, now=now, actor=actor
+        )
         await recheck(session, biz, customer, now)
         notify_customer(
             session,

@@ -161,7 +161,7 @@ async def decide_redemption(
             decision.state = RedemptionState.FAILED
         else:
             decision.state = RedemptionState.CONFIRMED
-            purchase_id = None
+            purchase_id, purchase = None, None
             if redemption.purchase_amount is not None:
                 rate = earn_percent(biz.settings, customer.tier)  # the tier held before it
                 purchase, earned = _purchase_paid_with_points(biz, redemption, rate, now)
@@ -191,8 +191,8 @@ async def decide_redemption(
                     purchase_id=purchase_id,
                 )
             redemption.purchase_id = decision.purchase_id = purchase_id
-            if purchase_id is not None:
-                await reward_first_purchase(session, biz, customer, key, now)
+            if purchase is not None:
+                await reward_first_purchase(session, biz, customer, purchase, key, now)
                 await recheck(session, biz, customer, now)
         redemption.state = decision.state
         redemption.decided_at = now
