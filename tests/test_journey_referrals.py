@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.config import Settings
 from bot.db.models import AuditEntry, Customer, LedgerEntry
-from bot.telegram_double import ChatUser, buttons, find_button
+from bot.telegram_double import ChatUser, find_button
 from tests.conftest import BACKENDS, make_settings
 from tests.support.flows import hire, join
 from tests.support.harness import App
@@ -36,19 +36,8 @@ def settings(db_url: str) -> Settings:
 
 
 async def _invited(app: App, inviter: Customer, tg_id: int, phone: str | None = None) -> Customer:
-    """``tg_id`` joins through ``inviter``'s link: /start ref_<code>, consent, contact, name."""
-    user = app.user(tg_id, "en")
-    await user.send(f"/start ref_{inviter.card_code}")
-    consent = app.fake.last(tg_id)
-    await user.click(buttons(consent)[0][1], consent)
-    await user.send_contact(phone or f"+7916{tg_id:07d}")
-    await user.send("Boris")
-    customer = await app.customer(telegram_id=tg_id)
-    while customer is not None and customer.signup_step is not None:
-        await user.click(buttons(app.fake.last(tg_id))[-1][1], app.fake.last(tg_id))
-        customer = await app.customer(telegram_id=tg_id)
-    assert customer is not None
-    return customer
+    """``tg_id`` joins through ``inviter``'s link."""
+    return await join(app, app.user(tg_id, "en"), "Boris", phone, invited_by=inviter.card_code)
 
 
 async def _cashier(app: App) -> ChatUser:
