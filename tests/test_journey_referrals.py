@@ -85,6 +85,10 @@ async def test_only_a_qualifying_purchase_rewards_and_the_bonus_names_it(app: Ap
     assert await _balances(app, ANNA, BORIS) == [REFERRER, 24 + 25 + REFERRED + 250]
     await app.deliver()
     assert any(f"+{REFERRER} points" in t for t in app.fake.texts(ANNA))
+    await app.user(ANNA, "en").send("/history")
+    assert "№" not in app.fake.last(ANNA).text, "the friend's purchase number stays theirs"
+    await app.user(BORIS, "en").send("/history")
+    assert "№2" in app.fake.last(BORIS).text
     assert await app.balance_consistent()
 
 
