@@ -381,6 +381,8 @@ class ProfileSettings(_Section):
 class ReferralSettings(_Section):
     referrer_points: int = Field(default=0, ge=0)
     referred_points: int = Field(default=0, ge=0)
+    # The referred customer's first purchase with at least this net amount rewards both.
+    min_purchase: Decimal = Field(default=Decimal("0"), ge=0, decimal_places=2)
 
 
 class PrivacySettings(_Section):

@@ -97,6 +97,9 @@ async def start_signup(
         if progress.step is not None:
             await ask_step(message, biz, actor, progress)
             return
+        if signup.is_own_link(progress, referrer_code):
+            await message.answer(text(biz, actor, "customer.referral_own_link"))
+            return
         await message.answer(
             text(
                 biz,
@@ -320,6 +323,7 @@ async def on_card(message: Message, bot: Bot, biz: Business, actor: Actor) -> No
             invite_link=invite_link,
             referrer_points=referral.referrer_points,
             referred_points=referral.referred_points,
+            min_purchase=referral.min_purchase,
         ),
     )
 

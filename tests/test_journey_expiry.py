@@ -8,12 +8,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from bot.testing.telegram_double import find_button
 from sqlalchemy import func, select
 
 from bot.config import Settings
 from bot.db.models import LedgerEntry, OutboxMessage
 from bot.services import expiry
-from tests.conftest import make_settings
+from tests.conftest import BACKENDS, make_settings
 from tests.support.flows import hire, join
 from tests.support.harness import App
 
@@ -124,3 +125,103 @@ async def test_restart_in_the_middle_of_the_job_sends_no_second_warning(
             select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == "expire")
         )
     assert expired == 0
+
+
+async def _expiry_entries(app: App) -> list[tuple[int, str]]:
+    async with app.biz.db.read() as session:
+        rows = await session.execute(
+            select(LedgerEntry.points, LedgerEntry.idempotency_key)
+            .where(LedgerEntry.kind == "expire")
+            .order_by(LedgerEntry.id)
+        )
+        return [(p, k) for p, k in rows.all()]
+
+
+async def _balance(app: App, tg_id: int = 5001) -> int:
+    customer = await app.customer(telegram_id=tg_id)
+    assert customer is not None
+    return customer.balance
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_refund_reversal_takes_the_refunded_purchase_s_own_points(app: App) -> None:
+    """The reversal of a refunded purchase takes that purchase's points, not the oldest:
+    the older points keep their own (earlier) expiry date."""
+    customer = await join(app, app.user(5001, "en"))
+    cashier = app.user(CASHIER, "en")
+    await hire(app, cashier)
+    start = app.clock.now()  # 15 Jan 2026
+    await cashier.send(f"/purchase {customer.card_code} 1000")  # №1, lot A: 50, to 15 Jan 2027
+    app.clock.current = start + timedelta(days=90)
+    await cashier.send(f"/purchase {customer.card_code} 2000")  # №2, lot B: 100, to 15 Apr 2027
+    app.clock.current = start + timedelta(days=100)
+    await cashier.send("/refund 2")  # −100: lot B, all of it
+    assert await _balance(app) == 50
+
+    app.clock.current = start + timedelta(days=364)  # 14 Jan 2027: lot A is still there
+    assert (await expiry.run_daily(app.biz))["expired"] == 0
+    app.clock.current = start + timedelta(days=365)  # 15 Jan 2027: lot A expires
+    assert (await expiry.run_daily(app.biz))["expired"] == 50
+    assert await _balance(app) == 0
+    app.clock.current = start + timedelta(days=90 + 366)  # after lot B's date: nothing left
+    assert await expiry.run_daily(app.biz) == {"customers": 0, "expired": 0, "warned": 0}
+    assert await _expiry_entries(app) == [(-50, "expire:1")]  # entry 1: lot A's earn
+    assert await app.balance_consistent()
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_points_given_back_by_a_refund_keep_their_expiry_date(app: App) -> None:
+    """Points paid on a purchase and returned by its refund expire when the points they
+    were paid with would have, even when that date has passed; the expiry job's keys stay
+    unique (the original lot already expired in part) and a rerun changes nothing."""
+    ivan = app.user(5001, "en")
+    customer = await join(app, ivan)
+    cashier = app.user(CASHIER, "en")
+    await hire(app, cashier)
+    start = app.clock.now()  # 15 Jan 2026
+    await cashier.send(f"/purchase {customer.card_code} 1000")  # lot A: 50, to 15 Jan 2027
+    app.clock.current = start + timedelta(days=200)
+    await cashier.send(f"/redeem {customer.card_code} 40 1000")  # 40 of lot A pay for №2
+    await app.deliver()
+    prompt = app.fake.last(5001)
+    await ivan.click(find_button(prompt, "Confirm"), prompt)  # №2 earns 5% of 960: lot C 48
+    assert await _balance(app) == 50 - 40 + 48
+
+    app.clock.current = start + timedelta(days=365)  # lot A's date: its last 10 expire
+    assert (await expiry.run_daily(app.biz))["expired"] == 10
+    app.clock.current = start + timedelta(days=400)
+    await cashier.send("/refund 2")  # +40 returned (lot A's date, passed), −48 (lot C)
+    assert await _balance(app) == 40
+    app.clock.current = start + timedelta(days=401)
+    assert (await expiry.run_daily(app.biz))["expired"] == 40
+    assert (await expiry.run_daily(app.biz))["expired"] == 0, "a rerun expires nothing"
+    assert await _balance(app) == 0
+    keys = [key for _, key in await _expiry_entries(app)]
+    assert [p for p, _ in await _expiry_entries(app)] == [-10, -40]
+    assert len(set(keys)) == 2 and keys[0] == "expire:1"
+    assert await app.balance_consistent()
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_returned_points_are_warned_about_once_before_their_date(app: App) -> None:
+    ivan = app.user(5001, "en")
+    customer = await join(app, ivan)
+    cashier = app.user(CASHIER, "en")
+    await hire(app, cashier)
+    start = app.clock.now()
+    await cashier.send(f"/purchase {customer.card_code} 1000")  # lot A: 50, to 15 Jan 2027
+    app.clock.current = start + timedelta(days=300)
+    await cashier.send(f"/redeem {customer.card_code} 50 1000")  # all of lot A; №2: +47
+    await app.deliver()
+    prompt = app.fake.last(5001)
+    await ivan.click(find_button(prompt, "Confirm"), prompt)
+    app.clock.current = start + timedelta(days=355)  # lot A's points are gone: no warning
+    assert (await expiry.run_daily(app.biz))["warned"] == 0
+    await cashier.send("/refund 2 500")  # half: +25 back with lot A's date, −23 of lot C
+    assert await _balance(app) == 50 - 50 + 47 + 25 - 23
+    assert (await expiry.run_daily(app.biz))["warned"] == 25
+    assert (await expiry.run_daily(app.biz))["warned"] == 0
+    app.clock.current = start + timedelta(days=365)
+    assert (await expiry.run_daily(app.biz))["expired"] == 25
+    assert await _balance(app) == 47 - 23
+    assert await app.balance_consistent()

@@ -1,13 +1,15 @@
-"""Property test: any sequence of earn / redeem / refund / adjust keeps the ledger's
-invariants (SPEC.md, Ledger): the cached balance equals the sum of the entries, no balance
-is ever negative, a refused operation writes nothing, and the balance matches a simple
-model of what each accepted operation should do."""
+"""Property test: any sequence of earn / redeem / refund / adjust / time passing with the
+expiry job keeps the ledger's invariants (SPEC.md, Ledger): the cached balance equals the
+sum of the entries, no balance is ever negative, the expiry lots hold exactly the balance,
+a refused operation writes nothing, and the balance matches a simple model of what each
+accepted operation should do."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
 import tempfile
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 from bot.app import build_business
 from bot.clock import FrozenClock
 from bot.db.engine import create_database
+from bot.services import expiry
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.ledger import earned_points
@@ -37,11 +40,16 @@ amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("50000"), pla
 operations = st.lists(
     st.one_of(
         st.tuples(st.just("earn"), amounts),
-        st.tuples(st.just("redeem"), st.integers(min_value=1, max_value=3000)),
+        st.tuples(
+            st.just("redeem"),
+            st.integers(min_value=1, max_value=3000),
+            st.one_of(st.none(), amounts),  # the purchase paid with the points, if any
+        ),
         st.tuples(
             st.just("refund"), st.integers(min_value=1, max_value=8), st.one_of(st.none(), amounts)
         ),
         st.tuples(st.just("adjust"), st.integers(min_value=-3000, max_value=3000).filter(bool)),
+        st.tuples(st.just("age"), st.integers(min_value=1, max_value=400)),
     ),
     min_size=1,
     max_size=12,
@@ -74,10 +82,13 @@ async def _play(db_path: Path, ops: list[tuple]) -> None:
                 )
             customer = await find_customer(biz.db, card_code=code)
             assert customer is not None
-            if op[0] != "refund":  # refunds are checked by the invariant, not the model
+            if op[0] not in ("refund", "age"):  # checked by the invariants, not the model
                 assert customer.balance == expected, (op, customer.balance, expected)
             expected = customer.balance
             assert await ledger_consistent(biz.db)
+            async with biz.db.read() as session:  # the expiry lots hold exactly the balance
+                lots = await expiry.open_lots(session, customer.id, biz.settings.expiry.months)
+            assert sum(lot.remaining for lot in lots) == customer.balance, (op, lots)
     finally:
         await biz.db.dispose()
 
@@ -96,11 +107,16 @@ async def _apply(biz: Business, n: int, code: str, op: tuple) -> int:
     if kind == "refund":
         await refund(biz, OWNER, f"op{n}", RefundRequest(op[1], op[2]))
         return 0
-    asked = await request_redemption(biz, OWNER, f"op{n}", RedeemRequest(code, op[1], None))
+    if kind == "age":  # time passes and the expiry job runs
+        biz.clock.advance(timedelta(days=op[1]))  # type: ignore[attr-defined]
+        await expiry.run_daily(biz)
+        return 0
+    asked = await request_redemption(biz, OWNER, f"op{n}", RedeemRequest(code, op[1], op[2]))
     decided = await decide_redemption(
         biz, CUSTOMER_TG, f"cb{n}", asked.result.redemption_id, accept=True
     )
-    return -op[1] if decided.result.state == "confirmed" else 0
+    confirmed = decided.result.state == "confirmed"
+    return decided.result.earned - op[1] if confirmed else 0
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

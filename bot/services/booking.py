@@ -82,7 +82,7 @@ async def book_purchase(
         notify_customer(
             session, biz, customer, notice, amount=amount, points=points, balance=customer.balance
         )
-    await reward_first_purchase(session, biz, customer, key, now)
+    await reward_first_purchase(session, biz, customer, purchase, key, now)
     await recheck(session, biz, customer, now)
     return Booked(purchase, points)
 

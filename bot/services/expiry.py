@@ -1,20 +1,27 @@
 """Points expiry: FIFO lots, a warning ahead, and an idempotent daily job (SPEC.md, Ledger).
 
-Lots are derived from the append-only ledger, never stored: every positive entry (earn,
-bonus, positive adjustment, points given back by a refund) opens a lot that expires
-``expiry.months`` after it was credited; every negative entry (redeem, expire, reversal,
-negative adjustment) consumes the oldest open lots first. Since every lot lives equally
-long, the oldest lot is also the first to expire, so spending always uses the points that
-would expire soonest.
+Lots are derived from the append-only ledger, never stored. Every positive entry opens a
+lot that expires ``expiry.months`` after it was credited; negative entries consume lots:
+- a refund's reversal (negative ``reversal`` entry naming a purchase) takes the points that
+  purchase credited (its ``earn``, and the referral ``bonus`` paid on it) first, then FIFO;
+- points a refund gives back (positive ``reversal`` naming a purchase) refill the lots the
+  purchase's ``redeem`` took, most recently taken first, with their original dates: giving
+  back is not a way to make points younger (a date already passed expires at the next run);
+- everything else (redeem, expire, negative adjustment) takes the lot that expires first.
+Spending therefore uses the points that would expire soonest.
 
 The job handles one customer per transaction. An expired lot is written as an ``expire``
-entry whose idempotency key names the lot (``expire:<entry id>``), and a warning claims
-``expiry-warning:<entry id>`` in ``processed_updates`` in the same transaction as its
-outbox row, so a job killed half-way and run again neither expires nor warns twice.
+entry whose idempotency key names the lot (``expire:<lot key>``), and a warning claims
+``expiry-warning:<lot key>`` in ``processed_updates`` in the same transaction as its
+outbox row, so a job killed half-way and run again neither expires nor warns twice. A
+lot's key is the id of the entry that credited it; points given back carry the id of the
+giving-back entry and of the lot whose date they keep (``<entry id>:<origin id>``), so
+they never collide with the original lot's own expiry or warning.
 """
 
 from __future__ import annotations
 
+from bisect import insort
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,37 +36,122 @@ from bot.services.tiers import add_months
 
 WARNING_KEY = "expiry-warning:"
 EXPIRE_KEY = "expire:"
+# Entries whose points a refund of their purchase takes back first.
+_PURCHASE_CREDITS = (LedgerKind.EARN, LedgerKind.BONUS)
 
 
 @dataclass
 class Lot:
-    entry_id: int
+    entry_id: int  # the entry that credited these points
+    origin_id: int  # the entry whose date they carry (entry_id, unless given back)
     credited_at: datetime
     expires_at: datetime
     remaining: int
 
+    @property
+    def key(self) -> str:
+        """What the job's idempotency keys name: unique per lot, stable across runs."""
+        if self.origin_id == self.entry_id:
+            return str(self.entry_id)
+        return f"{self.entry_id}:{self.origin_id}"
+
+
+def _fifo(lot: Lot) -> tuple[datetime, int, int]:
+    return lot.expires_at, lot.origin_id, lot.entry_id
+
+
+@dataclass
+class _Taken:
+    """Points a redemption took from one lot: what a refund may give back, with its date."""
+
+    origin_id: int
+    credited_at: datetime
+    expires_at: datetime
+    points: int
+
+
+class _Lots:
+    """The lots of one customer while their ledger is replayed in entry order."""
+
+    def __init__(self, months: int) -> None:
+        self.months = months
+        self.open: list[Lot] = []  # lots with points left, in FIFO order
+        self.by_purchase: dict[int, list[Lot]] = {}  # lots each purchase credited
+        self.redeemed: dict[int, list[_Taken]] = {}  # what each purchase's redemption took
+
+    def credit(self, entry_id: int, at: datetime, points: int) -> Lot:
+        lot = Lot(entry_id, entry_id, at, add_months(at, self.months), points)
+        insort(self.open, lot, key=_fifo)
+        return lot
+
+    def give_back(self, entry_id: int, at: datetime, points: int, purchase_id: int) -> None:
+        """Refill what the purchase's redemption took, latest taken first, at its dates."""
+        taken = self.redeemed.get(purchase_id, [])
+        refilled: dict[int, Lot] = {}
+        while points and taken:
+            last = taken[-1]
+            share = min(points, last.points)
+            last.points -= share
+            points -= share
+            if not last.points:
+                taken.pop()
+            lot = refilled.get(last.origin_id)
+            if lot is None:
+                lot = Lot(entry_id, last.origin_id, last.credited_at, last.expires_at, 0)
+                refilled[last.origin_id] = lot
+            lot.remaining += share
+        for lot in refilled.values():
+            insort(self.open, lot, key=_fifo)
+        if points:  # more than the redemption took (not expected): a fresh lot
+            self.credit(entry_id, at, points)
+
+    def take(self, points: int, lots: list[Lot]) -> list[_Taken]:
+        """Take up to ``points`` from ``lots`` in their order; what was taken, lot by lot."""
+        taken: list[_Taken] = []
+        for lot in lots:
+            if not points:
+                break
+            share = min(points, lot.remaining)
+            if share:
+                lot.remaining -= share
+                points -= share
+                taken.append(_Taken(lot.origin_id, lot.credited_at, lot.expires_at, share))
+        self.open = [lot for lot in self.open if lot.remaining]
+        return taken
+
+    def debit(self, points: int, purchase_id: int | None, kind: str) -> None:
+        if kind == LedgerKind.REVERSAL and purchase_id is not None:
+            own = self.take(points, self.by_purchase.get(purchase_id, []))
+            points -= sum(t.points for t in own)
+        taken = self.take(points, list(self.open))
+        if kind == LedgerKind.REDEEM and purchase_id is not None:
+            self.redeemed.setdefault(purchase_id, []).extend(taken)
+
 
 async def open_lots(session: AsyncSession, customer_id: int, months: int) -> list[Lot]:
-    """The customer's lots with points left, oldest first (FIFO over the ledger)."""
+    """The customer's lots with points left, the first to expire first."""
     entries = await session.execute(
-        select(LedgerEntry.id, LedgerEntry.points, LedgerEntry.created_at)
+        select(
+            LedgerEntry.id,
+            LedgerEntry.kind,
+            LedgerEntry.points,
+            LedgerEntry.purchase_id,
+            LedgerEntry.created_at,
+        )
         .where(LedgerEntry.customer_id == customer_id)
         .order_by(LedgerEntry.id)
     )
-    lots: list[Lot] = []
-    first = 0  # index of the oldest lot with points left
-    for entry_id, points, created_at in entries.all():
-        if points > 0:
-            lots.append(Lot(entry_id, created_at, add_months(created_at, months), points))
-            continue
-        owed = -points
-        while owed and first < len(lots):
-            taken = min(owed, lots[first].remaining)
-            lots[first].remaining -= taken
-            owed -= taken
-            if lots[first].remaining == 0:
-                first += 1
-    return [lot for lot in lots[first:] if lot.remaining > 0]
+    lots = _Lots(months)
+    for entry_id, kind, points, purchase_id, created_at in entries.all():
+        if points < 0:
+            lots.debit(-points, purchase_id, kind)
+        elif kind == LedgerKind.REVERSAL and purchase_id is not None:
+            lots.give_back(entry_id, created_at, points, purchase_id)
+        else:
+            lot = lots.credit(entry_id, created_at, points)
+            if kind in _PURCHASE_CREDITS and purchase_id is not None:
+                lots.by_purchase.setdefault(purchase_id, []).append(lot)
+    return lots.open
 
 
 async def expiring(
@@ -91,7 +183,7 @@ async def _process_customer(biz: Business, customer_id: int) -> tuple[int, int]:
                 customer,
                 kind=LedgerKind.EXPIRE,
                 points=-lot.remaining,
-                key=f"{EXPIRE_KEY}{lot.entry_id}",
+                key=f"{EXPIRE_KEY}{lot.key}",
                 now=now,
                 author_tg_id=None,
                 reason="expired",
@@ -118,7 +210,7 @@ async def _warn(
 ) -> int:
     if not near:
         return 0
-    keys = {f"{WARNING_KEY}{lot.entry_id}": lot for lot in near}
+    keys = {f"{WARNING_KEY}{lot.key}": lot for lot in near}
     claimed = set(
         await session.scalars(select(ProcessedUpdate.key).where(ProcessedUpdate.key.in_(keys)))
     )
@@ -128,7 +220,7 @@ async def _warn(
     for lot in fresh:
         session.add(
             ProcessedUpdate(
-                key=f"{WARNING_KEY}{lot.entry_id}",
+                key=f"{WARNING_KEY}{lot.key}",
                 result={"customer_id": customer.id, "points": lot.remaining},
                 created_at=now,
             )

@@ -19,8 +19,9 @@ purchases' amounts stay, tied to an anonymous row, for the books:
 Every statement finds its rows through an index on the customer (or, for the audit rows
 the customer wrote, some before they had an account, on the actor's Telegram id), so one
 /forget costs time in proportion to that customer's rows, not to the size of any table.
-A salted hash of the Telegram id is kept in ``forgotten_identities`` for one purpose: no
-second welcome bonus for someone who joins again.
+A salted hash of the Telegram id is kept in ``forgotten_identities`` for one purpose:
+someone who joins again gets no second welcome bonus and counts as nobody's referral
+(``signup.was_forgotten``).
 """
 
 from __future__ import annotations

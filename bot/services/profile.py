@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import SUPPORTED_LOCALES
-from bot.db.models import Customer, LedgerEntry
+from bot.db.models import Customer, LedgerEntry, Purchase
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.expiry import expiring
@@ -109,16 +109,19 @@ async def history(biz: Business, tg_id: int, page: int) -> HistoryPage:
         )
         pages = max(1, -(-int(total or 0) // HISTORY_PAGE_SIZE))
         page = min(max(page, 0), pages - 1)
-        rows = await session.scalars(
-            select(LedgerEntry)
+        # A referrer's bonus names the friend's purchase: its number is not shown to them.
+        own_purchase = Purchase.customer_id == LedgerEntry.customer_id
+        rows = await session.execute(
+            select(LedgerEntry, Purchase.id)
+            .outerjoin(Purchase, (Purchase.id == LedgerEntry.purchase_id) & own_purchase)
             .where(LedgerEntry.customer_id == customer.id)
             .order_by(LedgerEntry.id.desc())
             .offset(page * HISTORY_PAGE_SIZE)
             .limit(HISTORY_PAGE_SIZE)
         )
         lines = [
-            HistoryLine(at=e.created_at, kind=e.kind, points=e.points, purchase_id=e.purchase_id)
-            for e in rows
+            HistoryLine(at=e.created_at, kind=e.kind, points=e.points, purchase_id=purchase_id)
+            for e, purchase_id in rows.all()
         ]
         return HistoryPage(lines=lines, page=page, pages=pages)
 

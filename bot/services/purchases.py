@@ -17,6 +17,7 @@ from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, personal, run_once
 from bot.services.ledger import lock_customer, post
 from bot.services.notify import notify_customer
+from bot.services.referrals import reverse_on_refund
 from bot.services.requests import (
     AdjustRequest,
     NoteRequest,
@@ -219,6 +220,9 @@ async def refund(
         shortfall = to_reverse - reversed_points
         purchase.refunded_amount = after
         await session.flush()
+        await reverse_on_refund(
+            session, biz, purchase, refunded_before=before, key=key, now=now, actor=actor
+        )
         await recheck(session, biz, customer, now)
         notify_customer(
             session,

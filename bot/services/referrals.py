@@ -1,41 +1,72 @@
 """Referrals: ``/start ref_<card code>`` records who invited a new customer; both sides get
-the configured points on the new customer's first purchase, once (SPEC.md, Rules that
-need one answer). The reward is written in the purchase's own transaction, with keys
-derived from the purchase's update key, so a re-delivered purchase rewards nobody twice.
+the configured points on the new customer's first *qualifying* purchase, once (SPEC.md,
+Rules that need one answer).
+
+A purchase qualifies while it is live and its net amount reaches ``referral.min_purchase``.
+A smaller purchase rewards nobody and leaves the reward for a later one. Both bonus entries
+name the qualifying purchase (``LedgerEntry.purchase_id``, on the referrer's ledger too):
+that is how a refund finds them. A refund that makes the purchase stop qualifying takes
+both rewards back with reversal entries, each up to its owner's balance (the shortfall is
+audited, as a refund's is); the reward stays used up, so a later purchase rewards nobody.
+
+Everything is written in the purchase's (or the refund's) own transaction, with keys
+derived from that update's key, so a re-delivered update rewards or reverses nothing twice.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Customer, LedgerKind
+from bot.config import ReferralSettings
+from bot.db.models import Customer, LedgerEntry, LedgerKind, Purchase
+from bot.services.audit import add_audit
 from bot.services.context import Business
 from bot.services.ledger import lock_customer, post
+from bot.services.live_purchases import is_live, net_amount
 from bot.services.notify import notify_customer
+from bot.services.roles import Actor
+
+REWARD_REASON = "referral"
+REVERSAL_REASON = "referral reversed: qualifying purchase refunded"
+REFERRED, REFERRER = "referred", "referrer"
+# The message each side gets, by side: (reward, reversal).
+_MESSAGES = {
+    REFERRED: ("customer.referral_bonus_new", "customer.referral_reversed_new"),
+    REFERRER: ("customer.referral_bonus_referrer", "customer.referral_reversed_referrer"),
+}
+
+
+def qualifies(purchase: Purchase, settings: ReferralSettings) -> bool:
+    """Whether ``purchase`` (as it stands, refunds included) earns the referral reward."""
+    return is_live(purchase) and net_amount(purchase) >= settings.min_purchase
 
 
 async def reward_first_purchase(
-    session: AsyncSession, biz: Business, customer: Customer, key: str, now: datetime
+    session: AsyncSession,
+    biz: Business,
+    customer: Customer,
+    purchase: Purchase,
+    key: str,
+    now: datetime,
 ) -> bool:
-    """Credit both sides if ``customer`` was referred and is not rewarded yet."""
+    """Credit both sides if ``customer`` was referred, is not rewarded yet, and ``purchase``
+    (already flushed, so it has an id) qualifies."""
+    settings = biz.settings.referral
     if customer.referred_by is None or customer.referral_rewarded_at is not None:
         return False
+    if not qualifies(purchase, settings):
+        return False
     customer.referral_rewarded_at = now
-    settings = biz.settings.referral
     referrer = await lock_customer(session, customer.referred_by)
-    # Both sides of a referral, as a table: who, how many points, key suffix, message.
     rewards = (
-        (customer, settings.referred_points, "referred", "customer.referral_bonus_new"),
-        (
-            referrer,
-            settings.referrer_points if referrer.erased_at is None else 0,
-            "referrer",
-            "customer.referral_bonus_referrer",
-        ),
+        (customer, settings.referred_points, REFERRED),
+        (referrer, settings.referrer_points if referrer.erased_at is None else 0, REFERRER),
     )
-    for who, points, side, message in rewards:
+    for who, points, side in rewards:
         if not points:
             continue
         post(
@@ -46,7 +77,74 @@ async def reward_first_purchase(
             key=f"{key}:{side}",
             now=now,
             author_tg_id=None,
-            reason="referral",
+            purchase_id=purchase.id,
+            reason=REWARD_REASON,
         )
-        notify_customer(session, biz, who, message, points=points, balance=who.balance)
+        notify_customer(session, biz, who, _MESSAGES[side][0], points=points, balance=who.balance)
     return True
+
+
+async def reverse_on_refund(
+    session: AsyncSession,
+    biz: Business,
+    purchase: Purchase,
+    *,
+    refunded_before: Decimal,
+    key: str,
+    now: datetime,
+    actor: Actor,
+) -> int:
+    """After a refund of ``purchase`` (its ``refunded_amount`` already raised from
+    ``refunded_before``): if this refund is the one that stops it qualifying, reverse the
+    referral bonuses it paid, each up to its owner's balance, and audit any shortfall.
+    Refunds only ever lower the net amount, so exactly one refund crosses the line.
+    Returns the points reversed (both sides together)."""
+    settings = biz.settings.referral
+    # The refund was accepted, so the purchase was live before it.
+    qualified_before = purchase.amount - refunded_before >= settings.min_purchase
+    if not qualified_before or qualifies(purchase, settings):
+        return 0
+    rows = (
+        await session.execute(
+            select(LedgerEntry.customer_id, LedgerEntry.points)
+            .where(LedgerEntry.purchase_id == purchase.id, LedgerEntry.reason == REWARD_REASON)
+            .order_by(LedgerEntry.id)
+        )
+    ).all()
+    total = 0
+    for customer_id, points in rows:
+        who = await lock_customer(session, customer_id)
+        side = REFERRED if customer_id == purchase.customer_id else REFERRER
+        taken = min(points, who.balance)
+        if taken:
+            post(
+                session,
+                who,
+                kind=LedgerKind.REVERSAL,
+                points=-taken,
+                key=f"{key}:referral:{side}",
+                now=now,
+                author_tg_id=actor.tg_id,
+                purchase_id=purchase.id,
+                reason=REVERSAL_REASON,
+            )
+            notify_customer(
+                session, biz, who, _MESSAGES[side][1], points=taken, balance=who.balance
+            )
+        add_audit(
+            session,
+            now=now,
+            actor_tg_id=actor.tg_id,
+            actor_role=actor.role,
+            action="referral_reversed",
+            customer_id=customer_id,
+            details={
+                "purchase_id": purchase.id,
+                "side": side,
+                "reversed": taken,
+                "shortfall": points - taken,
+            },
+            update_key=key,
+        )
+        total += taken
+    return total

@@ -50,9 +50,16 @@ _DATE_FORMATS = (
 
 
 def id_hash(settings: Settings, tg_id: int) -> str:
-    """Salted hash of a Telegram id, kept after /forget only to refuse a second welcome bonus."""
+    """Salted hash of a Telegram id, kept after /forget only to refuse a second welcome
+    bonus and a second referral (:func:`was_forgotten`)."""
     key = settings.privacy.id_hash_salt.encode()
     return hmac.new(key, str(tg_id).encode(), hashlib.sha256).hexdigest()
+
+
+async def was_forgotten(session: AsyncSession, settings: Settings, tg_id: int) -> bool:
+    """Whether this Telegram id used /forget before: it joins again with no welcome bonus
+    and as nobody's referral, whatever the bonus amounts are."""
+    return await session.get(ForgottenIdentity, id_hash(settings, tg_id)) is not None
 
 
 def steps(settings: Settings) -> list[str]:
@@ -83,6 +90,11 @@ class SignupState(BaseModel):
     step: str | None
     step_no: int | None
     welcome_bonus: int = 0
+
+
+def is_own_link(state: SignupState, referrer_code: str | None) -> bool:
+    """A member opening their own invitation link (nobody invites themselves)."""
+    return referrer_code is not None and referrer_code.upper() == state.card_code
 
 
 def _state(settings: Settings, customer: Customer, bonus: int = 0) -> SignupState:
@@ -139,13 +151,19 @@ async def _attach(
     customer.language = language
     customer.consent_at = consent_at
     customer.consent_version = biz.settings.privacy.policy_version
-    await _record_referrer(session, customer, referrer_code)
+    await _record_referrer(session, biz.settings, customer, tg_id, referrer_code)
     return customer
 
 
-async def _record_referrer(session: AsyncSession, customer: Customer, code: str | None) -> None:
-    """Only a customer new to the business counts as referred (no purchases yet)."""
+async def _record_referrer(
+    session: AsyncSession, settings: Settings, customer: Customer, tg_id: int, code: str | None
+) -> None:
+    """Only a customer new to the business counts as referred: no purchases yet, never
+    used /forget, and not the owner of the code (someone staff entered by phone opening
+    the link of the card they were given)."""
     if not code or not looks_like_card_code(code) or customer.referred_by is not None:
+        return
+    if await was_forgotten(session, settings, tg_id):
         return
     referrer = await session.scalar(
         select(Customer).where(
@@ -165,8 +183,7 @@ async def _finish(session: AsyncSession, biz: Business, customer: Customer, key:
     bonus = biz.settings.loyalty.welcome_bonus
     if not bonus or customer.telegram_id is None:
         return 0
-    if await session.get(ForgottenIdentity, id_hash(biz.settings, customer.telegram_id)):
-        customer.referred_by = None  # no second welcome, and no referral reward for a rejoin
+    if await was_forgotten(session, biz.settings, customer.telegram_id):
         return 0
     now = biz.clock.now()
     post(

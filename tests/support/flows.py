@@ -9,9 +9,16 @@ from tests.support.harness import App
 PHONES = iter(f"+7916{n:07d}" for n in range(1000000, 9999999))
 
 
-async def join(app: App, user: ChatUser, name: str = "Ivan", phone: str | None = None) -> Customer:
-    """Full sign-up: /start, agree, own contact, name, then Skip on every optional question."""
-    await user.send("/start")
+async def join(
+    app: App,
+    user: ChatUser,
+    name: str = "Ivan",
+    phone: str | None = None,
+    invited_by: str | None = None,
+) -> Customer:
+    """Full sign-up: /start (``/start ref_<invited_by>``: a friend's link), agree, own
+    contact, name, then Skip on every optional question."""
+    await user.send(f"/start ref_{invited_by}" if invited_by else "/start")
     consent = app.fake.last(user.user_id)
     await user.click(_agree_button(consent), consent)
     await user.send_contact(phone or next(PHONES))
