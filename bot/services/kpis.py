@@ -17,6 +17,7 @@ from sqlalchemy.sql import Select
 
 import scoring
 from bot.db.models import Customer, Purchase
+from bot.money import MINOR_PER_UNIT
 from bot.services.context import Business
 from bot.services.live_purchases import IS_LIVE, NET_MINOR
 from bot.services.local_days import LocalDays
@@ -75,7 +76,7 @@ async def period_report(biz: Business, days: int) -> scoring.PeriodKPI:
         active_at_start=rows[:, 2] > 0,
         active_at_end=rows[:, 3] > 0,
         purchases_in_period=rows[:, 4],
-        revenue_in_period=rows[:, 5] / 100.0,
+        revenue_in_period=rows[:, 5] / MINOR_PER_UNIT,
         purchases_to_end=rows[:, 6],
     )
     return scoring.kpis_from_summary(

@@ -2,7 +2,8 @@
 
 One GROUP BY over the live purchases (not fully refunded), walking the covering index
 ``ix_purchases_scoring`` in customer order, gives per customer: purchases, distinct
-purchase days, net spend, first and last purchase day and, when the rating scale is on,
+purchase days, net spend, net spend on the first purchase day (Gamma-Gamma's repeat
+spend is the rest), first and last purchase day and, when the rating scale is on,
 net spend in each of the trailing 12 months (conditional sums in the same pass). A
 second query lists every customer with the sign-up time and payment terms.
 
@@ -27,17 +28,20 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import BigInteger, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.db.models import Customer, Purchase, unix_seconds
-from bot.services.live_purchases import IS_LIVE, NET_MINOR
+from bot.money import MINOR_PER_UNIT
+from bot.services.live_purchases import IS_LIVE, NET_MINOR, is_live_of, net_minor_of
 from bot.services.local_days import DAY_S, LocalDays, sql_int
 
 DAYS_PER_MONTH = 30.44
 RATING_MONTHS = 12
 MONTH_S = round(DAYS_PER_MONTH * DAY_S)
 FETCH_CHUNK = 50_000
+MONTHS_FROM = 7  # index of the first trailing-month column in purchases_statement
 
 
 
@@ -49,6 +53,7 @@ class Aggregates:
     purchases: NDArray[np.int64]
     purchase_days: NDArray[np.int64]
     spend_minor: NDArray[np.int64]
+    first_day_minor: NDArray[np.int64]  # net spend on the first purchase day
     first_day: NDArray[np.float64]  # NaN without purchases
     last_day: NDArray[np.float64]
     created_day: NDArray[np.float64]  # fractional: sign-up time in local days
@@ -58,7 +63,7 @@ class Aggregates:
     @property
     def monthly(self) -> NDArray[np.float64] | None:
         """Trailing monthly net spend in money units (the rating scale's input)."""
-        return None if self.monthly_minor is None else self.monthly_minor / 100.0
+        return None if self.monthly_minor is None else self.monthly_minor / MINOR_PER_UNIT
 
 
 def unix_seconds_sql(conn: AsyncConnection, column: Any) -> ColumnElement[int]:
@@ -72,6 +77,28 @@ def unix_seconds_sql(conn: AsyncConnection, column: Any) -> ColumnElement[int]:
     return cast(func.floor(func.extract("epoch", column)), BigInteger)
 
 
+def first_day_spend(days: LocalDays) -> ColumnElement[int]:
+    """Net spend on the customer's first purchase day, inside the GROUP BY customer.
+
+    A correlated subquery per customer (not per purchase): it reads the outer group's
+    first purchase time and seeks the index over the two days after it, keeping only the
+    rows on the same local day. The GROUP BY itself still walks the index once, unsorted.
+    """
+    same = aliased(Purchase)
+    first_ts = func.min(Purchase.created_ts)
+    return (
+        select(func.coalesce(func.sum(net_minor_of(same)), sql_int(0)))
+        .where(
+            same.customer_id == Purchase.customer_id,
+            same.created_ts >= first_ts,
+            same.created_ts < first_ts + sql_int(2 * DAY_S),
+            days.day_sql(same.created_ts) == days.day_sql(first_ts),
+            is_live_of(same),
+        )
+        .scalar_subquery()
+    )
+
+
 def purchases_statement(now: datetime, days: LocalDays, with_months: bool) -> Select[Any]:
     """The one GROUP BY over purchases (see the module docstring for the columns)."""
     ts = Purchase.created_ts
@@ -83,6 +110,7 @@ def purchases_statement(now: datetime, days: LocalDays, with_months: bool) -> Se
         cast(func.sum(NET_MINOR), BigInteger),
         func.min(day),
         func.max(day),
+        first_day_spend(days),
     ]
     if with_months:
         end = unix_seconds(now)
@@ -204,12 +232,13 @@ async def aggregate(
     monthly = None
     if with_months:
         monthly = np.zeros((n, RATING_MONTHS), dtype=np.int64)
-        monthly[at] = rows[:, 6 : 6 + RATING_MONTHS]
+        monthly[at] = rows[:, MONTHS_FROM : MONTHS_FROM + RATING_MONTHS]
     return Aggregates(
         customer_id=customer_id,
         purchases=spread(1, 0, np.int64),
         purchase_days=spread(2, 0, np.int64),
         spend_minor=spread(3, 0, np.int64),
+        first_day_minor=spread(6, 0, np.int64),
         first_day=spread(4, np.nan, np.float64),
         last_day=spread(5, np.nan, np.float64),
         created_day=(people[:, 1] + days.offsets_of(people[:, 1])) / DAY_S,

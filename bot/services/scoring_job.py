@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 import scoring
 from bot.config import RATING_SCALE_INPUTS, ScoringSettings
 from bot.db.models import CustomerScore, ScoringRun
+from bot.money import MINOR_PER_UNIT, to_minor
 from bot.services.context import Business
 from bot.services.local_days import LocalDays
 from bot.services.scoring_aggregates import (
@@ -64,6 +65,7 @@ class Scores:
     days_since_first: NDArray[np.float64]
     days_since_last: NDArray[np.float64]
     average: NDArray[np.float64]
+    repeat_value: NDArray[np.float64]  # mean spend per repeat purchase day (Gamma-Gamma)
 
 
 def score(agg: Aggregates, now_day: float, cfg: ScoringSettings) -> Scores:
@@ -74,13 +76,14 @@ def score(agg: Aggregates, now_day: float, cfg: ScoringSettings) -> Scores:
     """
     monthly = agg.monthly
     bought = agg.purchases > 0
-    spend = agg.spend_minor / 100.0
+    spend = agg.spend_minor / MINOR_PER_UNIT
     average = np.divide(spend, agg.purchases, out=np.zeros_like(spend), where=bought)
     since_first = np.where(bought, now_day - agg.first_day, np.nan)
     since_last = np.where(bought, now_day - agg.last_day, np.nan)
     rfm = scoring.rfm_scores(np.nan_to_num(since_last, nan=0.0), agg.purchases, average)
     span = np.where(bought, agg.last_day - agg.first_day, 0.0)
     repeat = np.maximum(agg.purchase_days - 1, 0)
+    repeat_value = _repeat_value(agg, repeat)
     interval = np.divide(span, repeat, out=np.full_like(span, np.nan), where=repeat > 0)
     lifecycle = scoring.lifecycle_stages(
         agg.purchases,
@@ -96,7 +99,7 @@ def score(agg: Aggregates, now_day: float, cfg: ScoringSettings) -> Scores:
             repeat[bought],
             span[bought],
             np.maximum(since_first[bought], span[bought]),
-            average[bought],
+            repeat_value[bought],
             scoring.CLVSettings(
                 margin=cfg.clv_margin,
                 discount_rate=cfg.clv_discount_rate,
@@ -104,6 +107,7 @@ def score(agg: Aggregates, now_day: float, cfg: ScoringSettings) -> Scores:
                 period_length=DAYS_PER_MONTH,
                 min_repeat_buyers=cfg.min_repeat_buyers,
             ),
+            average_check=average[bought],
         )
         clv_values[bought] = clv_result.clv
     tenure_months = np.maximum(np.nan_to_num(since_first, nan=0.0) / DAYS_PER_MONTH, 1.0)
@@ -127,6 +131,21 @@ def score(agg: Aggregates, now_day: float, cfg: ScoringSettings) -> Scores:
         since_first,
         since_last,
         average,
+        repeat_value,
+    )
+
+
+def _repeat_value(agg: Aggregates, repeat: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Gamma-Gamma's input: the mean of the per-day totals of the repeat purchase days.
+
+    Fader, Hardie & Lee (2005) and lifetimes' ``summary_data_from_transaction_data``
+    count frequency in periods with purchases (days here) minus one, and take the value
+    of the same repeat periods, the first one excluded: (total - first day's spend) /
+    (purchase days - 1). Zero for customers without a repeat day (the model ignores them).
+    """
+    repeat_spend = (agg.spend_minor - agg.first_day_minor) / MINOR_PER_UNIT
+    return np.divide(
+        repeat_spend, repeat, out=np.zeros(repeat.shape, dtype=np.float64), where=repeat > 0
     )
 
 
@@ -199,7 +218,7 @@ def _money_minor_or_none(values: NDArray[np.float64]) -> list[int | None]:
     missing = np.isnan(values)
     result = _nullable(np.where(np.isnan(minor), 0, minor).astype(np.int64).tolist(), missing)
     for i in np.flatnonzero(~missing & np.isnan(minor)).tolist():  # beyond float precision
-        result[i] = int((Decimal(str(round(float(values[i]), 2))) * 100).to_integral_exact())
+        result[i] = to_minor(Decimal(str(round(float(values[i]), 2))))
     return result
 
 

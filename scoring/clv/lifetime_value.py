@@ -144,18 +144,25 @@ def estimate_clv(
     T: ArrayLike,
     mean_value: ArrayLike,
     settings: CLVSettings,
+    *,
+    average_check: ArrayLike | None = None,
 ) -> CLVResult:
     """Fit both models on this history and return CLV per customer (never NaN).
 
     ``x``: repeat purchases; ``t_x``: time of the last purchase after the first;
-    ``T``: time since the first purchase; ``mean_value``: the customer's average
-    purchase value (Fader-Hardie use repeat purchases only; with x = 0 Gamma-Gamma
-    ignores it). Time unit of t_x, T and ``settings.period_length`` must agree.
+    ``T``: time since the first purchase; ``mean_value``: the mean value of the repeat
+    purchases at the granularity of ``x`` (Fader, Hardie & Lee 2005: the first purchase
+    excluded; with x = 0 Gamma-Gamma ignores it). ``average_check``: the customer's
+    average over all purchases, which the "own_average" fallback uses (default:
+    ``mean_value``). Time unit of t_x, T and ``settings.period_length`` must agree.
     """
     xa, ta, Ta = as_history(x, t_x, T)
     ma = np.asarray(mean_value, dtype=np.float64)
     if ma.shape != xa.shape or not np.all(np.isfinite(ma)):
         raise ValueError("mean_value must be finite, one per customer")
+    check = ma if average_check is None else np.asarray(average_check, dtype=np.float64)
+    if check.shape != xa.shape or not np.all(np.isfinite(check)):
+        raise ValueError("average_check must be finite, one per customer")
     support = DataSupport(n_customers=int(xa.size), n_repeat_buyers=int((xa > 0).sum()))
 
     purchases_fit = fit_bgnbd(xa, ta, Ta, min_repeat_buyers=settings.min_repeat_buyers)
@@ -180,9 +187,9 @@ def estimate_clv(
         value = expected_average_value(value_fit.params, xa, ma)
         value_method = "gamma_gamma"
     else:
-        positive = ma > 0
-        population = float(ma[positive].mean()) if positive.any() else 0.0
-        value = np.where(positive, ma, population)
+        positive = check > 0
+        population = float(check[positive].mean()) if positive.any() else 0.0
+        value = np.where(positive, check, population)
         value_method = "own_average"
 
     clv = npv_of_purchases(per_period, value, settings)
