@@ -220,6 +220,9 @@ def _tier(code: str, ru: str, en: str, perks_ru: list[str], perks_en: list[str],
 # The two ladders SPEC.md ships. b2b is seed 002's categories with their benefits
 # ("Категории клиентов": standard 5-8, regular 9-12, strategic from 12 points; below 5 the
 # seed names no category, so the entry tier is "no category"; at 12 the higher one wins).
+# The seed's "накопительные скидки" (regular) and "система накопительных скидок"
+# (strategic) are higher earn rates, 7% and 10%; "стандартные скидки" (standard) is the
+# programme's loyalty.earn_percent.
 TIER_PRESETS: dict[str, tuple[Tier, ...]] = {
     "retail": (
         _tier("base", "Базовый", "Base", [], []),
@@ -270,6 +273,7 @@ TIER_PRESETS: dict[str, tuple[Tier, ...]] = {
                 "a personal manager",
                 "prompt consultations",
             ],
+            earn_percent=Decimal("7"),
             min_rating=9,
         ),
         _tier(
@@ -292,6 +296,7 @@ TIER_PRESETS: dict[str, tuple[Tier, ...]] = {
                 "prompt consultations",
                 "faster service",
             ],
+            earn_percent=Decimal("10"),
             min_rating=12,
         ),
     ),
