@@ -16,7 +16,6 @@ from bot.db.models import CustomerScore, Purchase, ScoringRun
 from bot.services.local_days import LocalDays
 from bot.services.scoring_aggregates import (
     DAY_S,
-    MONTH_S,
     aggregate,
     parse_binary_copy,
     purchases_statement,
@@ -86,10 +85,11 @@ async def test_purchase_days_are_local_calendar_days(app: App) -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 async def test_trailing_months_in_the_same_pass(app: App) -> None:
-    """Twelve trailing windows of 30.44 days ending now, oldest first, net of refunds;
-    older and fully refunded purchases count nowhere, a partial refund counts net."""
+    """Twelve trailing calendar months ending now, oldest first, net of refunds; older and
+    fully refunded purchases count nowhere, a partial refund counts net. (Each purchase
+    lies mid-month: 30.44 days is only a way to place them.)"""
     now = app.clock.now()
-    month_days = MONTH_S / DAY_S
+    month_days = 30.44
     a = await add_customer(
         app.biz.db,
         now,

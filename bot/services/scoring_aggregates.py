@@ -36,10 +36,9 @@ from bot.db.models import Customer, Purchase, unix_seconds
 from bot.money import MINOR_PER_UNIT
 from bot.services.live_purchases import IS_LIVE, NET_MINOR, is_live_of, net_minor_of
 from bot.services.local_days import DAY_S, LocalDays, sql_int
+from scoring.calendar import add_months
 
-DAYS_PER_MONTH = 30.44
 RATING_MONTHS = 12
-MONTH_S = round(DAYS_PER_MONTH * DAY_S)
 FETCH_CHUNK = 50_000
 MONTHS_FROM = 7  # index of the first trailing-month column in purchases_statement
 
@@ -75,6 +74,16 @@ def unix_seconds_sql(conn: AsyncConnection, column: Any) -> ColumnElement[int]:
     if conn.dialect.name == "sqlite":
         return cast(func.strftime("%s", func.substr(column, 1, 19)), BigInteger)
     return cast(func.floor(func.extract("epoch", column)), BigInteger)
+
+
+def trailing_month_bounds(now: datetime, days: LocalDays) -> list[int]:
+    """Unix seconds of the 13 edges of the trailing 12 calendar months, oldest first.
+
+    Month k runs from ``now`` moved back 12 - k calendar months in the business's local
+    time (``scoring.calendar.add_months``) to the next edge; the last one ends at ``now``.
+    """
+    local = now.astimezone(days.zone)
+    return [unix_seconds(add_months(local, k - RATING_MONTHS)) for k in range(RATING_MONTHS + 1)]
 
 
 def first_day_spend(days: LocalDays) -> ColumnElement[int]:
@@ -113,12 +122,11 @@ def purchases_statement(now: datetime, days: LocalDays, with_months: bool) -> Se
         first_day_spend(days),
     ]
     if with_months:
-        end = unix_seconds(now)
-        start = end - RATING_MONTHS * MONTH_S
+        bounds = trailing_month_bounds(now, days)
         for k in range(RATING_MONTHS):
             last = k == RATING_MONTHS - 1
-            upper = ts <= sql_int(end) if last else ts < sql_int(start + (k + 1) * MONTH_S)
-            within = (ts >= sql_int(start + k * MONTH_S)) & upper
+            upper = ts <= sql_int(bounds[k + 1]) if last else ts < sql_int(bounds[k + 1])
+            within = (ts >= sql_int(bounds[k])) & upper
             columns.append(cast(func.sum(case((within, NET_MINOR), else_=sql_int(0))), BigInteger))
     return select(*columns).where(IS_LIVE).group_by(Purchase.customer_id)
 

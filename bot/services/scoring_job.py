@@ -29,11 +29,8 @@ from bot.db.models import CustomerScore, ScoringRun
 from bot.money import MINOR_PER_UNIT, to_minor
 from bot.services.context import Business
 from bot.services.local_days import LocalDays
-from bot.services.scoring_aggregates import (
-    DAYS_PER_MONTH,
-    Aggregates,
-    aggregate,
-)
+from bot.services.scoring_aggregates import Aggregates, aggregate
+from scoring.calendar import DAYS_PER_MONTH, calendar_months
 
 log = logging.getLogger(__name__)
 
@@ -170,8 +167,8 @@ def _rating(
     trailing = monthly.sum(axis=1)
     total = trailing.sum()
     share = trailing / total * 100.0 if total > 0 else np.zeros_like(trailing)
-    start = np.where(np.isnan(agg.first_day), agg.created_day, agg.first_day)
-    months = np.maximum(now_day - start, 0.0) / DAYS_PER_MONTH
+    start = np.floor(np.where(np.isnan(agg.first_day), agg.created_day, agg.first_day))
+    months = calendar_months(start, np.full(start.shape, now_day))  # SPEC: calendar months
     inputs: dict[str, Any] = {
         "turnover_share_pct": share,
         "cooperation_months": months,

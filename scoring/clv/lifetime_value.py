@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from scoring.calendar import DAYS_PER_MONTH
 from scoring.clv._mle import as_history, compress_rows
 from scoring.clv.bgnbd import (
     BGNBDFit,
@@ -45,8 +46,6 @@ from scoring.clv.bgnbd import (
 )
 from scoring.clv.gamma_gamma import GammaGammaFit, expected_average_value, fit_gamma_gamma
 from scoring.clv.status import DataSupport
-
-DAYS_PER_MONTH = 365.25 / 12
 
 
 @dataclass(frozen=True)
