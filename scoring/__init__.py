@@ -86,6 +86,7 @@ from scoring.value import (
     ValueResult,
     relationship_strategies,
     strategy_table,
+    value_basis,
     value_tiers,
 )
 
@@ -145,5 +146,6 @@ __all__ = [
     "segment_grid",
     "strategy_table",
     "summarise_purchases",
+    "value_basis",
     "value_tiers",
 ]

@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from scoring._ranking import equal_groups
+from scoring.clv.lifetime_value import MODEL_METHODS
 
 VALUE_LEVELS: tuple[str, ...] = ("low", "medium", "high")
 ANY_SEGMENT = "*"
@@ -148,6 +149,13 @@ class ValueResult:
 
     def tier_labels(self) -> list[str | None]:
         return [VALUE_LEVELS[t] if t >= 0 else None for t in self.tier.tolist()]
+
+
+def value_basis(clv_method: str) -> str:
+    """What ranks value for a customer scored by ``clv_method`` (house rule: terciles of
+    CLV, of average monthly spend when CLV cannot be fitted): "clv" when purchases came
+    from the fitted BG/NBD model, else "monthly_spend"."""
+    return "clv" if clv_method in MODEL_METHODS else "monthly_spend"
 
 
 def value_tiers(

@@ -4,6 +4,10 @@ strategy), through aiogram."""
 
 from __future__ import annotations
 
+import math
+import re
+
+from bot.db.models import Customer
 from tests.support.flows import join
 from tests.support.harness import App
 from tests.support.seed_data import add_customer
@@ -64,3 +68,30 @@ async def test_client_refusals_and_role(app: App) -> None:
     assert "not available" in app.fake.last(7001).text
     await app.user(7001, "en").send("/client ABCDEF")
     assert "not available" in app.fake.last(7001).text
+
+
+async def test_one_time_buyer_long_ago_is_not_100_percent_active(app: App) -> None:
+    """No repeat buyers yet, so BG/NBD cannot be fitted. A customer who bought once 400
+    days ago is lapsed (seed 002's «пассивные или бывшие клиенты»), and the card must not
+    call them "100 % still active" with a lifetime value of 0: the chance comes from the
+    population's purchase rate (every purchase over all observed time, here 6 purchases in
+    400 + 10 + 20 + 30 + 40 + 50 days), says so, and the value line says what ranked it."""
+    now = app.clock.now()
+    old = await add_customer(app.biz.db, now, "Old", purchases=[(400, "1000")])
+    for n in range(1, 6):
+        await add_customer(app.biz.db, now, f"New{n}", purchases=[(10 * n, "500")])
+    await app.owner.send("/rescore")
+    await app.dp["background"].wait()
+    assert "0 repeat buyers" in app.fake.texts(1000)[-1]
+    async with app.biz.db.read() as session:
+        code = (await session.get(Customer, old)).card_code
+    await app.owner.send(f"/client {code}")
+    card = app.fake.last(1000).text
+    assert "lapsed" in card
+    active = re.search(r"chance still active (\d+)%", card)
+    expected = round(100 * math.exp(-6 / 550 * 400))  # 1 %
+    assert active is not None and int(active.group(1)) == expected
+    assert "the average purchase rate of all customers" in card
+    clv = re.search(r"lifetime value \D*([\d,]+\.\d\d)", card)
+    assert clv is not None and float(clv.group(1).replace(",", "")) > 0
+    assert "ranked by average monthly spend" in card

@@ -108,7 +108,7 @@ def score(agg: Aggregates, now_day: float, cfg: ScoringSettings) -> Scores:
         )
         clv_values[bought] = clv_result.clv
     tenure_months = np.maximum(np.nan_to_num(since_first, nan=0.0) / DAYS_PER_MONTH, 1.0)
-    fitted = clv_result is not None and clv_result.purchases_method == "bg_nbd"
+    fitted = clv_result is not None and scoring.value_basis(clv_result.purchases_method) == "clv"
     value = scoring.value_tiers(clv_values if fitted else None, spend / tenure_months, rated=bought)
     strategy = scoring.relationship_strategies(
         value.tier,
@@ -258,7 +258,9 @@ def _columns(agg: Aggregates, s: Scores, now: datetime, dialect: Dialect) -> dic
         p_alive[bought] = s.clv.p_alive
         expected[bought] = s.clv.expected_purchases
     tier = s.value.tier.astype(np.int64)
-    clv_method = s.clv.purchases_method if s.clv is not None else "none"
+    clv_method = np.full(n, "none", dtype=object)
+    if s.clv is not None:
+        clv_method[bought] = s.clv.methods
     columns: dict[str, list[Any]] = {
         "customer_id": agg.customer_id.tolist(),
         "computed_at": [stamp(now) if stamp is not None else now] * n,
@@ -280,7 +282,7 @@ def _columns(agg: Aggregates, s: Scores, now: datetime, dialect: Dialect) -> dic
         "clv": _money_minor_or_none(s.clv_values),
         "p_alive": _float6_or_none(p_alive),
         "expected_purchases": _float6_or_none(expected),
-        "clv_method": np.where(bought, clv_method, "none").astype(object).tolist(),
+        "clv_method": clv_method.tolist(),
         "rating_points": (
             s.rating.total.astype(np.int64).tolist() if s.rating is not None else [None] * n
         ),

@@ -18,10 +18,19 @@ much per purchase) on the business's own history. When a fit is refused or
 unusable it falls back, per model, to a simpler estimate and says so:
 
 - purchases "own_interval": the customer's own purchase rate x / t_x (their mean
-  interval between purchases), or the pooled rate sum(x) / sum(T) for customers
-  without an interval; an "alive" heuristic exp(-rate * (T - t_x)) (the chance of
-  a silence this long at their own pace) scales it; no further dropout is assumed
+  interval between purchases); an "alive" heuristic exp(-rate * (T - t_x)) (the chance
+  of a silence this long at their own pace) scales it; no further dropout is assumed
   inside the horizon, so this is optimistic and labelled so;
+- purchases "population_rate", for customers without an interval of their own (one
+  purchase day): the population's purchase rate, every purchase (first ones included)
+  over all the time observed since first purchases, (sum(x) + n) / sum(T), in the same
+  heuristic: a one-time buyer silent for 400 days where people buy every 100 days on
+  average is exp(-4) = 2 % likely still active, not 100 % (the pooled repeat rate
+  sum(x) / sum(T) would be 0 before anyone repeats, and with it CLV);
+- chance still active "bg_nbd+population": BG/NBD lets customers drop out only after
+  a repeat purchase, so its P(alive) is 1 for every one-time buyer however long ago;
+  for them the population estimate above is used instead (their expected purchases
+  stay the model's), and labelled so;
 - value "own_average": the customer's own average check, or the population's mean
   check when they have none.
 Numbers are never NaN; thin data is labelled through ``DataSupport`` and statuses.
@@ -104,17 +113,39 @@ def bgnbd_purchases_per_period(
     return np.diff(cumulative, axis=1, prepend=0.0)[inverse]
 
 
+def population_rate(x: NDArray[np.float64], T: NDArray[np.float64]) -> float:
+    """Purchases per time unit across all customers, first purchases included (module doc).
+
+    0 when no time has been observed yet (everyone bought in the current period).
+    """
+    total_time = float(T.sum())
+    return (float(x.sum()) + x.size) / total_time if total_time > 0 else 0.0
+
+
 def own_interval_rates(
     x: NDArray[np.float64], t_x: NDArray[np.float64], T: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Fallback purchase rate per time unit and the 'alive' heuristic (see module doc)."""
-    total_time = float(T.sum())
-    pooled = float(x.sum()) / total_time if total_time > 0 else 0.0
+    """Fallback purchase rate per time unit and the 'alive' heuristic (see module doc):
+    the customer's own rate where they have an interval, the population's otherwise."""
     has_interval = (x > 0) & (t_x > 0)
-    rate = np.full(x.shape, pooled)
+    rate = np.full(x.shape, population_rate(x, T))
     rate[has_interval] = x[has_interval] / t_x[has_interval]
     alive = np.exp(-rate * (T - t_x))
     return rate, alive
+
+
+# Per-customer labels of how purchases and the chance still active were estimated.
+MODEL_METHODS = ("bg_nbd", "bg_nbd+population")
+FALLBACK_METHODS = ("own_interval", "population_rate")
+
+
+def customer_methods(
+    x: NDArray[np.float64], t_x: NDArray[np.float64], fitted: bool
+) -> NDArray[np.str_]:
+    """Which estimate each customer got (labels above; the module doc says what they are)."""
+    if fitted:
+        return np.where(x > 0, MODEL_METHODS[0], MODEL_METHODS[1])
+    return np.where((x > 0) & (t_x > 0), FALLBACK_METHODS[0], FALLBACK_METHODS[1])
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,6 +157,7 @@ class CLVResult:
     p_alive: NDArray[np.float64]
     expected_value: NDArray[np.float64]
     purchases_method: str  # "bg_nbd" or "own_interval"
+    methods: NDArray[np.str_]  # per customer: one of MODEL_METHODS or FALLBACK_METHODS
     value_method: str  # "gamma_gamma" or "own_average"
     purchases_fit: BGNBDFit
     value_fit: GammaGammaFit
@@ -170,6 +202,8 @@ def estimate_clv(
         assert purchases_fit.params is not None
         per_period = bgnbd_purchases_per_period(purchases_fit.params, xa, ta, Ta, settings)
         p_alive = probability_alive(purchases_fit.params, xa, ta, Ta)
+        one_time = xa == 0  # the model's P(alive) is 1 for them: use the population's
+        p_alive[one_time] = np.exp(-population_rate(xa, Ta) * Ta[one_time])
         purchases_method = "bg_nbd"
         # A degenerate fit (e.g. repeat purchases with no time between them) can converge
         # to parameters whose predictions overflow: then the labelled fallback is used.
@@ -198,6 +232,7 @@ def estimate_clv(
         p_alive=p_alive,
         expected_value=value,
         purchases_method=purchases_method,
+        methods=customer_methods(xa, ta, purchases_method == "bg_nbd"),
         value_method=value_method,
         purchases_fit=purchases_fit,
         value_fit=value_fit,
