@@ -128,8 +128,8 @@ class OutboxSettings(_Section):
 class LifecycleSettings(_Section):
     """Thresholds of the evolution ladder (seed 002); defaults from scoring.lifecycle."""
 
-    repeat_from_purchases: int = Field(default=2, ge=2)
-    client_from_purchases: int = Field(default=4, ge=2)
+    # Purchases counted as purchase days; "repeat" is fixed at 2 (scoring.repeat).
+    client_from_purchases: int = Field(default=4, ge=3)
     reliable_friend_from_purchases: int = Field(default=8, ge=2)
     reliable_friend_min_tenure_days: float = Field(default=180, ge=0)
     partner_from_purchases: int = Field(default=15, ge=2)

@@ -11,7 +11,9 @@ and hands the arrays to this package, which returns one score per customer:
   and lifetime value as Heskett's NPV of expected net income (003), with labelled
   fallbacks when the history is too thin;
 - ``value``: value low / medium / high and the strategy it calls for (000, 001);
-- ``kpi``: CRR (004), churn, repeat rate, frequency, average check, referrals, CSAT.
+- ``kpi``: CRR (004), churn, repeat rate, frequency, average check, referrals, CSAT;
+- ``repeat``: who is a repeat buyer (bought on two different days), for all of them;
+- ``calendar``: calendar-month arithmetic and the one average month length.
 
 Rules: no aiogram, no ``bot``/``handlers`` imports, no pandas at run time, no
 module-level configuration — thresholds, bands, margin, discount rate and dates are
@@ -67,6 +69,7 @@ from scoring.rating_scale import (
     preset_to_dict,
     score_rating_scale,
 )
+from scoring.repeat import REPEAT_FROM_DAYS, is_repeat_buyer, repeat_purchases
 from scoring.rfm import (
     DEFAULT_SEGMENT_RULES,
     NO_PURCHASES,
@@ -96,6 +99,7 @@ __all__ = [
     "DEFAULT_SEGMENT_RULES",
     "DEFAULT_STRATEGY_TABLE",
     "NO_PURCHASES",
+    "REPEAT_FROM_DAYS",
     "SERVICES",
     "SERVICE_TEXT",
     "STAGE_NAMES",
@@ -134,6 +138,7 @@ __all__ = [
     "expected_purchases",
     "fit_bgnbd",
     "fit_gamma_gamma",
+    "is_repeat_buyer",
     "kpis_from_summary",
     "lifecycle_stages",
     "period_kpis",
@@ -141,6 +146,7 @@ __all__ = [
     "preset_to_dict",
     "probability_alive",
     "relationship_strategies",
+    "repeat_purchases",
     "rfm_scores",
     "score_rating_scale",
     "segment_grid",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import timedelta
 
 from bot.db.models import Customer
 from tests.support.flows import join
@@ -95,3 +96,35 @@ async def test_one_time_buyer_long_ago_is_not_100_percent_active(app: App) -> No
     clv = re.search(r"lifetime value \D*([\d,]+\.\d\d)", card)
     assert clv is not None and float(clv.group(1).replace(",", "")) > 0
     assert "ranked by average monthly spend" in card
+
+
+async def test_one_repeat_buyer_in_rescore_client_and_kpi(app: App) -> None:
+    """One number, one meaning: a repeat buyer bought on two different days (seed 002's
+    ladder «повторный покупатель»; BG/NBD's frequency counts days the same way). Ivan
+    buys twice at one visit: /rescore counts 0 repeat buyers, /client shows him as a
+    first-time buyer, /kpi's repeat rate is 0 %. Back the next day, he is a repeat buyer
+    in all three."""
+    ivan = await join(app, app.user(5001, "en"), name="Ivan")
+    await app.owner.send(f"/purchase {ivan.card_code} 100")
+    await app.owner.send(f"/purchase {ivan.card_code} 200")
+
+    async def three_answers() -> tuple[str, str, str]:
+        await app.owner.send("/rescore")
+        await app.dp["background"].wait()
+        rescore = app.fake.texts(1000)[-1]
+        await app.owner.send(f"/client {ivan.card_code}")
+        card = app.fake.last(1000).text
+        await app.owner.send("/kpi")
+        return rescore, card, app.fake.last(1000).text
+
+    rescore, card, kpi = await three_answers()
+    assert "0 repeat buyers" in rescore
+    assert "<b>Stage</b>: first-time buyer" in card
+    assert "Repeat purchases: 0.0%" in kpi
+
+    app.clock.advance(timedelta(days=1))
+    await app.owner.send(f"/purchase {ivan.card_code} 300")
+    rescore, card, kpi = await three_answers()
+    assert "1 repeat buyers" in rescore
+    assert "<b>Stage</b>: repeat buyer" in card
+    assert "Repeat purchases: 100.0%" in kpi

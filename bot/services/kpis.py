@@ -27,7 +27,8 @@ MAX_PERIOD_DAYS = 3650
 
 
 def summary_statement(start: date, end: date, window_days: int, days: LocalDays) -> Select[Any]:
-    """customer, first local day, then counts/sums per ``scoring.CustomerPeriodSummary``."""
+    """customer, first local day, then counts/sums per ``scoring.CustomerPeriodSummary``
+    (the last: distinct local days with purchases before ``end``, for ``scoring.repeat``)."""
     ts = Purchase.created_ts
 
     def total(lo: date | None, hi: date, value: Any = 1) -> Any:
@@ -46,7 +47,7 @@ def summary_statement(start: date, end: date, window_days: int, days: LocalDays)
             total(end - window, end),
             total(start, end),
             total(start, end, NET_MINOR),
-            total(None, end),
+            func.count(func.distinct(case((ts < days.midnight_ts(end), days.day_sql(ts))))),
         )
         .where(IS_LIVE)
         .group_by(Purchase.customer_id)
@@ -77,7 +78,7 @@ async def period_report(biz: Business, days: int) -> scoring.PeriodKPI:
         active_at_end=rows[:, 3] > 0,
         purchases_in_period=rows[:, 4],
         revenue_in_period=rows[:, 5] / MINOR_PER_UNIT,
-        purchases_to_end=rows[:, 6],
+        purchase_days_to_end=rows[:, 6],
     )
     return scoring.kpis_from_summary(
         summary,

@@ -79,11 +79,11 @@ def score(agg: Aggregates, now_day: float, cfg: ScoringSettings) -> Scores:
     since_last = np.where(bought, now_day - agg.last_day, np.nan)
     rfm = scoring.rfm_scores(np.nan_to_num(since_last, nan=0.0), agg.purchases, average)
     span = np.where(bought, agg.last_day - agg.first_day, 0.0)
-    repeat = np.maximum(agg.purchase_days - 1, 0)
+    repeat = scoring.repeat_purchases(agg.purchase_days)
     repeat_value = _repeat_value(agg, repeat)
     interval = np.divide(span, repeat, out=np.full_like(span, np.nan), where=repeat > 0)
     lifecycle = scoring.lifecycle_stages(
-        agg.purchases,
+        agg.purchase_days,  # the ladder counts purchase days (scoring.repeat)
         np.nan_to_num(since_first, nan=0.0),
         np.nan_to_num(since_last, nan=0.0),
         interval,
@@ -471,7 +471,7 @@ def _summary(run_id: int, agg: Aggregates, s: Scores) -> ScoringSummary:
         run_id=run_id,
         customers=int(agg.customer_id.size),
         with_purchases=int((agg.purchases > 0).sum()),
-        repeat_buyers=int((agg.purchase_days > 1).sum()),
+        repeat_buyers=int(scoring.is_repeat_buyer(agg.purchase_days).sum()),
         clv_method=s.clv.purchases_method if s.clv is not None else "none",
         value_basis=s.value.basis,
         segments={name: per_name[name] for name in names},
