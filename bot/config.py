@@ -154,8 +154,16 @@ class ScoringSettings(_Section):
     active_window_days: int = Field(default=365, ge=1)
     nightly_at: str = Field(default="03:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     stale_run_minutes: int = Field(default=60, ge=1)
-    value_strategy: dict[str, dict[str, str]] | None = None
+    strategy: dict[str, str] | None = None  # quadrant -> seed 001 strategy (scoring.value)
     lifecycle: LifecycleSettings = LifecycleSettings()
+
+    @model_validator(mode="after")
+    def _strategy_table(self) -> ScoringSettings:
+        if self.strategy is not None:
+            from scoring import strategy_table
+
+            strategy_table(self.strategy, where="scoring.strategy")  # ValueError names the key
+        return self
 
     @model_validator(mode="after")
     def _custom_preset(self) -> ScoringSettings:

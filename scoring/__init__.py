@@ -80,6 +80,8 @@ from scoring.rfm import (
 )
 from scoring.value import (
     DEFAULT_STRATEGY_TABLE,
+    LONG_TERM_TEXT,
+    QUADRANTS,
     SERVICE_TEXT,
     SERVICES,
     STRATEGIES,
@@ -98,7 +100,9 @@ __all__ = [
     "B2B_PRESET",
     "DEFAULT_SEGMENT_RULES",
     "DEFAULT_STRATEGY_TABLE",
+    "LONG_TERM_TEXT",
     "NO_PURCHASES",
+    "QUADRANTS",
     "REPEAT_FROM_DAYS",
     "SERVICES",
     "SERVICE_TEXT",

@@ -197,3 +197,24 @@ async def test_cooperation_length_in_calendar_months(app: App, db_url: str) -> N
     scores = await _scores(app)
     points = {name: scores[ids[name]].rating_points for name in joined}
     assert points == {name: 1 + coop for name, (_, coop) in joined.items()}
+
+
+async def test_strategy_from_margin_now_and_clv(app: App) -> None:
+    """seed 001, table 1: «Вознаграждать и вкладывать — … могут оказаться прибыльными в
+    будущем»; «Управлять — … приносят прибыль на данный момент, но в будущем могут
+    оказаться менее прибыльными»; «"Взыскивать" — … не приносят сейчас прибыли, но их можно
+    сделать прибыльными»; «"Освобождать" — … не приносит ожидаемой прибыли».
+
+    Profitable now: margin over the trailing 12 months (0.3 x net spend) in the upper half:
+    A 150, B 150, E 180, D 360, C 600 -> E, D, C. Profitable in future: CLV in the upper
+    half; E (silent 200 days after a 20-day rhythm) and D (60 days) have the lowest, so
+    B, C and A (a one-time buyer of yesterday). Quadrants: C both -> reward and invest;
+    D and E now only -> manage (E was worth 600 this year and is fading); A and B future
+    only -> collect."""
+    ids = await _business(app)
+    await reclassify(app.biz)
+    scores = await _scores(app)
+    strategies = {name: scores[ids[name]].strategy for name in HISTORY}
+    assert strategies == {
+        "A": "collect", "B": "collect", "C": "reward_and_invest", "D": "manage", "E": "manage",
+    }  # fmt: skip

@@ -3,8 +3,9 @@
 One GROUP BY over the live purchases (not fully refunded), walking the covering index
 ``ix_purchases_scoring`` in customer order, gives per customer: purchases, distinct
 purchase days, net spend, net spend on the first purchase day (Gamma-Gamma's repeat
-spend is the rest), first and last purchase day and, when the rating scale is on,
-net spend in each of the trailing 12 months (conditional sums in the same pass). A
+spend is the rest), first and last purchase day, net spend in the trailing 12 calendar
+months (the strategy's "profitable now") and, when the rating scale is on, net spend in
+each of those months (conditional sums in the same pass). A
 second query lists every customer with the sign-up time and payment terms.
 
 Days are the business's local calendar days, numbered from 1970-01-01
@@ -40,7 +41,7 @@ from scoring.calendar import add_months
 
 RATING_MONTHS = 12
 FETCH_CHUNK = 50_000
-MONTHS_FROM = 7  # index of the first trailing-month column in purchases_statement
+MONTHS_FROM = 8  # index of the first trailing-month column in purchases_statement
 
 
 
@@ -53,6 +54,7 @@ class Aggregates:
     purchase_days: NDArray[np.int64]
     spend_minor: NDArray[np.int64]
     first_day_minor: NDArray[np.int64]  # net spend on the first purchase day
+    trailing_year_minor: NDArray[np.int64]  # net spend in the trailing 12 calendar months
     first_day: NDArray[np.float64]  # NaN without purchases
     last_day: NDArray[np.float64]
     created_day: NDArray[np.float64]  # fractional: sign-up time in local days
@@ -121,8 +123,10 @@ def purchases_statement(now: datetime, days: LocalDays, with_months: bool) -> Se
         func.max(day),
         first_day_spend(days),
     ]
+    bounds = trailing_month_bounds(now, days)
+    year = (ts >= sql_int(bounds[0])) & (ts <= sql_int(bounds[-1]))
+    columns.append(cast(func.sum(case((year, NET_MINOR), else_=sql_int(0))), BigInteger))
     if with_months:
-        bounds = trailing_month_bounds(now, days)
         for k in range(RATING_MONTHS):
             last = k == RATING_MONTHS - 1
             upper = ts <= sql_int(bounds[k + 1]) if last else ts < sql_int(bounds[k + 1])
@@ -247,6 +251,7 @@ async def aggregate(
         purchase_days=spread(2, 0, np.int64),
         spend_minor=spread(3, 0, np.int64),
         first_day_minor=spread(6, 0, np.int64),
+        trailing_year_minor=spread(7, 0, np.int64),
         first_day=spread(4, np.nan, np.float64),
         last_day=spread(5, np.nan, np.float64),
         created_day=(people[:, 1] + days.offsets_of(people[:, 1])) / DAY_S,

@@ -112,9 +112,9 @@ def score(agg: Aggregates, now_day: float, cfg: ScoringSettings) -> Scores:
     value = scoring.value_tiers(clv_values if fitted else None, spend / tenure_months, rated=bought)
     strategy = scoring.relationship_strategies(
         value.tier,
-        rfm.segment,
-        rfm.segment_names,
-        scoring.strategy_table(cfg.value_strategy) if cfg.value_strategy else None,
+        cfg.clv_margin * agg.trailing_year_minor / MINOR_PER_UNIT,  # margin, trailing year
+        clv_values,
+        cfg.strategy,
     )
     rating = _rating(agg, now_day, cfg, monthly)
     return Scores(
