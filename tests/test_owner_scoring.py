@@ -89,6 +89,8 @@ async def test_one_time_buyer_long_ago_is_not_100_percent_active(app: App) -> No
     await app.owner.send(f"/client {code}")
     card = app.fake.last(1000).text
     assert "lapsed" in card
+    # nothing in the trailing 12 months, lowest CLV: released, so no long-term marketing
+    assert "<b>Strategy</b>: Release" in card and "long-term marketing" not in card
     active = re.search(r"chance still active (\d+)%", card)
     expected = round(100 * math.exp(-6 / 550 * 400))  # 1 %
     assert active is not None and int(active.group(1)) == expected
@@ -127,4 +129,6 @@ async def test_one_repeat_buyer_in_rescore_client_and_kpi(app: App) -> None:
     rescore, card, kpi = await three_answers()
     assert "1 repeat buyers" in rescore
     assert "<b>Stage</b>: repeat buyer" in card
+    # seed 001: long-term marketing «все типы клиентов, за исключением «худших клиентов»»
+    assert "<b>Strategy</b>: " in card and "; and long-term marketing — " in card
     assert "Repeat purchases: 100.0%" in kpi
