@@ -277,6 +277,8 @@ def relationship_strategies(
     strategy = np.where(rated, lookup[quadrant], -1).astype(np.int8)
     service = np.where(rated, tiers, -1).astype(np.int8)  # SERVICES follows VALUE_LEVELS
     return StrategyResult(
-        strategy=strategy, service=service, profitable_now=now & rated,
+        strategy=strategy,
+        service=service,
+        profitable_now=now & rated,
         profitable_future=future & rated,
     )
