@@ -136,8 +136,8 @@ class OutboxSettings(_Section):
 class LifecycleSettings(_Section):
     """Thresholds of the evolution ladder (seed 002); defaults from scoring.lifecycle."""
 
-    repeat_from_purchases: int = Field(default=2, ge=2)
-    client_from_purchases: int = Field(default=4, ge=2)
+    # Purchases counted as purchase days; "repeat" is fixed at 2 (scoring.repeat).
+    client_from_purchases: int = Field(default=4, ge=3)
     reliable_friend_from_purchases: int = Field(default=8, ge=2)
     reliable_friend_min_tenure_days: float = Field(default=180, ge=0)
     partner_from_purchases: int = Field(default=15, ge=2)
@@ -162,8 +162,16 @@ class ScoringSettings(_Section):
     active_window_days: int = Field(default=365, ge=1)
     nightly_at: str = Field(default="03:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     stale_run_minutes: int = Field(default=60, ge=1)
-    value_strategy: dict[str, dict[str, str]] | None = None
+    strategy: dict[str, str] | None = None  # quadrant -> seed 001 strategy (scoring.value)
     lifecycle: LifecycleSettings = LifecycleSettings()
+
+    @model_validator(mode="after")
+    def _strategy_table(self) -> ScoringSettings:
+        if self.strategy is not None:
+            from scoring import strategy_table
+
+            strategy_table(self.strategy, where="scoring.strategy")  # ValueError names the key
+        return self
 
     @model_validator(mode="after")
     def _custom_preset(self) -> ScoringSettings:
@@ -228,6 +236,9 @@ def _tier(code: str, ru: str, en: str, perks_ru: list[str], perks_en: list[str],
 # The two ladders SPEC.md ships. b2b is seed 002's categories with their benefits
 # ("Категории клиентов": standard 5-8, regular 9-12, strategic from 12 points; below 5 the
 # seed names no category, so the entry tier is "no category"; at 12 the higher one wins).
+# The seed's "накопительные скидки" (regular) and "система накопительных скидок"
+# (strategic) are higher earn rates, 7% and 10%; "стандартные скидки" (standard) is the
+# programme's loyalty.earn_percent.
 TIER_PRESETS: dict[str, tuple[Tier, ...]] = {
     "retail": (
         _tier("base", "Базовый", "Base", [], []),
@@ -278,6 +289,7 @@ TIER_PRESETS: dict[str, tuple[Tier, ...]] = {
                 "a personal manager",
                 "prompt consultations",
             ],
+            earn_percent=Decimal("7"),
             min_rating=9,
         ),
         _tier(
@@ -300,6 +312,7 @@ TIER_PRESETS: dict[str, tuple[Tier, ...]] = {
                 "prompt consultations",
                 "faster service",
             ],
+            earn_percent=Decimal("10"),
             min_rating=12,
         ),
     ),

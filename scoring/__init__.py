@@ -11,7 +11,9 @@ and hands the arrays to this package, which returns one score per customer:
   and lifetime value as Heskett's NPV of expected net income (003), with labelled
   fallbacks when the history is too thin;
 - ``value``: value low / medium / high and the strategy it calls for (000, 001);
-- ``kpi``: CRR (004), churn, repeat rate, frequency, average check, referrals, CSAT.
+- ``kpi``: CRR (004), churn, repeat rate, frequency, average check, referrals, CSAT;
+- ``repeat``: who is a repeat buyer (bought on two different days), for all of them;
+- ``calendar``: calendar-month arithmetic and the one average month length.
 
 Rules: no aiogram, no ``bot``/``handlers`` imports, no pandas at run time, no
 module-level configuration — thresholds, bands, margin, discount rate and dates are
@@ -67,6 +69,7 @@ from scoring.rating_scale import (
     preset_to_dict,
     score_rating_scale,
 )
+from scoring.repeat import REPEAT_FROM_DAYS, is_repeat_buyer, repeat_purchases
 from scoring.rfm import (
     DEFAULT_SEGMENT_RULES,
     NO_PURCHASES,
@@ -77,6 +80,8 @@ from scoring.rfm import (
 )
 from scoring.value import (
     DEFAULT_STRATEGY_TABLE,
+    LONG_TERM_TEXT,
+    QUADRANTS,
     SERVICE_TEXT,
     SERVICES,
     STRATEGIES,
@@ -86,6 +91,7 @@ from scoring.value import (
     ValueResult,
     relationship_strategies,
     strategy_table,
+    value_basis,
     value_tiers,
 )
 
@@ -94,7 +100,10 @@ __all__ = [
     "B2B_PRESET",
     "DEFAULT_SEGMENT_RULES",
     "DEFAULT_STRATEGY_TABLE",
+    "LONG_TERM_TEXT",
     "NO_PURCHASES",
+    "QUADRANTS",
+    "REPEAT_FROM_DAYS",
     "SERVICES",
     "SERVICE_TEXT",
     "STAGE_NAMES",
@@ -133,6 +142,7 @@ __all__ = [
     "expected_purchases",
     "fit_bgnbd",
     "fit_gamma_gamma",
+    "is_repeat_buyer",
     "kpis_from_summary",
     "lifecycle_stages",
     "period_kpis",
@@ -140,10 +150,12 @@ __all__ = [
     "preset_to_dict",
     "probability_alive",
     "relationship_strategies",
+    "repeat_purchases",
     "rfm_scores",
     "score_rating_scale",
     "segment_grid",
     "strategy_table",
     "summarise_purchases",
+    "value_basis",
     "value_tiers",
 ]

@@ -13,8 +13,8 @@ Definitions (period = [start, end), dates as days):
   (E - N also counts lapsed customers who came back in the period — as the seed's
   formula does — so CRR can differ from 100 - churn.)
 - churn rate = share of S not active at ``end`` * 100 (None if S = 0);
-- repeat-purchase rate = share of customers who bought in the period whose
-  purchases up to ``end`` number at least two * 100;
+- repeat-purchase rate = share of customers who bought in the period who are repeat
+  buyers by ``end`` (``scoring.repeat``: purchases on at least two different days) * 100;
 - purchase frequency = purchases in the period / customers who bought in it;
 - average check = revenue in the period / purchases in it (money as float:
   statistics; convert from Decimal at the boundary);
@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from scoring.repeat import is_repeat_buyer
 
 DateLike = dt.date | np.datetime64 | str
 
@@ -86,7 +88,7 @@ class CustomerPeriodSummary:
     active_at_end: NDArray[np.bool_]  # bought in [end - window, end)
     purchases_in_period: NDArray[np.int64]
     revenue_in_period: NDArray[np.float64]
-    purchases_to_end: NDArray[np.int64]  # purchases before ``end``, the period included
+    purchase_days_to_end: NDArray[np.int64]  # days with purchases before ``end``
 
 
 def period_bounds(start: DateLike, end: DateLike) -> tuple[int, int]:
@@ -137,8 +139,16 @@ def summarise_purchases(
         revenue_in_period=np.bincount(
             idx[in_period], weights=amount[in_period], minlength=n_customers
         ),
-        purchases_to_end=count_where(day < d1),
+        purchase_days_to_end=_distinct_days(idx, day, day < d1, n_customers),
     )
+
+
+def _distinct_days(
+    idx: NDArray[np.intp], day: NDArray[np.int64], mask: NDArray[np.bool_], n: int
+) -> NDArray[np.int64]:
+    """Per customer, the number of distinct days among the masked purchases."""
+    pairs = np.unique(np.stack([idx[mask].astype(np.int64), day[mask]]), axis=1)
+    return np.bincount(pairs[0], minlength=n).astype(np.int64)
 
 
 def period_kpis(
@@ -186,7 +196,7 @@ def kpis_from_summary(
     active_start, active_end = summary.active_at_start, summary.active_at_end
     new = (summary.first_day >= d0) & (summary.first_day < d1)
     buyers = summary.purchases_in_period > 0
-    count_to_end = summary.purchases_to_end
+    repeat_by_end = is_repeat_buyer(summary.purchase_days_to_end)
     s, e, n = int(active_start.sum()), int(active_end.sum()), int(new.sum())
     n_buyers, n_purchases = int(buyers.sum()), int(summary.purchases_in_period.sum())
     revenue = float(summary.revenue_in_period.sum())
@@ -223,7 +233,7 @@ def kpis_from_summary(
         new_customers=n,
         crr_pct=crr,
         churn_pct=_pct(int((active_start & ~active_end).sum()), s),
-        repeat_purchase_pct=_pct(int((buyers & (count_to_end >= 2)).sum()), n_buyers),
+        repeat_purchase_pct=_pct(int((buyers & repeat_by_end).sum()), n_buyers),
         purchase_frequency=None if n_buyers == 0 else n_purchases / n_buyers,
         average_check=None if n_purchases == 0 else revenue / n_purchases,
         purchases=n_purchases,

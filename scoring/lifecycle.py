@@ -6,9 +6,12 @@ ladder but gives no numbers; the thresholds below are the product's defaults and
 live in ``LifecycleThresholds`` so each business can set its own.
 
 Rules:
+- purchases are counted as purchase days (``scoring.repeat``: several receipts on one
+  day are one occasion), so "repeat" here is the repeat buyer of every other number;
 - 0 purchases -> potential (a contact who has not bought yet);
-- otherwise the highest rung whose minimum number of purchases (and, for the top
-  two rungs, minimum tenure = days since the first purchase) is met;
+- otherwise the highest rung whose minimum number of purchase days (and, for the top
+  two rungs, minimum tenure = days since the first purchase) is met; the repeat rung
+  starts at ``scoring.repeat.REPEAT_FROM_DAYS`` (2), not configurable;
 - lapsed overrides the rung when days since the last purchase exceed
   max(lapse_factor * own mean interval, min_lapse_days). A one-time buyer has no
   own interval: the caller may pass the population's typical interval, otherwise
@@ -25,6 +28,8 @@ from enum import IntEnum
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from scoring.repeat import REPEAT_FROM_DAYS
 
 
 class Stage(IntEnum):
@@ -46,7 +51,6 @@ STAGE_NAMES: tuple[str, ...] = tuple(s.name.lower() for s in Stage)
 class LifecycleThresholds:
     """Where each rung starts; defaults are the product's, not the seed's."""
 
-    repeat_from_purchases: int = 2
     client_from_purchases: int = 4
     reliable_friend_from_purchases: int = 8
     reliable_friend_min_tenure_days: float = 180.0
@@ -58,7 +62,7 @@ class LifecycleThresholds:
     def __post_init__(self) -> None:
         counts = (
             1,
-            self.repeat_from_purchases,
+            REPEAT_FROM_DAYS,
             self.client_from_purchases,
             self.reliable_friend_from_purchases,
             self.partner_from_purchases,
@@ -74,7 +78,7 @@ class LifecycleThresholds:
         """(stage, minimum purchases, minimum tenure days) for each bought rung."""
         return (
             (Stage.FIRST_TIME, 1, 0.0),
-            (Stage.REPEAT, self.repeat_from_purchases, 0.0),
+            (Stage.REPEAT, REPEAT_FROM_DAYS, 0.0),
             (Stage.CLIENT, self.client_from_purchases, 0.0),
             (
                 Stage.RELIABLE_FRIEND,
@@ -107,6 +111,8 @@ def lifecycle_stages(
     population_interval_days: float | None = None,
 ) -> LifecycleResult:
     """Place each customer on the evolution ladder (vectorised).
+
+    ``n_purchases``: the customer's purchase days (see the module docstring).
 
     ``mean_interval_days``: the customer's own mean days between purchases; NaN for
     customers with fewer than two purchases. Day inputs of non-buyers are ignored.

@@ -9,10 +9,12 @@ Choices the seed leaves open (documented here, tested in tests/scoring):
 
 - Band edges: adjacent rows share their edges ("от 3% до 5%", "от 5% до 10%").
   Rule: lower edge inclusive, upper edge exclusive. So 3% -> 1 point, 5% -> 2,
-  20% -> 4; 6 months -> 1, 12 months -> 2, 36 months ("более 3-х лет") -> 4;
-  growth 10% -> 1, 20% -> 3.
-- Units: turnover share and growth in percent; cooperation in months
-  (days / 30.4375 is the caller's conversion).
+  20% -> 4; 6 months -> 1, 12 months -> 2; growth 10% -> 1, 20% -> 3. One exception,
+  where the seed's own words say so: "Более 3-х лет" is MORE than 36 months, so that
+  band's lower edge is exclusive (``Band.lower_exclusive``): 36 months -> 3 (the row
+  "от 2-х до 3-х лет"), anything beyond -> 4 (SPEC: rules that need one answer).
+- Units: turnover share and growth in percent; cooperation in calendar months
+  (``scoring.calendar.calendar_months``: each anniversary is a whole number).
 - Payment: the seed has prepayment 2 and on time 1; late payment has no row and
   scores 0 (marked ``in_seed=False``).
 - Growth: the seed covers 0-30%. Negative growth scores 0 (as 0-10%), growth of
@@ -43,13 +45,15 @@ class RatingScaleConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Band:
-    """Points for values in [lower, upper); None means unbounded on that side."""
+    """Points for values in [lower, upper) — or (lower, upper) when ``lower_exclusive``;
+    None means unbounded on that side."""
 
     lower: float | None
     upper: float | None
     points: int
     label: str = ""
     in_seed: bool = True
+    lower_exclusive: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,13 +86,23 @@ class NumericCriterion:
     def max_points(self) -> int:
         return max(b.points for b in self.bands)
 
+    @property
+    def exclusive_edges(self) -> tuple[float, ...]:
+        """Inner edges whose band starts strictly above them (e.g. "более 3-х лет")."""
+        return tuple(
+            float(b.lower) for b in self.bands[1:] if b.lower is not None and b.lower_exclusive
+        )
+
     def score(self, values: ArrayLike) -> NDArray[np.int64]:
-        """Points per value; lower edge inclusive, upper exclusive."""
+        """Points per value; lower edge inclusive (unless marked exclusive), upper exclusive."""
         v = np.asarray(values, dtype=np.float64)
         if not np.all(np.isfinite(v)):
             raise ValueError(f"{self.key}: values must be finite numbers")
         points = np.array([b.points for b in self.bands], dtype=np.int64)
-        return points[np.searchsorted(np.array(self.edges), v, side="right")]
+        index = np.searchsorted(np.array(self.edges), v, side="right")
+        exclusive = np.array(self.exclusive_edges)
+        on_exclusive_edge = np.isin(v, exclusive) if exclusive.size else False
+        return points[index - on_exclusive_edge]
 
 
 @dataclass(frozen=True)
@@ -162,8 +176,14 @@ class RatingScalePreset:
         return tuple(c.key for c in self.categories)
 
 
-def _bands(rows: Sequence[tuple[float | None, float | None, int, str, bool]]) -> tuple[Band, ...]:
-    return tuple(Band(lo, hi, pts, label, seed) for lo, hi, pts, label, seed in rows)
+def _bands(
+    rows: Sequence[tuple[float | None, float | None, int, str, bool]],
+    exclusive: Sequence[float] = (),
+) -> tuple[Band, ...]:
+    return tuple(
+        Band(lo, hi, pts, label, seed, lower_exclusive=lo in exclusive)
+        for lo, hi, pts, label, seed in rows
+    )
 
 
 B2B_PRESET = RatingScalePreset(
@@ -194,7 +214,8 @@ B2B_PRESET = RatingScalePreset(
                     (12, 24, 2, "От 1 года до 2-х лет", True),
                     (24, 36, 3, "От 2-х до 3-х лет", True),
                     (36, None, 4, "Более 3-х лет", True),
-                )
+                ),
+                exclusive=(36,),  # "более": more than 36 months
             ),
         ),
         ChoiceCriterion(
@@ -380,6 +401,12 @@ def _criterion_from_dict(data: Any, where: str) -> Criterion:
         raise RatingScaleConfigError(
             f"{where}.points: need len(edges) + 1 = {len(edges) + 1} values, got {len(pts)}"
         )
+    exclusive = [
+        _as_number(e, f"{where}.exclusive_edges[{i}]")
+        for i, e in enumerate(_as_list(data.get("exclusive_edges", []), f"{where}.exclusive_edges"))
+    ]
+    if any(e not in edges for e in exclusive):
+        raise RatingScaleConfigError(f"{where}.exclusive_edges: each must be one of the edges")
     lowers: list[float | None] = [None, *edges]
     uppers: list[float | None] = [*edges, None]
     bands = tuple(
@@ -387,7 +414,11 @@ def _criterion_from_dict(data: Any, where: str) -> Criterion:
             lo,
             hi,
             p,
-            label=f"[{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'})",
+            label=(
+                f"{'(' if lo in exclusive else '['}{lo if lo is not None else '-inf'}, "
+                f"{hi if hi is not None else 'inf'})"
+            ),
+            lower_exclusive=lo in exclusive,
         )
         for lo, hi, p in zip(lowers, uppers, pts, strict=True)
     )
@@ -418,7 +449,8 @@ def preset_from_dict(data: Mapping[str, Any], where: str = "rating_scale") -> Ra
         [[criteria]]  key = "payment", choices = {prepayment = 2, on_time = 1, late = 0}
         [[categories]] key = "strategic", min_score = 12, benefits = ["..."]
 
-    Edges follow the house rule (lower inclusive, upper exclusive). Errors raise
+    Edges follow the house rule (lower inclusive, upper exclusive); an edge also listed in
+    ``exclusive_edges`` starts its band strictly above it ("more than"). Errors raise
     ``RatingScaleConfigError`` whose message starts with the key path.
     """
     if not isinstance(data, Mapping):
@@ -457,6 +489,7 @@ def preset_to_dict(preset: RatingScalePreset) -> dict[str, Any]:
                     "unit": c.unit,
                     "edges": list(c.edges),
                     "points": [b.points for b in c.bands],
+                    **({"exclusive_edges": list(c.exclusive_edges)} if c.exclusive_edges else {}),
                 }
             )
         else:

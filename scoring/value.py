@@ -11,26 +11,34 @@ Choices:
 - Value = terciles of CLV, or of average monthly spend when CLV could not be fitted
   (house rule). Terciles use the same midpoint-rank rule as RFM: equal values get
   equal tiers. Customers not rated (mask, or NaN basis) get tier -1 and no strategy.
-- ``DEFAULT_STRATEGY_TABLE`` maps (value, RFM segment or "*") to a 001 strategy:
-  high -> reward_and_invest ("могут оказаться прибыльными в будущем"),
-  medium -> manage ("приносят прибыль на данный момент"),
-  low -> collect ("не приносят сейчас прибыли, но их можно сделать прибыльными"),
-  low + lost/hibernating -> release ("не составляют никакого интереса").
-  A nested dict {value: {segment or "*": strategy}} overrides entries.
+- Strategy (SPEC: seed 001, table 1, from two axes). Profitable now = margin over the
+  trailing 12 months (net spend x ``scoring.clv_margin``); profitable in future = CLV.
+  The seed's wording is binary ("приносят прибыль" or not) but gives no amount, so each
+  axis is "positive and in the upper half of the business's rated customers" (midpoint
+  ranks, ties together). ``DEFAULT_STRATEGY_TABLE`` maps the quadrants:
+  now and future -> reward_and_invest ("могут оказаться прибыльными в будущем"; its
+  customer types «лучшие клиенты», «постоянные заказчики», «адвокаты» already pay);
+  now only -> manage ("приносят прибыль на данный момент, но в будущем могут
+  оказаться менее прибыльными"); future only -> collect ("не приносят сейчас прибыли,
+  но их можно сделать прибыльными"; its type «потенциальные заказчики»); neither ->
+  release ("не составляют никакого интереса … не приносит ожидаемой прибыли", «худшие»).
+  Long-term marketing ("все типы клиентов, за исключением «худших клиентов»") applies to
+  every rated customer not released (``StrategyResult.long_term``). A dict
+  {quadrant: strategy} (config ``scoring.strategy``) overrides entries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from scoring._ranking import equal_groups
+from scoring.clv.lifetime_value import MODEL_METHODS
 
 VALUE_LEVELS: tuple[str, ...] = ("low", "medium", "high")
-ANY_SEGMENT = "*"
 STRATEGIES: tuple[str, ...] = ("reward_and_invest", "manage", "collect", "release")
 SERVICES: tuple[str, ...] = ("minimise_cost", "standardise", "retain_and_improve")
 
@@ -125,12 +133,25 @@ STRATEGY_TEXT: Mapping[str, SourceText] = {
     ),
 }
 
-DEFAULT_STRATEGY_TABLE: Mapping[tuple[str, str], str] = {
-    ("high", ANY_SEGMENT): "reward_and_invest",
-    ("medium", ANY_SEGMENT): "manage",
-    ("low", ANY_SEGMENT): "collect",
-    ("low", "lost"): "release",
-    ("low", "hibernating"): "release",
+LONG_TERM_TEXT = SourceText(
+    "long_term",
+    "001 table 1",
+    "Долгосрочная маркетинговая стратегия",
+    "Long-term marketing",
+    "Направлена на развитие и улучшение беспрерывных отношений с потребителями",
+    "Developing and improving a continuous relationship with the customer.",
+    ("все типы клиентов, за исключением «худших клиентов»",),
+    ("all types of customers except the worst",),
+)
+
+# The two axes of seed 001's table 1, as quadrants: (profitable now, profitable in future).
+QUADRANTS: tuple[str, ...] = ("neither", "future_only", "now_only", "now_and_future")
+
+DEFAULT_STRATEGY_TABLE: Mapping[str, str] = {
+    "now_and_future": "reward_and_invest",
+    "now_only": "manage",
+    "future_only": "collect",
+    "neither": "release",
 }
 
 
@@ -148,6 +169,13 @@ class ValueResult:
 
     def tier_labels(self) -> list[str | None]:
         return [VALUE_LEVELS[t] if t >= 0 else None for t in self.tier.tolist()]
+
+
+def value_basis(clv_method: str) -> str:
+    """What ranks value for a customer scored by ``clv_method`` (house rule: terciles of
+    CLV, of average monthly spend when CLV cannot be fitted): "clv" when purchases came
+    from the fitted BG/NBD model, else "monthly_spend"."""
+    return "clv" if clv_method in MODEL_METHODS else "monthly_spend"
 
 
 def value_tiers(
@@ -174,35 +202,36 @@ def value_tiers(
 
 
 def strategy_table(
-    overrides: Mapping[str, Mapping[str, str]] | None = None,
-    where: str = "value_strategy",
-) -> dict[tuple[str, str], str]:
-    """Default table merged with a nested override {value: {segment or "*": strategy}}."""
+    overrides: Mapping[str, str] | None = None, where: str = "strategy"
+) -> dict[str, str]:
+    """The default quadrant -> strategy table merged with ``overrides`` (same keys)."""
     table = dict(DEFAULT_STRATEGY_TABLE)
-    for value, row in (overrides or {}).items():
-        if value not in VALUE_LEVELS:
-            raise ValueError(f"{where}.{value}: unknown value level; use one of {VALUE_LEVELS}")
-        if not isinstance(row, Mapping):
-            raise ValueError(f"{where}.{value}: must be a table of segment = strategy")
-        for segment, strategy in row.items():
-            if strategy not in STRATEGIES:
-                raise ValueError(
-                    f"{where}.{value}.{segment}: unknown strategy {strategy!r}; "
-                    f"use one of {STRATEGIES}"
-                )
-            table[(value, str(segment))] = strategy
-    for value in VALUE_LEVELS:
-        if (value, ANY_SEGMENT) not in table:
-            raise ValueError(f"{where}.{value}: a '*' entry is required")
+    for quadrant, strategy in (overrides or {}).items():
+        if quadrant not in QUADRANTS:
+            raise ValueError(f"{where}.{quadrant}: unknown quadrant; use one of {QUADRANTS}")
+        if strategy not in STRATEGIES:
+            raise ValueError(
+                f"{where}.{quadrant}: unknown strategy {strategy!r}; use one of {STRATEGIES}"
+            )
+        table[quadrant] = strategy
     return table
 
 
 @dataclass(frozen=True, eq=False)
 class StrategyResult:
-    """Per customer: 001 strategy index (-1 none) and 000 service index (-1 none)."""
+    """Per customer: 001 strategy index (-1 none), 000 service index (-1 none), the two
+    axes, and whether long-term marketing applies (all rated but the released)."""
 
     strategy: NDArray[np.int8]
     service: NDArray[np.int8]
+    profitable_now: NDArray[np.bool_]
+    profitable_future: NDArray[np.bool_]
+
+    @property
+    def long_term(self) -> NDArray[np.bool_]:
+        """Seed 001: long-term marketing is for «все типы клиентов, за исключением
+        «худших клиентов»»: every rated customer not released."""
+        return (self.strategy >= 0) & (self.strategy != STRATEGIES.index("release"))
 
     def strategy_labels(self) -> list[str | None]:
         return [STRATEGIES[s] if s >= 0 else None for s in self.strategy.tolist()]
@@ -211,30 +240,45 @@ class StrategyResult:
         return [SERVICES[s] if s >= 0 else None for s in self.service.tolist()]
 
 
+def _upper_half(values: NDArray[np.float64], rated: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Rated customers with a positive value in the upper half of the rated ones (ties
+    kept together by the midpoint-rank rule of ``_ranking``)."""
+    upper = np.zeros(values.shape, dtype=bool)
+    ranked = rated & np.isfinite(values)
+    if ranked.any():
+        upper[ranked] = equal_groups(values[ranked], 2) == 1
+    return upper & (np.nan_to_num(values, nan=0.0) > 0)
+
+
 def relationship_strategies(
     tier: ArrayLike,
-    segment: ArrayLike,
-    segment_names: Sequence[str],
-    table: Mapping[tuple[str, str], str] | None = None,
+    margin_now: ArrayLike,
+    future_value: ArrayLike,
+    table: Mapping[str, str] | None = None,
 ) -> StrategyResult:
-    """Strategy per customer from value tier and RFM segment index (vectorised).
+    """Strategy per customer on seed 001's two axes (vectorised).
 
-    An exact (value, segment) entry wins over (value, "*"). Unrated customers
-    (tier -1) get no strategy and no service level.
+    Profitable now: the margin over the trailing 12 months is positive and in the upper
+    half of the rated customers'. Profitable in future: the same for ``future_value``
+    (CLV). The quadrant picks the strategy (``DEFAULT_STRATEGY_TABLE``, see the module
+    docstring). Unrated customers (tier -1) get no strategy and no service level.
     """
-    rules = strategy_table() if table is None else dict(table)
+    rules = strategy_table(table)
     tiers = np.asarray(tier, dtype=np.int64)
-    segs = np.asarray(segment, dtype=np.int64)
-    if tiers.shape != segs.shape:
-        raise ValueError("tier and segment must have the same length")
-    lookup = np.full((len(VALUE_LEVELS) + 1, len(segment_names)), -1, dtype=np.int8)
-    for v, value in enumerate(VALUE_LEVELS):
-        for s, name in enumerate(segment_names):
-            key = rules.get((value, name), rules.get((value, ANY_SEGMENT)))
-            if key is None:
-                raise ValueError(f"no strategy for value {value!r}, segment {name!r}")
-            lookup[v, s] = STRATEGIES.index(key)
-    row = np.where(tiers >= 0, tiers, len(VALUE_LEVELS))  # last row = not rated
-    strategy = lookup[row, segs]
-    service = np.where(tiers >= 0, tiers, -1).astype(np.int8)  # SERVICES follows VALUE_LEVELS
-    return StrategyResult(strategy=strategy, service=service)
+    now_values = np.asarray(margin_now, dtype=np.float64)
+    future_values = np.asarray(future_value, dtype=np.float64)
+    if not tiers.shape == now_values.shape == future_values.shape:
+        raise ValueError("tier, margin_now and future_value must have the same length")
+    rated = tiers >= 0
+    now = _upper_half(now_values, rated)
+    future = _upper_half(future_values, rated)
+    lookup = np.array([STRATEGIES.index(rules[q]) for q in QUADRANTS], dtype=np.int8)
+    quadrant = now.astype(np.int64) * 2 + future.astype(np.int64)
+    strategy = np.where(rated, lookup[quadrant], -1).astype(np.int8)
+    service = np.where(rated, tiers, -1).astype(np.int8)  # SERVICES follows VALUE_LEVELS
+    return StrategyResult(
+        strategy=strategy,
+        service=service,
+        profitable_now=now & rated,
+        profitable_future=future & rated,
+    )

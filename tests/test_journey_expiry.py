@@ -8,12 +8,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from bot.testing.telegram_double import find_button
 from sqlalchemy import func, select
 
 from bot.config import Settings
 from bot.db.models import LedgerEntry, OutboxMessage
 from bot.services import expiry
+from bot.testing.telegram_double import find_button
 from tests.conftest import BACKENDS, make_settings
 from tests.support.flows import hire, join
 from tests.support.harness import App

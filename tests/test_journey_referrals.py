@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from bot.testing.telegram_double import ChatUser, find_button
 from sqlalchemy import select
 
 from bot.config import Settings
 from bot.db.models import AuditEntry, Customer, LedgerEntry
+from bot.testing.telegram_double import ChatUser, find_button
 from tests.conftest import BACKENDS, make_settings
 from tests.support.flows import hire, join
 from tests.support.harness import App

@@ -146,3 +146,30 @@ def _score(customer_id: int, now, rating: int) -> CustomerScore:
 def test_b2b_preset_needs_the_rating_scale(db_url: str) -> None:
     with pytest.raises(ConfigError, match=r"scoring\.rating_scale"):
         make_settings(db_url, tiers={"preset": "b2b"})
+
+
+async def test_b2b_strategic_partner_earns_the_higher_rate(
+    b2b_settings: Settings, app: App
+) -> None:
+    """seed 002 benefits are real earn rates, not only perk text: «Стратегический
+    партнер: … Система накопительных скидок»; «Постоянный клиент: … Накопительные
+    скидки»; «Стандартный клиент: Стандартные скидки». The b2b preset gives standard the
+    programme's rate (loyalty.earn_percent, 5% here) and the accumulating discounts to
+    regular (7%) and strategic (10%) customers, from config."""
+    b2b = app.variant(b2b_settings)
+    ladder = {t.code: tiers.earn_percent(b2b_settings, t.code) for t in b2b_settings.tiers.ladder}
+    assert ladder == {
+        "none": Decimal("5"), "standard": Decimal("5"),
+        "regular": Decimal("7"), "strategic": Decimal("10"),
+    }  # fmt: skip
+    customer = await join(b2b, b2b.user(5001, "en"))
+    cashier = b2b.user(CASHIER, "en")
+    await hire(b2b, cashier)
+    async with b2b.biz.db.write() as session:
+        session.add(_score(customer.id, app.clock.now(), rating=12))
+    await tiers.run_daily(b2b.biz)
+    assert await _tier(b2b, 5001) == "strategic"
+    await cashier.send(f"/purchase {customer.card_code} 1000")
+    async with b2b.biz.db.read() as session:
+        earned = list(await session.scalars(select(Purchase.points_earned)))
+    assert earned == [100], "10% of 1000 at the strategic partner's rate"

@@ -40,12 +40,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from bot.testing.telegram_double import ChatUser, find_button
 from sqlalchemy import select
 
 from bot.config import Settings
 from bot.db.models import LedgerEntry, Purchase
 from bot.services import expiry, tiers
+from bot.testing.telegram_double import ChatUser, find_button
 from tests.conftest import BACKENDS, make_settings
 from tests.support.flows import hire, join
 from tests.support.harness import App

@@ -4,6 +4,11 @@ strategy), through aiogram."""
 
 from __future__ import annotations
 
+import math
+import re
+from datetime import timedelta
+
+from bot.db.models import Customer
 from tests.support.flows import join
 from tests.support.harness import App
 from tests.support.seed_data import add_customer
@@ -64,3 +69,66 @@ async def test_client_refusals_and_role(app: App) -> None:
     assert "not available" in app.fake.last(7001).text
     await app.user(7001, "en").send("/client ABCDEF")
     assert "not available" in app.fake.last(7001).text
+
+
+async def test_one_time_buyer_long_ago_is_not_100_percent_active(app: App) -> None:
+    """No repeat buyers yet, so BG/NBD cannot be fitted. A customer who bought once 400
+    days ago is lapsed (seed 002's «пассивные или бывшие клиенты»), and the card must not
+    call them "100 % still active" with a lifetime value of 0: the chance comes from the
+    population's purchase rate (every purchase over all observed time, here 6 purchases in
+    400 + 10 + 20 + 30 + 40 + 50 days), says so, and the value line says what ranked it."""
+    now = app.clock.now()
+    old = await add_customer(app.biz.db, now, "Old", purchases=[(400, "1000")])
+    for n in range(1, 6):
+        await add_customer(app.biz.db, now, f"New{n}", purchases=[(10 * n, "500")])
+    await app.owner.send("/rescore")
+    await app.dp["background"].wait()
+    assert "0 repeat buyers" in app.fake.texts(1000)[-1]
+    async with app.biz.db.read() as session:
+        code = (await session.get(Customer, old)).card_code
+    await app.owner.send(f"/client {code}")
+    card = app.fake.last(1000).text
+    assert "lapsed" in card
+    # nothing in the trailing 12 months, lowest CLV: released, so no long-term marketing
+    assert "<b>Strategy</b>: Release" in card and "long-term marketing" not in card
+    active = re.search(r"chance still active (\d+)%", card)
+    expected = round(100 * math.exp(-6 / 550 * 400))  # 1 %
+    assert active is not None and int(active.group(1)) == expected
+    assert "the average purchase rate of all customers" in card
+    clv = re.search(r"lifetime value \D*([\d,]+\.\d\d)", card)
+    assert clv is not None and float(clv.group(1).replace(",", "")) > 0
+    assert "ranked by average monthly spend" in card
+
+
+async def test_one_repeat_buyer_in_rescore_client_and_kpi(app: App) -> None:
+    """One number, one meaning: a repeat buyer bought on two different days (seed 002's
+    ladder «повторный покупатель»; BG/NBD's frequency counts days the same way). Ivan
+    buys twice at one visit: /rescore counts 0 repeat buyers, /client shows him as a
+    first-time buyer, /kpi's repeat rate is 0 %. Back the next day, he is a repeat buyer
+    in all three."""
+    ivan = await join(app, app.user(5001, "en"), name="Ivan")
+    await app.owner.send(f"/purchase {ivan.card_code} 100")
+    await app.owner.send(f"/purchase {ivan.card_code} 200")
+
+    async def three_answers() -> tuple[str, str, str]:
+        await app.owner.send("/rescore")
+        await app.dp["background"].wait()
+        rescore = app.fake.texts(1000)[-1]
+        await app.owner.send(f"/client {ivan.card_code}")
+        card = app.fake.last(1000).text
+        await app.owner.send("/kpi")
+        return rescore, card, app.fake.last(1000).text
+
+    rescore, card, kpi = await three_answers()
+    assert "0 repeat buyers" in rescore
+    assert "<b>Stage</b>: first-time buyer" in card
+    assert "Repeat purchases: 0.0%" in kpi
+
+    app.clock.advance(timedelta(days=1))
+    await app.owner.send(f"/purchase {ivan.card_code} 300")
+    rescore, card, kpi = await three_answers()
+    assert "1 repeat buyers" in rescore
+    assert "<b>Stage</b>: repeat buyer" in card
+    # seed 001: long-term marketing «все типы клиентов, за исключением «худших клиентов»»
+    assert "<b>Strategy</b>: " in card and "; and long-term marketing — " in card
+    assert "Repeat purchases: 100.0%" in kpi

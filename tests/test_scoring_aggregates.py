@@ -16,8 +16,8 @@ from bot.db.models import CustomerScore, Purchase, ScoringRun
 from bot.services.local_days import LocalDays
 from bot.services.scoring_aggregates import (
     DAY_S,
-    MONTH_S,
     aggregate,
+    fetch_int64,
     parse_binary_copy,
     purchases_statement,
 )
@@ -86,10 +86,11 @@ async def test_purchase_days_are_local_calendar_days(app: App) -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 async def test_trailing_months_in_the_same_pass(app: App) -> None:
-    """Twelve trailing windows of 30.44 days ending now, oldest first, net of refunds;
-    older and fully refunded purchases count nowhere, a partial refund counts net."""
+    """Twelve trailing calendar months ending now, oldest first, net of refunds; older and
+    fully refunded purchases count nowhere, a partial refund counts net. (Each purchase
+    lies mid-month: 30.44 days is only a way to place them.)"""
     now = app.clock.now()
-    month_days = MONTH_S / DAY_S
+    month_days = 30.44
     a = await add_customer(
         app.biz.db,
         now,
@@ -266,3 +267,37 @@ async def test_owner_is_told_when_a_rescore_is_already_running(app: App) -> None
     await app.dp["background"].wait()
     edits = app.fake.calls("editMessageText")
     assert edits and "already running" in edits[-1].params["text"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_first_day_spend_both_ways(app: App) -> None:
+    """The first purchase day's net spend, by the index seek (SQLite's way) and by the
+    window (PostgreSQL's), agree on either backend: two receipts on the first day (one
+    partly refunded), one fully refunded receipt before them that does not count, later
+    days that do not either."""
+    now = app.clock.now()
+    a = await add_customer(
+        app.biz.db, now, "A", purchases=[(30.2, "100"), (30.1, "50"), (20, "70"), (1, "5")]
+    )
+    early = await add_customer(app.biz.db, now, "gone", purchases=[(40, "999")], refunded=True)
+    async with app.biz.db.write() as session:
+        first = await session.scalar(
+            select(Purchase).where(Purchase.customer_id == a).order_by(Purchase.id).limit(1)
+        )
+        assert first is not None
+        first.refunded_amount = Decimal("40")
+        moved = await session.scalar(select(Purchase).where(Purchase.customer_id == early))
+        assert moved is not None
+        moved.customer_id = a  # a refunded purchase before A's first live one
+        moved.created_at = now - timedelta(days=31)
+        moved.created_ts = int(moved.created_at.timestamp())
+    days = LocalDays.around(MOSCOW, now)
+    results = []
+    async with app.biz.db.engine.connect() as conn:
+        for windowed in (False, True):
+            stmt = purchases_statement(now, days, with_months=False, windowed=windowed)
+            results.append((await fetch_int64(conn, stmt)).tolist())
+    assert results[0] == results[1]
+    row = next(r for r in results[0] if r[0] == a)
+    assert row[6] == (100 - 40 + 50) * 100  # minor units
+    assert row[3] == (60 + 50 + 70 + 5) * 100

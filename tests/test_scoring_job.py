@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy import select
 
 from bot.db.models import CustomerScore, ScoringRun
 from bot.services.scoring_job import reclassify
+from scoring.calendar import add_months
 from tests.conftest import BACKENDS, make_settings
 from tests.support.harness import App
 from tests.support.seed_data import add_customer
@@ -81,7 +83,8 @@ async def test_customers_without_purchases_and_refunds(app: App) -> None:
 
 async def test_every_customer_gets_a_finite_labelled_row(app: App) -> None:
     """Five buyers are too few to fit BG/NBD: CLV falls back to the customer's own interval
-    and average check, labelled as such, and value terciles use monthly spend."""
+    and average check, or the population's purchase rate for the one-time buyer (A),
+    labelled as such, and value terciles use monthly spend."""
     ids = await _business(app)
     summary = await reclassify(app.biz)
     scores = await _scores(app)
@@ -89,7 +92,8 @@ async def test_every_customer_gets_a_finite_labelled_row(app: App) -> None:
     assert summary.clv_method == "own_interval" and summary.value_basis == "monthly_spend"
     for name in HISTORY:
         row = scores[ids[name]]
-        assert row.clv is not None and row.clv >= 0 and row.clv_method == "own_interval"
+        method = "population_rate" if name == "A" else "own_interval"
+        assert row.clv is not None and row.clv >= 0 and row.clv_method == method
         assert row.p_alive is not None and 0 <= row.p_alive <= 1
         assert row.value in {"low", "medium", "high"} and row.strategy != "none"
     assert scores[ids["E"]].lapsed, "200 days after a 20-day rhythm is lapsed"
@@ -163,3 +167,54 @@ async def test_custom_rating_scale_from_config(app: App, db_url: str) -> None:
     scores = await _scores(app)
     assert (scores[vip].rating_points, scores[vip].rating_category) == (5, "vip")
     assert (scores[guest].rating_points, scores[guest].rating_category) == (1, "guest")
+
+
+async def test_cooperation_length_in_calendar_months(app: App, db_url: str) -> None:
+    """seed 002, «Период сотрудничества: До полугода 0 / От полугода до 1 года 1 / От 1
+    года до 2-х лет 2 / От 2-х до 3-х лет 3 / Более 3-х лет 4», counted in calendar
+    months from sign-up (no purchases here, so share and growth score 0 and on-time
+    payment 1: points = 1 + cooperation). Edges, each on its own customer:
+    a day short of 6 months -> 0; the 6-month day -> 1; the first anniversary -> 2
+    (a whole year, though 365 days / 30.44 < 12); the second -> 3; the third -> 3
+    (exactly 3 years is not «более 3-х лет»); the third and a day -> 4."""
+    settings = make_settings(db_url, scoring={"rating_scale": "b2b"})
+    biz = app.variant(settings).biz
+    now = app.clock.now()
+    today = now.astimezone(biz.settings.business.zone).date()
+    joined = {
+        "short_of_6": (add_months(today, -6) + timedelta(days=1), 0),
+        "6_months": (add_months(today, -6), 1),
+        "1_year": (add_months(today, -12), 2),
+        "2_years": (add_months(today, -24), 3),
+        "3_years": (add_months(today, -36), 3),
+        "3_years_and_a_day": (add_months(today, -36) - timedelta(days=1), 4),
+    }
+    ids = {
+        name: await add_customer(biz.db, now, name, joined_days_ago=(today - day).days)
+        for name, (day, _) in joined.items()
+    }
+    await reclassify(biz)
+    scores = await _scores(app)
+    points = {name: scores[ids[name]].rating_points for name in joined}
+    assert points == {name: 1 + coop for name, (_, coop) in joined.items()}
+
+
+async def test_strategy_from_margin_now_and_clv(app: App) -> None:
+    """seed 001, table 1: «Вознаграждать и вкладывать — … могут оказаться прибыльными в
+    будущем»; «Управлять — … приносят прибыль на данный момент, но в будущем могут
+    оказаться менее прибыльными»; «"Взыскивать" — … не приносят сейчас прибыли, но их можно
+    сделать прибыльными»; «"Освобождать" — … не приносит ожидаемой прибыли».
+
+    Profitable now: margin over the trailing 12 months (0.3 x net spend) in the upper half:
+    A 150, B 150, E 180, D 360, C 600 -> E, D, C. Profitable in future: CLV in the upper
+    half; E (silent 200 days after a 20-day rhythm) and D (60 days) have the lowest, so
+    B, C and A (a one-time buyer of yesterday). Quadrants: C both -> reward and invest;
+    D and E now only -> manage (E was worth 600 this year and is fading); A and B future
+    only -> collect."""
+    ids = await _business(app)
+    await reclassify(app.biz)
+    scores = await _scores(app)
+    strategies = {name: scores[ids[name]].strategy for name in HISTORY}
+    assert strategies == {
+        "A": "collect", "B": "collect", "C": "reward_and_invest", "D": "manage", "E": "manage",
+    }  # fmt: skip

@@ -39,6 +39,8 @@ class ClientCard(BaseModel):
     score: dict[str, object] | None
     strategy: SourceWording | None
     service: SourceWording | None
+    long_term: SourceWording | None  # seed 001: for every rated customer but the released
+    value_basis: str | None  # what ranked the value: "clv" (model) or "monthly_spend"
 
 
 def _wording(text: scoring.value.SourceText | None, locale: str) -> SourceWording | None:
@@ -97,6 +99,13 @@ async def client_card(biz: Business, token: str, locale: str) -> ClientCard:
         score=_score_fields(score),
         strategy=_wording(scoring.STRATEGY_TEXT.get(score.strategy) if score else None, locale),
         service=_wording(scoring.SERVICE_TEXT.get(score.service) if score else None, locale),
+        value_basis=scoring.value_basis(score.clv_method) if score else None,
+        long_term=_wording(
+            scoring.LONG_TERM_TEXT
+            if score and score.strategy in scoring.STRATEGIES and score.strategy != "release"
+            else None,
+            locale,
+        ),
     )
 
 

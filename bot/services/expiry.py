@@ -32,7 +32,7 @@ from bot.db.models import Customer, LedgerEntry, LedgerKind, ProcessedUpdate
 from bot.services.context import Business
 from bot.services.ledger import lock_customer, post
 from bot.services.notify import notify_customer
-from bot.services.tiers import add_months
+from scoring.calendar import add_months
 
 WARNING_KEY = "expiry-warning:"
 EXPIRE_KEY = "expire:"

@@ -17,6 +17,7 @@ from sqlalchemy.sql import Select
 
 import scoring
 from bot.db.models import Customer, Purchase
+from bot.money import MINOR_PER_UNIT
 from bot.services.context import Business
 from bot.services.live_purchases import IS_LIVE, NET_MINOR
 from bot.services.local_days import LocalDays
@@ -26,7 +27,8 @@ MAX_PERIOD_DAYS = 3650
 
 
 def summary_statement(start: date, end: date, window_days: int, days: LocalDays) -> Select[Any]:
-    """customer, first local day, then counts/sums per ``scoring.CustomerPeriodSummary``."""
+    """customer, first local day, then counts/sums per ``scoring.CustomerPeriodSummary``
+    (the last: distinct local days with purchases before ``end``, for ``scoring.repeat``)."""
     ts = Purchase.created_ts
 
     def total(lo: date | None, hi: date, value: Any = 1) -> Any:
@@ -45,7 +47,7 @@ def summary_statement(start: date, end: date, window_days: int, days: LocalDays)
             total(end - window, end),
             total(start, end),
             total(start, end, NET_MINOR),
-            total(None, end),
+            func.count(func.distinct(case((ts < days.midnight_ts(end), days.day_sql(ts))))),
         )
         .where(IS_LIVE)
         .group_by(Purchase.customer_id)
@@ -75,8 +77,8 @@ async def period_report(biz: Business, days: int) -> scoring.PeriodKPI:
         active_at_start=rows[:, 2] > 0,
         active_at_end=rows[:, 3] > 0,
         purchases_in_period=rows[:, 4],
-        revenue_in_period=rows[:, 5] / 100.0,
-        purchases_to_end=rows[:, 6],
+        revenue_in_period=rows[:, 5] / MINOR_PER_UNIT,
+        purchase_days_to_end=rows[:, 6],
     )
     return scoring.kpis_from_summary(
         summary,

@@ -9,18 +9,33 @@ that counts or sums purchases filters with ``IS_LIVE`` and sums ``NET_MINOR`` (o
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import BigInteger, type_coerce
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.db.models import Money, Purchase
 
-# Money columns as raw minor units, so sums stay integers and skip Decimal conversion.
-AMOUNT_MINOR = type_coerce(Purchase.amount, BigInteger)
-REFUNDED_MINOR = type_coerce(Purchase.refunded_amount, BigInteger)
-NET_MINOR = AMOUNT_MINOR - REFUNDED_MINOR
+
+def net_minor_of(purchases: Any) -> ColumnElement[int]:
+    """Net amount in raw minor units of ``purchases`` (the table or an alias of it)."""
+    return type_coerce(purchases.amount, BigInteger) - type_coerce(
+        purchases.refunded_amount, BigInteger
+    )
+
+
+def is_live_of(purchases: Any) -> ColumnElement[bool]:
+    """The live-purchase condition on ``purchases`` (the table or an alias of it)."""
+    return type_coerce(purchases.refunded_amount, BigInteger) < type_coerce(
+        purchases.amount, BigInteger
+    )
+
+
+# Money as raw minor units, so sums stay integers and skip Decimal conversion.
+NET_MINOR = net_minor_of(Purchase)
 # The same difference in the Money type (Decimal in Python) for single-row reads.
 NET_AMOUNT = type_coerce(NET_MINOR, Money())
-IS_LIVE = REFUNDED_MINOR < AMOUNT_MINOR
+IS_LIVE = is_live_of(Purchase)
 
 
 def net_amount(purchase: Purchase) -> Decimal:

@@ -2,8 +2,10 @@
 
 One GROUP BY over the live purchases (not fully refunded), walking the covering index
 ``ix_purchases_scoring`` in customer order, gives per customer: purchases, distinct
-purchase days, net spend, first and last purchase day and, when the rating scale is on,
-net spend in each of the trailing 12 months (conditional sums in the same pass). A
+purchase days, net spend, net spend on the first purchase day (Gamma-Gamma's repeat
+spend is the rest), first and last purchase day, net spend in the trailing 12 calendar
+months (the strategy's "profitable now") and, when the rating scale is on, net spend in
+each of those months (conditional sums in the same pass). A
 second query lists every customer with the sign-up time and payment terms.
 
 Days are the business's local calendar days, numbered from 1970-01-01
@@ -27,17 +29,19 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import BigInteger, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.db.models import Customer, Purchase, unix_seconds
-from bot.services.live_purchases import IS_LIVE, NET_MINOR
+from bot.money import MINOR_PER_UNIT
+from bot.services.live_purchases import IS_LIVE, NET_MINOR, is_live_of, net_minor_of
 from bot.services.local_days import DAY_S, LocalDays, sql_int
+from scoring.calendar import add_months
 
-DAYS_PER_MONTH = 30.44
 RATING_MONTHS = 12
-MONTH_S = round(DAYS_PER_MONTH * DAY_S)
 FETCH_CHUNK = 50_000
+MONTHS_FROM = 8  # index of the first trailing-month column in purchases_statement
 
 
 @dataclass
@@ -48,6 +52,8 @@ class Aggregates:
     purchases: NDArray[np.int64]
     purchase_days: NDArray[np.int64]
     spend_minor: NDArray[np.int64]
+    first_day_minor: NDArray[np.int64]  # net spend on the first purchase day
+    trailing_year_minor: NDArray[np.int64]  # net spend in the trailing 12 calendar months
     first_day: NDArray[np.float64]  # NaN without purchases
     last_day: NDArray[np.float64]
     created_day: NDArray[np.float64]  # fractional: sign-up time in local days
@@ -57,7 +63,7 @@ class Aggregates:
     @property
     def monthly(self) -> NDArray[np.float64] | None:
         """Trailing monthly net spend in money units (the rating scale's input)."""
-        return None if self.monthly_minor is None else self.monthly_minor / 100.0
+        return None if self.monthly_minor is None else self.monthly_minor / MINOR_PER_UNIT
 
 
 def unix_seconds_sql(conn: AsyncConnection, column: Any) -> ColumnElement[int]:
@@ -71,27 +77,89 @@ def unix_seconds_sql(conn: AsyncConnection, column: Any) -> ColumnElement[int]:
     return cast(func.floor(func.extract("epoch", column)), BigInteger)
 
 
-def purchases_statement(now: datetime, days: LocalDays, with_months: bool) -> Select[Any]:
-    """The one GROUP BY over purchases (see the module docstring for the columns)."""
-    ts = Purchase.created_ts
-    day = days.day_sql(ts)
+def trailing_month_bounds(now: datetime, days: LocalDays) -> list[int]:
+    """Unix seconds of the 13 edges of the trailing 12 calendar months, oldest first.
+
+    Month k runs from ``now`` moved back 12 - k calendar months in the business's local
+    time (``scoring.calendar.add_months``) to the next edge; the last one ends at ``now``.
+    """
+    local = now.astimezone(days.zone)
+    return [unix_seconds(add_months(local, k - RATING_MONTHS)) for k in range(RATING_MONTHS + 1)]
+
+
+def first_day_spend(days: LocalDays) -> ColumnElement[int]:
+    """Net spend on the customer's first purchase day, inside the GROUP BY customer.
+
+    A correlated subquery per customer (not per purchase): it reads the outer group's
+    first purchase time and seeks the index over the two days after it, keeping only the
+    rows on the same local day. The GROUP BY itself still walks the index once, unsorted.
+    """
+    same = aliased(Purchase)
+    first_ts = func.min(Purchase.created_ts)
+    return (
+        select(func.coalesce(func.sum(net_minor_of(same)), sql_int(0)))
+        .where(
+            same.customer_id == Purchase.customer_id,
+            same.created_ts >= first_ts,
+            same.created_ts < first_ts + sql_int(2 * DAY_S),
+            days.day_sql(same.created_ts) == days.day_sql(first_ts),
+            is_live_of(same),
+        )
+        .scalar_subquery()
+    )
+
+
+def purchases_statement(
+    now: datetime, days: LocalDays, with_months: bool, *, windowed: bool = False
+) -> Select[Any]:
+    """The one GROUP BY over purchases (see the module docstring for the columns).
+
+    The first day's spend comes from ``first_day_spend`` (an index seek per customer:
+    SQLite, whose GROUP BY would otherwise need a sort) or, ``windowed``, from the first
+    purchase day as a window over each customer's rows (PostgreSQL, which sorts for the
+    GROUP BY anyway and keeps that order through the window: cheaper than a seek each).
+    """
+    if windowed:
+        rows = (
+            select(
+                Purchase.customer_id.label("customer_id"),
+                Purchase.created_ts.label("ts"),
+                days.day_sql(Purchase.created_ts).label("day"),
+                NET_MINOR.label("net"),
+            )
+            .where(IS_LIVE)
+            .subquery("live")
+        )
+        first = func.min(rows.c.day).over(partition_by=rows.c.customer_id).label("first_day")
+        live = select(*rows.c, first).subquery("live_rows")
+        customer, ts, day, net = live.c.customer_id, live.c.ts, live.c.day, live.c.net
+        first_day = cast(
+            func.sum(case((day == live.c.first_day, net), else_=sql_int(0))), BigInteger
+        )
+    else:
+        customer, ts, net = Purchase.customer_id, Purchase.created_ts, NET_MINOR
+        day = days.day_sql(ts)
+        first_day = first_day_spend(days)
     columns: list[ColumnElement[Any]] = [
-        Purchase.customer_id,
+        customer,
         func.count(),
         func.count(func.distinct(day)),
-        cast(func.sum(NET_MINOR), BigInteger),
+        cast(func.sum(net), BigInteger),
         func.min(day),
         func.max(day),
+        first_day,
     ]
+    bounds = trailing_month_bounds(now, days)
+    year = (ts >= sql_int(bounds[0])) & (ts <= sql_int(bounds[-1]))
+    columns.append(cast(func.sum(case((year, net), else_=sql_int(0))), BigInteger))
     if with_months:
-        end = unix_seconds(now)
-        start = end - RATING_MONTHS * MONTH_S
         for k in range(RATING_MONTHS):
             last = k == RATING_MONTHS - 1
-            upper = ts <= sql_int(end) if last else ts < sql_int(start + (k + 1) * MONTH_S)
-            within = (ts >= sql_int(start + k * MONTH_S)) & upper
-            columns.append(cast(func.sum(case((within, NET_MINOR), else_=sql_int(0))), BigInteger))
-    return select(*columns).where(IS_LIVE).group_by(Purchase.customer_id)
+            upper = ts <= sql_int(bounds[k + 1]) if last else ts < sql_int(bounds[k + 1])
+            within = (ts >= sql_int(bounds[k])) & upper
+            columns.append(cast(func.sum(case((within, net), else_=sql_int(0))), BigInteger))
+    stmt = select(*columns)
+    return (stmt if windowed else stmt.where(IS_LIVE)).group_by(customer)
 
 
 def customers_statement(conn: AsyncConnection, terms: list[str]) -> Select[Any]:
@@ -189,7 +257,10 @@ async def aggregate(
     people = await fetch_int64(conn, customers_statement(conn, terms))
     customer_id = np.ascontiguousarray(people[:, 0])
     n = customer_id.size
-    bought = await fetch_int64(conn, purchases_statement(now, days, with_months))
+    windowed = conn.dialect.name == "postgresql"
+    bought = await fetch_int64(
+        conn, purchases_statement(now, days, with_months, windowed=windowed)
+    )
     buyer = bought[:, 0]
     where = np.minimum(np.searchsorted(customer_id, buyer), max(n - 1, 0))
     known = customer_id[where] == buyer if n else np.zeros(buyer.size, dtype=bool)
@@ -203,12 +274,14 @@ async def aggregate(
     monthly = None
     if with_months:
         monthly = np.zeros((n, RATING_MONTHS), dtype=np.int64)
-        monthly[at] = rows[:, 6 : 6 + RATING_MONTHS]
+        monthly[at] = rows[:, MONTHS_FROM : MONTHS_FROM + RATING_MONTHS]
     return Aggregates(
         customer_id=customer_id,
         purchases=spread(1, 0, np.int64),
         purchase_days=spread(2, 0, np.int64),
         spend_minor=spread(3, 0, np.int64),
+        first_day_minor=spread(6, 0, np.int64),
+        trailing_year_minor=spread(7, 0, np.int64),
         first_day=spread(4, np.nan, np.float64),
         last_day=spread(5, np.nan, np.float64),
         created_day=(people[:, 1] + days.offsets_of(people[:, 1])) / DAY_S,

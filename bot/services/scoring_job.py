@@ -26,13 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 import scoring
 from bot.config import RATING_SCALE_INPUTS, ScoringSettings
 from bot.db.models import CustomerScore, ScoringRun
+from bot.money import MINOR_PER_UNIT, to_minor
 from bot.services.context import Business
 from bot.services.local_days import LocalDays
-from bot.services.scoring_aggregates import (
-    DAYS_PER_MONTH,
-    Aggregates,
-    aggregate,
-)
+from bot.services.scoring_aggregates import Aggregates, aggregate
+from scoring.calendar import DAYS_PER_MONTH, calendar_months
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +62,7 @@ class Scores:
     days_since_first: NDArray[np.float64]
     days_since_last: NDArray[np.float64]
     average: NDArray[np.float64]
+    repeat_value: NDArray[np.float64]  # mean spend per repeat purchase day (Gamma-Gamma)
 
 
 def score(agg: Aggregates, now_day: float, cfg: ScoringSettings) -> Scores:
@@ -74,16 +73,17 @@ def score(agg: Aggregates, now_day: float, cfg: ScoringSettings) -> Scores:
     """
     monthly = agg.monthly
     bought = agg.purchases > 0
-    spend = agg.spend_minor / 100.0
+    spend = agg.spend_minor / MINOR_PER_UNIT
     average = np.divide(spend, agg.purchases, out=np.zeros_like(spend), where=bought)
     since_first = np.where(bought, now_day - agg.first_day, np.nan)
     since_last = np.where(bought, now_day - agg.last_day, np.nan)
     rfm = scoring.rfm_scores(np.nan_to_num(since_last, nan=0.0), agg.purchases, average)
     span = np.where(bought, agg.last_day - agg.first_day, 0.0)
-    repeat = np.maximum(agg.purchase_days - 1, 0)
+    repeat = scoring.repeat_purchases(agg.purchase_days)
+    repeat_value = _repeat_value(agg, repeat)
     interval = np.divide(span, repeat, out=np.full_like(span, np.nan), where=repeat > 0)
     lifecycle = scoring.lifecycle_stages(
-        agg.purchases,
+        agg.purchase_days,  # the ladder counts purchase days (scoring.repeat)
         np.nan_to_num(since_first, nan=0.0),
         np.nan_to_num(since_last, nan=0.0),
         interval,
@@ -96,7 +96,7 @@ def score(agg: Aggregates, now_day: float, cfg: ScoringSettings) -> Scores:
             repeat[bought],
             span[bought],
             np.maximum(since_first[bought], span[bought]),
-            average[bought],
+            repeat_value[bought],
             scoring.CLVSettings(
                 margin=cfg.clv_margin,
                 discount_rate=cfg.clv_discount_rate,
@@ -104,16 +104,17 @@ def score(agg: Aggregates, now_day: float, cfg: ScoringSettings) -> Scores:
                 period_length=DAYS_PER_MONTH,
                 min_repeat_buyers=cfg.min_repeat_buyers,
             ),
+            average_check=average[bought],
         )
         clv_values[bought] = clv_result.clv
     tenure_months = np.maximum(np.nan_to_num(since_first, nan=0.0) / DAYS_PER_MONTH, 1.0)
-    fitted = clv_result is not None and clv_result.purchases_method == "bg_nbd"
+    fitted = clv_result is not None and scoring.value_basis(clv_result.purchases_method) == "clv"
     value = scoring.value_tiers(clv_values if fitted else None, spend / tenure_months, rated=bought)
     strategy = scoring.relationship_strategies(
         value.tier,
-        rfm.segment,
-        rfm.segment_names,
-        scoring.strategy_table(cfg.value_strategy) if cfg.value_strategy else None,
+        cfg.clv_margin * agg.trailing_year_minor / MINOR_PER_UNIT,  # margin, trailing year
+        clv_values,
+        cfg.strategy,
     )
     rating = _rating(agg, now_day, cfg, monthly)
     return Scores(
@@ -127,6 +128,21 @@ def score(agg: Aggregates, now_day: float, cfg: ScoringSettings) -> Scores:
         since_first,
         since_last,
         average,
+        repeat_value,
+    )
+
+
+def _repeat_value(agg: Aggregates, repeat: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Gamma-Gamma's input: the mean of the per-day totals of the repeat purchase days.
+
+    Fader, Hardie & Lee (2005) and lifetimes' ``summary_data_from_transaction_data``
+    count frequency in periods with purchases (days here) minus one, and take the value
+    of the same repeat periods, the first one excluded: (total - first day's spend) /
+    (purchase days - 1). Zero for customers without a repeat day (the model ignores them).
+    """
+    repeat_spend = (agg.spend_minor - agg.first_day_minor) / MINOR_PER_UNIT
+    return np.divide(
+        repeat_spend, repeat, out=np.zeros(repeat.shape, dtype=np.float64), where=repeat > 0
     )
 
 
@@ -151,8 +167,8 @@ def _rating(
     trailing = monthly.sum(axis=1)
     total = trailing.sum()
     share = trailing / total * 100.0 if total > 0 else np.zeros_like(trailing)
-    start = np.where(np.isnan(agg.first_day), agg.created_day, agg.first_day)
-    months = np.maximum(now_day - start, 0.0) / DAYS_PER_MONTH
+    start = np.floor(np.where(np.isnan(agg.first_day), agg.created_day, agg.first_day))
+    months = calendar_months(start, np.full(start.shape, now_day))  # SPEC: calendar months
     inputs: dict[str, Any] = {
         "turnover_share_pct": share,
         "cooperation_months": months,
@@ -199,7 +215,7 @@ def _money_minor_or_none(values: NDArray[np.float64]) -> list[int | None]:
     missing = np.isnan(values)
     result = _nullable(np.where(np.isnan(minor), 0, minor).astype(np.int64).tolist(), missing)
     for i in np.flatnonzero(~missing & np.isnan(minor)).tolist():  # beyond float precision
-        result[i] = int((Decimal(str(round(float(values[i]), 2))) * 100).to_integral_exact())
+        result[i] = to_minor(Decimal(str(round(float(values[i]), 2))))
     return result
 
 
@@ -242,7 +258,9 @@ def _columns(agg: Aggregates, s: Scores, now: datetime, dialect: Dialect) -> dic
         p_alive[bought] = s.clv.p_alive
         expected[bought] = s.clv.expected_purchases
     tier = s.value.tier.astype(np.int64)
-    clv_method = s.clv.purchases_method if s.clv is not None else "none"
+    clv_method = np.full(n, "none", dtype=object)
+    if s.clv is not None:
+        clv_method[bought] = s.clv.methods
     columns: dict[str, list[Any]] = {
         "customer_id": agg.customer_id.tolist(),
         "computed_at": [stamp(now) if stamp is not None else now] * n,
@@ -264,7 +282,7 @@ def _columns(agg: Aggregates, s: Scores, now: datetime, dialect: Dialect) -> dic
         "clv": _money_minor_or_none(s.clv_values),
         "p_alive": _float6_or_none(p_alive),
         "expected_purchases": _float6_or_none(expected),
-        "clv_method": np.where(bought, clv_method, "none").astype(object).tolist(),
+        "clv_method": clv_method.tolist(),
         "rating_points": (
             s.rating.total.astype(np.int64).tolist() if s.rating is not None else [None] * n
         ),
@@ -453,7 +471,7 @@ def _summary(run_id: int, agg: Aggregates, s: Scores) -> ScoringSummary:
         run_id=run_id,
         customers=int(agg.customer_id.size),
         with_purchases=int((agg.purchases > 0).sum()),
-        repeat_buyers=int((agg.purchase_days > 1).sum()),
+        repeat_buyers=int(scoring.is_repeat_buyer(agg.purchase_days).sum()),
         clv_method=s.clv.purchases_method if s.clv is not None else "none",
         value_basis=s.value.basis,
         segments={name: per_name[name] for name in names},

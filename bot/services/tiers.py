@@ -12,7 +12,6 @@ state-based, so running it twice (a restart) changes and announces nothing twice
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -27,16 +26,9 @@ from bot.money import from_minor
 from bot.services.context import Business
 from bot.services.live_purchases import IS_LIVE, NET_MINOR
 from bot.services.notify import notify_customer
+from scoring.calendar import add_months
 
 JOB_BATCH = 200
-
-
-def add_months(moment: datetime, months: int) -> datetime:
-    """``moment`` moved by whole calendar months (negative: back), the day clamped (31 -> 30)."""
-    index = moment.year * 12 + moment.month - 1 + months
-    year, month = divmod(index, 12)
-    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
-    return moment.replace(year=year, month=month + 1, day=day)
 
 
 def ladder(settings: Settings) -> tuple[Tier, ...]:

@@ -18,10 +18,19 @@ much per purchase) on the business's own history. When a fit is refused or
 unusable it falls back, per model, to a simpler estimate and says so:
 
 - purchases "own_interval": the customer's own purchase rate x / t_x (their mean
-  interval between purchases), or the pooled rate sum(x) / sum(T) for customers
-  without an interval; an "alive" heuristic exp(-rate * (T - t_x)) (the chance of
-  a silence this long at their own pace) scales it; no further dropout is assumed
+  interval between purchases); an "alive" heuristic exp(-rate * (T - t_x)) (the chance
+  of a silence this long at their own pace) scales it; no further dropout is assumed
   inside the horizon, so this is optimistic and labelled so;
+- purchases "population_rate", for customers without an interval of their own (one
+  purchase day): the population's purchase rate, every purchase (first ones included)
+  over all the time observed since first purchases, (sum(x) + n) / sum(T), in the same
+  heuristic: a one-time buyer silent for 400 days where people buy every 100 days on
+  average is exp(-4) = 2 % likely still active, not 100 % (the pooled repeat rate
+  sum(x) / sum(T) would be 0 before anyone repeats, and with it CLV);
+- chance still active "bg_nbd+population": BG/NBD lets customers drop out only after
+  a repeat purchase, so its P(alive) is 1 for every one-time buyer however long ago;
+  for them the population estimate above is used instead (their expected purchases
+  stay the model's), and labelled so;
 - value "own_average": the customer's own average check, or the population's mean
   check when they have none.
 Numbers are never NaN; thin data is labelled through ``DataSupport`` and statuses.
@@ -35,6 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from scoring.calendar import DAYS_PER_MONTH
 from scoring.clv._mle import as_history, compress_rows
 from scoring.clv.bgnbd import (
     BGNBDFit,
@@ -45,8 +55,6 @@ from scoring.clv.bgnbd import (
 )
 from scoring.clv.gamma_gamma import GammaGammaFit, expected_average_value, fit_gamma_gamma
 from scoring.clv.status import DataSupport
-
-DAYS_PER_MONTH = 365.25 / 12
 
 
 @dataclass(frozen=True)
@@ -105,17 +113,39 @@ def bgnbd_purchases_per_period(
     return np.diff(cumulative, axis=1, prepend=0.0)[inverse]
 
 
+def population_rate(x: NDArray[np.float64], T: NDArray[np.float64]) -> float:
+    """Purchases per time unit across all customers, first purchases included (module doc).
+
+    0 when no time has been observed yet (everyone bought in the current period).
+    """
+    total_time = float(T.sum())
+    return (float(x.sum()) + x.size) / total_time if total_time > 0 else 0.0
+
+
 def own_interval_rates(
     x: NDArray[np.float64], t_x: NDArray[np.float64], T: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Fallback purchase rate per time unit and the 'alive' heuristic (see module doc)."""
-    total_time = float(T.sum())
-    pooled = float(x.sum()) / total_time if total_time > 0 else 0.0
+    """Fallback purchase rate per time unit and the 'alive' heuristic (see module doc):
+    the customer's own rate where they have an interval, the population's otherwise."""
     has_interval = (x > 0) & (t_x > 0)
-    rate = np.full(x.shape, pooled)
+    rate = np.full(x.shape, population_rate(x, T))
     rate[has_interval] = x[has_interval] / t_x[has_interval]
     alive = np.exp(-rate * (T - t_x))
     return rate, alive
+
+
+# Per-customer labels of how purchases and the chance still active were estimated.
+MODEL_METHODS = ("bg_nbd", "bg_nbd+population")
+FALLBACK_METHODS = ("own_interval", "population_rate")
+
+
+def customer_methods(
+    x: NDArray[np.float64], t_x: NDArray[np.float64], fitted: bool
+) -> NDArray[np.str_]:
+    """Which estimate each customer got (labels above; the module doc says what they are)."""
+    if fitted:
+        return np.where(x > 0, MODEL_METHODS[0], MODEL_METHODS[1])
+    return np.where((x > 0) & (t_x > 0), FALLBACK_METHODS[0], FALLBACK_METHODS[1])
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,6 +157,7 @@ class CLVResult:
     p_alive: NDArray[np.float64]
     expected_value: NDArray[np.float64]
     purchases_method: str  # "bg_nbd" or "own_interval"
+    methods: NDArray[np.str_]  # per customer: one of MODEL_METHODS or FALLBACK_METHODS
     value_method: str  # "gamma_gamma" or "own_average"
     purchases_fit: BGNBDFit
     value_fit: GammaGammaFit
@@ -144,18 +175,25 @@ def estimate_clv(
     T: ArrayLike,
     mean_value: ArrayLike,
     settings: CLVSettings,
+    *,
+    average_check: ArrayLike | None = None,
 ) -> CLVResult:
     """Fit both models on this history and return CLV per customer (never NaN).
 
     ``x``: repeat purchases; ``t_x``: time of the last purchase after the first;
-    ``T``: time since the first purchase; ``mean_value``: the customer's average
-    purchase value (Fader-Hardie use repeat purchases only; with x = 0 Gamma-Gamma
-    ignores it). Time unit of t_x, T and ``settings.period_length`` must agree.
+    ``T``: time since the first purchase; ``mean_value``: the mean value of the repeat
+    purchases at the granularity of ``x`` (Fader, Hardie & Lee 2005: the first purchase
+    excluded; with x = 0 Gamma-Gamma ignores it). ``average_check``: the customer's
+    average over all purchases, which the "own_average" fallback uses (default:
+    ``mean_value``). Time unit of t_x, T and ``settings.period_length`` must agree.
     """
     xa, ta, Ta = as_history(x, t_x, T)
     ma = np.asarray(mean_value, dtype=np.float64)
     if ma.shape != xa.shape or not np.all(np.isfinite(ma)):
         raise ValueError("mean_value must be finite, one per customer")
+    check = ma if average_check is None else np.asarray(average_check, dtype=np.float64)
+    if check.shape != xa.shape or not np.all(np.isfinite(check)):
+        raise ValueError("average_check must be finite, one per customer")
     support = DataSupport(n_customers=int(xa.size), n_repeat_buyers=int((xa > 0).sum()))
 
     purchases_fit = fit_bgnbd(xa, ta, Ta, min_repeat_buyers=settings.min_repeat_buyers)
@@ -164,6 +202,8 @@ def estimate_clv(
         assert purchases_fit.params is not None
         per_period = bgnbd_purchases_per_period(purchases_fit.params, xa, ta, Ta, settings)
         p_alive = probability_alive(purchases_fit.params, xa, ta, Ta)
+        one_time = xa == 0  # the model's P(alive) is 1 for them: use the population's
+        p_alive[one_time] = np.exp(-population_rate(xa, Ta) * Ta[one_time])
         purchases_method = "bg_nbd"
         # A degenerate fit (e.g. repeat purchases with no time between them) can converge
         # to parameters whose predictions overflow: then the labelled fallback is used.
@@ -180,9 +220,9 @@ def estimate_clv(
         value = expected_average_value(value_fit.params, xa, ma)
         value_method = "gamma_gamma"
     else:
-        positive = ma > 0
-        population = float(ma[positive].mean()) if positive.any() else 0.0
-        value = np.where(positive, ma, population)
+        positive = check > 0
+        population = float(check[positive].mean()) if positive.any() else 0.0
+        value = np.where(positive, check, population)
         value_method = "own_average"
 
     clv = npv_of_purchases(per_period, value, settings)
@@ -192,6 +232,7 @@ def estimate_clv(
         p_alive=p_alive,
         expected_value=value,
         purchases_method=purchases_method,
+        methods=customer_methods(xa, ta, purchases_method == "bg_nbd"),
         value_method=value_method,
         purchases_fit=purchases_fit,
         value_fit=value_fit,

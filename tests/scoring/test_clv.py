@@ -196,13 +196,18 @@ def test_empty_history_is_flagged() -> None:
 
 
 def test_single_customer_is_flagged_and_gets_a_fallback() -> None:
-    """One customer who has not bought twice: no repeat buyers, own average check,
-    the pooled rate is 0, so no expected purchases, p_alive 1 (nothing says gone)."""
+    """One customer who has not bought twice: no repeat buyers, own average check, and
+    the population's purchase rate (all purchases over all observed time: 1 / 40 a day)
+    for both the chance still active, e^{-40/40}, and the expected purchases: a one-time
+    buyer is neither "100 % active" nor worth 0 (labelled "population_rate")."""
     result = estimate_clv([0], [0.0], [40.0], [250.0], SETTINGS)
     assert result.purchases_fit.status == FitStatus.NO_REPEAT_BUYERS
     assert result.purchases_method == "own_interval" and result.value_method == "own_average"
+    assert result.methods.tolist() == ["population_rate"]
     assert result.expected_value.tolist() == [250.0]
-    assert result.clv.tolist() == [0.0] and result.p_alive.tolist() == [1.0]
+    assert result.p_alive.tolist() == [pytest.approx(np.exp(-1))]
+    annuity = sum(1.01**-k for k in range(1, 13))
+    assert result.clv[0] == pytest.approx(0.3 * 250 * (30 / 40) * np.exp(-1) * annuity)
     assert (result.support.n_customers, result.support.n_repeat_buyers) == (1, 0)
 
 
@@ -229,10 +234,15 @@ def test_few_repeat_buyers_use_own_interval_hand_computed() -> None:
     annuity = sum(1.01**-k for k in range(1, 13))
     assert result.p_alive[0] == pytest.approx(np.exp(-1))
     assert result.clv[0] == pytest.approx(0.3 * 50 * np.exp(-1) * annuity)
-    # one-time buyers: pooled rate sum(x) / sum(T) = 3 / 240; population check (50+30)/2
+    # one-time buyers: the population's rate, every purchase over all observed time,
+    # (sum(x) + n) / sum(T) = (3 + 4) / 240; population check (50+30)/2
     assert result.expected_value[2] == pytest.approx(40.0)
-    pooled = 3 / 240
+    pooled = 7 / 240
     assert result.clv[3] == pytest.approx(0.3 * 40 * pooled * 30 * np.exp(-pooled * 20) * annuity)
+    assert result.p_alive[3] == pytest.approx(np.exp(-pooled * 20))
+    assert result.methods.tolist() == [
+        "own_interval", "own_interval", "population_rate", "population_rate"
+    ]
     assert_clean(result)
 
 

@@ -13,12 +13,15 @@ import pytest
 
 from scoring.clv import (
     BGNBDParams,
+    CLVSettings,
     GammaGammaParams,
     bgnbd_loglik,
     conditional_expected_purchases,
+    estimate_clv,
     fit_bgnbd,
     fit_gamma_gamma,
     gamma_gamma_loglik,
+    probability_alive,
 )
 
 DATA = (
@@ -83,3 +86,23 @@ def test_gamma_gamma_parameters_within_1_percent(cdnow: dict[str, np.ndarray]) -
     # the fit is at least as likely as the published (rounded) parameters
     published_ll = gamma_gamma_loglik(GammaGammaParams(**PUBLISHED_GG), cdnow["x"], cdnow["zbar"])
     assert fit.loglik is not None and fit.loglik >= published_ll - 1e-6
+
+
+def test_one_time_buyers_chance_active_is_the_populations(cdnow: dict[str, np.ndarray]) -> None:
+    """BG/NBD lets customers drop out only after a repeat purchase, so its P(alive) is 1
+    for every one-time buyer, however long ago. The fitted model keeps its expected
+    purchases, but their chance still active is the population estimate exp(-rate * T),
+    rate = every purchase (first ones included) over all observed weeks, and is labelled
+    "bg_nbd+population"; repeat buyers keep the model's P(alive) ("bg_nbd")."""
+    x, t_x, T = cdnow["x"], cdnow["t_x"], cdnow["T"]
+    result = estimate_clv(x, t_x, T, cdnow["zbar"], CLVSettings(margin=0.3, discount_rate=0.01))
+    assert result.purchases_method == "bg_nbd"
+    one_time = x == 0
+    rate = (x.sum() + x.size) / T.sum()
+    assert np.allclose(result.p_alive[one_time], np.exp(-rate * T[one_time]))
+    assert (result.p_alive[one_time] < 1).all()
+    assert set(result.methods[one_time].tolist()) == {"bg_nbd+population"}
+    assert set(result.methods[~one_time].tolist()) == {"bg_nbd"}
+    assert result.p_alive[~one_time] == pytest.approx(
+        probability_alive(result.purchases_fit.params, x[~one_time], t_x[~one_time], T[~one_time])
+    )

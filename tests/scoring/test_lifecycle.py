@@ -89,7 +89,6 @@ def test_potential_customers_never_lapse() -> None:
 
 def test_custom_thresholds() -> None:
     th = LifecycleThresholds(
-        repeat_from_purchases=3,
         client_from_purchases=6,
         reliable_friend_from_purchases=10,
         reliable_friend_min_tenure_days=0,
@@ -98,13 +97,13 @@ def test_custom_thresholds() -> None:
         lapse_factor=2.0,
         min_lapse_days=10,
     )
-    rows = [(2, 50, 1, 20), (10, 50, 1, 5), (20, 50, 1, 2), (4, 50, 41, 20)]
-    assert stages(rows, thresholds=th) == ["first_time", "reliable_friend", "partner", "lapsed"]
+    rows = [(5, 50, 1, 20), (10, 50, 1, 5), (20, 50, 1, 2), (4, 50, 41, 20)]
+    assert stages(rows, thresholds=th) == ["repeat", "reliable_friend", "partner", "lapsed"]
 
 
 def test_invalid_thresholds_and_inputs() -> None:
     with pytest.raises(ValueError, match="increase"):
-        LifecycleThresholds(repeat_from_purchases=4, client_from_purchases=4)
+        LifecycleThresholds(client_from_purchases=2)  # the repeat rung is 2 purchase days
     with pytest.raises(ValueError, match="tenure"):
         LifecycleThresholds(reliable_friend_min_tenure_days=400, partner_min_tenure_days=365)
     with pytest.raises(ValueError, match="finite for buyers"):

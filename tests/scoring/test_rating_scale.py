@@ -69,14 +69,17 @@ def test_turnover_share_rows(share: float, points: int) -> None:
         (23.9, 2),
         (24, 3),
         (35.9, 3),
-        (36, 4),
+        (36, 3),
+        (36.03, 4),
         (120, 4),
     ],
 )
 def test_cooperation_rows(months: float, points: int) -> None:
     """Seed 002: "Период сотрудничества До полугода / От полугода до 1 года / От 1 года
-    до 2-х лет / От 2-х до 3-х лет / Более 3-х лет — 0 1 2 3 4" (in months; exactly
-    36 months counts as "more than 3 years" under the lower-inclusive rule)."""
+    до 2-х лет / От 2-х до 3-х лет / Более 3-х лет — 0 1 2 3 4", in calendar months.
+    Edges: "до полугода" < 6; "от полугода" includes 6; "от 1 года" includes 12; "от
+    2-х" includes 24; exactly 36 is still "до 3-х лет" (3 points), because "более 3-х
+    лет" says MORE than 3 years: 36 months and a day (36.03) scores 4."""
     assert criterion("cooperation_months").score([months]).tolist() == [points]
 
 
@@ -133,7 +136,7 @@ def test_categories_and_the_overlap_at_12() -> None:
         (
             dict(
                 turnover_share_pct=20,
-                cooperation_months=36,
+                cooperation_months=37,
                 payment="on_time",
                 monthly_growth_pct=20,
             ),
@@ -143,15 +146,15 @@ def test_categories_and_the_overlap_at_12() -> None:
         (
             dict(
                 turnover_share_pct=20,
-                cooperation_months=36,
+                cooperation_months=37,
                 payment="prepayment",
                 monthly_growth_pct=10,
             ),
             11,
             "regular",
         ),
-        (dict(turnover_share_pct=20, cooperation_months=36, payment="on_time"), 9, "regular"),
-        (dict(turnover_share_pct=20, cooperation_months=36), 8, "standard"),
+        (dict(turnover_share_pct=20, cooperation_months=37, payment="on_time"), 9, "regular"),
+        (dict(turnover_share_pct=20, cooperation_months=37), 8, "standard"),
         (dict(turnover_share_pct=20, cooperation_months=6), 5, "standard"),
         (dict(turnover_share_pct=20), 4, None),
         ({}, 0, None),

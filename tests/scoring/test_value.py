@@ -10,6 +10,7 @@ import pytest
 
 from scoring.rfm import DEFAULT_SEGMENT_RULES, segment_grid
 from scoring.value import (
+    LONG_TERM_TEXT,
     SERVICE_TEXT,
     STRATEGY_TEXT,
     relationship_strategies,
@@ -59,7 +60,7 @@ def test_service_strategy_per_value() -> None:
     """Seed 000_d7668709a2aad693.txt, profile card: "Ценность клиента (низкая, средняя,
     высокая)" -> "Минимизировать затраты на обслуживание" / "Стандартизированное
     обслуживание" / "Удерживать клиента и улучшать его обслуживание"."""
-    result = relationship_strategies([0, 1, 2, -1], [seg("loyal")] * 4, SEGMENT_NAMES)
+    result = relationship_strategies([0, 1, 2, -1], [1.0] * 4, [1.0] * 4)
     assert result.service_labels() == [
         "minimise_cost",
         "standardise",
@@ -71,40 +72,60 @@ def test_service_strategy_per_value() -> None:
     )
 
 
-def test_default_001_strategies() -> None:
-    """Seed 001_f4e16ab2000605dc.txt, table 1: "Вознаграждать и вкладывать — Для тех
-    потребителей, которые по всем признакам могут оказаться прибыльными в будущем";
-    "Управлять — ... приносят прибыль на данный момент, но в будущем могут оказаться
-    менее прибыльными"; "«Взыскивать» — ... не приносят сейчас прибыли, но их можно
-    сделать прибыльными"; "«Освобождать» — Отказ от клиентов, которые не составляют
-    никакого интереса ... –«худшие» клиенты"."""
-    tiers = [2, 1, 0, 0, 0, 2]
-    segments = [seg(s) for s in ("champions", "at_risk", "new", "lost", "hibernating", "lost")]
-    result = relationship_strategies(tiers, segments, SEGMENT_NAMES)
+def test_strategy_on_the_two_axes_of_001_table_1() -> None:
+    """Seed 001_f4e16ab2000605dc.txt, table 1 (Название стратегии / Сущность / Типы
+    клиентов):
+    «Вознаграждать и вкладывать — Для тех потребителей, которые по всем признакам могут
+    оказаться прибыльными в будущем … –«лучшие клиенты»; – шопперы; –постоянные
+    заказчики; – «адвокаты»»;
+    «Управлять — Направлена на тех покупателей, которые приносят прибыль на данный
+    момент, но в будущем могут оказаться менее прибыльными»;
+    «"Взыскивать" — … некоторые клиенты не приносят сейчас прибыли, но их можно сделать
+    прибыльными за счет употребления штрафных санкций — -потенциальные заказчики»;
+    «"Освобождать" — Отказ от клиентов, которые не составляют никакого интереса
+    предприятию, сотрудничество с которыми не приносит ожидаемой прибыли — –«худшие»
+    клиенты»;
+    «Долгосрочная маркетинговая стратегия — … все типы клиентов, за исключением
+    «худших клиентов»».
+
+    Axes: profitable now = margin over the trailing 12 months, profitable in future =
+    CLV, each "positive and in the upper half". Four rated customers, one per quadrant,
+    and one not rated."""
+    tier = [2, 1, 1, 0, -1]
+    margin_12m = [900.0, 800.0, 10.0, 0.0, 0.0]
+    clv = [5000.0, 20.0, 4000.0, 10.0, 0.0]
+    result = relationship_strategies(tier, margin_12m, clv)
     assert result.strategy_labels() == [
-        "reward_and_invest",
-        "manage",
-        "collect",
-        "release",
-        "release",
-        "reward_and_invest",
+        "reward_and_invest",  # now and future
+        "manage",  # now, less in future
+        "collect",  # not now, can be made profitable
+        "release",  # neither: the worst
+        None,
     ]
+    assert result.long_term.tolist() == [True, True, True, False, False]
+    assert result.profitable_now.tolist() == [True, True, False, False, False]
+    assert result.profitable_future.tolist() == [True, False, True, False, False]
+
+
+def test_no_margin_is_never_profitable_now() -> None:
+    """A customer with nothing in the trailing 12 months is not "profitable now", even
+    when most customers are in the same place (the upper half then starts above 0)."""
+    result = relationship_strategies([0, 0, 0], [0.0, 0.0, 50.0], [10.0, 10.0, 10.0])
+    assert result.profitable_now.tolist() == [False, False, True]
+    assert result.strategy_labels() == ["collect", "collect", "reward_and_invest"]
 
 
 def test_table_can_be_overridden_by_a_dict() -> None:
-    table = strategy_table({"low": {"new": "manage"}, "high": {"*": "manage"}})
-    result = relationship_strategies(
-        [0, 0, 2], [seg("new"), seg("lost"), seg("loyal")], SEGMENT_NAMES, table
-    )
-    assert result.strategy_labels() == ["manage", "release", "manage"]
+    table = strategy_table({"future_only": "reward_and_invest"})
+    result = relationship_strategies([0, 0], [0.0, 10.0], [10.0, 0.0], table)
+    assert result.strategy_labels() == ["reward_and_invest", "manage"]
 
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"huge": {"*": "manage"}}, r"value_strategy\.huge: unknown value level"),
-        ({"low": {"new": "pamper"}}, r"value_strategy\.low\.new: unknown strategy 'pamper'"),
-        ({"low": "manage"}, r"value_strategy\.low: must be a table"),
+        ({"huge": "manage"}, r"strategy\.huge: unknown quadrant"),
+        ({"neither": "pamper"}, r"strategy\.neither: unknown strategy 'pamper'"),
     ],
 )
 def test_override_errors_name_the_key(overrides: dict, message: str) -> None:
@@ -121,7 +142,7 @@ def _normalise(text: str) -> str:
 def test_quoted_wording_really_is_in_the_seeds() -> None:
     """The Russian quotes shown to the owner are verbatim from seeds 000 and 001."""
     seed = {p.name[:3]: _normalise(p.read_text(encoding="utf-8")) for p in SEEDS.glob("00*.txt")}
-    for text in STRATEGY_TEXT.values():
+    for text in (*STRATEGY_TEXT.values(), LONG_TERM_TEXT):
         assert _normalise(text.title_ru) in seed["001"]
         assert _normalise(text.essence_ru) in seed["001"]
         for kind in text.customer_types_ru:
