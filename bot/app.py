@@ -35,7 +35,7 @@ from bot.services.errors import ServiceError
 from bot.services.staff import sync_outlets
 from bot.texts import Texts
 from bot.web import build_web_app
-from handlers import common, customer, errors, owner, staff
+from handlers import common, errors, member, owner, privacy, signup, staff
 from handlers.commands import CommandError
 from handlers.middlewares import ActorMiddleware, UpdateContextMiddleware
 
@@ -80,8 +80,13 @@ def build_dispatcher(biz: Business, storage: BaseStorage | None = None) -> Dispa
     actor = ActorMiddleware()
     dp.message.outer_middleware(actor)
     dp.callback_query.outer_middleware(actor)
-    dp.include_routers(
-        common.make_router(), owner.make_router(), staff.make_router(), customer.make_router()
+    dp.include_routers(  # sign-up last: its catch-alls answer an open question
+        common.make_router(),
+        owner.make_router(),
+        staff.make_router(),
+        member.make_router(),
+        privacy.make_router(),
+        signup.make_router(),
     )
     dp.errors.register(errors.on_refusal, ExceptionTypeFilter(ServiceError, CommandError))
     dp.errors.register(errors.on_error)

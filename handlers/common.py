@@ -12,9 +12,9 @@ from aiogram.types import Message, ReplyKeyboardRemove
 from bot.services import customers, staff
 from bot.services.context import Business
 from bot.services.roles import Actor, Role
-from handlers.customer import start_signup
 from handlers.deep_links import CARD_LINK_PREFIX, INVITE_PREFIX, REFERRAL_PREFIX
 from handlers.replies import text
+from handlers.signup import start_signup
 from handlers.staff import show_card
 
 log = logging.getLogger(__name__)

@@ -52,6 +52,15 @@ class StaffRemove(CallbackData, prefix="srm"):
 CARD_ACTIONS = ("purchase", "visit", "redeem", "note")
 
 
+def inline_button(label: str, data: CallbackData) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=label, callback_data=data.pack())
+
+
+def inline_markup(*rows: list[InlineKeyboardButton]) -> InlineKeyboardMarkup:
+    """Rows of buttons; empty rows are left out."""
+    return InlineKeyboardMarkup(inline_keyboard=[row for row in rows if row])
+
+
 def consent_keyboard(biz: Business, actor: Actor) -> InlineKeyboardMarkup:
     render = biz.texts.render
     return InlineKeyboardMarkup(
