@@ -18,6 +18,7 @@ from aiogram.enums import ParseMode
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from aiohttp import web
 
 from bot.background import BackgroundTasks
@@ -68,14 +69,22 @@ def build_business(
 
 def build_storage(settings: Settings) -> BaseStorage:
     if settings.telegram.fsm_redis_url:
-        from aiogram.fsm.storage.redis import RedisStorage
-
         return RedisStorage.from_url(settings.telegram.fsm_redis_url)
     return MemoryStorage()
 
 
 def build_dispatcher(biz: Business, storage: BaseStorage | None = None) -> Dispatcher:
-    dp = Dispatcher(storage=storage or MemoryStorage(), biz=biz, background=BackgroundTasks())
+    """With Redis storage (several web processes), one user's updates are also handled one
+    at a time across processes (aiogram's Redis event isolation, keyed like the state)."""
+    isolation = None
+    if isinstance(storage, RedisStorage):
+        isolation = RedisEventIsolation(storage.redis, key_builder=storage.key_builder)
+    dp = Dispatcher(
+        storage=storage or MemoryStorage(),
+        events_isolation=isolation,
+        biz=biz,
+        background=BackgroundTasks(),
+    )
     dp.update.outer_middleware(UpdateContextMiddleware())
     actor = ActorMiddleware()
     dp.message.outer_middleware(actor)
