@@ -14,7 +14,7 @@ from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 
 from bot.logs import current_update
 from bot.metrics import HANDLER_SECONDS, UPDATES
-from bot.services.audit import AuditOutcome, audit_separately
+from bot.services.audit import AuditOutcome, audit_by
 from bot.services.context import Business
 from bot.services.idempotency import callback_key, message_key, update_key
 from bot.services.roles import Actor, Role, resolve_actor
@@ -94,16 +94,7 @@ async def audit_denied(
     biz: Business, actor: Actor, event: TelegramObject, key: str | None, **details: Any
 ) -> None:
     """A refused privileged action: its own audit row (ids only), nothing else written."""
-    await audit_separately(
-        biz.db,
-        now=biz.clock.now(),
-        actor_tg_id=actor.tg_id,
-        actor_role=actor.role,
-        action=action_name(event),
-        outcome=AuditOutcome.DENIED,
-        details=details or None,
-        update_key=key,
-    )
+    await audit_by(biz, actor, action_name(event), key, outcome=AuditOutcome.DENIED, **details)
 
 
 class RequireRole(BaseMiddleware):

@@ -54,6 +54,30 @@ async def audit_separately(db: Database, **fields: Any) -> None:
         add_audit(session, **fields)
 
 
+async def audit_by(
+    biz: Business,
+    actor: Actor,
+    action: str,
+    key: str | None,
+    *,
+    outcome: AuditOutcome = AuditOutcome.OK,
+    customer_id: int | None = None,
+    **details: Any,
+) -> None:
+    """One audit row for what ``actor`` did (or was refused), in its own transaction."""
+    await audit_separately(
+        biz.db,
+        now=biz.clock.now(),
+        actor_tg_id=actor.tg_id,
+        actor_role=actor.role,
+        action=action,
+        outcome=outcome,
+        customer_id=customer_id,
+        details=details or None,
+        update_key=key,
+    )
+
+
 async def audit_view(
     biz: Business,
     actor: Actor,
@@ -63,13 +87,4 @@ async def audit_view(
     **details: Any,
 ) -> None:
     """A privileged read (search, card, report): who looked at what, ids only."""
-    await audit_separately(
-        biz.db,
-        now=biz.clock.now(),
-        actor_tg_id=actor.tg_id,
-        actor_role=actor.role,
-        action=action,
-        customer_id=customer_id,
-        details=details or None,
-        update_key=key,
-    )
+    await audit_by(biz, actor, action, key, customer_id=customer_id, **details)
