@@ -9,7 +9,7 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from sqlalchemy import func, select
 
-from bot.app import build_business, build_dispatcher
+from bot.app import PLACEHOLDER_TOKEN, build_bot, build_business, build_dispatcher
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.db.engine import Database
@@ -17,7 +17,7 @@ from bot.db.models import Base, Customer, LedgerEntry
 from bot.delivery.sender import OutboxSender
 from bot.services.context import Business
 from bot.services.staff import sync_outlets
-from bot.testing.telegram_double import ChatUser, FakeTelegram, recording_bot
+from bot.testing.telegram_double import ChatUser, FakeTelegram, RecordingSession
 
 OWNER_ID = 1000
 
@@ -37,8 +37,10 @@ class App:
     ) -> App:
         biz = build_business(settings, db=db, clock=clock)
         await sync_outlets(biz)
-        fake = FakeTelegram()
-        bot = recording_bot(fake)
+        fake = FakeTelegram(token=PLACEHOLDER_TOKEN)
+        # Built as production builds it (HTML parse mode), so the double checks every
+        # message is valid Telegram HTML.
+        bot = build_bot(settings, session=RecordingSession(fake))
         dispatcher = dp or build_dispatcher(biz)
         return cls(
             biz=biz, fake=fake, bot=bot, dp=dispatcher, sender=OutboxSender(biz, bot), clock=clock
