@@ -147,6 +147,51 @@ async def test_refund_below_the_minimum_reverses_both_rewards_up_to_the_balance(
     assert await app.balance_consistent()
 
 
+async def test_a_changed_minimum_neither_reverses_twice_nor_skips_the_reversal(
+    app: App,
+) -> None:
+    """Decided from the state, with the minimum in force: lowering it after a reversal
+    reverses nothing more; raising it above what is left after a refund reverses once."""
+    anna = await join(app, app.user(ANNA, "en"), name="Anna")
+    boris = await _invited(app, anna, BORIS)
+    cashier = await _cashier(app)
+    await cashier.send(f"/purchase {boris.card_code} 1000")  # №1 rewards both
+    await cashier.send("/refund 1 600")  # net 400 < 500: reversed
+    assert len(await _referral_entries(app)) == 4
+    lowered = app.variant(
+        make_settings(
+            app.biz.settings.database.url,
+            referral={
+                "referrer_points": REFERRER,
+                "referred_points": REFERRED,
+                "min_purchase": "100",
+            },
+        )
+    )
+    await lowered.user(CASHIER, "en").send("/refund 1 350")  # net 50, below 100 as well
+    assert len(await _referral_entries(app)) == 4, "not reversed a second time"
+
+    clara = await _invited(app, anna, 5003, phone="+79165550303")
+    await cashier.send(f"/purchase {clara.card_code} 600")  # №2 rewards both (min 500)
+    assert len(await _referral_entries(app)) == 6
+    raised = app.variant(
+        make_settings(
+            app.biz.settings.database.url,
+            referral={
+                "referrer_points": REFERRER,
+                "referred_points": REFERRED,
+                "min_purchase": "1000",
+            },
+        )
+    )
+    await raised.user(CASHIER, "en").send("/refund 2")  # nothing left: reversed once
+    assert [(k, p) for _, k, p, _, _ in (await _referral_entries(app))[6:]] == [
+        ("reversal", -REFERRED),
+        ("reversal", -REFERRER),
+    ]
+    assert await app.balance_consistent()
+
+
 async def _last_audit_key(app: App, action: str) -> str:
     async with app.biz.db.read() as session:
         key = await session.scalar(

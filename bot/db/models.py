@@ -314,7 +314,10 @@ class AuditEntry(Base):
     """Who did what; ids only, never personal data (it survives /forget)."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_actor", "actor_tg_id"),)  # /forget: the customer's acts
+    __table_args__ = (
+        Index("ix_audit_actor", "actor_tg_id"),  # /forget: the customer's acts
+        Index("ix_audit_customer", "customer_id", "action"),  # a referral taken back yet?
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     actor_tg_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -220,9 +220,7 @@ async def refund(
         shortfall = to_reverse - reversed_points
         purchase.refunded_amount = after
         await session.flush()
-        await reverse_on_refund(
-            session, biz, purchase, refunded_before=before, key=key, now=now, actor=actor
-        )
+        await reverse_on_refund(session, biz, purchase, key=key, now=now, actor=actor)
         await recheck(session, biz, customer, now)
         notify_customer(
             session,

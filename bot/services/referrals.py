@@ -16,13 +16,12 @@ derived from that update's key, so a re-delivered update rewards or reverses not
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import ReferralSettings
-from bot.db.models import Customer, LedgerEntry, LedgerKind, Purchase
+from bot.db.models import AuditEntry, Customer, LedgerEntry, LedgerKind, Purchase
 from bot.services.audit import add_audit
 from bot.services.context import Business
 from bot.services.ledger import lock_customer, post
@@ -32,6 +31,7 @@ from bot.services.roles import Actor
 
 REWARD_REASON = "referral"
 REVERSAL_REASON = "referral reversed: qualifying purchase refunded"
+REVERSED_ACTION = "referral_reversed"  # audit action; one row per side, even for 0 points
 REFERRED, REFERRER = "referred", "referrer"
 # The message each side gets, by side: (reward, reversal).
 _MESSAGES = {
@@ -89,25 +89,39 @@ async def reverse_on_refund(
     biz: Business,
     purchase: Purchase,
     *,
-    refunded_before: Decimal,
     key: str,
     now: datetime,
     actor: Actor,
 ) -> int:
-    """After a refund of ``purchase`` (its ``refunded_amount`` already raised from
-    ``refunded_before``): if this refund is the one that stops it qualifying, reverse the
-    referral bonuses it paid, each up to its owner's balance, and audit any shortfall.
-    Refunds only ever lower the net amount, so exactly one refund crosses the line.
-    Returns the points reversed (both sides together)."""
-    settings = biz.settings.referral
-    # The refund was accepted, so the purchase was live before it.
-    qualified_before = purchase.amount - refunded_before >= settings.min_purchase
-    if not qualified_before or qualifies(purchase, settings):
+    """After a refund of ``purchase``: if it paid the referral rewards, no longer qualifies
+    and they were not taken back yet, reverse both, each up to its owner's balance, and
+    audit any shortfall. Decided from the state, not from this refund crossing the line,
+    so an owner changing ``referral.min_purchase`` between refunds can neither reverse
+    twice nor skip the reversal (the current minimum applies). Returns the points reversed
+    (both sides together)."""
+    referred = await session.get(Customer, purchase.customer_id)  # locked by the refund
+    if referred is None or referred.referral_rewarded_at is None:
+        return 0  # most refunds: no referral was ever paid for this customer
+    if qualifies(purchase, biz.settings.referral):
+        return 0
+    already = await session.scalar(
+        select(AuditEntry.id)
+        .where(AuditEntry.action == REVERSED_ACTION, AuditEntry.customer_id == purchase.customer_id)
+        .limit(1)
+    )
+    if already is not None:  # the referred side's row is written with every reversal
         return 0
     rows = (
         await session.execute(
             select(LedgerEntry.customer_id, LedgerEntry.points)
-            .where(LedgerEntry.purchase_id == purchase.id, LedgerEntry.reason == REWARD_REASON)
+            .where(
+                # the two sides' ledgers, through their customer index
+                LedgerEntry.customer_id.in_(
+                    [c for c in (referred.id, referred.referred_by) if c is not None]
+                ),
+                LedgerEntry.purchase_id == purchase.id,
+                LedgerEntry.reason == REWARD_REASON,
+            )
             .order_by(LedgerEntry.id)
         )
     ).all()
@@ -136,7 +150,7 @@ async def reverse_on_refund(
             now=now,
             actor_tg_id=actor.tg_id,
             actor_role=actor.role,
-            action="referral_reversed",
+            action=REVERSED_ACTION,
             customer_id=customer_id,
             details={
                 "purchase_id": purchase.id,
