@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -154,14 +155,16 @@ def _worker(
 
     async def start() -> Callable[[], Awaitable[None]]:
         sender_task = asyncio.create_task(sender.run(), name="outbox-sender")
-        scheduler = build_scheduler(biz, DAILY_JOBS)
+        running: set[asyncio.Task[Any]] = set()  # jobs in progress, cancelled with the role
+        scheduler = build_scheduler(biz, DAILY_JOBS, running)
         scheduler.start()
 
         async def stop() -> None:
             scheduler.shutdown(wait=False)
-            sender_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender_task
+            tasks = [sender_task, *running]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
         return stop
 
@@ -207,8 +210,8 @@ async def run(settings: Settings, *, webhook: bool = False, role: str = "all") -
                 app = build_web_app(biz, dp if webhook else None, bot)
                 await _serve_http(stack, app, settings.web.host, settings.web.port)
             if role != "web":
-                lease = lease_for(biz.db.engine)
                 check = settings.worker.lease_check_seconds
+                lease = lease_for(biz.db.engine, check)
                 jobs.append(asyncio.create_task(hold_then_run(lease, _worker(biz, sender), check)))
             if dp is not None and webhook:
                 await dp.emit_startup(dispatcher=dp, bot=bot, **dp.workflow_data)

@@ -5,8 +5,12 @@ dies, so a standby never waits for a dead worker's lease to "expire":
 
 - PostgreSQL: a session advisory lock (``pg_try_advisory_lock``) on a connection of its
   own. A killed worker's connection closes and the server releases the lock; the holder
-  checks its connection every ``check_seconds`` and gives up the worker role at once
-  when the check fails (a network split must not leave two senders).
+  checks its connection every ``check_seconds`` (a check that does not answer within that
+  time counts as failed) and gives up the worker role when the check fails: the sender
+  and any job in progress are cancelled. Between the server dropping a dead-looking
+  connection and the holder's next check, two workers can overlap by at most
+  ``check_seconds``; the outbox and the jobs are idempotent, so that costs duplicates
+  only within the in-flight window.
 - SQLite: an exclusive ``flock`` on ``<database file>.worker.lock``, released by the kernel
   when the holding process exits, however it exits.
 
@@ -47,8 +51,9 @@ class Lease(Protocol):
 
 
 class PostgresLease:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, check_timeout: float) -> None:
         self.engine = engine
+        self.check_timeout = check_timeout  # a half-open connection must not hang the check
         self._conn: AsyncConnection | None = None
 
     async def try_acquire(self) -> bool:
@@ -71,8 +76,9 @@ class PostgresLease:
         if self._conn is None:
             return False
         try:  # a session lock lives as long as its session: a live connection holds it
-            await self._conn.scalar(text("SELECT 1"))
-            await self._conn.commit()
+            async with asyncio.timeout(self.check_timeout):
+                await self._conn.scalar(text("SELECT 1"))
+                await self._conn.commit()
             return True
         except Exception:
             log.warning("worker lease check failed", exc_info=True)
@@ -114,10 +120,10 @@ class FileLease:
             self._fd = None
 
 
-def lease_for(engine: AsyncEngine) -> Lease:
+def lease_for(engine: AsyncEngine, check_seconds: float) -> Lease:
     """The lease that suits the database the workers share."""
     if engine.dialect.name == "postgresql":
-        return PostgresLease(engine)
+        return PostgresLease(engine, check_timeout=check_seconds)
     database = engine.url.database
     if not database or database == ":memory:":
         raise ValueError("an in-memory SQLite database has no workers to share it")
@@ -132,7 +138,12 @@ async def hold_then_run(lease: Lease, start_work: WorkFactory, check_seconds: fl
     """
     standing_by = False
     while True:
-        if not await lease.try_acquire():
+        try:
+            acquired = await lease.try_acquire()
+        except Exception:  # the database briefly unreachable: stand by and try again
+            log.warning("worker lease: could not ask for it", exc_info=True)
+            acquired = False
+        if not acquired:
             if not standing_by:
                 log.info("worker lease held by another process: standing by")
                 standing_by = True

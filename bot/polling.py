@@ -6,7 +6,9 @@ not. This loop does neither:
 
 - updates are handled concurrently, but in order within each chat: an update waits for
   the one before it from the same chat (private chats: the same user), so a slow handler
-  holds up only its own chat;
+  holds up only its own chat -- until 99 later updates wait behind it: getUpdates returns
+  at most 100 updates from the offset, and the offset cannot pass an update in flight,
+  so fetching then waits for the slow one (a persisted inbox would lift that bound);
 - the offset sent to Telegram is the lowest update id still in flight (or one past the
   newest when nothing is), so everything Telegram forgets has been handled and committed;
   after a crash the unconfirmed updates come again and the exactly-once records
@@ -25,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.exceptions import TelegramNetworkError, TelegramServerError
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
@@ -93,6 +95,10 @@ class ConcurrentPoller:
                             allowed_updates=self.allowed_updates,
                         )
                     )
+                except TelegramRetryAfter as exc:
+                    log.warning("getUpdates: flood wait %s s", exc.retry_after)
+                    await asyncio.sleep(exc.retry_after)
+                    continue
                 except (TelegramNetworkError, TelegramServerError) as exc:
                     delay = NETWORK_BACKOFF_S[min(failures, len(NETWORK_BACKOFF_S) - 1)]
                     failures += 1

@@ -8,6 +8,7 @@ the scheduler (shared/ENGINEERING.md: a job store is never shared between proces
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -38,13 +39,17 @@ class DailyJob:
         return int(hour), int(minute)
 
 
-def build_scheduler(biz: Business, jobs: Sequence[DailyJob]) -> AsyncIOScheduler:
+def build_scheduler(
+    biz: Business, jobs: Sequence[DailyJob], running: set[asyncio.Task[Any]] | None = None
+) -> AsyncIOScheduler:
+    """``running``, when given, holds the task of every job while it runs (so a worker
+    that loses its lease can cancel them)."""
     zone = biz.settings.business.zone
     scheduler = AsyncIOScheduler(timezone=zone)
     for job in jobs:
         hour, minute = job.time_of_day(biz.settings)
         scheduler.add_job(
-            _logged(job, biz),
+            _logged(job, biz, running if running is not None else set()),
             CronTrigger(hour=hour, minute=minute, timezone=zone),
             id=job.id,
             replace_existing=True,
@@ -55,14 +60,21 @@ def build_scheduler(biz: Business, jobs: Sequence[DailyJob]) -> AsyncIOScheduler
     return scheduler
 
 
-def _logged(job: DailyJob, biz: Business) -> Callable[[], Awaitable[None]]:
+def _logged(
+    job: DailyJob, biz: Business, running: set[asyncio.Task[Any]]
+) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
         log.info("job %s started", job.id)
+        task = asyncio.current_task()
+        if task is not None:
+            running.add(task)
         try:
             result = await job.run(biz)
         except Exception:
             log.exception("job %s failed", job.id)
             return
+        finally:
+            running.discard(task)  # type: ignore[arg-type]
         log.info("job %s finished: %s", job.id, result)
 
     return run

@@ -41,8 +41,10 @@ class CommittedRequestHandler(SimpleRequestHandler):
         except (json.JSONDecodeError, UnicodeDecodeError, ValidationError, TypeError):
             log.warning("webhook: malformed update refused")
             return web.Response(status=400, text="malformed update")
-        result = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
-        return web.Response(body=self._build_response_writer(bot=bot, result=result))
+        # Not feed_webhook_update: it answers after 55 s even if the handler has not
+        # finished, and an answer before the commit loses the update in a crash.
+        await self.dispatcher.feed_update(bot, update, **self.data)
+        return web.json_response({})
 
 
 async def _livez(request: web.Request) -> web.Response:
@@ -91,6 +93,8 @@ def build_web_app(
     app.router.add_get("/metrics", _metrics)
     if dp is not None and bot is not None:
         web_settings = biz.settings.web
+        if not web_settings.webhook_secret:  # aiogram would accept any request without one
+            raise ValueError("the webhook needs a secret (WEBHOOK_SECRET)")
         CommittedRequestHandler(
             dispatcher=dp,
             bot=bot,

@@ -108,3 +108,10 @@ async def test_readyz_says_what_is_down(tmp_path: Any) -> None:
             assert (await test_client.post(PATH, json={})).status in (404, 405)  # no webhook
     finally:
         await biz.db.dispose()
+
+
+async def test_no_webhook_without_a_secret(app: App, db_url: str) -> None:
+    """aiogram's handler would take any request when no secret is set: refused at build."""
+    unsafe = app.variant(make_settings(db_url))
+    with pytest.raises(ValueError, match="secret"):
+        build_web_app(unsafe.biz, unsafe.dp, unsafe.bot)

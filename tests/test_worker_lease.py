@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from time import monotonic
 
@@ -18,7 +18,7 @@ from bot.app import build_business
 from bot.config import load_settings
 from bot.db.engine import Database
 from bot.db.models import OutboxMessage, OutboxState
-from bot.lease import FileLease, PostgresLease, lease_for
+from bot.lease import FileLease, PostgresLease, hold_then_run, lease_for
 from bot.services.context import Business
 from bot.services.outbox import enqueue
 from bot.testing.telegram_double import BotAPIServer, FakeTelegram
@@ -44,7 +44,7 @@ async def test_file_lease_has_one_holder(tmp_path: Path) -> None:
 
 async def test_postgres_lease_is_released_when_its_holder_dies(postgres_session_url: str) -> None:
     engines = [create_async_engine(postgres_session_url) for _ in range(3)]
-    active, standby = PostgresLease(engines[0]), PostgresLease(engines[1])
+    active, standby = (PostgresLease(e, check_timeout=5) for e in engines[:2])
     try:
         assert await active.try_acquire()
         assert not await standby.try_acquire()
@@ -143,9 +143,7 @@ async def _wait_sent(biz: Business, process: BotProcess, timeout: float = 60.0) 
     while True:
         async with biz.db.read() as session:
             pending = await session.scalar(
-                select(func.count(OutboxMessage.id)).where(
-                    OutboxMessage.state != OutboxState.SENT
-                )
+                select(func.count(OutboxMessage.id)).where(OutboxMessage.state != OutboxState.SENT)
             )
         if not pending:
             return
@@ -156,4 +154,63 @@ async def _wait_sent(biz: Business, process: BotProcess, timeout: float = 60.0) 
 
 def test_in_memory_sqlite_has_no_lease() -> None:
     with pytest.raises(ValueError, match="in-memory"):
-        lease_for(create_async_engine("sqlite+aiosqlite:///:memory:"))
+        lease_for(create_async_engine("sqlite+aiosqlite:///:memory:"), 1.0)
+
+
+class ScriptedLease:
+    """A lease whose answers a test scripts: acquisitions (True, False or an error) and
+    how many checks it stays held for."""
+
+    def __init__(self, acquisitions: list[bool | Exception], held_checks: int) -> None:
+        self.acquisitions = acquisitions
+        self.held_checks = held_checks
+        self.checks = 0
+        self.released = 0
+
+    async def try_acquire(self) -> bool:
+        answer = self.acquisitions.pop(0) if self.acquisitions else False
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def still_held(self) -> bool:
+        self.checks += 1
+        return self.checks <= self.held_checks
+
+    async def release(self) -> None:
+        self.released += 1
+
+
+async def test_worker_stands_by_runs_and_stops_with_the_lease() -> None:
+    """A database error while asking is standing by, not a crash; the worker's tasks run
+    only while the lease is held and are stopped (jobs cancelled) when it is lost."""
+    lease = ScriptedLease([ConnectionError("db restarting"), False, True], held_checks=3)
+    events: list[str] = []
+    job_cancelled = asyncio.Event()
+
+    async def job() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            job_cancelled.set()
+            raise
+
+    async def start() -> Callable[[], Awaitable[None]]:
+        events.append("start")
+        task = asyncio.create_task(job())
+
+        async def stop() -> None:
+            events.append("stop")
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+        return stop
+
+    runner = asyncio.create_task(hold_then_run(lease, start, check_seconds=0.01))
+    try:
+        await asyncio.wait_for(job_cancelled.wait(), 10)
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+    assert events == ["start", "stop"]
+    assert lease.checks == 4 and lease.released == 1

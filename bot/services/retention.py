@@ -55,7 +55,6 @@ async def prune_processed(biz: Business) -> dict[str, int]:
     warned_before = add_months(now, -months) if months else now
     warnings = await _delete(
         biz,
-        (ProcessedUpdate.created_at < warned_before)
-        & ProcessedUpdate.key.startswith(WARNING_KEY),
+        (ProcessedUpdate.created_at < warned_before) & ProcessedUpdate.key.startswith(WARNING_KEY),
     )
     return {"updates": updates, "expiry_warnings": warnings}

@@ -258,9 +258,7 @@ async def aggregate(
     customer_id = np.ascontiguousarray(people[:, 0])
     n = customer_id.size
     windowed = conn.dialect.name == "postgresql"
-    bought = await fetch_int64(
-        conn, purchases_statement(now, days, with_months, windowed=windowed)
-    )
+    bought = await fetch_int64(conn, purchases_statement(now, days, with_months, windowed=windowed))
     buyer = bought[:, 0]
     where = np.minimum(np.searchsorted(customer_id, buyer), max(n - 1, 0))
     known = customer_id[where] == buyer if n else np.zeros(buyer.size, dtype=bool)
