@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 DEFAULT_CONFIG_PATH = Path("config.toml")
 Locale = Literal["ru", "en"]
 SUPPORTED_LOCALES: tuple[str, ...] = get_args(Locale)
+DEFAULT_LOCALE: Locale = "ru"  # until the owner sets business.default_language
 
 
 class ConfigError(Exception):
@@ -41,7 +42,7 @@ class BusinessSettings(_Section):
     name: str = Field(min_length=1, max_length=100)
     timezone: str = "Europe/Moscow"
     currency: str = Field(default="RUB", pattern=r"^[A-Z]{3}$")
-    default_language: Locale = "ru"
+    default_language: Locale = DEFAULT_LOCALE
     owner_ids: tuple[int, ...] = ()
     outlets: tuple[Outlet, ...] = (Outlet(code="main", name="Main"),)
 

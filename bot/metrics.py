@@ -12,7 +12,7 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 
 UPDATES = Counter(
     "loyalty_updates",
-    "Telegram updates handled, by type and outcome (handled, unhandled, failed)",
+    "Telegram updates by type and outcome (handled, refused, unhandled, failed)",
     ["type", "outcome"],
     registry=REGISTRY,
 )

@@ -17,6 +17,11 @@ def to_minor(value: Decimal) -> int:
     return int((Decimal(value) * MINOR_PER_UNIT).to_integral_exact())
 
 
+def points_value(points: int, point_value: Decimal) -> Decimal:
+    """What ``points`` are worth in money, to the cent."""
+    return (point_value * points).quantize(CENT)
+
+
 def from_minor(value: int) -> Decimal:
     """``1234`` -> ``Decimal("12.34")``."""
     return (Decimal(value) / MINOR_PER_UNIT).quantize(CENT)

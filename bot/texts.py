@@ -21,7 +21,7 @@ from babel.numbers import format_currency, format_decimal
 from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
 
-from bot.config import SUPPORTED_LOCALES
+from bot.config import DEFAULT_LOCALE, SUPPORTED_LOCALES
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -30,7 +30,7 @@ class Texts:
     def __init__(
         self,
         currency: str,
-        default_locale: str = "ru",
+        default_locale: str = DEFAULT_LOCALE,
         root: Path = TEMPLATES_DIR,
         override_dir: Path | None = None,
         timezone: str = "UTC",

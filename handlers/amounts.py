@@ -12,6 +12,8 @@ import re
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
+from bot.money import CENT
+
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2009']+")
 # With spaces (or apostrophes) in it, an amount must be grouped by threes: "1 500,50".
 _SPACE_GROUPED = re.compile(r"^\d{1,3}(?:[\s\u00a0\u202f\u2009']+\d{3})+(?:[,.]\d{1,2})?$")
@@ -60,7 +62,7 @@ def parse_amount(text: str, maximum: Decimal) -> Decimal:
         raise AmountError(AmountProblem.NOT_POSITIVE, text)
     if value > maximum:
         raise AmountError(AmountProblem.TOO_LARGE, text)
-    return value.quantize(Decimal("0.01"))
+    return value.quantize(CENT)
 
 
 def _normalise(compact: str) -> str | None:

@@ -16,8 +16,10 @@ from bot.logs import current_update
 from bot.metrics import HANDLER_SECONDS, UPDATES
 from bot.services.audit import AuditOutcome, audit_by
 from bot.services.context import Business
+from bot.services.errors import ServiceError
 from bot.services.idempotency import callback_key, message_key, update_key
 from bot.services.roles import Actor, Role, resolve_actor
+from handlers.commands import CommandError
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,9 @@ class UpdateContextMiddleware(BaseMiddleware):
             result = await handler(event, data)
             outcome = "unhandled" if result is UNHANDLED else "handled"
             return result
+        except (ServiceError, CommandError):
+            outcome = "refused"  # a rule said no; handlers.errors answers it
+            raise
         finally:
             HANDLER_SECONDS.observe(perf_counter() - started)
             UPDATES.labels(type=event.event_type, outcome=outcome).inc()

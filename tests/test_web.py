@@ -88,8 +88,10 @@ async def test_health_and_metrics(app: App, client: TestClient[Any, Any]) -> Non
     ready = await client.get("/readyz")
     assert ready.status == 200 and await ready.text() == "ready"
     await client.post(PATH, json=_update(900002, 5002, "/help"), headers={SECRET_HEADER: SECRET})
+    await client.post(PATH, json=_update(900003, 1000, "/adjust"), headers={SECRET_HEADER: SECRET})
     metrics = await (await client.get("/metrics")).text()
     assert 'loyalty_updates_total{outcome="handled",type="message"}' in metrics
+    assert 'loyalty_updates_total{outcome="refused",type="message"}' in metrics
     assert "loyalty_handler_seconds_count" in metrics
     assert "loyalty_worker_lease_held" in metrics
 

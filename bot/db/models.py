@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot.config import DEFAULT_LOCALE
 from bot.money import from_minor, to_minor
 
 
@@ -114,7 +115,7 @@ class Customer(Base):
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)
     name: Mapped[str | None] = mapped_column(String(64))
     name_key: Mapped[str | None] = mapped_column(String(64), index=True)  # casefolded, for /find
-    language: Mapped[str] = mapped_column(String(8), default="ru")
+    language: Mapped[str] = mapped_column(String(8), default=DEFAULT_LOCALE)
     card_code: Mapped[str] = mapped_column(String(16), unique=True)
     consent_at: Mapped[datetime | None]
     consent_version: Mapped[str | None] = mapped_column(String(32))

@@ -46,10 +46,9 @@ class ClientCard(BaseModel):
 def _wording(text: scoring.value.SourceText | None, locale: str) -> SourceWording | None:
     if text is None:
         return None
-    russian = locale == "ru"
     return SourceWording(
-        title=text.title_ru if russian else text.title_en,
-        essence=(text.essence_ru if russian else text.essence_en) or "",
+        title=getattr(text, f"title_{locale}"),
+        essence=getattr(text, f"essence_{locale}") or "",
         source=text.source,
     )
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.codes import looks_like_card_code, new_card_code
 from bot.db.models import Customer
+from bot.money import points_value
 from bot.numbers import is_ascii_number
 from bot.phones import normalise_phone
 from bot.services.audit import add_audit
@@ -41,7 +42,7 @@ def view(customer: Customer, point_value: Decimal) -> CustomerView:
         name=customer.name,
         phone=customer.phone,
         balance=customer.balance,
-        balance_value=(point_value * customer.balance).quantize(Decimal("0.01")),
+        balance_value=points_value(customer.balance, point_value),
         language=customer.language,
     )
 

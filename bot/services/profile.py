@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import SUPPORTED_LOCALES
 from bot.db.models import Customer, LedgerEntry, Purchase
+from bot.money import points_value
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.expiry import expiring
@@ -92,7 +93,7 @@ async def balance(biz: Business, tg_id: int) -> BalanceSummary:
         return BalanceSummary(
             card_code=customer.card_code,
             balance=customer.balance,
-            value=(settings.loyalty.point_value * customer.balance).quantize(Decimal("0.01")),
+            value=points_value(customer.balance, settings.loyalty.point_value),
             tier=await progress(session, settings, customer, now),
             expiring_points=points,
             expiring_from=first,

@@ -4,11 +4,12 @@ Update and callback claims are kept ``privacy.processed_retention_days`` (3 by d
 long enough for Telegram's re-deliveries, and below the week without updates after which
 Telegram restarts update ids at random, so a new update can never meet an old claim.
 
-Expiry-warning claims (``expiry-warning:<entry id>``, bot.services.expiry) guard a lot
-against a second warning for as long as the lot can still be warned about, so they follow
-their own rule: a claim is dropped once it is ``expiry.months`` old. A lot is credited
-before it is warned about and expires ``expiry.months`` after it is credited, so by then
-it has expired under the current setting and can never be warned about again.
+Expiry-warning claims (``expiry-warning:<lot>``, bot.services.expiry; a lot is an entry
+id, or ``<entry id>:<origin id>`` for points a refund gave back with their first date)
+guard a lot against a second warning for as long as it can still be warned about, so
+they follow their own rule: a claim is dropped once it is ``expiry.months`` old. A lot
+is warned about at most ``expiry.warn_days`` before it expires, and no lot lives longer
+than ``expiry.months``, so by then it has expired and can never be warned about again.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from bot.db.models import ProcessedUpdate
 from bot.services.context import Business
 from bot.services.expiry import WARNING_KEY
 from bot.services.idempotency import TELEGRAM_KEY_PREFIXES
-from bot.services.tiers import add_months
+from scoring.calendar import add_months
 
 # Rows deleted per transaction, so writers never wait long behind the job.
 CHUNK = 5000

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings, Tier
 from bot.db.models import Customer, CustomerScore, Purchase, Visit
-from bot.money import from_minor
+from bot.money import CENT, from_minor
 from bot.services.context import Business
 from bot.services.live_purchases import IS_LIVE, NET_MINOR
 from bot.services.notify import notify_customer
@@ -180,7 +180,7 @@ async def progress(
     now_standing = await standing(session, settings, customer.id, now)
     result.next_tier = nxt.name(lang)
     if nxt.min_spend is not None:
-        result.spend_missing = max(nxt.min_spend - now_standing.spend, Decimal("0.01"))
+        result.spend_missing = max(nxt.min_spend - now_standing.spend, CENT)
     if nxt.min_visits is not None:
         result.visits_missing = max(nxt.min_visits - now_standing.visits, 1)
     if nxt.min_rating is not None:
