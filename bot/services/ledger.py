@@ -76,6 +76,35 @@ def post(
     return entry
 
 
+def take_back(
+    session: AsyncSession,
+    customer: Customer,
+    points: int,
+    *,
+    key: str,
+    now: datetime,
+    author_tg_id: int | None,
+    purchase_id: int | None,
+    reason: str,
+) -> int:
+    """Reverse up to ``points`` (> 0) of the locked ``customer``'s balance and return what
+    was taken: a balance never goes below zero, so the caller audits the shortfall."""
+    taken = min(points, customer.balance)
+    if taken:
+        post(
+            session,
+            customer,
+            kind=LedgerKind.REVERSAL,
+            points=-taken,
+            key=key,
+            now=now,
+            author_tg_id=author_tg_id,
+            purchase_id=purchase_id,
+            reason=reason,
+        )
+    return taken
+
+
 async def ledger_sum(session: AsyncSession, customer_id: int) -> int:
     total = await session.scalar(
         select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(

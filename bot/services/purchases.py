@@ -15,7 +15,7 @@ from bot.services.context import Business
 from bot.services.customers import customer_for, refuse_own_account
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, personal, run_once
-from bot.services.ledger import lock_customer, post
+from bot.services.ledger import lock_customer, post, take_back
 from bot.services.notify import notify_customer
 from bot.services.referrals import reverse_on_refund
 from bot.services.requests import (
@@ -204,19 +204,16 @@ async def refund(
                 purchase_id=purchase.id,
                 reason="refund: redeemed points returned",
             )
-        reversed_points = min(to_reverse, customer.balance)
-        if reversed_points:
-            post(
-                session,
-                customer,
-                kind=LedgerKind.REVERSAL,
-                points=-reversed_points,
-                key=f"{key}:reverse",
-                now=now,
-                author_tg_id=actor.tg_id,
-                purchase_id=purchase.id,
-                reason="refund: earned points reversed",
-            )
+        reversed_points = take_back(
+            session,
+            customer,
+            to_reverse,
+            key=f"{key}:reverse",
+            now=now,
+            author_tg_id=actor.tg_id,
+            purchase_id=purchase.id,
+            reason="refund: earned points reversed",
+        )
         shortfall = to_reverse - reversed_points
         purchase.refunded_amount = after
         await session.flush()

@@ -24,7 +24,7 @@ from bot.config import ReferralSettings
 from bot.db.models import AuditEntry, Customer, LedgerEntry, LedgerKind, Purchase
 from bot.services.audit import add_audit
 from bot.services.context import Business
-from bot.services.ledger import lock_customer, post
+from bot.services.ledger import lock_customer, post, take_back
 from bot.services.live_purchases import is_live, net_amount
 from bot.services.notify import notify_customer
 from bot.services.roles import Actor
@@ -129,19 +129,17 @@ async def reverse_on_refund(
     for customer_id, points in rows:
         who = await lock_customer(session, customer_id)
         side = REFERRED if customer_id == purchase.customer_id else REFERRER
-        taken = min(points, who.balance)
+        taken = take_back(
+            session,
+            who,
+            points,
+            key=f"{key}:referral:{side}",
+            now=now,
+            author_tg_id=actor.tg_id,
+            purchase_id=purchase.id,
+            reason=REVERSAL_REASON,
+        )
         if taken:
-            post(
-                session,
-                who,
-                kind=LedgerKind.REVERSAL,
-                points=-taken,
-                key=f"{key}:referral:{side}",
-                now=now,
-                author_tg_id=actor.tg_id,
-                purchase_id=purchase.id,
-                reason=REVERSAL_REASON,
-            )
             notify_customer(
                 session, biz, who, _MESSAGES[side][1], points=taken, balance=who.balance
             )
