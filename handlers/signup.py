@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Annotated
 
 from aiogram import F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import CommandStart, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -231,7 +232,7 @@ async def on_signup_text(message: Message, biz: Business, actor: Actor, key: str
     """Plain text from someone whose sign-up has an open question: the answer to it."""
     progress = await signup.current(biz, actor.tg_id)
     if progress is None or progress.step is None:
-        return
+        raise SkipHandler  # no question open: handlers.fallback answers
     try:
         outcome = await signup.answer(
             biz, key=key, tg_id=actor.tg_id, step=progress.step, text=message.text or ""
@@ -247,8 +248,9 @@ async def on_signup_text(message: Message, biz: Business, actor: Actor, key: str
 
 async def on_signup_not_text(message: Message, biz: Business, actor: Actor) -> None:
     progress = await signup.current(biz, actor.tg_id)
-    if progress is not None and progress.step is not None:
-        await ask_step(message, biz, actor, progress)
+    if progress is None or progress.step is None:
+        raise SkipHandler
+    await ask_step(message, biz, actor, progress)
 
 
 async def on_signup_button(

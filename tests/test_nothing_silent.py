@@ -1,0 +1,105 @@
+"""Nothing the bot gets is met with silence (handlers/fallback.py): unknown commands and
+typos get the closest command the sender has, free text and stickers a hint, stray
+buttons an answer; another bot's commands are left alone."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from aiogram.filters import Command
+from aiogram.types import Update
+
+from bot.services.roles import Role
+from handlers.menu import COMMANDS_BY_ROLE
+from tests.support.flows import hire, join
+from tests.support.harness import App
+
+MEMBER, CASHIER, STRANGER = 5001, 6001, 5009
+
+
+async def test_unknown_commands_and_typos_point_to_help(app: App) -> None:
+    member = app.user(MEMBER, "en")
+    await join(app, member)
+    cashier = app.user(CASHIER, "en")
+    await hire(app, cashier)
+    before = await app.counts()
+    cases = [
+        (member, "/balanse", "Did you mean /balance?"),
+        (member, "/", "I don't know /."),
+        (member, "/HISTORY", "Did you mean /history?"),
+        (cashier, "/purchse 100", "Did you mean /purchase?"),
+    ]
+    for who, typed, expected in cases:
+        await who.send(typed)
+        reply = app.fake.last(who.user_id).text
+        assert expected in reply and "/help" in reply, (typed, reply)
+    await member.send("/purchse 100")  # a customer is not told staff commands exist
+    assert "/purchase" not in app.fake.last(MEMBER).text
+    await member.send("/" + "x" * 500)
+    assert len(app.fake.last(MEMBER).text) < 200
+    assert await app.counts() == before
+
+
+async def test_another_bots_commands_are_left_alone(app: App) -> None:
+    member = app.user(MEMBER, "en")
+    await join(app, member)
+    sent = len(app.fake.sent(MEMBER))
+    await member.send("/card@other_bot")
+    await member.send("/nonsense@other_bot")
+    assert len(app.fake.sent(MEMBER)) == sent
+    await member.send(f"/card@{app.fake.username}")  # ours: the card
+    assert app.fake.last(MEMBER).method == "sendPhoto"
+
+
+async def test_free_text_and_stickers_get_a_hint(app: App) -> None:
+    member = app.user(MEMBER, "en")
+    await join(app, member)
+    await member.send("hello?")
+    assert "/card" in app.fake.last(MEMBER).text and "/help" in app.fake.last(MEMBER).text
+    sticker = member.build_message("x").model_dump(mode="json", exclude_none=True)
+    sticker["message"].pop("text")
+    sticker["message"]["sticker"] = {
+        "file_id": "s1", "file_unique_id": "u1", "type": "regular",
+        "width": 512, "height": 512, "is_animated": False, "is_video": False,
+    }  # fmt: skip
+    await member.feed(Update.model_validate(sticker))
+    assert "/card" in app.fake.last(MEMBER).text
+    stranger = app.user(STRANGER, "en")
+    await stranger.send("how do I join?")
+    assert "/start" in app.fake.last(STRANGER).text
+
+
+@pytest.mark.parametrize("data", ["zz:1", "rd:y:not-a-number", "ca:purchase:0", ""])
+async def test_every_button_press_is_answered(app: App, data: str) -> None:
+    member = app.user(MEMBER, "en")
+    await join(app, member)
+    before = len(app.fake.calls("answerCallbackQuery"))
+    await member.click(data)
+    answers = app.fake.calls("answerCallbackQuery")[before:]
+    assert len(answers) == 1
+    assert answers[0].params.get("text"), "answered with a word, not just stopped"
+
+
+def _registered_commands(app: App) -> set[str]:
+    found: set[str] = set()
+    routers = [app.dp]
+    while routers:
+        router = routers.pop()
+        routers.extend(router.sub_routers)
+        for handler in router.message.handlers:
+            for flt in handler.filters or ():
+                if isinstance(flt.callback, Command):
+                    found.update(str(c) for c in flt.callback.commands)
+    return found
+
+
+async def test_the_command_table_is_what_the_routers_register(app: App) -> None:
+    assert _registered_commands(app) == set(COMMANDS_BY_ROLE[Role.OWNER])
+
+
+def test_each_role_has_its_own_commands_and_those_below() -> None:
+    order = [Role.STRANGER, Role.CUSTOMER, Role.STAFF, Role.OWNER]
+    for lower, higher in itertools.pairwise(order):
+        assert set(COMMANDS_BY_ROLE[lower]) <= set(COMMANDS_BY_ROLE[higher])
+    assert "purchase" not in COMMANDS_BY_ROLE[Role.CUSTOMER]
