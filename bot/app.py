@@ -37,7 +37,7 @@ from bot.services.errors import ServiceError
 from bot.services.staff import sync_outlets
 from bot.texts import Texts
 from bot.web import build_web_app
-from handlers import common, errors, fallback, member, owner, privacy, signup, staff
+from handlers import common, errors, fallback, member, menu, owner, privacy, signup, staff
 from handlers.commands import CommandError
 from handlers.middlewares import ActorMiddleware, UpdateContextMiddleware
 
@@ -99,6 +99,7 @@ def build_dispatcher(biz: Business, storage: BaseStorage | None = None) -> Dispa
         signup.make_router(),
         fallback.make_router(),  # nothing goes unanswered
     )
+    dp.startup.register(menu.on_startup)  # the command menus, per role
     dp.errors.register(errors.on_refusal, ExceptionTypeFilter(ServiceError, CommandError))
     dp.errors.register(errors.on_error)
     return dp

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message, ReplyKeyboardRemove
@@ -13,6 +13,7 @@ from bot.services import customers, staff
 from bot.services.context import Business
 from bot.services.roles import Actor, Role
 from handlers.deep_links import CARD_LINK_PREFIX, INVITE_PREFIX, REFERRAL_PREFIX
+from handlers.menu import publish_chat_menu
 from handlers.replies import text
 from handlers.signup import start_signup
 from handlers.staff import show_card
@@ -30,11 +31,13 @@ HELP_SECTIONS: dict[Role, tuple[str, ...]] = {
 
 
 async def on_invite_link(
-    message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
+    message: Message, command: CommandObject, bot: Bot, biz: Business, actor: Actor, key: str
 ) -> None:
     token = (command.args or "")[len(INVITE_PREFIX) :]
     name = message.from_user.full_name if message.from_user else ""
     outcome = await staff.accept_invite(biz, actor.tg_id, name, key, token)
+    if actor.role != Role.OWNER:  # an owner keeps the owner's menu
+        await publish_chat_menu(bot, biz, actor.tg_id, Role.STAFF)
     await message.answer(text(biz, actor, "staff.staff_joined", name=outcome.result.name))
 
 

@@ -22,6 +22,7 @@ from bot.services.scoring_job import ScoringBusyError, reclassify
 from handlers import commands
 from handlers.deep_links import INVITE_PREFIX
 from handlers.keyboards import StaffRemove, staff_keyboard
+from handlers.menu import clear_chat_menu
 from handlers.middlewares import RequireRole
 from handlers.replies import text
 from handlers.staff import CommandSpec, command_handler
@@ -58,10 +59,18 @@ async def on_staff(message: Message, biz: Business, actor: Actor, key: str) -> N
 
 
 async def on_staff_remove(
-    query: CallbackQuery, callback_data: StaffRemove, biz: Business, actor: Actor, key: str
+    query: CallbackQuery,
+    callback_data: StaffRemove,
+    bot: Bot,
+    biz: Business,
+    actor: Actor,
+    key: str,
 ) -> None:
     outcome = await staff.remove_staff(biz, actor, key, callback_data.staff_id)
     await query.answer()
+    removed = outcome.result.telegram_id
+    if removed is not None and removed not in biz.settings.business.owner_ids:
+        await clear_chat_menu(bot, removed)
     if query.message is not None:
         await query.message.answer(
             text(

@@ -8,9 +8,10 @@ import itertools
 
 import pytest
 from aiogram.filters import Command
-from aiogram.types import Update
+from aiogram.types import BotCommandScopeChat, BotCommandScopeDefault, Update
 
 from bot.services.roles import Role
+from bot.testing.telegram_double import buttons
 from handlers.menu import COMMANDS_BY_ROLE
 from tests.support.flows import hire, join
 from tests.support.harness import App
@@ -103,3 +104,29 @@ def test_each_role_has_its_own_commands_and_those_below() -> None:
     for lower, higher in itertools.pairwise(order):
         assert set(COMMANDS_BY_ROLE[lower]) <= set(COMMANDS_BY_ROLE[higher])
     assert "purchase" not in COMMANDS_BY_ROLE[Role.CUSTOMER]
+
+
+async def _menu(app: App, chat_id: int | None, language: str | None = None) -> list[str]:
+    scope = BotCommandScopeChat(chat_id=chat_id) if chat_id else BotCommandScopeDefault()
+    commands = await app.bot.get_my_commands(scope=scope, language_code=language)
+    return [c.command for c in commands]
+
+
+async def test_each_role_sees_its_own_command_menu(app: App) -> None:
+    """Customers everyone's menu (in each language); the owner the whole menu from the
+    start; a staff member the staff menu once they join, and the customers' again once
+    the owner removes them."""
+    await app.dp.emit_startup(bot=app.bot, **app.dp.workflow_data)
+    assert await _menu(app, None, "ru") == list(COMMANDS_BY_ROLE[Role.CUSTOMER])
+    menu_en = await app.bot.get_my_commands(language_code="en")
+    assert menu_en[1].description == "Your card: QR code for the counter"
+    assert await _menu(app, app.owner.user_id, "en") == list(COMMANDS_BY_ROLE[Role.OWNER])
+    cashier = app.user(CASHIER, "en")
+    assert await _menu(app, CASHIER, "en") == []  # Telegram falls back to the default
+    await hire(app, cashier)
+    assert await _menu(app, CASHIER, "en") == list(COMMANDS_BY_ROLE[Role.STAFF])
+    await app.owner.send("/staff")
+    listing = app.fake.last(app.owner.user_id)
+    await app.owner.click(buttons(listing)[0][1], listing)
+    assert await _menu(app, CASHIER, "en") == []
+    assert await _menu(app, CASHIER, "ru") == []

@@ -38,6 +38,7 @@ class StaffMember(BaseModel):
 
 class StaffRemoved(BaseModel):
     staff_id: int
+    telegram_id: int | None = None  # None in results stored before it was recorded
     name: str | None = personal()
 
 
@@ -149,7 +150,7 @@ async def remove_staff(
             update_key=key,
             details={"staff_id": staff.id},
         )
-        return StaffRemoved(staff_id=staff.id, name=staff.name)
+        return StaffRemoved(staff_id=staff.id, telegram_id=staff.telegram_id, name=staff.name)
 
     return await run_once(biz.db, biz.clock, key, StaffRemoved, work)
 
