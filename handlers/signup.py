@@ -23,7 +23,7 @@ from pydantic import Field
 from bot.services import signup
 from bot.services.context import Business
 from bot.services.errors import ServiceError
-from bot.services.roles import Actor
+from bot.services.roles import Actor, Role
 from bot.services.tiers import ladder_view
 from handlers.keyboards import (
     ConsentAnswer,
@@ -109,7 +109,19 @@ async def start_signup(
     await state.update_data(referrer=referrer_code)
 
 
+class JoinAsCustomer(CallbackData, prefix="jc"):
+    """The owner's landing: join the programme as a customer after all."""
+
+
 async def on_start(message: Message, biz: Business, actor: Actor, state: FSMContext) -> None:
+    if actor.role == Role.OWNER and actor.customer_id is None:
+        await message.answer(
+            text(biz, actor, "owner.landing", business=biz.settings.business.name),
+            reply_markup=inline_markup(
+                [inline_button(text(biz, actor, "owner.button_join_as_customer"), JoinAsCustomer())]
+            ),
+        )
+        return
     await start_signup(message, biz, actor, state)
 
 
@@ -272,9 +284,19 @@ async def on_signup_button(
         await ask_step(query.message, biz, actor, outcome.result)  # type: ignore[arg-type]
 
 
+async def on_join_as_customer(
+    query: CallbackQuery, biz: Business, actor: Actor, state: FSMContext
+) -> None:
+    await query.answer()
+    await clear_buttons(query)
+    if isinstance(query.message, Message):
+        await start_signup(query.message, biz, actor, state)
+
+
 def make_router() -> Router:
     """Registered last: its catch-all text handlers answer the open sign-up question."""
     router = Router(name="signup")
+    router.callback_query.register(on_join_as_customer, JoinAsCustomer.filter())
     not_command = ~F.text.startswith("/")
     router.message.register(on_start, CommandStart())
     router.callback_query.register(on_consent, ConsentAnswer.filter(), StateFilter(Signup.consent))

@@ -9,12 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.codes import new_invite_token
-from bot.db.models import Invite, Staff
+from bot.db.models import Customer, Invite, Staff
 from bot.services.audit import add_audit
 from bot.services.context import Business
 from bot.services.customers import telegram_name
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, personal, run_once
+from bot.services.outbox import enqueue
 from bot.services.roles import Actor
 
 
@@ -106,6 +107,20 @@ async def accept_invite(
             staff.outlet_code, staff.invited_by = invite.outlet_code, invite.created_by
         invite.used_at, invite.used_by = now, tg_id
         await session.flush()
+        inviter_language = await session.scalar(
+            select(Customer.language).where(Customer.telegram_id == invite.created_by)
+        )
+        enqueue(  # the owner who invited them hears they joined, in their language if known
+            session,
+            now=now,
+            chat_id=invite.created_by,
+            text=biz.texts.render(
+                inviter_language or biz.texts.default_locale,
+                "owner.staff_member_joined",
+                name=display,
+                outlet=staff.outlet_code,
+            ),
+        )
         add_audit(
             session,
             now=now,

@@ -19,6 +19,9 @@ async def join(
     """Full sign-up: /start (``/start ref_<invited_by>``: a friend's link), agree, own
     contact, name, then Skip on every optional question."""
     await user.send(f"/start ref_{invited_by}" if invited_by else "/start")
+    landing = app.fake.last(user.user_id)
+    if any(data.startswith("jc") for _, data in buttons(landing)):  # an owner's landing
+        await user.click(buttons(landing)[0][1], landing)
     consent = app.fake.last(user.user_id)
     await user.click(_agree_button(consent), consent)
     await user.send_contact(phone or next(PHONES))
