@@ -40,7 +40,7 @@ async def test_promotion_at_once_demotion_after_grace(app: App) -> None:
     assert await _tier(app, 5001) == "silver"
     await app.deliver()
     promoted = app.fake.texts(5001)[-1]
-    assert "Your status is now <b>Silver</b>" in promoted and "personal offers first" in promoted
+    assert "Your status is now <b>Silver</b>" in promoted and "priority booking" in promoted
     assert "+1,500 points" in app.fake.texts(5001)[-2]
 
     app.clock.advance(timedelta(days=180))
