@@ -20,6 +20,7 @@ from aiogram.filters import ExceptionTypeFilter
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+from aiogram.utils.deep_linking import create_start_link
 from aiohttp import web
 
 from bot.background import BackgroundTasks
@@ -32,6 +33,7 @@ from bot.jobs import DAILY_JOBS
 from bot.lease import hold_then_run, lease_for
 from bot.polling import poll
 from bot.scheduler import build_scheduler
+from bot.services import owners
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.staff import sync_outlets
@@ -39,6 +41,7 @@ from bot.texts import Texts
 from bot.web import build_web_app
 from handlers import common, errors, fallback, member, menu, owner, privacy, signup, staff
 from handlers.commands import CommandError
+from handlers.deep_links import OWNER_CODE_PREFIX
 from handlers.middlewares import ActorMiddleware, UpdateContextMiddleware
 
 log = logging.getLogger(__name__)
@@ -208,6 +211,7 @@ async def run(settings: Settings, *, webhook: bool = False, role: str = "all") -
             jobs: list[asyncio.Task[None]] = []
             if dp is not None:
                 dp["outbox_sender"] = sender
+                await _announce_owner_code(biz, bot)
             if webhook or settings.web.port:
                 app = build_web_app(biz, dp if webhook else None, bot)
                 await _serve_http(stack, app, settings.web.host, settings.web.port)
@@ -229,6 +233,24 @@ async def run(settings: Settings, *, webhook: bool = False, role: str = "all") -
             await _until_stopped(jobs)
     finally:
         await biz.db.dispose()
+
+
+async def _announce_owner_code(biz: Business, bot: Bot) -> None:
+    """No owner configured or claimed yet: log how to become one (issue a one-time code)."""
+    code = await owners.code_if_ownerless(biz)
+    if code is None:
+        return
+    payload = f"{OWNER_CODE_PREFIX}{code}"
+    try:
+        link = await create_start_link(bot, payload)
+    except Exception:  # the Bot API unreachable at this moment: the command still works
+        link = f"/start {payload}"
+    log.warning(
+        "No owner yet. Open %s (or send /start %s to the bot) to become the owner; "
+        "`loyalty-bot owner-code` issues a new code.",
+        link,
+        payload,
+    )
 
 
 async def _until_stopped(jobs: list[asyncio.Task[None]]) -> None:

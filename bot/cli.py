@@ -64,6 +64,32 @@ def run(
         pass
 
 
+@app.command("owner-code")
+def owner_code(config: Path = ConfigOption) -> None:
+    """Issue a one-time owner code (an unclaimed earlier one stops working): whoever sends
+    /start own_<code> to the bot becomes an owner."""
+    from bot.app import build_business
+    from bot.db.migrate import SchemaNotCurrentError, check_schema
+    from bot.services.owners import issue_code
+    from handlers.deep_links import OWNER_CODE_PREFIX
+
+    settings = _settings(config)
+
+    async def main() -> str:
+        biz = build_business(settings)
+        try:
+            await check_schema(biz.db)
+            return await issue_code(biz)
+        finally:
+            await biz.db.dispose()
+
+    try:
+        code = asyncio.run(main())
+    except SchemaNotCurrentError as err:
+        _fail(str(err))
+    typer.echo(f"Send this to the bot to become its owner (once): /start {OWNER_CODE_PREFIX}{code}")
+
+
 @app.command("webhook")
 def webhook_command(
     action: str = typer.Argument(..., help="set | info | delete"),

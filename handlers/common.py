@@ -9,10 +9,15 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message, ReplyKeyboardRemove
 
-from bot.services import customers, staff
+from bot.services import customers, owners, staff
 from bot.services.context import Business
 from bot.services.roles import Actor, Role
-from handlers.deep_links import CARD_LINK_PREFIX, INVITE_PREFIX, REFERRAL_PREFIX
+from handlers.deep_links import (
+    CARD_LINK_PREFIX,
+    INVITE_PREFIX,
+    OWNER_CODE_PREFIX,
+    REFERRAL_PREFIX,
+)
 from handlers.menu import publish_chat_menu
 from handlers.replies import text
 from handlers.signup import start_signup
@@ -39,6 +44,19 @@ async def on_invite_link(
     if actor.role != Role.OWNER:  # an owner keeps the owner's menu
         await publish_chat_menu(bot, biz, actor.tg_id, Role.STAFF)
     await message.answer(text(biz, actor, "staff.staff_joined", name=outcome.result.name))
+
+
+async def on_owner_code(
+    message: Message, command: CommandObject, bot: Bot, biz: Business, actor: Actor, key: str
+) -> None:
+    """The one-time owner code: its sender becomes an owner, with the owner's menu."""
+    await owners.claim(biz, actor.tg_id, key, (command.args or "")[len(OWNER_CODE_PREFIX) :])
+    await publish_chat_menu(bot, biz, actor.tg_id, Role.OWNER)
+    await message.answer(
+        text(biz, actor, "owner.claimed")
+        + "\n\n"
+        + text(biz, actor, "owner.landing", business=biz.settings.business.name)
+    )
 
 
 async def on_card_link(
@@ -84,6 +102,9 @@ def make_router() -> Router:
     router = Router(name="common")
     router.message.register(
         on_invite_link, CommandStart(deep_link=True, magic=F.args.startswith(INVITE_PREFIX))
+    )
+    router.message.register(
+        on_owner_code, CommandStart(deep_link=True, magic=F.args.startswith(OWNER_CODE_PREFIX))
     )
     router.message.register(
         on_card_link, CommandStart(deep_link=True, magic=F.args.startswith(CARD_LINK_PREFIX))

@@ -12,7 +12,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
 from bot.config import SUPPORTED_LOCALES
-from bot.services import staff
+from bot.services import owners, staff
 from bot.services.context import Business
 from bot.services.roles import Role
 from handlers.staff import STAFF_COMMANDS
@@ -66,10 +66,11 @@ async def publish_menus(bot: Bot, biz: Business) -> None:
             language_code=locale,
         )  # fmt: skip
     await bot.set_my_commands(_commands(biz, Role.CUSTOMER, biz.texts.default_locale))
-    for owner_id in biz.settings.business.owner_ids:
+    owner_ids = await owners.owner_ids(biz)
+    for owner_id in owner_ids:
         await publish_chat_menu(bot, biz, owner_id, Role.OWNER)
     for member in await staff.list_staff(biz):
-        if member.telegram_id not in biz.settings.business.owner_ids:
+        if member.telegram_id not in owner_ids:
             await publish_chat_menu(bot, biz, member.telegram_id, Role.STAFF)
 
 

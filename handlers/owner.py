@@ -13,7 +13,7 @@ from aiogram.utils.deep_linking import create_start_link
 
 from bot.background import BackgroundTasks
 from bot.numbers import is_ascii_number
-from bot.services import kpis, purchases, staff
+from bot.services import kpis, owners, purchases, staff
 from bot.services.audit import audit_view
 from bot.services.client_card import client_card
 from bot.services.context import Business
@@ -69,7 +69,7 @@ async def on_staff_remove(
     outcome = await staff.remove_staff(biz, actor, key, callback_data.staff_id)
     await query.answer()
     removed = outcome.result.telegram_id
-    if removed is not None and removed not in biz.settings.business.owner_ids:
+    if removed is not None and removed not in await owners.owner_ids(biz):
         await clear_chat_menu(bot, removed)
     if query.message is not None:
         await query.message.answer(

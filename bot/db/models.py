@@ -163,6 +163,22 @@ class Staff(Base):
     removed_at: Mapped[datetime | None]
 
 
+class Owner(Base):
+    """An owner who claimed the bot with a one-time code (owners in config need no row).
+
+    A row with no ``telegram_id`` is a code not claimed yet; only the code's SHA-256 is
+    kept, so the database never holds a usable code.
+    """
+
+    __tablename__ = "owners"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    created_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+
+
 class Invite(Base):
     __tablename__ = "invites"
 

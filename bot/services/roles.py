@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from sqlalchemy import BigInteger, literal, select
 
-from bot.db.models import Customer, Staff
+from bot.db.models import Customer, Owner, Staff
 from bot.services.context import Business
 
 
@@ -39,19 +39,20 @@ class Actor:
 
 
 async def resolve_actor(biz: Business, tg_id: int, language_code: str | None) -> Actor:
-    """One round trip: the active staff row and the customer row for this Telegram id."""
+    """One round trip: the owner, active staff and customer rows for this Telegram id."""
     me = select(literal(tg_id, BigInteger).label("tg_id")).subquery()
     stmt = (
-        select(Staff.id, Staff.outlet_code, Customer.id, Customer.language)
+        select(Owner.id, Staff.id, Staff.outlet_code, Customer.id, Customer.language)
         .select_from(me)
+        .outerjoin(Owner, Owner.telegram_id == me.c.tg_id)
         .outerjoin(Staff, (Staff.telegram_id == me.c.tg_id) & Staff.active.is_(True))
         .outerjoin(Customer, Customer.telegram_id == me.c.tg_id)
     )
     async with biz.db.engine.connect() as conn:
-        staff_id, outlet_code, customer_id, language = (await conn.execute(stmt)).one()
+        owner_row, staff_id, outlet_code, customer_id, language = (await conn.execute(stmt)).one()
     settings = biz.settings
     locale = biz.texts.locale_for(language if customer_id is not None else language_code)
-    if tg_id in settings.business.owner_ids:
+    if tg_id in settings.business.owner_ids or owner_row is not None:
         role = Role.OWNER
     elif staff_id is not None:
         role = Role.STAFF
