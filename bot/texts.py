@@ -26,6 +26,19 @@ from bot.config import DEFAULT_LOCALE, SUPPORTED_LOCALES
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
+PLURALS = "plurals.html"
+
+
+def _word_forms(env: SandboxedEnvironment) -> dict[str, dict[str, str]]:
+    """``plurals.html``'s blocks: word -> {CLDR category: form}."""
+    template = env.get_template(PLURALS)
+    forms: dict[str, dict[str, str]] = {}
+    for word, render in template.blocks.items():
+        spec = "".join(render(template.new_context({}))).strip()
+        forms[word] = dict(item.split("=", 1) for item in spec.split("|"))
+    return forms
+
+
 class Texts:
     def __init__(
         self,
@@ -62,10 +75,25 @@ class Texts:
         parsed = Locale.parse(locale)  # parsed once: Babel would re-parse it on every call
         env.filters["money"] = self._money_filter(parsed)
         env.filters["num"] = lambda v, _loc=parsed: format_decimal(v, locale=_loc)
+        word_of = self._word_filter(parsed, _word_forms(env))
+        env.filters["plural_word"] = word_of
+        env.filters["plural"] = lambda v, word, _loc=parsed, _w=word_of: (
+            f"{format_decimal(v, locale=_loc)} {_w(v, word)}"
+        )
         env.filters["day"] = lambda v, _loc=parsed: format_date(
             v.astimezone(self.zone), format="medium", locale=_loc
         )
         return env
+
+    @staticmethod
+    def _word_filter(locale: Locale, forms: dict[str, dict[str, str]]) -> Any:
+        """``{{ n|plural_word("point") }}``: the word alone ("балл", "балла", "баллов") by
+        the CLDR plural rules; ``{{ n|plural("point") }}`` puts the number before it."""
+
+        def word_of(value: int | Decimal, word: str) -> str:
+            return forms[word][locale.plural_form(abs(value))]
+
+        return word_of
 
     def _money_filter(self, locale: Locale) -> Any:
         def money(value: Decimal | int | str) -> str:

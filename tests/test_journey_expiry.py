@@ -31,7 +31,7 @@ async def _warnings(app: App, customer_id: int) -> int:
         rows = await session.scalars(
             select(OutboxMessage.text).where(OutboxMessage.customer_id == customer_id)
         )
-        return sum(1 for text in rows if text and "expire on" in text)
+        return sum(1 for text in rows if text and "Points expiring on" in text)
 
 
 async def test_fifo_expiry_with_warning(app: App) -> None:
@@ -49,7 +49,7 @@ async def test_fifo_expiry_with_warning(app: App) -> None:
     assert await expiry.run_daily(app.biz) == {"customers": 1, "expired": 0, "warned": 20}
     assert await expiry.run_daily(app.biz) == {"customers": 1, "expired": 0, "warned": 0}
     await app.deliver()
-    assert "20 of your points expire on Jan 15, 2027" in app.fake.texts(5001)[-1]
+    assert "Points expiring on Jan 15, 2027: 20." in app.fake.texts(5001)[-1]
     await ivan.send("/balance")
     assert "20 points expire within 30 days (the first on Jan 15, 2027)" in app.fake.last(5001).text
 

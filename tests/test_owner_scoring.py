@@ -127,7 +127,7 @@ async def test_one_repeat_buyer_in_rescore_client_and_kpi(app: App) -> None:
     app.clock.advance(timedelta(days=1))
     await app.owner.send(f"/purchase {ivan.card_code} 300")
     rescore, card, kpi = await three_answers()
-    assert "1 repeat buyers" in rescore
+    assert "1 repeat buyer." in rescore  # one: singular (CLDR plural rules)
     assert "<b>Stage</b>: repeat buyer" in card
     # seed 001: long-term marketing «все типы клиентов, за исключением «худших клиентов»»
     assert "<b>Strategy</b>: " in card and "; and long-term marketing — " in card

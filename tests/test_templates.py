@@ -8,6 +8,7 @@ import pytest
 from jinja2.exceptions import SecurityError
 
 from bot.config import SUPPORTED_LOCALES
+from bot.services.purchases import AdjustResult
 from bot.texts import TEMPLATES_DIR, Texts
 
 AREAS = sorted(p.stem for p in (TEMPLATES_DIR / "en").glob("*.html"))
@@ -71,3 +72,36 @@ def test_button_labels_are_plain_text() -> None:
     assert texts.plain("en", "owner.button_remove", name="Tom & <Jerry>") == (
         "Remove Tom & <Jerry>"
     )
+
+
+COUNTS = (0, 1, 2, 5, 11, 21, 22, 25, 101, 111)
+
+
+def test_counts_take_the_plural_form_cldr_gives() -> None:
+    """Babel's CLDR plural rules, with the word forms in templates/<locale>/plurals.html."""
+    texts = Texts("RUB")
+    ru = [texts._envs["ru"].filters["plural"](n, "point") for n in COUNTS]
+    en = [texts._envs["en"].filters["plural"](n, "point") for n in COUNTS]
+    assert ru == [
+        "0 баллов", "1 балл", "2 балла", "5 баллов", "11 баллов",
+        "21 балл", "22 балла", "25 баллов", "101 балл", "111 баллов",
+    ]  # fmt: skip
+    assert en == ["0 points", "1 point", *(f"{n} points" for n in COUNTS[2:])]
+    customers = [texts._envs["en"].filters["plural"](n, "customer") for n in (1, 2)]
+    assert customers == ["1 customer", "2 customers"]
+
+
+@pytest.mark.parametrize(("points", "ru", "en"), [
+    (1, "+1 балл", "+1 point"), (21, "+21 балл", "+21 points"), (22, "+22 балла", "+22 points"),
+    (111, "+111 баллов", "+111 points"),
+])  # fmt: skip
+def test_messages_agree_with_their_counts(points: int, ru: str, en: str) -> None:
+    texts = Texts("RUB")
+    context = {"amount": Decimal("100"), "points": points, "balance": points}
+    assert ru in texts.render("ru", "customer.points_earned", **context)
+    assert en in texts.render("en", "customer.points_earned", **context)
+    adjusted = AdjustResult(customer_id=1, card_code="AB12", customer_name=None,
+                            points=-points, balance=0)  # fmt: skip
+    balance = texts.render("ru", "owner.adjusted", r=adjusted)
+    assert f"−{points}" in balance.replace("-", "−") and ru.split()[1] in balance
+
