@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -75,6 +75,10 @@ class Texts:
         parsed = Locale.parse(locale)  # parsed once: Babel would re-parse it on every call
         env.filters["money"] = self._money_filter(parsed)
         env.filters["num"] = lambda v, _loc=parsed: format_decimal(v, locale=_loc)
+        env.filters["pct"] = self._percent_filter(parsed)
+        env.filters["dec"] = lambda v, places=1, _loc=parsed: format_decimal(
+            v, format="#,##0." + "0" * places, locale=_loc
+        )
         word_of = self._word_filter(parsed, _word_forms(env))
         env.filters["plural_word"] = word_of
         env.filters["plural"] = lambda v, word, _loc=parsed, _w=word_of: (
@@ -94,6 +98,19 @@ class Texts:
             return forms[word][locale.plural_form(abs(value))]
 
         return word_of
+
+    @staticmethod
+    def _percent_filter(locale: Locale) -> Any:
+        """``{{ 57.25|pct }}``: "57,3 %" in Russian, "57.3%" in English: the locale's own
+        percent pattern with ``places`` decimals (the value is in percent, not a share)."""
+        base = locale.percent_formats[None].pattern
+
+        def pct(value: float, places: int = 1) -> str:
+            cut = base.rfind("0") + 1
+            pattern = base[:cut] + ("." + "0" * places if places else "") + base[cut:]
+            return format_percent(value / 100, format=pattern, locale=locale)
+
+        return pct
 
     def _money_filter(self, locale: Locale) -> Any:
         def money(value: Decimal | int | str) -> str:

@@ -105,3 +105,12 @@ def test_messages_agree_with_their_counts(points: int, ru: str, en: str) -> None
     balance = texts.render("ru", "owner.adjusted", r=adjusted)
     assert f"−{points}" in balance.replace("-", "−") and ru.split()[1] in balance
 
+
+
+def test_percentages_and_decimals_in_the_readers_locale() -> None:
+    """"100,0 %" in Russian, "100.0%" in English (Babel's percent patterns)."""
+    texts = Texts("RUB")
+    ru, en = texts._envs["ru"].filters, texts._envs["en"].filters
+    assert ru["pct"](100.0) == "100,0\xa0%" and en["pct"](100.0) == "100.0%"
+    assert ru["pct"](57.25, 0) == "57\xa0%" and en["dec"](1.5, 2) == "1.50"
+    assert ru["dec"](1234.5) == "1\xa0234,5"
