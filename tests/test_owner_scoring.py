@@ -54,6 +54,14 @@ async def test_rescore_then_client_card(app: App) -> None:
         assert f"<b>{heading}</b>" in card, heading
     assert "Ivan &lt;i&gt;" in card and "likes &lt;b&gt;tea&lt;/b&gt;" in card
     assert "first-time buyer" in card and "№1" in card and "oil" in card
+    assert "(source 001, table 1)" in card
+
+    russian = app.user(1000, "ru", "Owner")  # the same owner, Telegram in Russian
+    await russian.send(f"/client {ivan.card_code}")
+    card_ru = app.fake.last(1000).text
+    assert "<b>Стратегия</b>" in card_ru and "источник 001, табл. 1" in card_ru
+    assert "table" not in card_ru, card_ru
+    assert ".." not in card_ru
 
 
 async def test_client_refusals_and_role(app: App) -> None:
