@@ -16,6 +16,11 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import (
+    TelegramNetworkError,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
@@ -31,6 +36,7 @@ from bot.db.migrate import check_schema
 from bot.delivery.sender import OutboxSender
 from bot.jobs import DAILY_JOBS
 from bot.lease import hold_then_run, lease_for
+from bot.logs import redact
 from bot.polling import poll
 from bot.scheduler import build_scheduler
 from bot.services import owners
@@ -186,6 +192,33 @@ async def _serve_http(
     log.info("HTTP server on %s:%d", host, port)
 
 
+class StartupError(Exception):
+    """Why the bot cannot start, phrased for the operator: the cause and the fix."""
+
+
+BOT_API_CHECK_S = 5.0
+
+
+async def check_bot_api(bot: Bot, settings: Settings) -> None:
+    """One getMe before anything else: a wrong token or an unreachable Bot API server is a
+    one-line refusal to start, not a process that retries for ever."""
+    server = settings.telegram.api_server
+    try:
+        async with asyncio.timeout(BOT_API_CHECK_S):
+            await bot.get_me()
+    except TelegramUnauthorizedError:
+        raise StartupError(
+            "the Bot API refused the bot token (401 Unauthorized): check BOT_TOKEN, "
+            "as @BotFather gave it"
+        ) from None
+    except (TelegramNetworkError, TelegramServerError, TimeoutError) as exc:
+        reason = redact(str(exc) or type(exc).__name__, settings.secrets())
+        raise StartupError(
+            f"cannot reach the Bot API at {server} ({reason}): check telegram.api_server "
+            "and the network"
+        ) from None
+
+
 async def run(settings: Settings, *, webhook: bool = False, role: str = "all") -> None:
     """Start a bot process: refuse an unmigrated database, then its role's work.
 
@@ -206,6 +239,7 @@ async def run(settings: Settings, *, webhook: bool = False, role: str = "all") -
         async with contextlib.AsyncExitStack() as stack:
             bot = build_bot(settings)
             stack.push_async_callback(bot.session.close)
+            await check_bot_api(bot, settings)
             sender = OutboxSender(biz, bot)
             dp = build_dispatcher(biz, build_storage(settings)) if role != "worker" else None
             jobs: list[asyncio.Task[None]] = []

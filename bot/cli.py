@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import typer
@@ -49,16 +50,19 @@ def run(
 ) -> None:
     """Start the bot: updates (long polling or webhook) and/or the worker (scheduler and
     outbox sender, one active process at a time)."""
+    if not isinstance(logging.getLevelName(log_level.upper()), int):
+        _fail(f"--log-level {log_level!r}: use DEBUG, INFO, WARNING or ERROR")
+    settings = _settings(config)  # before importing aiogram: a typo answers at once
+    if not settings.bot_token:
+        _fail(f"no bot token: set BOT_TOKEN in the environment or bot_token in {config}")
+    from bot.app import StartupError
     from bot.app import run as run_bot
     from bot.db.migrate import SchemaNotCurrentError
 
-    settings = _settings(config)
-    if not settings.bot_token:
-        _fail(f"no bot token: set BOT_TOKEN in the environment or bot_token in {config}")
-    setup_logging(log_level, settings.secrets())
+    setup_logging(log_level.upper(), settings.secrets())
     try:
         asyncio.run(run_bot(settings, webhook=webhook, role=role))
-    except (SchemaNotCurrentError, ValueError) as err:
+    except (SchemaNotCurrentError, StartupError, ValueError) as err:
         _fail(str(err))
     except KeyboardInterrupt:
         pass

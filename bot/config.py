@@ -508,10 +508,37 @@ def _environment_overrides() -> dict[str, Any]:
     return data
 
 
+ENV_PREFIX = "LOYALTY_"
+
+
+def _check_environment_keys() -> None:
+    """``LOYALTY_<SECTION>__<KEY>`` naming no setting is a typo, not something to ignore."""
+    import difflib
+    import os
+
+    def unknown(name: str, what: str, known: list[str], spelled: str) -> ConfigError:
+        """``spelled``: the variable's name with ``{}`` where the closest match goes."""
+        close = difflib.get_close_matches(what, known, n=1)
+        hint = f" (did you mean {ENV_PREFIX}{spelled.format(close[0]).upper()}?)" if close else ""
+        return ConfigError(f"{name}: no setting {what!r}{hint}")
+
+    for name in sorted(os.environ):
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue  # LOYALTY_TEST_* and the like are not settings
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        model = getattr(Settings.model_fields.get(section), "annotation", None)
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise unknown(name, section, list(Settings.model_fields), "{}__" + key)
+        keys = list(model.model_fields)
+        if key.split("__")[0] not in keys:
+            raise unknown(name, key, keys, section + "__{}")
+
+
 def settings_from_dict(data: dict[str, Any], *, use_env: bool = True) -> Settings:
     """Validate a parsed TOML document (and, by default, the environment)."""
     data = dict(data)
     if use_env:
+        _check_environment_keys()
         env = _environment_overrides()
         if "bot_token" in env:
             data["bot_token"] = env["bot_token"]

@@ -155,12 +155,69 @@ def test_run_refuses_unmigrated_database(tmp_path: Path) -> None:
 
 
 def test_custom_rating_scale_validated_at_start() -> None:
-    bad = {"rating_scale": "custom", "custom_rating_scale": {
-        "name": "x", "criteria": [{"key": "shoe_size", "title": "?", "unit": "",
-                                   "edges": [40.0], "points": [0, 1]}],
-        "categories": [{"key": "a", "title": "A", "min_score": 0, "benefits": []}]}}
+    bad = {
+        "rating_scale": "custom",
+        "custom_rating_scale": {
+            "name": "x",
+            "criteria": [
+                {"key": "shoe_size", "title": "?", "unit": "", "edges": [40.0], "points": [0, 1]}
+            ],
+            "categories": [{"key": "a", "title": "A", "min_score": 0, "benefits": []}],
+        },
+    }
     with pytest.raises(ConfigError, match=r"scoring.*unknown criteria \['shoe_size'\]"):
         settings_from_dict(base_config("sqlite+aiosqlite:///x.db", scoring=bad), use_env=False)
     with pytest.raises(ConfigError, match="needs a"):
-        settings_from_dict(base_config("sqlite+aiosqlite:///x.db",
-                                       scoring={"rating_scale": "custom"}), use_env=False)
+        settings_from_dict(
+            base_config("sqlite+aiosqlite:///x.db", scoring={"rating_scale": "custom"}),
+            use_env=False,
+        )
+
+
+@pytest.mark.parametrize(
+    ("extra_env", "args", "expected"),
+    [
+        ({}, ("--log-level", "LOUD"), "--log-level 'LOUD': use DEBUG, INFO"),
+        ({"LOYALTY_BUSINES__NAME": "x"}, (), "did you mean LOYALTY_BUSINESS__NAME?"),
+        ({"LOYALTY_LOYALTY__EARN_PERCEN": "5"}, (), "did you mean LOYALTY_LOYALTY__EARN_PERCENT?"),
+    ],
+)
+def test_start_up_problems_are_one_line(
+    tmp_path: Path, extra_env: dict[str, str], args: tuple[str, ...], expected: str
+) -> None:
+    config = _write_config(tmp_path)
+    env = {**_clean_env(), "BOT_TOKEN": "123:ABC", **extra_env}
+    result = _cli("run", "-c", str(config), *args, cwd=ROOT, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert expected in result.stderr
+
+
+async def test_unreachable_bot_api_or_wrong_token_refuse_to_start(tmp_path: Path) -> None:
+    """One getMe before anything: an unreachable server or a token Telegram refuses is a
+    one-line refusal to start (the process would otherwise retry for ever)."""
+    from bot.app import StartupError, build_bot, check_bot_api
+    from bot.testing.telegram_double import BotAPIServer
+
+    unreachable = settings_from_dict(
+        base_config("sqlite+aiosqlite:///x.db", telegram={"api_server": "http://127.0.0.1:9"})
+        | {"bot_token": "123:SECRET"},
+        use_env=False,
+    )
+    bot = build_bot(unreachable)
+    with pytest.raises(
+        StartupError, match=r"cannot reach the Bot API at http://127\.0\.0\.1:9"
+    ) as err:
+        await check_bot_api(bot, unreachable)
+    assert "SECRET" not in str(err.value)
+    await bot.session.close()
+    async with BotAPIServer() as server:
+        wrong = settings_from_dict(
+            base_config("sqlite+aiosqlite:///x.db", telegram={"api_server": server.url})
+            | {"bot_token": "999:NOT-THE-TOKEN"},
+            use_env=False,
+        )
+        bot = build_bot(wrong)
+        with pytest.raises(StartupError, match="401 Unauthorized"):
+            await check_bot_api(bot, wrong)
+        await bot.session.close()
