@@ -109,6 +109,7 @@ async def on_language_choice(
 ) -> None:
     outcome = await profile.update_preferences(biz, key, actor.tg_id, language=callback_data.code)
     await query.answer()
+    await clear_buttons(query)
     if query.message is not None:
         locale = outcome.result.language
         await query.message.answer(biz.texts.render(locale, "customer.language_set"))  # type: ignore[union-attr]

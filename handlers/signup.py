@@ -133,6 +133,7 @@ async def on_consent(
     state: FSMContext,
 ) -> None:
     await query.answer()
+    await clear_buttons(query)  # answered: the consent buttons go
     if not callback_data.agree:
         await state.clear()
         await query.message.answer(text(biz, actor, "customer.consent_declined"))  # type: ignore[union-attr]

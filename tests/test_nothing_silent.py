@@ -130,3 +130,24 @@ async def test_each_role_sees_its_own_command_menu(app: App) -> None:
     await app.owner.click(buttons(listing)[0][1], listing)
     assert await _menu(app, CASHIER, "en") == []
     assert await _menu(app, CASHIER, "ru") == []
+
+
+async def test_used_buttons_go_away(app: App) -> None:
+    """Consent, sign-up skips and the language choice take their buttons away once used
+    (the redemption request's are tested with it)."""
+    member = app.user(MEMBER, "en")
+    await join(app, member)  # consent agreed, optional questions skipped
+    await member.send("/language")
+    choice = app.fake.last(MEMBER)
+    await member.click(buttons(choice)[0][1], choice)
+    cleared = {
+        c.params["message_id"]
+        for c in app.fake.calls("editMessageReplyMarkup")
+        if c.params.get("reply_markup") in (None, "", {}) and int(c.params["chat_id"]) == MEMBER
+    }
+    asked_with_buttons = [
+        c.response["result"]["message_id"]
+        for c in app.fake.sent(MEMBER)
+        if c.method == "sendMessage" and buttons(c)
+    ]
+    assert asked_with_buttons and set(asked_with_buttons) <= cleared
