@@ -44,6 +44,7 @@ class BusinessSettings(_Section):
     currency: str = Field(default="RUB", pattern=r"^[A-Z]{3}$")
     default_language: Locale = DEFAULT_LOCALE
     owner_ids: tuple[int, ...] = ()
+    phone_region: str = Field(default="RU", pattern=r"^[A-Z]{2}$")  # for numbers typed without +
     outlets: tuple[Outlet, ...] = (Outlet(code="main", name="Main"),)
 
     @field_validator("timezone")
@@ -53,6 +54,15 @@ class BusinessSettings(_Section):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("phone_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        import phonenumbers
+
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {value!r} (ISO 3166 code such as RU, KZ, DE)")
         return value
 
     @field_validator("outlets")

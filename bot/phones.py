@@ -1,26 +1,27 @@
-"""Phone numbers in E.164 via phonenumbers; a bare national number uses the business's region."""
+"""Phone numbers in E.164 via phonenumbers; a bare national number uses the business's region
+(``business.phone_region``)."""
 
 from __future__ import annotations
 
 import phonenumbers
 
-DEFAULT_REGION = "RU"
 
+def normalise_phone(text: str, region: str) -> str | None:
+    """E.164 string, or None when the text is not a valid phone number.
 
-def normalise_phone(text: str, region: str = DEFAULT_REGION) -> str | None:
-    """E.164 string, or None when the text is not a valid phone number."""
+    Read first as the business's region reads it (a national number, "8 916 …" in Russia,
+    "0151 …" in Germany), then, for bare digits, as an international number without its
+    "+" (Telegram sends a shared contact's number that way).
+    """
     candidate = text.strip()
-    if (
-        candidate
-        and candidate[0].isdigit()
-        and len(candidate) > 10
-        and not candidate.startswith("8")
-    ):
-        candidate = "+" + candidate  # Telegram sends contacts without the plus sign
-    try:
-        parsed = phonenumbers.parse(candidate, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    attempts = [candidate]
+    if candidate[:1].isdigit():
+        attempts.append("+" + candidate)
+    for attempt in attempts:
+        try:
+            parsed = phonenumbers.parse(attempt, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(parsed):
+            return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return None

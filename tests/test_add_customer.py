@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.db.models import AuditEntry, Customer
+from tests.conftest import make_settings
 from tests.support.flows import hire, join
 from tests.support.harness import App
 
@@ -60,3 +61,14 @@ async def test_phone_already_has_a_card(app: App) -> None:
     await app.user(CASHIER, "en").send("/addcustomer +79160000001")
     assert f"already has a card: {customer.card_code}" in app.fake.last(CASHIER).text
     assert await app.counts(include_audit=True) == before
+
+
+async def test_phone_region_reads_national_numbers_of_the_business(app: App, db_url: str) -> None:
+    """business.phone_region: a German business reads 0151 … as +49 151 …"""
+    german = app.variant(make_settings(db_url, business={"phone_region": "DE"}))
+    cashier = german.user(CASHIER, "en")
+    await hire(german, cashier)
+    await cashier.send("/addcustomer 015112345678 Hans")
+    assert "+4915112345678" in german.fake.last(CASHIER).text
+    await cashier.send("/find 015112345678")
+    assert "Hans" in german.fake.last(CASHIER).text

@@ -55,7 +55,7 @@ def _wording(text: scoring.value.SourceText | None, locale: str) -> SourceWordin
 
 async def client_card(biz: Business, token: str, locale: str) -> ClientCard:
     async with biz.db.read() as session:
-        customer = await require_customer(session, token)
+        customer = await require_customer(session, token, biz.settings.business.phone_region)
         live = (Purchase.customer_id == customer.id) & IS_LIVE
         count, first, last, net_minor = (
             await session.execute(

@@ -47,7 +47,7 @@ def view(customer: Customer, point_value: Decimal) -> CustomerView:
     )
 
 
-async def matching_customers(session: AsyncSession, token: str) -> list[Customer]:
+async def matching_customers(session: AsyncSession, token: str, region: str) -> list[Customer]:
     """Everyone SPEC's one token names: a card code, phone digits, or a Telegram id.
 
     Digits can be two things at once (someone's phone and another's Telegram id): all
@@ -57,7 +57,7 @@ async def matching_customers(session: AsyncSession, token: str) -> list[Customer
         found = await session.scalar(select(Customer).where(Customer.card_code == token.upper()))
         return [found] if found is not None else []
     conditions = []
-    phone = normalise_phone(token)
+    phone = normalise_phone(token, region)
     if phone is not None:
         conditions.append(Customer.phone == phone)
     if is_ascii_number(token) and len(token) <= MAX_TELEGRAM_ID_DIGITS:
@@ -69,10 +69,10 @@ async def matching_customers(session: AsyncSession, token: str) -> list[Customer
     )
 
 
-async def require_customer(session: AsyncSession, token: str) -> Customer:
+async def require_customer(session: AsyncSession, token: str, region: str) -> Customer:
     """The one customer ``token`` names; refused when it names nobody or several people
     (the cashier then chooses from buttons instead of the bot guessing)."""
-    found = await matching_customers(session, token)
+    found = await matching_customers(session, token, region)
     if not found:
         raise ServiceError("customer_not_found", token=token)
     if len(found) > 1:
@@ -92,9 +92,9 @@ def refuse_own_account(actor: Actor, customer: Customer) -> None:
         raise ServiceError("own_account")
 
 
-async def customer_for(session: AsyncSession, actor: Actor, token: str) -> Customer:
+async def customer_for(session: AsyncSession, biz: Business, actor: Actor, token: str) -> Customer:
     """The customer a staff action names: one person, and not the actor themselves."""
-    customer = await require_customer(session, token)
+    customer = await require_customer(session, token, biz.settings.business.phone_region)
     refuse_own_account(actor, customer)
     return customer
 
@@ -103,7 +103,8 @@ async def search(biz: Business, query: str) -> list[CustomerView]:
     """/find: the token rule first, then a case-insensitive name search."""
     query = query.strip()
     async with biz.db.read() as session:
-        exact = await matching_customers(session, query) if " " not in query else []
+        region = biz.settings.business.phone_region
+        exact = await matching_customers(session, query, region) if " " not in query else []
         if exact:
             return [view(c, biz.settings.loyalty.point_value) for c in exact]
         pattern = f"%{_escape_like(query.casefold())}%"
@@ -180,7 +181,7 @@ async def add_at_counter(
     """Staff enter a customer by phone at the counter (consent given there, recorded and
     audited); when the customer later joins in Telegram with that phone, the card is
     linked, so points collected meanwhile stay theirs."""
-    phone = normalise_phone(request.phone)
+    phone = normalise_phone(request.phone, biz.settings.business.phone_region)
     if phone is None:
         raise ServiceError("bad_phone")
     name = clean_name(request.name) if request.name else None

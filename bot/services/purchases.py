@@ -101,7 +101,7 @@ async def record_purchase(
     now = biz.clock.now()
 
     async def work(session: AsyncSession) -> PurchaseResult:
-        found = await customer_for(session, actor, request.customer)
+        found = await customer_for(session, biz, actor, request.customer)
         customer = await lock_customer(session, found.id)
         booked = await book_purchase(
             session,
@@ -137,7 +137,7 @@ async def record_visit(
     now = biz.clock.now()
 
     async def work(session: AsyncSession) -> VisitResult:
-        customer = await customer_for(session, actor, request.customer)
+        customer = await customer_for(session, biz, actor, request.customer)
         visit = Visit(
             customer_id=customer.id,
             author_tg_id=actor.tg_id,
@@ -262,7 +262,7 @@ async def adjust(
     now = biz.clock.now()
 
     async def work(session: AsyncSession) -> AdjustResult:
-        found = await customer_for(session, actor, request.customer)
+        found = await customer_for(session, biz, actor, request.customer)
         customer = await lock_customer(session, found.id)
         post(
             session,
@@ -301,7 +301,7 @@ async def add_note(
     now = biz.clock.now()
 
     async def work(session: AsyncSession) -> NoteResult:
-        customer = await customer_for(session, actor, request.customer)
+        customer = await customer_for(session, biz, actor, request.customer)
         note = Note(
             customer_id=customer.id, author_tg_id=actor.tg_id, text=request.text, created_at=now
         )

@@ -64,7 +64,7 @@ async def request_redemption(
     loyalty = biz.settings.loyalty
 
     async def work(session: AsyncSession) -> RedemptionRequested:
-        customer = await customer_for(session, actor, request.customer)
+        customer = await customer_for(session, biz, actor, request.customer)
         if customer.telegram_id is None:
             raise ServiceError("customer_not_in_bot", card_code=customer.card_code)
         if request.points > customer.balance:

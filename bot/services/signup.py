@@ -132,7 +132,7 @@ async def _attach(
     referrer_code: str | None,
 ) -> Customer:
     """Create the customer, or link the one staff entered (or imported) with this phone."""
-    normalised = normalise_phone(phone)
+    normalised = normalise_phone(phone, biz.settings.business.phone_region)
     if normalised is None:
         raise ServiceError("bad_phone")
     customer = await session.scalar(select(Customer).where(Customer.phone == normalised))
