@@ -28,6 +28,7 @@ MAX_RECEIPT_LENGTH = 32
 MAX_NOTE_LENGTH = 1000
 MAX_REASON_LENGTH = 200
 MAX_TOKEN_LENGTH = 32
+MAX_FIND_QUERY = 2 * MAX_TOKEN_LENGTH  # /find and /client: a name of a few words
 
 
 class CommandError(ValueError):

@@ -13,13 +13,14 @@ from aiogram.utils.deep_linking import create_start_link
 
 from bot.background import BackgroundTasks
 from bot.numbers import is_ascii_number
-from bot.services import kpis, owners, purchases, staff
+from bot.services import customers, kpis, owners, purchases, staff
 from bot.services.audit import audit_view
 from bot.services.client_card import client_card
 from bot.services.context import Business
 from bot.services.roles import Actor, Role
 from bot.services.scoring_job import ScoringBusyError, reclassify
 from handlers import commands
+from handlers.commands import MAX_FIND_QUERY
 from handlers.deep_links import INVITE_PREFIX
 from handlers.keyboards import StaffRemove, staff_keyboard
 from handlers.menu import clear_chat_menu
@@ -85,11 +86,19 @@ async def on_staff_remove(
 async def on_client(
     message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
 ) -> None:
-    token = (command.args or "").strip()
-    if not token or " " in token:
+    """Whatever /find takes (card code, phone as typed, Telegram id, a name): one match
+    shows the profile card, several are listed with their card codes."""
+    query = (command.args or "").strip()
+    if not query or len(query) > MAX_FIND_QUERY:
         await message.answer(text(biz, actor, "errors.usage_client"))
         return
-    card = await client_card(biz, token, actor.locale)
+    found = await customers.search(biz, query)
+    if len(found) != 1:
+        await audit_view(biz, actor, "client_search", key, found=len(found))
+        reply = "staff.find_results" if found else "staff.find_none"
+        await message.answer(text(biz, actor, reply, found=found, query=query))
+        return
+    card = await client_card(biz, found[0].card_code, actor.locale)
     await audit_view(biz, actor, "client", key, customer_id=card.customer.customer_id)
     await message.answer(text(biz, actor, "owner.client_card", c=card))
 

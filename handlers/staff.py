@@ -83,7 +83,7 @@ async def on_find(
     message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
 ) -> None:
     query = (command.args or "").strip()
-    if not query or len(query) > commands.MAX_TOKEN_LENGTH * 2:
+    if not query or len(query) > commands.MAX_FIND_QUERY:
         await message.answer(text(biz, actor, "errors.usage_find"))
         return
     found = await customers.search(biz, query)

@@ -103,8 +103,8 @@ async def search(biz: Business, query: str) -> list[CustomerView]:
     """/find: the token rule first, then a case-insensitive name search."""
     query = query.strip()
     async with biz.db.read() as session:
-        region = biz.settings.business.phone_region
-        exact = await matching_customers(session, query, region) if " " not in query else []
+        # the token rule first; a phone may be typed with spaces ("+7 916 555-01-01")
+        exact = await matching_customers(session, query, biz.settings.business.phone_region)
         if exact:
             return [view(c, biz.settings.loyalty.point_value) for c in exact]
         pattern = f"%{_escape_like(query.casefold())}%"
