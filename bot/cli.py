@@ -68,6 +68,50 @@ def run(
         pass
 
 
+BackupToOption = typer.Option(None, "--to", help="file to write (default: a dated name)")
+BackupFileArgument = typer.Argument(..., help="a file `loyalty-bot backup` wrote")
+
+
+@app.command("backup")
+def backup_command(
+    config: Path = ConfigOption,
+    to: Path | None = BackupToOption,
+) -> None:
+    """A consistent copy of the database, taken while the bot runs (owner-only file)."""
+    from datetime import UTC, datetime
+
+    from bot.backup import BackupError, backup
+
+    settings = _settings(config)
+    target = to or Path(f"loyalty-{datetime.now(UTC):%Y%m%d-%H%M%S}.backup")
+    try:
+        backup(settings.database.url, target)
+    except BackupError as err:
+        _fail(str(err))
+    typer.echo(f"backup written: {target}")
+
+
+@app.command("restore")
+def restore_command(
+    source: Path = BackupFileArgument,
+    config: Path = ConfigOption,
+    yes: bool = typer.Option(False, "--yes", help="do not ask for confirmation"),
+) -> None:
+    """Replace the database with a backup (stop the bot first). Asks before it does."""
+    from bot.backup import BackupError, restore
+
+    settings = _settings(config)
+    if not yes and not typer.confirm(
+        f"Replace everything in the database with {source}? This cannot be undone."
+    ):
+        _fail("nothing restored")
+    try:
+        restore(settings.database.url, source)
+    except BackupError as err:
+        _fail(str(err))
+    typer.echo(f"restored from {source}; run `loyalty-bot migrate` if the backup is older")
+
+
 @app.command("owner-code")
 def owner_code(config: Path = ConfigOption) -> None:
     """Issue a one-time owner code (an unclaimed earlier one stops working): whoever sends
