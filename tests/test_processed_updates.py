@@ -7,6 +7,7 @@ until their points have expired, so no warning is ever repeated."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from bot.config import Settings
 from bot.db.models import ProcessedUpdate
 from bot.jobs import DAILY_JOBS
+from bot.logs import UpdateIdFilter
 from bot.scheduler import build_scheduler
 from bot.services import expiry, retention
 from tests.conftest import BACKENDS, make_settings
@@ -112,3 +114,24 @@ async def test_prune_runs_daily_at_the_configured_time(app: App, db_url: str) ->
     fire = job.trigger.get_next_fire_time(None, datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
     assert fire.astimezone(UTC) == datetime(2026, 1, 16, 2, 10, tzinfo=UTC)  # Moscow UTC+3
     assert biz.settings.privacy.processed_retention_days == 3
+
+
+async def test_business_events_are_logged_with_the_update_id_and_no_personal_data(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Purchases, refunds and adjustments are logged at INFO once committed, under the
+    update that caused them (the update id every log line carries), with ids and numbers:
+    the name and phone stay out, as they do in the stored result."""
+    customer = await join(app, app.user(5001, "en"), name="Zinaida", phone="+79165550177")
+    cashier = app.user(6001, "en")
+    await hire(app, cashier)
+    caplog.set_level(logging.INFO, logger="bot.services.idempotency")
+    caplog.handler.addFilter(UpdateIdFilter())
+    await cashier.send(f"/purchase {customer.card_code} 1000")
+    await cashier.send("/refund 1 100")
+    await app.owner.send(f"/adjust {customer.card_code} +5 goodwill")
+    events = [(r.getMessage().split(":")[0], r.update_id) for r in caplog.records]  # type: ignore[attr-defined]
+    assert [e for e, _ in events] == ["purchase", "refund", "adjustment"]
+    assert all(uid not in (None, "-") for _, uid in events)
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "Zinaida" not in logged and "5550177" not in logged and customer.card_code in logged

@@ -14,6 +14,7 @@ are pruned after ``privacy.processed_retention_days`` (``bot.services.retention`
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -26,6 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.db.engine import Database
 from bot.db.models import ProcessedUpdate
+
+log = logging.getLogger(__name__)
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -88,8 +91,12 @@ async def run_once(
     key: str,
     result_type: type[R],
     work: Callable[[AsyncSession], Awaitable[R]],
+    event: str | None = None,
 ) -> Outcome[R]:
-    """Run ``work`` in a write transaction unless ``key`` was processed before."""
+    """Run ``work`` in a write transaction unless ``key`` was processed before.
+
+    ``event`` names a business event (purchase, refund, …): once committed it is logged at
+    INFO with the result's stored form (ids and numbers, never names or phones)."""
     try:
         async with db.write() as session:
             existing = await session.get(ProcessedUpdate, key)
@@ -100,7 +107,9 @@ async def run_once(
             await session.flush()
             result = await work(session)
             claim.result = stored_form(result)
-            return Outcome(result, duplicate=False)
+        if event is not None:
+            log.info("%s: %s", event, claim.result)
+        return Outcome(result, duplicate=False)
     except IntegrityError:
         stored = await _stored(db, key, result_type)
         if stored is None:

@@ -128,7 +128,7 @@ async def record_purchase(
             receipt_no=request.receipt_no,
         )
 
-    return await run_once(biz.db, biz.clock, key, PurchaseResult, work)
+    return await run_once(biz.db, biz.clock, key, PurchaseResult, work, event="purchase")
 
 
 async def record_visit(
@@ -157,7 +157,7 @@ async def record_visit(
             service_tag=request.service_tag,
         )
 
-    return await run_once(biz.db, biz.clock, key, VisitResult, work)
+    return await run_once(biz.db, biz.clock, key, VisitResult, work, event="visit")
 
 
 def _share(points: int, part: Decimal, whole: Decimal) -> int:
@@ -253,7 +253,7 @@ async def refund(
             balance=customer.balance,
         )
 
-    return await run_once(biz.db, biz.clock, key, RefundResult, work)
+    return await run_once(biz.db, biz.clock, key, RefundResult, work, event="refund")
 
 
 async def adjust(
@@ -292,7 +292,7 @@ async def adjust(
             balance=customer.balance,
         )
 
-    return await run_once(biz.db, biz.clock, key, AdjustResult, work)
+    return await run_once(biz.db, biz.clock, key, AdjustResult, work, event="adjustment")
 
 
 async def add_note(

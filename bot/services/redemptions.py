@@ -125,7 +125,9 @@ async def request_redemption(
             minutes=loyalty.redemption_confirm_minutes,
         )
 
-    return await run_once(biz.db, biz.clock, key, RedemptionRequested, work)
+    return await run_once(
+        biz.db, biz.clock, key, RedemptionRequested, work, event="redemption requested"
+    )
 
 
 async def decide_redemption(
@@ -224,4 +226,6 @@ async def decide_redemption(
         )
         return decision
 
-    return await run_once(biz.db, biz.clock, key, RedemptionDecision, work)
+    return await run_once(
+        biz.db, biz.clock, key, RedemptionDecision, work, event="redemption decided"
+    )
