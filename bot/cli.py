@@ -193,12 +193,18 @@ def score(config: Path = ConfigOption) -> None:
         _fail(str(err))
 
 
+DemoLanguage = typer.Option("ru", "--lang", help="ru or en")
+
+
 @app.command()
-def demo() -> None:
+def demo(lang: str = DemoLanguage) -> None:
     """An offline walkthrough: no token, no network; prints the chat transcript."""
+    from bot.config import SUPPORTED_LOCALES
     from bot.demo import run_demo
 
-    for line in asyncio.run(run_demo()):
+    if lang not in SUPPORTED_LOCALES:
+        _fail(f"--lang {lang!r}: use {' or '.join(SUPPORTED_LOCALES)}")
+    for line in asyncio.run(run_demo(lang)):
         typer.echo(line)
 
 

@@ -1,8 +1,10 @@
 """`loyalty-bot demo`: the whole counter scene offline, through the real dispatcher and a
 real (temporary) database, with the recording Bot API double instead of Telegram.
 
-A customer joins, a cashier logs two purchases, the customer checks the balance and pays
-with points after confirming. The transcript is what each person would read.
+A customer joins, the owner invites a cashier, the cashier logs two purchases, the
+customer shows the QR card, checks the balance and pays with points after confirming;
+the owner reclassifies the customers and reads the customer's card and the KPIs. The
+transcript is what each person would read.
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ class Transcript:
         text = html.unescape(_TAGS.sub("", call.text or ""))
         who = self.names.get(call.chat_id or 0, str(call.chat_id))
         body = text.replace("\n", "\n      ")
-        self.lines.append(f"  bot → {who}: {body}")
+        photo = "[photo: QR code] " if call.method == "sendPhoto" else ""
+        self.lines.append(f"  bot → {who}: {photo}{body}")
         row = [label for label, _ in buttons(call)]
         keyboard = (call.params.get("reply_markup") or {}).get("keyboard") or []
         row += [b["text"] for line in keyboard for b in line]
@@ -75,7 +78,7 @@ def _card_code(texts: list[str]) -> str:
     raise RuntimeError("the demo customer was not given a card code")
 
 
-async def run_demo(lang: str = "en") -> list[str]:
+async def run_demo(lang: str = "ru") -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}"
         await asyncio.to_thread(upgrade, url)
@@ -126,6 +129,13 @@ async def run_demo(lang: str = "en") -> list[str]:
                 CUSTOMER, "(presses the first button)", anna.click(buttons(prompt)[0][1], prompt)
             )
             await step(CUSTOMER, "/balance", anna.send("/balance"))
+            await step(CUSTOMER, "/card", anna.send("/card"))
+            await step(OWNER, "/rescore", owner.send("/rescore"))
+            await dp["background"].wait()
+            await sender.drain()
+            log.flush()
+            await step(OWNER, f"/client {card}", owner.send(f"/client {card}"))
+            await step(OWNER, "/kpi", owner.send("/kpi"))
         finally:
             await bot.session.close()
             await biz.db.dispose()

@@ -19,3 +19,6 @@ async def test_demo_transcript(lang: str) -> None:
     first = {"en": "Your balance: 277 points", "ru": "На вашем счёте 277 баллов"}[lang]
     assert first in transcript and final in transcript.split("Anna → /balance")[-1]
     assert "<b>" not in transcript, "the transcript is for people, not HTML"
+    for shown in ("Anna → /card", "[photo: QR code]", "Owner → /rescore", "Owner → /client",
+                  "Owner → /kpi"):  # fmt: skip
+        assert shown in transcript, shown
