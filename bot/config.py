@@ -45,6 +45,7 @@ class BusinessSettings(_Section):
     default_language: Locale = DEFAULT_LOCALE
     owner_ids: tuple[int, ...] = ()
     phone_region: str = Field(default="RU", pattern=r"^[A-Z]{2}$")  # for numbers typed without +
+    kind: Literal["car_service", "cafe", "barbershop", "other"] = "other"  # BUSINESS_PRESETS
     outlets: tuple[Outlet, ...] = (Outlet(code="main", name="Main"),)
 
     @field_validator("timezone")
@@ -435,6 +436,36 @@ class WorkerSettings(_Section):
     lease_check_seconds: float = Field(default=5.0, gt=0, le=300)
 
 
+_CAR_FIELDS = [
+    {"code": "make", "labels": {"ru": "Марка автомобиля", "en": "Car make"}},
+    {"code": "model", "labels": {"ru": "Модель", "en": "Model"}},
+    {"code": "year", "kind": "year", "labels": {"ru": "Год выпуска", "en": "Year of manufacture"},
+     "min": 1950},
+    {"code": "mileage", "kind": "int", "labels": {"ru": "Пробег, км", "en": "Mileage, km"},
+     "min": 0, "max": 2000000},
+]  # fmt: skip
+
+# What a kind of business asks at sign-up and tags purchases with (business.kind).
+BUSINESS_PRESETS: dict[str, dict[str, Any]] = {
+    "car_service": {
+        "fields": _CAR_FIELDS,
+        "service_tags": {"ru": ["масло", "шины", "диагностика", "мойка"],
+                         "en": ["oil", "tyres", "diagnostics", "wash"]},
+    },
+    "cafe": {
+        "fields": [],
+        "service_tags": {"ru": ["кофе", "выпечка", "обед"], "en": ["coffee", "pastry", "lunch"]},
+    },
+    "barbershop": {
+        "fields": [
+            {"code": "barber", "labels": {"ru": "Любимый мастер", "en": "Favourite barber"}}
+        ],
+        "service_tags": {"ru": ["стрижка", "борода", "укладка"],
+                         "en": ["haircut", "beard", "styling"]},
+    },
+}  # fmt: skip
+
+
 class Settings(BaseSettings):
     """The whole configuration; `bot_token` and `database.url` may come from the environment."""
 
@@ -457,6 +488,27 @@ class Settings(BaseSettings):
     privacy: PrivacySettings = PrivacySettings()
     web: WebSettings = WebSettings()
     worker: WorkerSettings = WorkerSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_presets(cls, data: Any) -> Any:
+        """``business.kind`` fills the profile questions and service tags a config leaves
+        out, in the business's language (BUSINESS_PRESETS)."""
+        if not isinstance(data, dict):
+            return data
+        business = data.get("business")
+        kind = business.get("kind") if isinstance(business, dict) else None
+        preset = BUSINESS_PRESETS.get(kind or "")
+        if preset is None:
+            return data
+        language = business.get("default_language", DEFAULT_LOCALE)  # type: ignore[union-attr]
+        data = dict(data)
+        loyalty = dict(data.get("loyalty") or {})
+        loyalty.setdefault("service_tags", preset["service_tags"][language])
+        profile = dict(data.get("profile") or {})
+        profile.setdefault("fields", preset["fields"])
+        data["loyalty"], data["profile"] = loyalty, profile
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

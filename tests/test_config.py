@@ -221,3 +221,35 @@ async def test_unreachable_bot_api_or_wrong_token_refuse_to_start(tmp_path: Path
         with pytest.raises(StartupError, match="401 Unauthorized"):
             await check_bot_api(bot, wrong)
         await bot.session.close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "language", "tags", "questions"),
+    [
+        ("car_service", "ru", ("масло", "шины", "диагностика", "мойка"),
+         ["make", "model", "year", "mileage"]),
+        ("cafe", "en", ("coffee", "pastry", "lunch"), []),
+        ("barbershop", "ru", ("стрижка", "борода", "укладка"), ["barber"]),
+    ],
+)  # fmt: skip
+def test_one_key_chooses_a_kind_of_business(
+    kind: str, language: str, tags: tuple[str, ...], questions: list[str]
+) -> None:
+    data = base_config(
+        "sqlite+aiosqlite:///x.db", business={"kind": kind, "default_language": language}
+    )
+    data["loyalty"].pop("service_tags")
+    settings = settings_from_dict(data, use_env=False)
+    assert settings.loyalty.service_tags == tags
+    assert [f.code for f in settings.profile.fields] == questions
+    own = base_config("sqlite+aiosqlite:///x.db", business={"kind": kind},
+                      loyalty={"service_tags": ["mine"]})  # fmt: skip
+    assert settings_from_dict(own, use_env=False).loyalty.service_tags == ("mine",)
+
+
+def test_example_ships_the_car_service_preset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+    settings = load_settings(EXAMPLE)
+    assert settings.business.kind == "car_service"
+    assert "масло" in settings.loyalty.service_tags
+    assert [f.code for f in settings.profile.fields][:2] == ["make", "model"]
