@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
@@ -49,7 +49,13 @@ class StaffRemove(CallbackData, prefix="srm"):
     staff_id: DbId
 
 
-CARD_ACTIONS = ("purchase", "visit", "redeem", "note")
+CARD_ACTIONS = ("purchase", "visit", "redeem", "refund", "note")
+
+
+class RefundPick(CallbackData, prefix="rf"):
+    """A purchase chosen on the customer's card for a refund."""
+
+    purchase_id: DbId
 
 
 def inline_button(label: str, data: CallbackData) -> InlineKeyboardButton:
@@ -94,7 +100,18 @@ def card_keyboard(biz: Business, actor: Actor, customer_id: int) -> InlineKeyboa
         )
         for action in CARD_ACTIONS
     ]
-    return InlineKeyboardMarkup(inline_keyboard=[buttons[:2], buttons[2:]])
+    return InlineKeyboardMarkup(inline_keyboard=[buttons[:2], buttons[2:4], buttons[4:]])
+
+
+def refund_keyboard(biz: Business, actor: Actor, purchases: list[Any]) -> InlineKeyboardMarkup:
+    """One button per refundable purchase (services.purchases.refundable)."""
+    return inline_markup(
+        *[
+            [inline_button(biz.texts.plain(actor.locale, "staff.button_refund_pick", p=p),
+                           RefundPick(purchase_id=p.purchase_id))]
+            for p in purchases
+        ]
+    )  # fmt: skip
 
 
 def choose_customer_keyboard(

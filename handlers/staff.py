@@ -25,9 +25,9 @@ from bot.services.context import Business
 from bot.services.idempotency import Outcome
 from bot.services.roles import Actor, Role
 from handlers import commands
-from handlers.keyboards import CardAction, CardOpen, card_keyboard
+from handlers.keyboards import CardAction, CardOpen, RefundPick, card_keyboard, refund_keyboard
 from handlers.middlewares import RequireRole
-from handlers.replies import recorded, text
+from handlers.replies import clear_buttons, recorded, text
 
 NO_SERVICE = "-"
 
@@ -114,20 +114,45 @@ async def on_card_action(
     await query.answer()
     if card is None or query.message is None or callback_data.action not in STAFF_COMMANDS:
         return
+    if callback_data.action == "refund":  # which purchase first: a button each
+        offered = await purchases.refundable(biz, card.customer_id)
+        await query.message.answer(  # type: ignore[union-attr]
+            text(biz, actor, "staff.ask_refund_pick", card_code=card.card_code, found=offered),
+            reply_markup=refund_keyboard(biz, actor, offered) if offered else None,
+        )
+        return
+    await _ask(query, biz, actor, state, callback_data.action, card.card_code)
+
+
+async def on_refund_pick(
+    query: CallbackQuery, callback_data: RefundPick, biz: Business, actor: Actor, state: FSMContext
+) -> None:
+    """A purchase picked for a refund: ask how much (or ``-`` for all of it)."""
+    await query.answer()
+    await clear_buttons(query)
+    await _ask(query, biz, actor, state, "refund", str(callback_data.purchase_id))
+
+
+async def _ask(
+    query: CallbackQuery, biz: Business, actor: Actor, state: FSMContext, action: str, first: str
+) -> None:
+    """Wait for the rest of ``action``'s arguments; ``first`` goes before what is typed."""
     await state.set_state(CardInput.waiting)
-    await state.update_data(action=callback_data.action, card_code=card.card_code)
-    await query.message.answer(  # type: ignore[union-attr]
-        text(biz, actor, f"staff.ask_{callback_data.action}", card_code=card.card_code)
-    )
+    await state.update_data(action=action, first=first)
+    if query.message is not None:
+        await query.message.answer(  # type: ignore[union-attr]
+            text(biz, actor, f"staff.ask_{action}", card_code=first, purchase_id=first)
+        )
 
 
 async def on_card_input(
     message: Message, biz: Business, actor: Actor, key: str, state: FSMContext
 ) -> None:
-    """What staff type after a card button: the same command with the card code first."""
+    """What staff type after a card button: the same command, the card code (or the
+    purchase picked for a refund) first."""
     data = await state.get_data()
     typed = (message.text or "").strip()
-    args = data["card_code"] if typed == NO_SERVICE else f"{data['card_code']} {typed}"
+    args = data["first"] if typed == NO_SERVICE else f"{data['first']} {typed}"
     await run_command(message, biz, actor, key, STAFF_COMMANDS[data["action"]], args)
     await state.clear()  # not reached on a refusal: the staff member can type again
 
@@ -152,6 +177,7 @@ def make_router() -> Router:
     router.message.register(on_find, Command("find"))
     router.callback_query.register(on_card_action, CardAction.filter())
     router.callback_query.register(on_card_open, CardOpen.filter())
+    router.callback_query.register(on_refund_pick, RefundPick.filter())
     not_command = ~F.text.startswith("/")
     router.message.register(on_card_input, StateFilter(CardInput.waiting), F.text, not_command)
     return router

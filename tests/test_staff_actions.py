@@ -4,6 +4,7 @@ notes, the card deep link and its buttons (SPEC.md, Rules that need one answer).
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -133,6 +134,7 @@ async def test_card_deep_link_and_buttons(app: App) -> None:
         "🧾 Purchase",
         "🔧 Visit",
         "💳 Pay with points",
+        "↩️ Refund",
         "📝 Note",
     ]
     await cashier.click(find_button(card, "Purchase"), card)
@@ -149,6 +151,24 @@ async def test_card_deep_link_and_buttons(app: App) -> None:
         assert len(list(await session.scalars(select(Visit)))) == 1
         note = await session.scalar(select(Note))
     assert note is not None and note.text == "prefers <b>synthetic</b> oil"
+
+    # Refund from the card: pick the purchase, then the amount ("-": all of it).
+    await cashier.click(find_button(card, "Refund"), card)
+    pick = app.fake.last(CASHIER)
+    assert [t.split(" · ")[:2] for t, _ in buttons(pick)] == [["№1", "RUB1,200.00"]]
+    await cashier.click(buttons(pick)[0][1], pick)
+    await cashier.send("200")
+    assert "Refund on purchase №1" in app.fake.last(CASHIER).text
+    await cashier.click(find_button(card, "Refund"), card)
+    pick = app.fake.last(CASHIER)
+    assert [t.split(" · ")[1] for t, _ in buttons(pick)] == ["RUB1,000.00"]  # net now
+    await cashier.click(buttons(pick)[0][1], pick)
+    await cashier.send("-")
+    await cashier.click(find_button(card, "Refund"), card)
+    assert "no purchase to refund" in app.fake.last(CASHIER).text
+    async with app.biz.db.read() as session:
+        refunded = await session.scalar(select(Purchase.refunded_amount))
+    assert refunded == Decimal("1200.00")
     await ivan.send(f"/start c_{code}")  # a customer scanning a card gets the normal /start
     assert "Hello again" in app.fake.last(CUSTOMER).text
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
 from pydantic import BaseModel
@@ -16,6 +17,7 @@ from bot.services.customers import customer_for, refuse_own_account
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, personal, run_once
 from bot.services.ledger import lock_customer, post, take_back
+from bot.services.live_purchases import IS_LIVE, NET_AMOUNT
 from bot.services.notify import notify_customer
 from bot.services.referrals import reverse_on_refund
 from bot.services.requests import (
@@ -47,6 +49,27 @@ class VisitResult(BaseModel):
     card_code: str
     customer_name: str | None = personal()
     service_tag: str | None
+
+
+class Refundable(BaseModel):
+    purchase_id: int
+    created_at: datetime
+    net_amount: Decimal
+
+
+REFUNDABLE_SHOWN = 5
+
+
+async def refundable(biz: Business, customer_id: int) -> list[Refundable]:
+    """The customer's latest live purchases: what a refund button on their card offers."""
+    async with biz.db.read() as session:
+        rows = await session.execute(
+            select(Purchase.id, Purchase.created_at, NET_AMOUNT)
+            .where(Purchase.customer_id == customer_id, IS_LIVE)
+            .order_by(Purchase.id.desc())
+            .limit(REFUNDABLE_SHOWN)
+        )
+        return [Refundable(purchase_id=i, created_at=c, net_amount=a) for i, c, a in rows.all()]
 
 
 class RefundResult(BaseModel):
