@@ -158,38 +158,26 @@ async def test_a_changed_minimum_neither_reverses_twice_nor_skips_the_reversal(
     await cashier.send(f"/purchase {boris.card_code} 1000")  # №1 rewards both
     await cashier.send("/refund 1 600")  # net 400 < 500: reversed
     assert len(await _referral_entries(app)) == 4
-    lowered = app.variant(
-        make_settings(
-            app.biz.settings.database.url,
-            referral={
-                "referrer_points": REFERRER,
-                "referred_points": REFERRED,
-                "min_purchase": "100",
-            },
-        )
-    )
+    lowered = _with_minimum(app, "100")
     await lowered.user(CASHIER, "en").send("/refund 1 350")  # net 50, below 100 as well
     assert len(await _referral_entries(app)) == 4, "not reversed a second time"
 
     clara = await _invited(app, anna, 5003, phone="+79165550303")
     await cashier.send(f"/purchase {clara.card_code} 600")  # №2 rewards both (min 500)
     assert len(await _referral_entries(app)) == 6
-    raised = app.variant(
-        make_settings(
-            app.biz.settings.database.url,
-            referral={
-                "referrer_points": REFERRER,
-                "referred_points": REFERRED,
-                "min_purchase": "1000",
-            },
-        )
-    )
+    raised = _with_minimum(app, "1000")
     await raised.user(CASHIER, "en").send("/refund 2")  # nothing left: reversed once
     assert [(k, p) for _, k, p, _, _ in (await _referral_entries(app))[6:]] == [
         ("reversal", -REFERRED),
         ("reversal", -REFERRER),
     ]
     assert await app.balance_consistent()
+
+
+def _with_minimum(app: App, minimum: str) -> App:
+    """The same bot after the owner changed referral.min_purchase."""
+    referral = {"referrer_points": REFERRER, "referred_points": REFERRED, "min_purchase": minimum}
+    return app.variant(make_settings(app.biz.settings.database.url, referral=referral))
 
 
 async def _last_audit_key(app: App, action: str) -> str:
