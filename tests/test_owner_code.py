@@ -18,6 +18,7 @@ from bot.db.migrate import upgrade
 from bot.db.models import Owner
 from bot.services import owners
 from tests.conftest import BACKENDS, make_settings
+from tests.support.flows import join
 from tests.support.harness import App
 
 FIRST, SECOND = 7001, 7002
@@ -85,3 +86,32 @@ def test_owner_code_command_prints_a_working_code(tmp_path: Path) -> None:
         query = "SELECT code_hash FROM owners WHERE telegram_id IS NULL"
         (stored,) = conn.execute(query).fetchone()
     assert stored == hashlib.sha256(code.encode()).hexdigest()
+
+
+async def test_the_owners_first_five_minutes(app: App) -> None:
+    """Install (no owner in config) → become the owner with the logged code → invite a
+    cashier → the cashier joins and the owner hears it → a customer joins → the first
+    purchase → the first /client. Read top to bottom, it is the chat."""
+    code = await owners.code_if_ownerless(app.biz)  # what `make run` logs at start-up
+    owner, olga = app.user(7001, "en", "Irina"), app.user(7002, "en", "Olga")
+
+    await owner.send(f"/start own_{code}")
+    assert "You are now the owner" in app.fake.last(7001).text
+    assert "/invite" in app.fake.last(7001).text
+
+    await owner.send("/invite")
+    link = app.fake.last(7001).text.split("?start=")[1].split()[0]
+    await olga.send(f"/start {link}")
+    assert "Welcome to the team" in app.fake.last(7002).text
+    await app.deliver()
+    assert "Olga" in app.fake.last(7001).text  # the owner hears she joined
+
+    anna = await join(app, app.user(7003, "en"), name="Anna")
+    await olga.send(f"/purchase {anna.card_code} 1 500")
+    assert "Purchase №1 recorded" in app.fake.last(7002).text
+    await app.deliver()
+    assert "+75 points" in app.fake.last(7003).text
+
+    await owner.send("/client Anna")
+    card = app.fake.last(7001).text
+    assert "<b>Anna</b>" in card and "1 purchase" in card and "Not scored yet" in card
