@@ -174,6 +174,28 @@ async def test_a_changed_minimum_neither_reverses_twice_nor_skips_the_reversal(
     assert await app.balance_consistent()
 
 
+async def test_a_one_sided_reward_is_taken_back_once(app: App, db_url: str) -> None:
+    """With referred_points = 0 only the referrer was paid: later refunds of the same
+    purchase take nothing more back (the referred side's audit row marks it)."""
+    one_sided = app.variant(
+        make_settings(db_url, referral={"referrer_points": REFERRER, "referred_points": 0,
+                                        "min_purchase": str(MINIMUM)})
+    )  # fmt: skip
+    anna = await join(one_sided, one_sided.user(ANNA, "en"), name="Anna")
+    boris = await _invited(one_sided, anna, BORIS)
+    cashier = one_sided.user(CASHIER, "en")
+    await hire(one_sided, cashier)
+    await cashier.send(f"/purchase {boris.card_code} 1000")
+    await cashier.send(f"/purchase {boris.card_code} 700")  # №2: no reward on it
+    await cashier.send("/refund 2")  # not the rewarded purchase: nothing taken back
+    assert [k for _, k, *_ in await _referral_entries(one_sided)] == ["bonus"]
+    for refund in ("/refund 1 600", "/refund 1 100", "/refund 1 100"):
+        await cashier.send(refund)
+    reversals = [p for _, k, p, *_ in await _referral_entries(one_sided) if k == "reversal"]
+    assert reversals == [-REFERRER]
+    assert await one_sided.balance_consistent()
+
+
 def _with_minimum(app: App, minimum: str) -> App:
     """The same bot after the owner changed referral.min_purchase."""
     referral = {"referrer_points": REFERRER, "referred_points": REFERRED, "min_purchase": minimum}

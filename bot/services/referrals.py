@@ -125,11 +125,14 @@ async def reverse_on_refund(
             .order_by(LedgerEntry.id)
         )
     ).all()
-    total = 0
+    if not rows:
+        return 0  # not the purchase that paid the reward
+    taken_by = {customer_id: 0 for customer_id, _ in rows}
+    owed = dict(rows)
     for customer_id, points in rows:
         who = await lock_customer(session, customer_id)
         side = REFERRED if customer_id == purchase.customer_id else REFERRER
-        taken = take_back(
+        taken_by[customer_id] = take_back(
             session,
             who,
             points,
@@ -139,10 +142,17 @@ async def reverse_on_refund(
             purchase_id=purchase.id,
             reason=REVERSAL_REASON,
         )
-        if taken:
+        if taken_by[customer_id]:
             notify_customer(
-                session, biz, who, _MESSAGES[side][1], points=taken, balance=who.balance
-            )
+                session, biz, who, _MESSAGES[side][1], points=taken_by[customer_id],
+                balance=who.balance,
+            )  # fmt: skip
+    # One audit row per side, the referred side always (even with no points of their
+    # own to take back): that row is what marks the referral as taken back.
+    for customer_id, side in ((referred.id, REFERRED), (referred.referred_by, REFERRER)):
+        if customer_id is None:
+            continue
+        taken = taken_by.get(customer_id, 0)
         add_audit(
             session,
             now=now,
@@ -154,9 +164,8 @@ async def reverse_on_refund(
                 "purchase_id": purchase.id,
                 "side": side,
                 "reversed": taken,
-                "shortfall": points - taken,
+                "shortfall": owed.get(customer_id, 0) - taken,
             },
             update_key=key,
         )
-        total += taken
-    return total
+    return sum(taken_by.values())
