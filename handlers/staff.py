@@ -115,6 +115,7 @@ async def on_card_action(
     if card is None or query.message is None or callback_data.action not in STAFF_COMMANDS:
         return
     if callback_data.action == "refund":  # which purchase first: a button each
+        await state.clear()  # an earlier button's step no longer waits for input
         offered = await purchases.refundable(biz, card.customer_id)
         await query.message.answer(  # type: ignore[union-attr]
             text(biz, actor, "staff.ask_refund_pick", card_code=card.card_code, found=offered),
@@ -152,7 +153,8 @@ async def on_card_input(
     purchase picked for a refund) first."""
     data = await state.get_data()
     typed = (message.text or "").strip()
-    args = data["first"] if typed == NO_SERVICE else f"{data['first']} {typed}"
+    first = data.get("first", data.get("card_code"))  # card_code: steps stored before
+    args = first if typed == NO_SERVICE else f"{first} {typed}"
     await run_command(message, biz, actor, key, STAFF_COMMANDS[data["action"]], args)
     await state.clear()  # not reached on a refusal: the staff member can type again
 

@@ -164,8 +164,12 @@ async def test_card_deep_link_and_buttons(app: App) -> None:
     assert [t.split(" · ")[1] for t, _ in buttons(pick)] == ["RUB1,000.00"]  # net now
     await cashier.click(buttons(pick)[0][1], pick)
     await cashier.send("-")
+    await cashier.click(find_button(card, "Purchase"), card)  # then changes their mind:
     await cashier.click(find_button(card, "Refund"), card)
     assert "no purchase to refund" in app.fake.last(CASHIER).text
+    await cashier.send("500")  # the purchase step no longer waits: nothing recorded
+    async with app.biz.db.read() as session:
+        assert len(list(await session.scalars(select(Purchase)))) == 1
     async with app.biz.db.read() as session:
         refunded = await session.scalar(select(Purchase.refunded_amount))
     assert refunded == Decimal("1200.00")
