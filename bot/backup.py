@@ -17,6 +17,9 @@ from sqlalchemy.engine import make_url
 
 from bot.db.engine import SQLITE_FILE_MODE, ensure_sqlite_file
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
+PG_DUMP_MAGIC = b"PGDMP"
+
 
 class BackupError(Exception):
     """A backup or restore that did not happen, phrased for the operator."""
@@ -43,24 +46,52 @@ def _sqlite_copy(source: Path, target: Path) -> None:
 
 
 def backup(url: str, target: Path) -> Path:
-    """Write a backup of the database at ``url`` to ``target``."""
+    """Write a backup of the database at ``url`` to ``target``: into a temporary file
+    first, renamed only when complete, so a failed backup leaves nothing behind."""
     parsed = make_url(url)
-    _owner_only(target)
-    if parsed.get_backend_name() == "sqlite":
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite:
         if not parsed.database or not Path(parsed.database).exists():
             raise BackupError(f"no SQLite database at {parsed.database!r}")
-        _sqlite_copy(Path(parsed.database), target)
-        return target
-    libpq, env = _libpq(url)
-    _run(["pg_dump", "--format=custom", f"--file={target}", libpq], env)
+        if target.exists() and target.resolve() == Path(parsed.database).resolve():
+            raise BackupError(f"{target} is the database itself: choose another file")
+    partial = target.with_name(target.name + ".partial")
+    _owner_only(partial)
+    try:
+        if sqlite:
+            _sqlite_copy(Path(str(parsed.database)), partial)
+        else:
+            libpq, env = _libpq(url)
+            _run(["pg_dump", "--format=custom", f"--file={partial}", libpq], env)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
     return target
+
+
+def _check_backup(source: Path, sqlite: bool) -> None:
+    """Refuse what `loyalty-bot backup` did not write: an empty or foreign file would
+    otherwise replace the database with nothing."""
+    if not source.exists():
+        raise BackupError(f"no backup at {source}")
+    with source.open("rb") as head:
+        magic = head.read(16)
+    expected = SQLITE_MAGIC if sqlite else PG_DUMP_MAGIC
+    if not magic.startswith(expected):
+        raise BackupError(f"{source} is not a backup of this kind of database")
+    if sqlite:
+        with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as conn:
+            found = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            ).fetchone()
+        if found is None:
+            raise BackupError(f"{source} is not a loyalty-bot database")
 
 
 def restore(url: str, source: Path) -> None:
     """Replace the database at ``url`` with the backup ``source`` (stop the bot first)."""
-    if not source.exists():
-        raise BackupError(f"no backup at {source}")
     parsed = make_url(url)
+    _check_backup(source, parsed.get_backend_name() == "sqlite")
     if parsed.get_backend_name() == "sqlite":
         ensure_sqlite_file(url)
         _sqlite_copy(source, Path(str(parsed.database)))

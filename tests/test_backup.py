@@ -4,6 +4,7 @@ brings the books back exactly as they were, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -48,3 +49,25 @@ def test_missing_backup_or_database_is_one_clear_error(tmp_path: Path) -> None:
         restore(f"sqlite+aiosqlite:///{tmp_path}/x.db", tmp_path / "none.backup")
     with pytest.raises(BackupError, match="no SQLite database"):
         backup(f"sqlite+aiosqlite:///{tmp_path}/missing.db", tmp_path / "b.backup")
+    assert list(tmp_path.iterdir()) == [], "a failed backup leaves no file behind"
+
+
+async def test_restore_refuses_what_is_not_a_backup(app: App, tmp_path: Path) -> None:
+    """An empty file, a foreign file or another SQLite database never replaces the books;
+    nor does a backup written over the database itself."""
+    url = app.biz.settings.database.url
+    if not url.startswith("sqlite"):
+        pytest.skip("SQLite files")
+    before = await _books(app)
+    empty, text, foreign = tmp_path / "empty", tmp_path / "notes.txt", tmp_path / "other.db"
+    empty.write_bytes(b"")
+    text.write_text("hello", encoding="utf-8")
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    for bad in (empty, text, foreign):
+        with pytest.raises(BackupError, match="not a"):
+            restore(url, bad)
+    database = Path(url.split("///", 1)[1])
+    with pytest.raises(BackupError, match="the database itself"):
+        backup(url, database)
+    assert await _books(app) == before
