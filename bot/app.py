@@ -162,9 +162,12 @@ async def webhook_action(settings: Settings, bot: Bot, action: str) -> list[str]
 def _worker(
     biz: Business, sender: OutboxSender
 ) -> Callable[[], Awaitable[Callable[[], Awaitable[None]]]]:
-    """Start the scheduler and the outbox sender; what is returned stops them."""
+    """Start the scheduler and the outbox sender (and, while the bot has no owner, log
+    how to become one: only the active worker does, so one code is valid at a time);
+    what is returned stops them."""
 
     async def start() -> Callable[[], Awaitable[None]]:
+        await _announce_owner_code(biz, sender.bot)
         sender_task = asyncio.create_task(sender.run(), name="outbox-sender")
         running: set[asyncio.Task[Any]] = set()  # jobs in progress, cancelled with the role
         scheduler = build_scheduler(biz, DAILY_JOBS, running)
@@ -245,7 +248,6 @@ async def run(settings: Settings, *, webhook: bool = False, role: str = "all") -
             jobs: list[asyncio.Task[None]] = []
             if dp is not None:
                 dp["outbox_sender"] = sender
-                await _announce_owner_code(biz, bot)
             if webhook or settings.web.port:
                 app = build_web_app(biz, dp if webhook else None, bot)
                 await _serve_http(stack, app, settings.web.host, settings.web.port)

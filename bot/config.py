@@ -46,6 +46,7 @@ class BusinessSettings(_Section):
     owner_ids: tuple[int, ...] = ()
     phone_region: str = Field(default="RU", pattern=r"^[A-Z]{2}$")  # for numbers typed without +
     kind: Literal["car_service", "cafe", "barbershop", "other"] = "other"  # BUSINESS_PRESETS
+    owner_code_hours: int = Field(default=24, ge=1, le=720)  # a one-time owner code lives
     outlets: tuple[Outlet, ...] = (Outlet(code="main", name="Main"),)
 
     @field_validator("timezone")

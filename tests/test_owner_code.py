@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,19 @@ async def test_the_owners_first_five_minutes(app: App) -> None:
     await owner.send("/client Anna")
     card = app.fake.last(7001).text
     assert "<b>Anna</b>" in card and "1 purchase" in card and "Not scored yet" in card
+
+
+async def test_a_code_stops_working_once_an_owner_exists_or_its_time_is_up(
+    app: App, db_url: str
+) -> None:
+    stale = await owners.issue_code(app.biz)
+    configured = app.variant(make_settings(db_url, business={"owner_ids": [1000]}))
+    assert await owners.code_if_ownerless(configured.biz) is None  # the next start-up
+    await app.user(FIRST, "en").send(f"/start own_{stale}")
+    assert "not valid" in app.fake.last(FIRST).text
+
+    late = await owners.issue_code(app.biz)
+    app.clock.advance(timedelta(hours=app.biz.settings.business.owner_code_hours, seconds=1))
+    await app.user(SECOND, "en").send(f"/start own_{late}")
+    assert "not valid" in app.fake.last(SECOND).text
+    assert await owners.owner_ids(app.biz) == set()

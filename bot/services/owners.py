@@ -1,15 +1,16 @@
 """Becoming the owner without editing files: a one-time owner code.
 
-With no owner in config and none claimed yet, the bot issues a code at start-up (and
-``loyalty-bot owner-code`` issues a fresh one, replacing any unclaimed code); whoever
-sends it to the bot (``/start own_<code>``) becomes an owner, recorded in ``owners``.
-Only the code's SHA-256 is stored.
+With no owner in config and none claimed yet, the active worker issues a code at start-up
+(and ``loyalty-bot owner-code`` issues a fresh one, replacing any unclaimed code); whoever
+sends it to the bot (``/start own_<code>``) within ``business.owner_code_hours`` becomes
+an owner, recorded in ``owners``. Only the code's SHA-256 is stored.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from pydantic import BaseModel
 from sqlalchemy import delete, func, select
@@ -51,23 +52,30 @@ async def issue_code(biz: Business) -> str:
 
 
 async def code_if_ownerless(biz: Business) -> str | None:
-    """At start-up: a code when nobody can be the owner yet, else None."""
-    if biz.settings.business.owner_ids:
-        return None
-    async with biz.db.read() as session:
+    """At start-up: a code when nobody can be the owner yet, else None; once an owner
+    exists, codes nobody claimed stop working (a link left in old logs opens nothing)."""
+    async with biz.db.write() as session:
         claimed = await session.scalar(
             select(func.count(Owner.id)).where(Owner.telegram_id.is_not(None))
         )
-    return None if claimed else await issue_code(biz)
+        if biz.settings.business.owner_ids or claimed:
+            await session.execute(delete(Owner).where(Owner.telegram_id.is_(None)))
+            return None
+    return await issue_code(biz)
 
 
 async def claim(biz: Business, tg_id: int, key: str, code: str) -> Outcome[OwnerClaimed]:
     now = biz.clock.now()
 
     async def work(session: AsyncSession) -> OwnerClaimed:
+        issued_after = now - timedelta(hours=biz.settings.business.owner_code_hours)
         pending = await session.scalar(
             select(Owner)
-            .where(Owner.code_hash == _hash(code), Owner.telegram_id.is_(None))
+            .where(
+                Owner.code_hash == _hash(code),
+                Owner.telegram_id.is_(None),
+                Owner.created_at > issued_after,
+            )
             .with_for_update()
         )
         if pending is None:
