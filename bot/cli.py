@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from bot.config import DEFAULT_CONFIG_PATH, ConfigError, Settings, load_settings
+from bot.config import DEFAULT_CONFIG_PATH, DEFAULT_LOCALE, ConfigError, Settings, load_settings
 from bot.logs import setup_logging
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -193,7 +193,7 @@ def score(config: Path = ConfigOption) -> None:
         _fail(str(err))
 
 
-DemoLanguage = typer.Option("ru", "--lang", help="ru or en")
+DemoLanguage = typer.Option(DEFAULT_LOCALE, "--lang", help="ru or en")
 
 
 @app.command()

@@ -269,8 +269,8 @@ TIER_PRESETS: dict[str, tuple[Tier, ...]] = {
             "gold",
             "Золотой",
             "Gold",
-            ["запись в удобное время вне очереди", "бесплатная диагностика раз в год"],
-            ["priority booking", "a free check-up once a year"],
+            ["запись в удобное время вне очереди"],
+            ["priority booking"],
             earn_percent=Decimal("10"),
             min_spend=Decimal("100000"),
             min_visits=24,
@@ -503,6 +503,8 @@ class Settings(BaseSettings):
         if preset is None:
             return data
         language = business.get("default_language", DEFAULT_LOCALE)  # type: ignore[union-attr]
+        if language not in preset["service_tags"]:
+            raise ValueError(f"business.kind {kind!r} has no service tags in {language!r}")
         data = dict(data)
         loyalty = dict(data.get("loyalty") or {})
         loyalty.setdefault("service_tags", preset["service_tags"][language])

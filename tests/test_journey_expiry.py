@@ -51,7 +51,8 @@ async def test_fifo_expiry_with_warning(app: App) -> None:
     await app.deliver()
     assert "Points expiring on Jan 15, 2027: 20." in app.fake.texts(5001)[-1]
     await ivan.send("/balance")
-    assert "20 points expire within 30 days (the first on Jan 15, 2027)" in app.fake.last(5001).text
+    expiring = "Expiring within 30 days: 20 points (the first on Jan 15, 2027)"
+    assert expiring in app.fake.last(5001).text
 
     app.clock.current = start + timedelta(days=365)
     assert await expiry.run_daily(app.biz) == {"customers": 1, "expired": 20, "warned": 0}
