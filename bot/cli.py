@@ -182,9 +182,12 @@ def score(config: Path = ConfigOption) -> None:
                 summary = await reclassify(biz, report)
         finally:
             await biz.db.dispose()
+        count = biz.texts.count
         typer.echo(
-            f"scored {summary.customers} customers ({summary.with_purchases} with purchases, "
-            f"{summary.repeat_buyers} repeat buyers); lifetime value by {summary.clv_method}"
+            f"scored {count('en', summary.customers, 'customer')} "
+            f"({summary.with_purchases} with purchases, "
+            f"{count('en', summary.repeat_buyers, 'repeat_buyer')}); "
+            f"lifetime value by {summary.clv_method}"
         )
 
     try:

@@ -149,6 +149,11 @@ class Texts:
             raise KeyError(f"no message {name[:-5]}.{block} for locale {locale!r}")
         return template
 
+    def count(self, locale: str, value: int, word: str) -> str:
+        """``value`` with ``word`` in the plural form CLDR gives ("1 customer", "21 балл"),
+        for text outside the templates (the CLI)."""
+        return str(self._envs[self.locale_for(locale)].filters["plural"](value, word))
+
     def plain(self, locale: str, key: str, **context: Any) -> str:
         """For button labels: Telegram shows them as typed, so no HTML entities."""
         return html.unescape(self.render(locale, key, **context))

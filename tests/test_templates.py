@@ -114,3 +114,11 @@ def test_percentages_and_decimals_in_the_readers_locale() -> None:
     assert ru["pct"](100.0) == "100,0\xa0%" and en["pct"](100.0) == "100.0%"
     assert ru["pct"](57.25, 0) == "57\xa0%" and en["dec"](1.5, 2) == "1.50"
     assert ru["dec"](1234.5) == "1\xa0234,5"
+
+
+def test_the_cli_counts_with_the_same_rules() -> None:
+    texts = Texts("RUB")
+    assert [texts.count("en", n, "customer") for n in (0, 1, 2)] == [
+        "0 customers", "1 customer", "2 customers",
+    ]  # fmt: skip
+    assert texts.count("ru", 21, "point") == "21 балл"
