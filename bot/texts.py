@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent
 from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
@@ -86,6 +86,9 @@ class Texts:
         )
         env.filters["day"] = lambda v, _loc=parsed: format_date(
             v.astimezone(self.zone), format="medium", locale=_loc
+        )
+        env.filters["moment"] = lambda v, _loc=parsed: format_datetime(
+            v.astimezone(self.zone), format="short", locale=_loc
         )
         return env
 

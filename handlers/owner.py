@@ -36,15 +36,8 @@ ADJUST = CommandSpec(commands.parse_adjust, purchases.adjust, "owner.adjusted")
 async def on_invite(message: Message, bot: Bot, biz: Business, actor: Actor, key: str) -> None:
     outcome = await staff.create_invite(biz, actor, key)
     link = await create_start_link(bot, f"{INVITE_PREFIX}{outcome.result.token}")
-    expires = outcome.result.expires_at.astimezone(biz.settings.business.zone)
     await message.answer(
-        text(
-            biz,
-            actor,
-            "owner.invite_created",
-            link=link,
-            expires=expires.strftime("%Y-%m-%d %H:%M"),
-        )
+        text(biz, actor, "owner.invite_created", link=link, expires=outcome.result.expires_at)
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -114,6 +115,15 @@ def test_percentages_and_decimals_in_the_readers_locale() -> None:
     assert ru["pct"](100.0) == "100,0\xa0%" and en["pct"](100.0) == "100.0%"
     assert ru["pct"](57.25, 0) == "57\xa0%" and en["dec"](1.5, 2) == "1.50"
     assert ru["dec"](1234.5) == "1\xa0234,5"
+
+
+def test_moments_in_the_readers_locale_and_the_business_zone() -> None:
+    """An invitation's expiry: Babel's short date and time, in the business's time zone."""
+    texts = Texts("RUB", timezone="Europe/Moscow")
+    moment = datetime(2026, 11, 27, 15, 37, tzinfo=UTC)  # 18:37 in Moscow
+    ru = texts.render("ru", "owner.invite_created", link="L", expires=moment)
+    en = texts.render("en", "owner.invite_created", link="L", expires=moment)
+    assert "27.11.2026, 18:37" in ru and "11/27/26" in en and "6:37" in en
 
 
 def test_the_cli_counts_with_the_same_rules() -> None:
