@@ -294,6 +294,12 @@ def _check_markdown_v2(text: str) -> None:
         i += 1
 
 
+def plain_text(text: str, parse_mode: Any) -> str:
+    """What Telegram would show of ``text`` sent with ``parse_mode``; raises as the Bot API
+    refuses it (tests check messages without sending them)."""
+    return _plain_text(text, parse_mode)
+
+
 def _plain_text(text: str, parse_mode: Any) -> str:
     """Validate ``text`` for ``parse_mode`` and return the text Telegram would store."""
     if parse_mode == "HTML":
