@@ -24,7 +24,6 @@ from aiogram.exceptions import (
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from aiogram.utils.deep_linking import create_start_link
 from aiohttp import web
 
@@ -78,7 +77,10 @@ def build_business(
 
 
 def build_storage(settings: Settings) -> BaseStorage:
+    """Memory, or Redis with ``telegram.fsm_redis_url`` (the ``redis`` extra)."""
     if settings.telegram.fsm_redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage  # only with the redis extra
+
         return RedisStorage.from_url(settings.telegram.fsm_redis_url)
     return MemoryStorage()
 
@@ -87,8 +89,10 @@ def build_dispatcher(biz: Business, storage: BaseStorage | None = None) -> Dispa
     """With Redis storage (several web processes), one user's updates are also handled one
     at a time across processes (aiogram's Redis event isolation, keyed like the state)."""
     isolation = None
-    if isinstance(storage, RedisStorage):
-        isolation = RedisEventIsolation(storage.redis, key_builder=storage.key_builder)
+    if type(storage).__name__ == "RedisStorage":  # not imported: redis is an extra
+        from aiogram.fsm.storage.redis import RedisEventIsolation
+
+        isolation = RedisEventIsolation(storage.redis, key_builder=storage.key_builder)  # type: ignore[attr-defined]
     dp = Dispatcher(
         storage=storage or MemoryStorage(),
         events_isolation=isolation,

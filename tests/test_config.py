@@ -253,3 +253,27 @@ def test_example_ships_the_car_service_preset(monkeypatch: pytest.MonkeyPatch) -
     assert settings.business.kind == "car_service"
     assert "масло" in settings.loyalty.service_tags
     assert [f.code for f in settings.profile.fields][:2] == ["make", "model"]
+
+
+def test_an_embedded_install_needs_neither_postgresql_nor_redis(tmp_path: Path) -> None:
+    """asyncpg and redis are extras (``postgres``, ``redis``): the core requirements leave
+    them out, and a bot on SQLite with conversation state in memory never imports them."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    core = " ".join(project["dependencies"])
+    assert "asyncpg" not in core and "redis" not in core
+    assert (
+        project["optional-dependencies"]["postgres"] and project["optional-dependencies"]["redis"]
+    )
+    script = (
+        "import sys, bot.app, bot.cli, bot.web\n"
+        "from bot.config import settings_from_dict\n"
+        "from tests.conftest import base_config\n"
+        f"url = 'sqlite+aiosqlite:///{tmp_path}/e.db'\n"
+        "s = settings_from_dict(base_config(url), use_env=False)\n"
+        "bot.app.build_dispatcher(bot.app.build_business(s), bot.app.build_storage(s))\n"
+        "print(sorted(m for m in ('redis', 'asyncpg') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
