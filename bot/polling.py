@@ -31,6 +31,8 @@ from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, Telegra
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
+from bot.logs import current_update
+
 log = logging.getLogger(__name__)
 
 Handle = Callable[[Update], Awaitable[Any]]
@@ -150,6 +152,15 @@ class ConcurrentPoller:
         self._finished.set()
 
 
+async def feed_tagged(dp: Dispatcher, bot: Bot, update: Update, **kwargs: Any) -> Any:
+    """``dp.feed_update`` with the update id on every log line, aiogram's own included."""
+    token = current_update.set(str(update.update_id))
+    try:
+        return await dp.feed_update(bot, update, **kwargs)
+    finally:
+        current_update.reset(token)
+
+
 async def poll(dp: Dispatcher, bot: Bot, *, timeout: int, max_concurrent: int) -> None:
     """Run the dispatcher on :class:`ConcurrentPoller` with its start-up and shut-down hooks."""
     workflow = {"dispatcher": dp, "bot": bot, **dp.workflow_data}
@@ -157,7 +168,7 @@ async def poll(dp: Dispatcher, bot: Bot, *, timeout: int, max_concurrent: int) -
     try:
         poller = ConcurrentPoller(
             bot,
-            lambda update: dp.feed_update(bot, update),
+            lambda update: feed_tagged(dp, bot, update),
             timeout=timeout,
             max_concurrent=max_concurrent,
             allowed_updates=dp.resolve_used_update_types(),

@@ -87,6 +87,9 @@ class Texts:
         env.filters["day"] = lambda v, _loc=parsed: format_date(
             v.astimezone(self.zone), format="medium", locale=_loc
         )
+        env.filters["signed"] = lambda v, _loc=parsed: format_decimal(
+            v, format="+#,##0;-#,##0", locale=_loc
+        )
         env.filters["moment"] = lambda v, _loc=parsed: format_datetime(
             v.astimezone(self.zone), format="short", locale=_loc
         )

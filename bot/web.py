@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from sqlalchemy import text
 
 from bot.metrics import REGISTRY
+from bot.polling import feed_tagged
 from bot.services.context import Business
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class CommittedRequestHandler(SimpleRequestHandler):
             return web.Response(status=400, text="malformed update")
         # Not feed_webhook_update: it answers after 55 s even if the handler has not
         # finished, and an answer before the commit loses the update in a crash.
-        await self.dispatcher.feed_update(bot, update, **self.data)
+        await feed_tagged(self.dispatcher, bot, update, **self.data)
         return web.json_response({})
 
 
