@@ -67,20 +67,19 @@ def inline_markup(*rows: list[InlineKeyboardButton]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[row for row in rows if row])
 
 
+def one_per_row(buttons: list[InlineKeyboardButton]) -> InlineKeyboardMarkup:
+    """A list to choose from: one button a row."""
+    return inline_markup(*([button] for button in buttons))
+
+
 def consent_keyboard(biz: Business, actor: Actor) -> InlineKeyboardMarkup:
-    render = biz.texts.render
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(
-                    text=render(actor.locale, "customer.button_agree"),
-                    callback_data=ConsentAnswer(agree=True).pack(),
-                ),
-                InlineKeyboardButton(
-                    text=render(actor.locale, "customer.button_disagree"),
-                    callback_data=ConsentAnswer(agree=False).pack(),
-                ),
-            ]
+    label = biz.texts.plain
+    return inline_markup(
+        [
+            inline_button(label(actor.locale, "customer.button_agree"), ConsentAnswer(agree=True)),
+            inline_button(
+                label(actor.locale, "customer.button_disagree"), ConsentAnswer(agree=False)
+            ),
         ]
     )
 
@@ -94,38 +93,38 @@ def contact_keyboard(biz: Business, actor: Actor) -> ReplyKeyboardMarkup:
 
 def card_keyboard(biz: Business, actor: Actor, customer_id: int) -> InlineKeyboardMarkup:
     buttons = [
-        InlineKeyboardButton(
-            text=biz.texts.render(actor.locale, f"staff.button_{action}"),
-            callback_data=CardAction(action=action, customer_id=customer_id).pack(),
+        inline_button(
+            biz.texts.plain(actor.locale, f"staff.button_{action}"),
+            CardAction(action=action, customer_id=customer_id),
         )
         for action in CARD_ACTIONS
     ]
-    return InlineKeyboardMarkup(inline_keyboard=[buttons[:2], buttons[2:4], buttons[4:]])
+    return inline_markup(buttons[:2], buttons[2:4], buttons[4:])
 
 
 def refund_keyboard(biz: Business, actor: Actor, purchases: list[Any]) -> InlineKeyboardMarkup:
     """One button per refundable purchase (services.purchases.refundable)."""
-    return inline_markup(
-        *[
-            [inline_button(biz.texts.plain(actor.locale, "staff.button_refund_pick", p=p),
-                           RefundPick(purchase_id=p.purchase_id))]
+    return one_per_row(
+        [
+            inline_button(
+                biz.texts.plain(actor.locale, "staff.button_refund_pick", p=p),
+                RefundPick(purchase_id=p.purchase_id),
+            )
             for p in purchases
         ]
-    )  # fmt: skip
+    )
 
 
 def choose_customer_keyboard(
     biz: Business, actor: Actor, choices: list[dict[str, object]]
 ) -> InlineKeyboardMarkup:
     """One button per customer a token matched: card code and name; a tap opens the card."""
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(
-                    text=biz.texts.plain(actor.locale, "staff.button_choose", c=choice),
-                    callback_data=CardOpen(customer_id=int(str(choice["customer_id"]))).pack(),
-                )
-            ]
+    return one_per_row(
+        [
+            inline_button(
+                biz.texts.plain(actor.locale, "staff.button_choose", c=choice),
+                CardOpen(customer_id=int(str(choice["customer_id"]))),
+            )
             for choice in choices
         ]
     )
@@ -134,14 +133,12 @@ def choose_customer_keyboard(
 def staff_keyboard(
     biz: Business, actor: Actor, staff: list[tuple[int, str]]
 ) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(
-                    text=biz.texts.plain(actor.locale, "owner.button_remove", name=name),
-                    callback_data=StaffRemove(staff_id=staff_id).pack(),
-                )
-            ]
+    return one_per_row(
+        [
+            inline_button(
+                biz.texts.plain(actor.locale, "owner.button_remove", name=name),
+                StaffRemove(staff_id=staff_id),
+            )
             for staff_id, name in staff
         ]
     )
