@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from bot.db.models import Customer
 from bot.testing.telegram_double import Call, ChatUser, buttons
+from handlers.signup import JoinAsCustomer
 from tests.support.harness import App
 
+JOIN = JoinAsCustomer().pack()
 PHONES = iter(f"+7916{n:07d}" for n in range(1000000, 9999999))
 
 
@@ -20,7 +22,7 @@ async def join(
     contact, name, then Skip on every optional question."""
     await user.send(f"/start ref_{invited_by}" if invited_by else "/start")
     landing = app.fake.last(user.user_id)
-    if any(data.startswith("jc") for _, data in buttons(landing)):  # an owner's landing
+    if any(data == JOIN for _, data in buttons(landing)):  # an owner's landing
         await user.click(buttons(landing)[0][1], landing)
     consent = app.fake.last(user.user_id)
     await user.click(_agree_button(consent), consent)
