@@ -48,6 +48,28 @@ def add_audit(
     )
 
 
+def audit_act(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    key: str,
+    now: datetime,
+    customer_id: int | None = None,
+    **details: Any,
+) -> None:
+    """What ``actor`` did, in the transaction of the effect itself (ids and numbers only)."""
+    add_audit(
+        session,
+        now=now,
+        actor_tg_id=actor.tg_id,
+        actor_role=actor.role,
+        action=action,
+        customer_id=customer_id,
+        details=details or None,
+        update_key=key,
+    )
+
+
 async def audit_separately(db: Database, **fields: Any) -> None:
     """For refusals: the audit row is written in its own transaction, nothing else is."""
     async with db.write() as session:

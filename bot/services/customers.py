@@ -13,7 +13,7 @@ from bot.db.models import Customer
 from bot.money import points_value
 from bot.numbers import is_ascii_number
 from bot.phones import normalise_phone
-from bot.services.audit import add_audit
+from bot.services.audit import audit_act
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, personal, run_once
@@ -204,15 +204,7 @@ async def add_at_counter(
         )
         session.add(customer)
         await session.flush()
-        add_audit(
-            session,
-            now=now,
-            actor_tg_id=actor.tg_id,
-            actor_role=actor.role,
-            action="customer_add",
-            customer_id=customer.id,
-            update_key=key,
-        )
+        audit_act(session, actor, "customer_add", key, now, customer.id)
         return view(customer, biz.settings.loyalty.point_value)
 
     return await run_once(biz.db, biz.clock, key, CustomerView, work)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import LedgerKind, Note, Purchase, Visit
-from bot.services.audit import add_audit
+from bot.services.audit import audit_act
 from bot.services.booking import book_purchase
 from bot.services.context import Business
 from bot.services.customers import customer_for, refuse_own_account
@@ -97,27 +97,6 @@ class NoteResult(BaseModel):
     card_code: str
 
 
-def _audit(
-    session: AsyncSession,
-    biz: Business,
-    actor: Actor,
-    action: str,
-    key: str,
-    customer_id: int,
-    **details: object,
-) -> None:
-    add_audit(
-        session,
-        now=biz.clock.now(),
-        actor_tg_id=actor.tg_id,
-        actor_role=actor.role,
-        action=action,
-        customer_id=customer_id,
-        details=details or None,
-        update_key=key,
-    )
-
-
 async def record_purchase(
     biz: Business, actor: Actor, key: str, request: PurchaseRequest
 ) -> Outcome[PurchaseResult]:
@@ -138,7 +117,7 @@ async def record_purchase(
             service_tag=request.service_tag,
             receipt_no=request.receipt_no,
         )
-        _audit(session, biz, actor, "purchase", key, customer.id, purchase_id=booked.purchase.id)
+        audit_act(session, actor, "purchase", key, now, customer.id, purchase_id=booked.purchase.id)
         return PurchaseResult(
             purchase_id=booked.purchase.id,
             customer_id=customer.id,
@@ -171,7 +150,7 @@ async def record_visit(
         session.add(visit)
         await session.flush()
         await recheck(session, biz, await lock_customer(session, customer.id), now)
-        _audit(session, biz, actor, "visit", key, customer.id, visit_id=visit.id)
+        audit_act(session, actor, "visit", key, now, customer.id, visit_id=visit.id)
         return VisitResult(
             visit_id=visit.id,
             customer_id=customer.id,
@@ -252,12 +231,12 @@ async def refund(
             returned=to_return,
             balance=customer.balance,
         )
-        _audit(
+        audit_act(
             session,
-            biz,
             actor,
             "refund",
             key,
+            now,
             customer.id,
             purchase_id=purchase.id,
             amount=str(amount),
@@ -306,7 +285,7 @@ async def adjust(
             reason=request.reason,
             balance=customer.balance,
         )
-        _audit(session, biz, actor, "adjust", key, customer.id, points=request.points)
+        audit_act(session, actor, "adjust", key, now, customer.id, points=request.points)
         return AdjustResult(
             customer_id=customer.id,
             card_code=customer.card_code,
@@ -330,7 +309,7 @@ async def add_note(
         )
         session.add(note)
         await session.flush()
-        _audit(session, biz, actor, "note", key, customer.id, note_id=note.id)
+        audit_act(session, actor, "note", key, now, customer.id, note_id=note.id)
         return NoteResult(note_id=note.id, customer_id=customer.id, card_code=customer.card_code)
 
     return await run_once(biz.db, biz.clock, key, NoteResult, work)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import LedgerKind, Redemption, RedemptionState
-from bot.services.audit import add_audit
+from bot.services.audit import add_audit, audit_act
 from bot.services.booking import book_purchase
 from bot.services.context import Business
 from bot.services.customers import customer_for
@@ -106,16 +106,10 @@ async def request_redemption(
             amount=request.purchase_amount,
             minutes=loyalty.redemption_confirm_minutes,
         )
-        add_audit(
-            session,
-            now=now,
-            actor_tg_id=actor.tg_id,
-            actor_role=actor.role,
-            action="redeem_request",
-            customer_id=customer.id,
-            update_key=key,
-            details={"redemption_id": redemption.id, "points": request.points},
-        )
+        audit_act(
+            session, actor, "redeem_request", key, now, customer.id,
+            redemption_id=redemption.id, points=request.points,
+        )  # fmt: skip
         return RedemptionRequested(
             redemption_id=redemption.id,
             customer_id=customer.id,

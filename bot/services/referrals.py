@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import ReferralSettings
 from bot.db.models import AuditEntry, Customer, LedgerEntry, LedgerKind, Purchase
-from bot.services.audit import add_audit
+from bot.services.audit import audit_act
 from bot.services.context import Business
 from bot.services.ledger import lock_customer, post, take_back
 from bot.services.live_purchases import is_live, net_amount
@@ -153,19 +153,9 @@ async def reverse_on_refund(
         if customer_id is None:
             continue
         taken = taken_by.get(customer_id, 0)
-        add_audit(
-            session,
-            now=now,
-            actor_tg_id=actor.tg_id,
-            actor_role=actor.role,
-            action=REVERSED_ACTION,
-            customer_id=customer_id,
-            details={
-                "purchase_id": purchase.id,
-                "side": side,
-                "reversed": taken,
-                "shortfall": owed.get(customer_id, 0) - taken,
-            },
-            update_key=key,
-        )
+        audit_act(
+            session, actor, REVERSED_ACTION, key, now, customer_id,
+            purchase_id=purchase.id, side=side, reversed=taken,
+            shortfall=owed.get(customer_id, 0) - taken,
+        )  # fmt: skip
     return sum(taken_by.values())

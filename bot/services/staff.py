@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.codes import new_invite_token
 from bot.db.models import Customer, Invite, Staff
-from bot.services.audit import add_audit
+from bot.services.audit import add_audit, audit_act
 from bot.services.context import Business
 from bot.services.customers import telegram_name
 from bot.services.errors import ServiceError
@@ -61,15 +61,7 @@ async def create_invite(
                 expires_at=expires,
             )
         )
-        add_audit(
-            session,
-            now=now,
-            actor_tg_id=actor.tg_id,
-            actor_role=actor.role,
-            action="invite_create",
-            update_key=key,
-            details={"outlet": outlet},
-        )
+        audit_act(session, actor, "invite_create", key, now, outlet=outlet)
         return InviteCreated(token=token, expires_at=expires)
 
     return await run_once(biz.db, biz.clock, key, InviteCreated, work)
@@ -156,15 +148,7 @@ async def remove_staff(
         if staff is None or not staff.active:
             raise ServiceError("staff_not_found")
         staff.active, staff.removed_at = False, now
-        add_audit(
-            session,
-            now=now,
-            actor_tg_id=actor.tg_id,
-            actor_role=actor.role,
-            action="staff_remove",
-            update_key=key,
-            details={"staff_id": staff.id},
-        )
+        audit_act(session, actor, "staff_remove", key, now, staff_id=staff.id)
         return StaffRemoved(staff_id=staff.id, telegram_id=staff.telegram_id, name=staff.name)
 
     return await run_once(biz.db, biz.clock, key, StaffRemoved, work)
