@@ -411,6 +411,13 @@ class ReferralSettings(_Section):
     min_purchase: Decimal = Field(default=Decimal("0"), ge=0, decimal_places=2)
 
 
+class TextsSettings(_Section):
+    """Owners' own wording: a folder with ``ru/`` and ``en/`` files named like the shipped
+    ``templates/<locale>/*.html``, each defining only the blocks it changes."""
+
+    override_dir: Path | None = None
+
+
 class PrivacySettings(_Section):
     policy_version: str = Field(default="2026-11", min_length=1, max_length=24)
     id_hash_salt: str = Field(default="loyalty-bot", min_length=1, repr=False)
@@ -486,6 +493,7 @@ class Settings(BaseSettings):
     expiry: ExpirySettings = ExpirySettings()
     profile: ProfileSettings = ProfileSettings()
     referral: ReferralSettings = ReferralSettings()
+    texts: TextsSettings = TextsSettings()
     privacy: PrivacySettings = PrivacySettings()
     web: WebSettings = WebSettings()
     worker: WorkerSettings = WorkerSettings()
