@@ -285,6 +285,46 @@ class LedgerEntry(Base):
     created_at: Mapped[datetime]
 
 
+class OfferKind(StrEnum):
+    """What an offer gives when used at the counter."""
+
+    POINTS = "points"  # bonus points credited through the ledger
+    PERCENT = "percent"  # percent off the purchase (or off its service tag)
+    FIXED = "fixed"  # a fixed amount of money off
+
+
+class Offer(Base):
+    """A personal offer: made by a job or a campaign for one customer, used at most once.
+
+    ``dedupe_key`` makes a job's offer exactly-once per customer and occurrence (e.g.
+    ``birthday:2026:42``): a job rerun after a restart finds the key and makes nothing.
+    ``value`` is points (POINTS), a percent (PERCENT) or money (FIXED), as a Decimal.
+    """
+
+    __tablename__ = "offers"
+    __table_args__ = (
+        Index("ix_offers_customer_live", "customer_id", "used_at", "valid_until"),
+        Index("ix_offers_source", "source"),
+        CheckConstraint("value > 0", name="ck_offers_value_pos"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[Decimal]  # two places, stored as hundredths like money
+    service_tag: Mapped[str | None] = mapped_column(String(32))  # None: any purchase
+    valid_from: Mapped[datetime]
+    valid_until: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(40))  # 'job:birthday', 'campaign:17'
+    dedupe_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id"))
+    used_by_tg_id: Mapped[int | None] = mapped_column(BigInteger)
+    discount: Mapped[Decimal | None]  # money taken off at use (PERCENT, FIXED)
+
+
 class Note(Base):
     __tablename__ = "notes"
     __table_args__ = (Index("ix_notes_customer", "customer_id"),)
