@@ -10,6 +10,7 @@ in a sandbox, so an edited template cannot reach Python attributes.
 from __future__ import annotations
 
 import html
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
 PLURALS = "plurals.html"
+_TAG = re.compile(r"</?[a-z][a-z-]*(?: [^<>]*)?>")
 
 
 def _word_forms(env: SandboxedEnvironment) -> dict[str, dict[str, str]]:
@@ -163,6 +165,10 @@ class Texts:
     def plain(self, locale: str, key: str, **context: Any) -> str:
         """For button labels: Telegram shows them as typed, so no HTML entities."""
         return html.unescape(self.render(locale, key, **context))
+
+    def console(self, locale: str, key: str, **context: Any) -> str:
+        """For the command line: the message without its HTML tags and entities."""
+        return html.unescape(_TAG.sub("", self.render(locale, key, **context)))
 
     def block_names(self, locale: str, area: str) -> set[str]:
         return set(self._envs[locale].get_template(f"{area}.html").blocks)
