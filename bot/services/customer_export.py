@@ -9,7 +9,6 @@ is linked to a Telegram account. Times are in the business's time zone.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -92,19 +91,14 @@ async def customer_table(biz: Business, progress: Progress | None = None) -> Tab
     last_id = 0
     while True:
         async with biz.db.read() as session:
-            batch: Sequence[tuple[Customer, CustomerScore | None]] = (
-                (
-                    await session.execute(
-                        select(Customer, CustomerScore)
-                        .outerjoin(CustomerScore, CustomerScore.customer_id == Customer.id)
-                        .where(Customer.id > last_id)
-                        .order_by(Customer.id)
-                        .limit(BATCH)
-                    )
-                )
-                .tuples()
-                .all()
+            result = await session.execute(
+                select(Customer, CustomerScore)
+                .outerjoin(CustomerScore, CustomerScore.customer_id == Customer.id)
+                .where(Customer.id > last_id)
+                .order_by(Customer.id)
+                .limit(BATCH)
             )
+            batch = [(customer, score) for customer, score in result]
         if not batch:
             break
         table.rows.extend(row(settings, customer, score) for customer, score in batch)
