@@ -158,18 +158,18 @@ def check(table: Table, settings: Settings, today: date) -> tuple[list[Entry], l
         }
         if not any(cell_text(v) for v in raw):
             continue  # an empty line
-        try:
-            entry = _entry(settings, today, number, cells, fields)
-        except ServiceError as err:
-            problems.append(Problem(number, err.code, err.params))
-            continue
-        if entry.phone in first_row:
+        phone = normalise_phone(cells[PHONE], settings.business.phone_region)
+        if phone is not None and phone in first_row:
             problems.append(
-                Problem(number, "import_duplicate_phone", {"first_row": first_row[entry.phone]})
+                Problem(number, "import_duplicate_phone", {"first_row": first_row[phone]})
             )
             continue
-        first_row[entry.phone] = number
-        entries.append(entry)
+        if phone is not None:
+            first_row[phone] = number
+        try:
+            entries.append(_entry(settings, today, number, cells, fields))
+        except ServiceError as err:
+            problems.append(Problem(number, err.code, err.params))
     return entries, problems
 
 
