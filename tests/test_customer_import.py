@@ -300,3 +300,23 @@ def test_spreadsheet_round_trip_keeps_hostile_text() -> None:
         assert [spreadsheet.cell_text(r[0]) for r in back.rows] == [v.strip() for v in hostile], fmt
     raw_csv = spreadsheet.write(table, "csv").decode("utf-8-sig").splitlines()
     assert raw_csv[1:5] == ["'=1+2", "'+7916", "'-5", "'@SUM(A1)"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_a_base_larger_than_a_batch(app: App) -> None:
+    """1,200 rows: three batches, a progress report after each, every row written once."""
+    lines = ["phone,balance"] + [f"+7916{2000000 + n},{n % 7}" for n in range(1200)]
+    reports: list[tuple[int, int]] = []
+
+    async def progress(done: int, total: int) -> None:
+        reports.append((done, total))
+
+    result = await run_import(app.biz, _table("\n".join(lines)), apply=True, progress=progress)
+    assert reports == [(500, 1200), (1000, 1200), (1200, 1200)]
+    assert (result.created, result.points) == (1200, sum(n % 7 for n in range(1200)))
+    async with app.biz.db.read() as session:
+        codes = list(await session.scalars(select(Customer.card_code)))
+    assert len(codes) == len(set(codes)) == 1200
+    assert await app.balance_consistent()
+    again = await run_import(app.biz, _table("\n".join(lines)), apply=False)
+    assert (again.created, again.unchanged) == (0, 1200)

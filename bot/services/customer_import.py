@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -35,7 +35,7 @@ from bot.numbers import is_ascii_number
 from bot.phones import normalise_phone
 from bot.services.audit import add_audit
 from bot.services.context import Business
-from bot.services.customers import clean_name, search_key, unique_card_code
+from bot.services.customers import clean_name, search_key, unique_card_codes
 from bot.services.errors import ServiceError
 from bot.services.ledger import post
 from bot.services.scoring_job import Progress
@@ -126,12 +126,13 @@ def _entry(
     today: date,
     number: int,
     cells: dict[str, str],
+    phone: str | None,
     fields: Sequence[ProfileField],
 ) -> Entry:
-    """One row as sign-up would take it, or the ServiceError sign-up would answer."""
+    """One row as sign-up would take it (``phone`` normalised, None when it is not a
+    phone), or the ServiceError sign-up would answer."""
     if not cells.get(PHONE):
         raise ServiceError("import_no_phone")
-    phone = normalise_phone(cells[PHONE], settings.business.phone_region)
     if phone is None:
         raise ServiceError("bad_phone")
     name = clean_name(cells[NAME]) if cells.get(NAME) else None
@@ -148,6 +149,7 @@ def check(table: Table, settings: Settings, today: date) -> tuple[list[Entry], l
     if PHONE not in where:
         return [], problems
     fields = [f for f in settings.profile.fields if f.code in where]
+    region = settings.business.phone_region
     entries: list[Entry] = []
     first_row: dict[str, int] = {}
     for offset, raw in enumerate(table.rows):
@@ -158,7 +160,7 @@ def check(table: Table, settings: Settings, today: date) -> tuple[list[Entry], l
         }
         if not any(cell_text(v) for v in raw):
             continue  # an empty line
-        phone = normalise_phone(cells[PHONE], settings.business.phone_region)
+        phone = normalise_phone(cells[PHONE], region) if cells[PHONE] else None
         if phone is not None and phone in first_row:
             problems.append(
                 Problem(number, "import_duplicate_phone", {"first_row": first_row[phone]})
@@ -167,7 +169,7 @@ def check(table: Table, settings: Settings, today: date) -> tuple[list[Entry], l
         if phone is not None:
             first_row[phone] = number
         try:
-            entries.append(_entry(settings, today, number, cells, fields))
+            entries.append(_entry(settings, today, number, cells, phone, fields))
         except ServiceError as err:
             problems.append(Problem(number, err.code, err.params))
     return entries, problems
@@ -178,10 +180,13 @@ def count_rows(table: Table) -> int:
 
 
 async def _existing(
-    session: AsyncSession, settings: Settings, batch: Sequence[Entry]
+    session: AsyncSession, settings: Settings, batch: Sequence[Entry], lock: bool
 ) -> tuple[dict[str, Customer], set[str]]:
+    """The customers who have these phones (row-locked on PostgreSQL when their balance
+    may change) and the opening-balance keys already in the ledger."""
     phones = [e.phone for e in batch]
-    customers = await session.scalars(select(Customer).where(Customer.phone.in_(phones)))
+    query = select(Customer).where(Customer.phone.in_(phones))
+    customers = await session.scalars(query.with_for_update() if lock else query)
     keys = [opening_key(settings, p) for p in phones]
     done = await session.scalars(
         select(LedgerEntry.idempotency_key).where(LedgerEntry.idempotency_key.in_(keys))
@@ -212,15 +217,18 @@ async def _plan(
     report: ImportReport,
     progress: Progress | None,
 ) -> None:
-    """Count what happens to each entry and, in a write session, do it."""
+    """Count what happens to each entry and, when the import is applied, do it: a batch
+    of customers inserted with one flush, then their opening balances."""
     settings, now = biz.settings, biz.clock.now()
     for start in range(0, len(entries), BATCH):
         batch = entries[start : start + BATCH]
-        customers, done = await _existing(session, settings, batch)
+        customers, done = await _existing(session, settings, batch, lock=report.applied)
+        to_credit: list[tuple[Entry, Customer | None]] = []
         for entry in batch:
-            key = opening_key(settings, entry.phone)
             customer = customers.get(entry.phone)
-            if key in done or (customer is not None and not entry.balance):
+            if opening_key(settings, entry.phone) in done or (
+                customer is not None and not entry.balance
+            ):
                 report.unchanged += 1
                 continue
             if customer is None:
@@ -228,25 +236,38 @@ async def _plan(
             else:
                 report.credited += 1
             report.points += entry.balance
-            if not report.applied:
-                continue
-            if customer is None:
-                customer = _new_customer(biz, entry, await unique_card_code(session))
-                session.add(customer)
-                await session.flush()
-            if entry.balance:
-                post(
-                    session,
-                    customer,
-                    kind=LedgerKind.IMPORT,
-                    points=entry.balance,
-                    key=key,
-                    now=now,
-                    author_tg_id=None,
-                    reason="import",
-                )
+            to_credit.append((entry, customer))
+        if report.applied and to_credit:
+            await _write(session, biz, to_credit, now)
         if progress is not None:
             await progress(min(start + BATCH, len(entries)), len(entries))
+
+
+async def _write(
+    session: AsyncSession,
+    biz: Business,
+    to_credit: Sequence[tuple[Entry, Customer | None]],
+    now: datetime,
+) -> None:
+    new = [entry for entry, customer in to_credit if customer is None]
+    codes = iter(await unique_card_codes(session, len(new)))
+    created = {entry.phone: _new_customer(biz, entry, next(codes)) for entry in new}
+    session.add_all(created.values())
+    await session.flush()
+    for entry, customer in to_credit:
+        if entry.balance:
+            post(
+                session,
+                customer or created[entry.phone],
+                kind=LedgerKind.IMPORT,
+                points=entry.balance,
+                key=opening_key(biz.settings, entry.phone),
+                now=now,
+                author_tg_id=None,
+                reason="import",
+            )
+    await session.flush()
+    session.expunge_all()  # written: keep the session small over thousands of rows
 
 
 async def run_import(
