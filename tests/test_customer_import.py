@@ -102,6 +102,7 @@ async def test_bad_rows_are_all_reported_and_nothing_is_written(app: App) -> Non
         "+79165550106,Dana,,,31.02.1990\n"  # row 7: no such date
         ",Nobody,5,,\n"  # row 8: no phone
         "+79165550108,Egor,7,,01.01.2030\n"  # row 9: born in the future
+        "+79165550109,,-1,,32.01.1990\n"  # row 10: two problems, both reported
     )
     before = await app.counts(include_audit=True)
     for apply in (False, True):
@@ -115,6 +116,8 @@ async def test_bad_rows_are_all_reported_and_nothing_is_written(app: App) -> Non
             (7, "birthday_impossible"),
             (8, "import_no_phone"),
             (9, "birthday_future"),
+            (10, "birthday_impossible"),
+            (10, "import_negative_balance"),
         ]
         assert report.problems[0].params == {"columns": ["colour"]}
         assert report.problems[3].params == {"first_row": 2}

@@ -21,10 +21,10 @@ A dry run (the default) reads and reports exactly what the import would do.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,6 +49,7 @@ CONSENT_VERSION = "import"  # brought from the business's own base, not given in
 MAX_BALANCE_DIGITS = 9
 BATCH = 500
 AUDIT_ROLE = "console"  # the server's operator, not a Telegram user
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -128,19 +129,33 @@ def _entry(
     cells: dict[str, str],
     phone: str | None,
     fields: Sequence[ProfileField],
-) -> Entry:
+) -> tuple[Entry | None, list[Problem]]:
     """One row as sign-up would take it (``phone`` normalised, None when it is not a
-    phone), or the ServiceError sign-up would answer."""
+    phone), or every refusal sign-up would answer for it (the owner fixes them at once)."""
+    problems: list[Problem] = []
+
+    def take(parse: Callable[..., T], *args: Any) -> T | None:
+        try:
+            return parse(*args)
+        except ServiceError as err:
+            problems.append(Problem(number, err.code, err.params))
+            return None
+
     if not cells.get(PHONE):
-        raise ServiceError("import_no_phone")
-    if phone is None:
-        raise ServiceError("bad_phone")
-    name = clean_name(cells[NAME]) if cells.get(NAME) else None
-    born = parse_birthday(cells[BIRTHDAY], today, settings) if cells.get(BIRTHDAY) else None
+        problems.append(Problem(number, "import_no_phone"))
+    elif phone is None:
+        problems.append(Problem(number, "bad_phone"))
+    name = take(clean_name, cells[NAME]) if cells.get(NAME) else None
+    born = take(parse_birthday, cells[BIRTHDAY], today, settings) if cells.get(BIRTHDAY) else None
     profile = {
-        f.code: parse_profile_value(f, cells[f.code], today) for f in fields if cells.get(f.code)
+        f.code: take(parse_profile_value, f, cells[f.code], today)
+        for f in fields
+        if cells.get(f.code)
     }
-    return Entry(number, phone, name, born, profile, _balance(cells.get(BALANCE, "")))
+    balance = take(_balance, cells.get(BALANCE, ""))
+    if problems or phone is None or balance is None:
+        return None, problems
+    return Entry(number, phone, name, born, profile, balance), []
 
 
 def check(table: Table, settings: Settings, today: date) -> tuple[list[Entry], list[Problem]]:
@@ -168,10 +183,10 @@ def check(table: Table, settings: Settings, today: date) -> tuple[list[Entry], l
             continue
         if phone is not None:
             first_row[phone] = number
-        try:
-            entries.append(_entry(settings, today, number, cells, phone, fields))
-        except ServiceError as err:
-            problems.append(Problem(number, err.code, err.params))
+        entry, found = _entry(settings, today, number, cells, phone, fields)
+        problems.extend(found)
+        if entry is not None:
+            entries.append(entry)
     return entries, problems
 
 
