@@ -1,15 +1,27 @@
-"""`loyalty-bot`: run, webhook, migrate, score, demo; problems are one line, not a traceback."""
+"""`loyalty-bot`: run, webhook, migrate, score, export, import, demo; problems are one line,
+not a traceback."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
 from bot.config import DEFAULT_CONFIG_PATH, DEFAULT_LOCALE, ConfigError, Settings, load_settings
 from bot.logs import setup_logging
+
+if TYPE_CHECKING:
+    from bot.services.context import Business
+    from bot.services.scoring_job import Progress
+
+T = TypeVar("T")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -157,33 +169,53 @@ def webhook_command(
         _fail(str(err))
 
 
+@contextmanager
+def _progress(label: str) -> Iterator[Progress]:
+    """A progress bar on stderr (stdout stays the command's answer) fed by (done, total)."""
+    with typer.progressbar(length=1, label=label, file=sys.stderr) as bar:
+        shown = 0
+
+        async def report(done: int, total: int) -> None:
+            nonlocal shown
+            bar.length = max(total, 1)
+            bar.update(done - shown)
+            shown = done
+
+        yield report
+
+
+def _with_business(settings: Settings, work: Callable[[Business], Awaitable[T]]) -> T:
+    """Run ``work`` against the database (schema checked first), then close it."""
+    from bot.app import build_business
+    from bot.db.migrate import SchemaNotCurrentError, check_schema
+
+    async def main() -> T:
+        biz = build_business(settings)
+        try:
+            await check_schema(biz.db)
+            return await work(biz)
+        finally:
+            await biz.db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except SchemaNotCurrentError as err:
+        _fail(str(err))
+        raise  # unreachable: _fail exits
+
+
 @app.command()
 def score(config: Path = ConfigOption) -> None:
     """Reclassify every customer now (RFM, stage, value, lifetime value), with progress."""
-    from bot.app import build_business
-    from bot.db.migrate import SchemaNotCurrentError, check_schema
     from bot.services.scoring_job import ScoringBusyError, reclassify
 
     settings = _settings(config)
 
-    async def main() -> None:
-        biz = build_business(settings)
-        try:
-            await check_schema(biz.db)
-            with typer.progressbar(length=1, label="scoring customers") as bar:
-                shown = 0
-
-                async def report(done: int, total: int) -> None:
-                    nonlocal shown
-                    bar.length = total
-                    bar.update(done - shown)
-                    shown = done
-
-                summary = await reclassify(biz, report)
-        finally:
-            await biz.db.dispose()
+    async def work(biz: Business) -> str:
+        with _progress("scoring customers") as report:
+            summary = await reclassify(biz, report)
         count = biz.texts.count
-        typer.echo(
+        return (
             f"scored {count('en', summary.customers, 'customer')} "
             f"({summary.with_purchases} with purchases, "
             f"{count('en', summary.repeat_buyers, 'repeat_buyer')}); "
@@ -191,9 +223,116 @@ def score(config: Path = ConfigOption) -> None:
         )
 
     try:
-        asyncio.run(main())
-    except (SchemaNotCurrentError, ScoringBusyError) as err:
+        typer.echo(_with_business(settings, work))
+    except ScoringBusyError as err:
         _fail(str(err))
+
+
+ExportFormatOption = typer.Option("csv", "--format", "-f", help="csv or xlsx")
+ExportOutOption = typer.Option(
+    None, "--out", "-o", help="file to write (default: customers-<date>.<format>)"
+)
+# Customers' personal data: the written file is readable by its owner only.
+PRIVATE_FILE_MODE = 0o600
+
+
+def _write_private(target: Path, data: bytes) -> None:
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    target.chmod(PRIVATE_FILE_MODE)  # an existing file keeps its mode through os.open
+
+
+@app.command("export")
+def export_command(
+    config: Path = ConfigOption,
+    fmt: str = ExportFormatOption,
+    out: Path | None = ExportOutOption,
+) -> None:
+    """Every customer with balance, tier, profile fields and scores, as CSV or XLSX; those
+    who used /forget appear without personal data. The file is readable by you only."""
+    from datetime import datetime
+
+    from bot import spreadsheet
+    from bot.services.customer_export import customer_table
+
+    if fmt not in spreadsheet.FORMATS:
+        _fail(f"--format {fmt!r}: use {' or '.join(spreadsheet.FORMATS)}")
+    settings = _settings(config)
+
+    async def work(biz: Business) -> spreadsheet.Table:
+        with _progress("reading customers") as report:
+            return await customer_table(biz, report)
+
+    table = _with_business(settings, work)
+    target = out or Path(f"customers-{datetime.now():%Y%m%d-%H%M%S}.{fmt}")
+    try:
+        _write_private(target, spreadsheet.write(table, fmt))
+    except OSError as err:
+        _fail(f"cannot write {target}: {err.strerror}")
+    typer.echo(f"exported {len(table.rows)} customers to {target}")
+
+
+ImportFileArgument = typer.Argument(..., help="a .csv or .xlsx file, a header row first")
+ApplyOption = typer.Option(False, "--apply", help="write (without it: a dry run, a report)")
+# Exit status when the file has problems (2 is for usage and configuration errors).
+IMPORT_PROBLEMS_EXIT = 1
+
+
+@app.command("import")
+def import_command(
+    source: Path = ImportFileArgument,
+    config: Path = ConfigOption,
+    apply: bool = ApplyOption,
+) -> None:
+    """Bring an existing customer base from a spreadsheet: columns phone, name, birthday,
+    balance and the config's profile fields. A dry run by default; --apply writes, all
+    or nothing; a phone already imported changes nothing. Imported customers find their
+    balance when they join in the bot with the same phone."""
+    from bot import spreadsheet
+    from bot.services.customer_import import ImportReport, run_import
+
+    fmt = spreadsheet.format_of(source)
+    if fmt is None:
+        _fail(f"{source}: use a .csv or .xlsx file")
+        return
+    settings = _settings(config)
+    try:
+        table = spreadsheet.read(source.read_bytes(), fmt)
+    except OSError as err:
+        _fail(f"cannot read {source}: {err.strerror}")
+        return
+    except spreadsheet.SpreadsheetError as err:
+        _fail(f"{source}: {err}")
+        return
+
+    async def work(biz: Business) -> tuple[ImportReport, list[str]]:
+        with _progress("checking customers" if not apply else "importing customers") as report:
+            result = await run_import(biz, table, apply=apply, progress=report)
+        lines = [
+            f"row {p.row}: {biz.texts.console('en', f'errors.{p.code}', **p.params)}"
+            for p in result.problems
+        ]
+        return result, lines
+
+    result, problems = _with_business(settings, work)
+    if problems:
+        for line in problems:
+            typer.echo(line, err=True)
+        typer.echo(
+            f"loyalty-bot: {len(problems)} problem(s) in {result.rows} rows: nothing imported",
+            err=True,
+        )
+        raise typer.Exit(code=IMPORT_PROBLEMS_EXIT)
+    summary = (
+        f"{result.rows} rows: {result.created} new customers, opening balances for "
+        f"{result.credited} customers already here, {result.unchanged} unchanged; "
+        f"{result.points} points in all"
+    )
+    if result.applied:
+        typer.echo(f"imported {summary}")
+    else:
+        typer.echo(f"dry run, nothing written: {summary}. Run again with --apply to import.")
 
 
 DemoLanguage = typer.Option(DEFAULT_LOCALE, "--lang", help="ru or en")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -50,6 +51,7 @@ _OVERRIDE_ERRORS = (TemplateError, SecurityError, TypeError, ValueError, Arithme
 
 
 PLURALS = "plurals.html"
+_TAG = re.compile(r"</?[a-z][a-z-]*(?: [^<>]*)?>")
 
 
 def _word_forms(env: SandboxedEnvironment) -> dict[str, dict[str, str]]:
@@ -234,6 +236,10 @@ class Texts:
     def plain(self, locale: str, key: str, **context: Any) -> str:
         """For button labels: Telegram shows them as typed, so no HTML entities."""
         return html.unescape(self.render(locale, key, **context))
+
+    def console(self, locale: str, key: str, **context: Any) -> str:
+        """For the command line: the message without its HTML tags and entities."""
+        return html.unescape(_TAG.sub("", self.render(locale, key, **context)))
 
     def block_names(self, locale: str, area: str) -> set[str]:
         return set(self._envs[locale].get_template(f"{area}.html").blocks)

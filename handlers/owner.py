@@ -1,4 +1,5 @@
-"""Owner side: balance adjustments and staff management (invites, list, removal)."""
+"""Owner side: balance adjustments, staff management (invites, list, removal), customer
+cards, scoring, KPIs and the export (handlers.export)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from bot.services.scoring_job import ScoringBusyError, reclassify
 from handlers import commands
 from handlers.commands import MAX_FIND_QUERY
 from handlers.deep_links import INVITE_PREFIX
+from handlers.export import on_export
 from handlers.keyboards import StaffRemove, staff_keyboard
 from handlers.menu import clear_chat_menu
 from handlers.middlewares import RequireRole
@@ -152,6 +154,7 @@ def make_router() -> Router:
     router.message.register(on_client, Command("client"))
     router.message.register(on_rescore, Command("rescore"))
     router.message.register(on_kpi, Command("kpi"))
+    router.message.register(on_export, Command("export"))
     router.message.register(on_invite, Command("invite"))
     router.message.register(on_staff, Command("staff"))
     router.callback_query.register(on_staff_remove, StaffRemove.filter())

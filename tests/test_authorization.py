@@ -25,6 +25,7 @@ STAFF_COMMANDS = [
 ]
 OWNER_COMMANDS = [
     "/adjust {code} +100 gift", "/invite", "/staff", "/client {code}", "/rescore", "/kpi",
+    "/export", "/export xlsx",
 ]
 STAFF_CALLBACKS = ["ca:purchase:{cid}", "ca:redeem:{cid}"]
 OWNER_CALLBACKS = ["srm:{sid}"]

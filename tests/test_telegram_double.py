@@ -170,6 +170,8 @@ async def test_photo_and_document_uploads(user: ChatUser, fake: FakeTelegram) ->
     await user.send("/report")
     document = fake.last()
     assert document.params["document"] == {"filename": "report.csv", "size": 8}
+    assert document.uploads == {"document": b"a,b\n1,2\n"}, "the bytes, for checking files"
+    assert photo.uploads["photo"].startswith(b"\x89PNG")
     assert document.result["document"]["file_name"] == "report.csv"
     assert document.result["document"]["mime_type"] == "text/csv"
 
@@ -246,6 +248,7 @@ async def test_same_params_through_both_transports() -> None:
     first, second = fake.requests[0::2], fake.requests[1::2]
     assert [c.params for c in fake.requests[:2]] == [c.params for c in fake.requests[2:]]
     assert first[0].params["photo"] == {"filename": "a.jpg", "size": 5}
+    assert [c.uploads for c in fake.calls("sendPhoto")] == [{"photo": b"12345"}] * 2
     assert second[0].params == {"chat_id": 7, "text": "123", "disable_notification": True}
 
 

@@ -82,6 +82,7 @@ class LedgerKind(StrEnum):
     EXPIRE = "expire"
     REVERSAL = "reversal"
     ADJUSTMENT = "adjustment"
+    IMPORT = "import"  # an opening balance brought from the business's earlier base
 
 
 class RedemptionState(StrEnum):

@@ -169,10 +169,20 @@ def search_key(name: str) -> str:
 
 
 async def unique_card_code(session: AsyncSession) -> str:
-    while True:
-        code = new_card_code()
-        if await session.scalar(select(Customer.id).where(Customer.card_code == code)) is None:
-            return code
+    return (await unique_card_codes(session, 1))[0]
+
+
+async def unique_card_codes(session: AsyncSession, count: int) -> list[str]:
+    """``count`` distinct card codes nobody has: one query per round of candidates (an
+    import creates thousands of customers)."""
+    codes: set[str] = set()
+    while len(codes) < count:
+        candidates = {new_card_code() for _ in range(count - len(codes))} - codes
+        taken = await session.scalars(
+            select(Customer.card_code).where(Customer.card_code.in_(candidates))
+        )
+        codes |= candidates - set(taken)
+    return sorted(codes)
 
 
 async def add_at_counter(

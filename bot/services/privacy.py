@@ -22,6 +22,9 @@ the customer wrote, some before they had an account, on the actor's Telegram id)
 A salted hash of the Telegram id is kept in ``forgotten_identities`` for one purpose:
 someone who joins again gets no second welcome bonus and counts as nobody's referral
 (``signup.was_forgotten``).
+The opening balance of a customer brought by ``loyalty-bot import`` keeps its ledger
+key, a salted hash of the phone (``customer_import.opening_key``), for one purpose too:
+importing the old file again does not bring the erased person back.
 """
 
 from __future__ import annotations

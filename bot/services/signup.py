@@ -49,11 +49,17 @@ _DATE_FORMATS = (
 )
 
 
+def identity_hash(settings: Settings, value: str) -> str:
+    """Salted hash of an identifier (a Telegram id, a phone) for records that must outlive
+    /forget without holding the identifier itself."""
+    key = settings.privacy.id_hash_salt.encode()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
 def id_hash(settings: Settings, tg_id: int) -> str:
     """Salted hash of a Telegram id, kept after /forget only to refuse a second welcome
     bonus and a second referral (:func:`was_forgotten`)."""
-    key = settings.privacy.id_hash_salt.encode()
-    return hmac.new(key, str(tg_id).encode(), hashlib.sha256).hexdigest()
+    return identity_hash(settings, str(tg_id))
 
 
 async def was_forgotten(session: AsyncSession, settings: Settings, tg_id: int) -> bool:

@@ -93,6 +93,9 @@ class Call:
     time: float = field(default_factory=monotonic)
     status: int = 0
     response: dict[str, Any] = field(default_factory=dict)
+    #: The bytes of each uploaded file, by parameter name ("document", "photo"); the
+    #: params keep only its filename and size.
+    uploads: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -552,9 +555,21 @@ class FakeTelegram:
 
     # ----------------------------------------------------------------- machinery
 
-    def _record(self, method: str, params: dict[str, Any]) -> Call:
+    def _record(self, method: str, raw_params: dict[str, Any]) -> Call:
+        params = raw_params
         name = self._handlers.get(method.lower(), (method, None))[0]
-        call = Call(name, dict(params))
+        params = {
+            key: {k: v for k, v in value.items() if k != "content"}
+            if isinstance(value, dict) and "content" in value
+            else value
+            for key, value in params.items()
+        }
+        uploads = {
+            key: value["content"]
+            for key, value in raw_params.items()
+            if isinstance(value, dict) and isinstance(value.get("content"), bytes)
+        }
+        call = Call(name, dict(params), uploads=uploads)
         self.requests.append(call)
         return call
 
@@ -810,11 +825,9 @@ class FakeTelegram:
 # --------------------------------------------------------------------------- transports
 
 
-async def _input_file_size(file: InputFile, bot: Bot) -> int:
-    size = 0
-    async for chunk in file.read(bot):
-        size += len(chunk)
-    return size
+async def _input_file_bytes(file: InputFile, bot: Bot) -> bytes:
+    chunks = [chunk async for chunk in file.read(bot)]
+    return b"".join(chunks)
 
 
 async def method_params(session: BaseSession, bot: Bot, method: TelegramMethod[Any]) -> Json:
@@ -825,10 +838,14 @@ async def method_params(session: BaseSession, bot: Bot, method: TelegramMethod[A
         prepared = session.prepare_value(value, bot=bot, files=files)
         if prepared:
             fields[key] = prepared
-    uploads = {
-        name: {"filename": file.filename or name, "size": await _input_file_size(file, bot)}
-        for name, file in files.items()
-    }
+    uploads = {}
+    for name, file in files.items():
+        content = await _input_file_bytes(file, bot)
+        uploads[name] = {
+            "filename": file.filename or name,
+            "size": len(content),
+            "content": content,
+        }
     return normalize_params(fields, uploads)
 
 
@@ -956,8 +973,12 @@ class BotAPIServer:
                 form = await request.post()
                 for name, value in form.items():
                     if isinstance(value, web.FileField):
-                        size = len(value.file.read())
-                        uploads[name] = {"filename": value.filename or name, "size": size}
+                        content = value.file.read()
+                        uploads[name] = {
+                            "filename": value.filename or name,
+                            "size": len(content),
+                            "content": content,
+                        }
                     else:
                         fields[name] = value
         params = normalize_params(fields, uploads)
