@@ -379,6 +379,7 @@ class FakeTelegram:
         self.first_name = first_name
         self.strict_messages = strict_messages
         self.requests: list[Call] = []
+        self.files: dict[str, bytes] = {}  # uploaded bytes by the file_id they were given
         self.messages: dict[tuple[str, int], Json] = {}
         self.commands: dict[str, list[Json]] = {}
         self.webhook_url = ""
@@ -449,6 +450,12 @@ class FakeTelegram:
             seen = [(c.method, c.status) for c in self.requests]
             raise AssertionError(f"nothing sent to chat {chat_id}; requests: {seen}")
         return calls[-1]
+
+    def uploaded(self, call: Call) -> bytes:
+        """The bytes of the photo or document ``call`` uploaded (KeyError if none)."""
+        for item in (call.result or {}).get("photo", []):
+            return self.files[item["file_id"]]
+        return self.files[(call.result or {})["document"]["file_id"]]
 
     def calls(self, method: str) -> list[Call]:
         """All recorded calls of ``method`` (including failed ones)."""
@@ -630,7 +637,11 @@ class FakeTelegram:
         """Return (file_id, file_unique_id, upload-info) for an InputFile or file_id/url."""
         n = next(_file_ids)
         if isinstance(value, dict):
-            return f"fake-{kind}-{n}", f"u{kind}{n}", value
+            file_id = f"fake-{kind}-{n}"
+            data = value.pop("data", None)  # the bytes are kept apart from the JSON params
+            if isinstance(data, bytes):
+                self.files[file_id] = data
+            return file_id, f"u{kind}{n}", value
         if not value:
             raise _ApiError(400, f"Bad Request: there is no {kind} in the request")
         return str(value), f"u{kind}{n}", {}
@@ -810,11 +821,13 @@ class FakeTelegram:
 # --------------------------------------------------------------------------- transports
 
 
-async def _input_file_size(file: InputFile, bot: Bot) -> int:
-    size = 0
-    async for chunk in file.read(bot):
-        size += len(chunk)
-    return size
+async def _input_file_bytes(file: InputFile, bot: Bot) -> bytes:
+    return b"".join([chunk async for chunk in file.read(bot)])
+
+
+def _upload_info(filename: str, data: bytes) -> Json:
+    """What a multipart upload is recorded as; ``data`` moves to :attr:`FakeTelegram.files`."""
+    return {"filename": filename, "size": len(data), "data": data}
 
 
 async def method_params(session: BaseSession, bot: Bot, method: TelegramMethod[Any]) -> Json:
@@ -826,7 +839,7 @@ async def method_params(session: BaseSession, bot: Bot, method: TelegramMethod[A
         if prepared:
             fields[key] = prepared
     uploads = {
-        name: {"filename": file.filename or name, "size": await _input_file_size(file, bot)}
+        name: _upload_info(file.filename or name, await _input_file_bytes(file, bot))
         for name, file in files.items()
     }
     return normalize_params(fields, uploads)
@@ -956,8 +969,7 @@ class BotAPIServer:
                 form = await request.post()
                 for name, value in form.items():
                     if isinstance(value, web.FileField):
-                        size = len(value.file.read())
-                        uploads[name] = {"filename": value.filename or name, "size": size}
+                        uploads[name] = _upload_info(value.filename or name, value.file.read())
                     else:
                         fields[name] = value
         params = normalize_params(fields, uploads)
