@@ -13,9 +13,11 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 WIDTH_IN, HEIGHT_IN, DPI = 8.0, 6.0, 100  # 800 x 600 pixels
 MAX_TICKS = 8
@@ -24,11 +26,19 @@ BAR_COLOR, LINE_COLOR, MEMBER_COLOR = "#4C72B0", "#DD8452", "#55A868"
 
 @dataclass(frozen=True)
 class Panel:
-    """One bar chart: a title, bar labels and their values."""
+    """One bar chart: a title, bar labels and their values (counts unless ``whole`` is
+    False: counts get whole-number ticks)."""
 
     title: str
     labels: Sequence[str]
     values: Sequence[float]
+    whole: bool = True
+
+
+def _value_axis(axis: Any, panel: Panel) -> None:
+    """From zero (an empty panel too), whole-number ticks for counts."""
+    if panel.whole:
+        axis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _png(fig: Figure) -> bytes:
@@ -54,6 +64,8 @@ def weekly_chart(title: str, week_labels: Sequence[str], panels: Sequence[Panel]
     colors = (BAR_COLOR, LINE_COLOR, MEMBER_COLOR)
     for k, (ax, panel) in enumerate(zip(axes, panels, strict=True)):
         ax.bar(positions, list(panel.values), color=colors[k % len(colors)])
+        ax.set_ylim(0, max([*panel.values, 1]) * 1.1)
+        _value_axis(ax.yaxis, panel)
         ax.set_title(panel.title, fontsize=10, loc="left")
         ax.grid(axis="y", alpha=0.3)
     step = max(1, -(-len(positions) // MAX_TICKS))
@@ -72,6 +84,7 @@ def bars_chart(title: str, panels: Sequence[Panel]) -> bytes:
         positions = list(range(len(panel.labels)))[::-1]  # the first label on top
         ax.barh(positions, list(panel.values), color=BAR_COLOR)
         ax.set_yticks(positions, list(panel.labels), fontsize=8)
+        _value_axis(ax.xaxis, panel)
         ax.set_title(panel.title, fontsize=10, loc="left")
         ax.grid(axis="x", alpha=0.3)
     for ax in axes[len(panels) :]:

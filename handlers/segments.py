@@ -58,6 +58,7 @@ def audience_keyboard(
             biz.texts.plain(
                 actor.locale,
                 "owner.button_segment",
+                dimension=dimension,
                 label=label_of(biz, actor, dimension, value, words),
                 n=n,
             ),
@@ -114,7 +115,9 @@ async def on_segment_audience(
     n = (await segments.segment_counts(biz)).count(dimension, value)
     label = label_of(biz, actor, dimension, value, strategy_wordings(actor.locale)) if n else None
     await query.answer(
-        biz.texts.plain(actor.locale, "owner.segment_broadcast_note", label=label, n=n),
+        biz.texts.plain(
+            actor.locale, "owner.segment_broadcast_note", label=label, n=n, dimension=dimension
+        ),
         show_alert=True,
     )
 

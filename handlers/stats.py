@@ -66,7 +66,10 @@ def weekly_png(biz: Business, actor: Actor, report: stats.StatsReport) -> bytes:
         [
             charts.Panel(label(actor.locale, "owner.chart_purchases"), [], weekly.purchases),
             charts.Panel(
-                label(actor.locale, "owner.chart_revenue"), [], [float(v) for v in weekly.revenue]
+                label(actor.locale, "owner.chart_revenue"),
+                [],
+                [float(v) for v in weekly.revenue],
+                whole=False,
             ),
             charts.Panel(label(actor.locale, "owner.chart_new_members"), [], weekly.new_members),
         ],
