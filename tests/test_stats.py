@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import gc
 import struct
+import threading
 import zlib
 from datetime import timedelta
 from decimal import Decimal
 from io import BytesIO
+from typing import Any
 
 import pytest
 from matplotlib.figure import Figure
@@ -115,6 +117,24 @@ async def test_chart_sent_as_a_png_photo_of_the_expected_size(app: App) -> None:
     assert pixels.std() > 0  # something was drawn, not a blank canvas
     gc.collect()
     assert not [obj for obj in gc.get_objects() if isinstance(obj, Figure)]
+
+
+async def test_the_chart_is_drawn_off_the_event_loop(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Drawing is CPU work: the real chart function runs in a worker thread."""
+    threads: list[threading.Thread] = []
+    real = charts.weekly_chart
+
+    def recording(*args: Any) -> bytes:
+        threads.append(threading.current_thread())
+        return real(*args)
+
+    monkeypatch.setattr(charts, "weekly_chart", recording)
+    await add_customer(app.biz.db, app.clock.now(), "A", purchases=[(1, "100")])
+    await app.owner.send("/stats")
+    assert threads and threads[0] is not threading.main_thread()
+    assert png_size(app.fake.uploaded(photos(app)[-1])) == (800, 600)
 
 
 def test_charts_decode_and_leave_no_figures() -> None:
