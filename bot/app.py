@@ -36,6 +36,7 @@ from bot.delivery.sender import OutboxSender
 from bot.jobs import DAILY_JOBS
 from bot.lease import hold_then_run, lease_for
 from bot.logs import redact
+from bot.override_report import OverrideReporter
 from bot.polling import poll
 from bot.scheduler import build_scheduler
 from bot.services import owners
@@ -72,7 +73,9 @@ def build_business(
     clock: Clock | None = None,
     override_dir: Path | None = None,
 ) -> Business:
-    return Business(
+    """``override_dir`` (tests) replaces ``texts.override_dir`` from the settings."""
+    reporter = OverrideReporter()
+    biz = Business(
         settings=settings,
         db=db
         or create_database(
@@ -82,10 +85,13 @@ def build_business(
         texts=Texts(
             settings.business.currency,
             settings.business.default_language,
-            override_dir=override_dir,
+            override_dir=override_dir or settings.texts.override_dir,
             timezone=settings.business.timezone,
+            on_problem=reporter,
         ),
     )
+    reporter.biz = biz
+    return biz
 
 
 def build_storage(settings: Settings) -> BaseStorage:
@@ -186,6 +192,7 @@ def _worker(
 
     async def start() -> Callable[[], Awaitable[None]]:
         await _announce_owner_code(biz, sender.bot)
+        biz.texts.check_overrides()  # each problem goes to the owners (OverrideReporter)
         sender_task = asyncio.create_task(sender.run(), name="outbox-sender")
         running: set[asyncio.Task[Any]] = set()  # jobs in progress, cancelled with the role
         scheduler = build_scheduler(biz, DAILY_JOBS, running)

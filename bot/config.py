@@ -411,6 +411,20 @@ class ReferralSettings(_Section):
     min_purchase: Decimal = Field(default=Decimal("0"), ge=0, decimal_places=2)
 
 
+class TextsSettings(_Section):
+    """Owners' own wording: a folder with ``ru/`` and ``en/`` files named like the shipped
+    ``templates/<locale>/*.html``, each defining only the blocks it changes."""
+
+    override_dir: Path | None = None
+
+
+class CampaignSettings(_Section):
+    """Measuring what broadcasts and scheduled jobs bring (bot.services.campaigns)."""
+
+    holdout_percent: int = Field(default=10, ge=0, le=50)  # kept out of each send, compared
+    report_days: int = Field(default=14, ge=1, le=365)  # purchases counted after a send
+
+
 class PrivacySettings(_Section):
     policy_version: str = Field(default="2026-11", min_length=1, max_length=24)
     id_hash_salt: str = Field(default="loyalty-bot", min_length=1, repr=False)
@@ -486,6 +500,8 @@ class Settings(BaseSettings):
     expiry: ExpirySettings = ExpirySettings()
     profile: ProfileSettings = ProfileSettings()
     referral: ReferralSettings = ReferralSettings()
+    texts: TextsSettings = TextsSettings()
+    campaigns: CampaignSettings = CampaignSettings()
     privacy: PrivacySettings = PrivacySettings()
     web: WebSettings = WebSettings()
     worker: WorkerSettings = WorkerSettings()

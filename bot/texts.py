@@ -5,11 +5,18 @@ Each file in ``templates/<locale>/`` groups the messages of one area as named bl
 any block by putting a file with the same name in the override folder and defining just
 that block there; every other block still comes from the shipped file. Templates render
 in a sandbox, so an edited template cannot reach Python attributes.
+
+A broken override never costs a message: a file that does not compile, a block the shipped
+file does not have, or a block that fails when rendered (an unknown variable, a sandbox
+refusal) is reported once (``problems``, ``on_problem``) and the shipped text is sent instead.
 """
 
 from __future__ import annotations
 
 import html
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,11 +26,27 @@ from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent
 from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateNotFound
+from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.config import DEFAULT_LOCALE, SUPPORTED_LOCALES
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OverrideProblem:
+    """What is wrong with an owner's override; ``where`` is "en/customer.html" or
+    "en/customer.balance"."""
+
+    where: str
+    error: str
+
+
+# What an override can get wrong; anything else is a bug of ours and is not hidden.
+_OVERRIDE_ERRORS = (TemplateError, SecurityError, TypeError, ValueError, ArithmeticError)
 
 
 PLURALS = "plurals.html"
@@ -47,8 +70,11 @@ class Texts:
         root: Path = TEMPLATES_DIR,
         override_dir: Path | None = None,
         timezone: str = "UTC",
+        on_problem: Callable[[OverrideProblem], None] | None = None,
     ) -> None:
         self.default_locale = default_locale
+        self.on_problem = on_problem
+        self.problems: dict[str, OverrideProblem] = {}
         self.currency = currency
         self.zone = ZoneInfo(timezone)
         self._envs: dict[str, SandboxedEnvironment] = {}
@@ -135,25 +161,70 @@ class Texts:
         """Render block ``name`` of ``templates/<locale>/<area>.html`` for ``key='area.name'``."""
         area, _, block = key.partition(".")
         locale = self.locale_for(locale)
-        template = self._template(locale, f"{area}.html", block)
-        render_block = template.blocks[block]
-        text = "".join(render_block(template.new_context(dict(context))))
-        return text.strip()
-
-    def _template(self, locale: str, name: str, block: str) -> Template:
-        """The owner's version of the block if there is one, else the shipped one."""
-        override = self._overrides.get(locale)
-        if override is not None:
+        name = f"{area}.html"
+        override = self._override(locale, name)
+        if override is not None and block in override.blocks:
             try:
-                candidate = override.get_template(name)
-            except TemplateNotFound:
-                candidate = None
-            if candidate is not None and block in candidate.blocks:
-                return candidate
+                return self._render_block(override, block, context)
+            except _OVERRIDE_ERRORS as err:
+                self._report(f"{locale}/{area}.{block}", err)
         template = self._envs[locale].get_template(name)
         if block not in template.blocks:
-            raise KeyError(f"no message {name[:-5]}.{block} for locale {locale!r}")
-        return template
+            raise KeyError(f"no message {area}.{block} for locale {locale!r}")
+        return self._render_block(template, block, context)
+
+    @staticmethod
+    def _render_block(template: Template, block: str, context: dict[str, Any]) -> str:
+        render_block = template.blocks[block]
+        return "".join(render_block(template.new_context(dict(context)))).strip()
+
+    def _override(self, locale: str, name: str) -> Template | None:
+        """The owner's file of that name, if there is one and it compiles."""
+        env = self._overrides.get(locale)
+        if env is None:
+            return None
+        try:
+            return env.get_template(name)
+        except TemplateNotFound:
+            return None
+        except TemplateError as err:
+            self._report(f"{locale}/{name}", err)
+            return None
+
+    def _report(self, where: str, err: Exception) -> None:
+        """Once per place: log it and tell ``on_problem`` (the app tells the owners)."""
+        if where in self.problems:
+            return
+        problem = OverrideProblem(where=where, error=f"{type(err).__name__}: {err}"[:300])
+        self.problems[where] = problem
+        log.error("owner's template override is broken; the shipped text is used instead",
+                  extra={"where": where, "error": problem.error})  # fmt: skip
+        if self.on_problem is not None:
+            self.on_problem(problem)
+
+    def check_overrides(self) -> list[OverrideProblem]:
+        """Every override file compiled and every block in it matched against the shipped
+        file (start-up check); rendering problems are only found when a message is sent."""
+        for locale, env in self._overrides.items():
+            shipped = self._envs[locale]
+            for name in env.list_templates(filter_func=lambda n: "/" not in n):
+                own = self._override(locale, name)
+                if own is None:
+                    continue
+                if own.filename is None or not Path(own.filename).is_relative_to(
+                    Path(env.loader.searchpath[0])  # type: ignore[union-attr]
+                ):
+                    continue  # not the owner's file: the shipped one through the fallback
+                try:
+                    known = set(shipped.get_template(name).blocks)
+                except TemplateNotFound:
+                    known = set()
+                for block in sorted(set(own.blocks) - known):
+                    self._report(
+                        f"{locale}/{name[:-5]}.{block}",
+                        KeyError(f"no such message in the shipped {name}"),
+                    )
+        return list(self.problems.values())
 
     def count(self, locale: str, value: int, word: str) -> str:
         """``value`` with ``word`` in the plural form CLDR gives ("1 customer", "21 балл"),

@@ -7,15 +7,18 @@ import logging
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bot.logs import UpdateIdFilter
 from tests.support.flows import join
-from tests.support.harness import App
+from tests.support.harness import OWNER_ID, App
 
 
-async def test_broken_owner_template_apologises_and_bot_goes_on(
+async def test_broken_owner_template_sends_the_shipped_text_and_tells_the_owners(
     app: App, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Issue 11: a broken override is reported to the owner and the default is used,
+    nothing is lost."""
     await join(app, app.user(5001, "en"), name="Ivan")
     override = tmp_path / "en"
     override.mkdir()
@@ -29,6 +32,38 @@ async def test_broken_owner_template_apologises_and_bot_goes_on(
     with caplog.at_level(logging.ERROR):
         update = user.build_message("/balance")
         await user.feed(update)
+    shipped = app.fake.last(5001).text
+    assert "Sorry" not in shipped and "0" in shipped and "points" in shipped
+    report = [r for r in caplog.records if r.getMessage().startswith("owner's template")]
+    assert report and report[0].update_id == str(update.update_id)
+    assert report[0].where == "en/customer.balance"  # type: ignore[attr-defined]
+    await broken.biz.texts.on_problem.wait()  # type: ignore[union-attr]
+    await broken.deliver()
+    told = app.fake.last(OWNER_ID).text
+    assert "en/customer.balance" in told and "UndefinedError" in told
+    await user.send("/balance")  # reported once, the shipped text again
+    assert app.fake.last(5001).text == shipped
+    await broken.biz.texts.on_problem.wait()  # type: ignore[union-attr]
+    assert await broken.deliver() == 0
+
+
+async def test_a_crash_apologises_logs_the_update_and_the_bot_goes_on(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unexpected failure (here the database losing a table under the bot) gets a short
+    apology and an error log line carrying the update id; the next update is handled."""
+    user = app.user(5001, "en")
+    await join(app, user, name="Ivan")
+    async with app.biz.db.engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE ledger_entries RENAME TO ledger_gone"))
+    caplog.handler.addFilter(UpdateIdFilter())
+    try:
+        with caplog.at_level(logging.ERROR):
+            update = user.build_message("/mydata")
+            await user.feed(update)
+    finally:
+        async with app.biz.db.engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE ledger_gone RENAME TO ledger_entries"))
     assert "Sorry, something went wrong" in app.fake.last(5001).text
     failure = [r for r in caplog.records if r.getMessage() == "handler failed"]
     assert failure and failure[0].update_id == str(update.update_id)

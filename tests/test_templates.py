@@ -8,12 +8,11 @@ from decimal import Decimal
 
 import pytest
 from jinja2 import meta
-from jinja2.exceptions import SecurityError
 
 from bot.config import SUPPORTED_LOCALES
 from bot.services.purchases import AdjustResult
 from bot.testing.telegram_double import plain_text as telegram_plain_text
-from bot.texts import TEMPLATES_DIR, Texts
+from bot.texts import TEMPLATES_DIR, OverrideProblem, Texts
 
 AREAS = sorted(p.stem for p in (TEMPLATES_DIR / "en").glob("*.html"))
 
@@ -40,14 +39,47 @@ def test_user_text_is_escaped_and_money_localized() -> None:
 
 
 def test_owner_override_is_sandboxed(tmp_path) -> None:
+    """An override reaching for Python internals is refused by the sandbox: the shipped
+    text goes out and the refusal is reported."""
     override = tmp_path / "en"
     override.mkdir()
-    (override / "customer.html").write_text(
-        "{% block balance %}{{ balance.__class__.__mro__ }}{% endblock %}", encoding="utf-8"
+    (override / "menu.html").write_text(
+        "{% block balance %}{{ x.__class__.__mro__ }}{% endblock %}", encoding="utf-8"
     )
-    texts = Texts("RUB", override_dir=tmp_path)
-    with pytest.raises(SecurityError):
-        texts.render("en", "customer.balance", balance=1, value=1, card_code="A")
+    reported: list[OverrideProblem] = []
+    texts = Texts("RUB", override_dir=tmp_path, on_problem=reported.append)
+    shipped = Texts("RUB").render("en", "menu.balance", x=1)
+    assert texts.render("en", "menu.balance", x=1) == shipped == "Points, status and the next one"
+    assert [p.where for p in reported] == ["en/menu.balance"]
+    assert reported[0].error.startswith("SecurityError")
+
+
+def test_override_problems_are_found_at_start_up(tmp_path) -> None:
+    """A file that does not compile, a block or a file the shipped texts do not have: each
+    is reported once by the start-up check; the good blocks of other files still apply."""
+    for locale in ("en", "ru"):
+        (tmp_path / locale).mkdir()
+    (tmp_path / "en" / "menu.html").write_text(
+        "{% block balance %}{{ oops {% endblock %}", encoding="utf-8"
+    )
+    (tmp_path / "en" / "owner.html").write_text(
+        "{% block rescore_started %}Counting!{% endblock %}"
+        "{% block rescore_strated %}typo{% endblock %}",
+        encoding="utf-8",
+    )
+    (tmp_path / "ru" / "custmer.html").write_text(
+        "{% block balance %}x{% endblock %}", encoding="utf-8"
+    )
+    reported: list[OverrideProblem] = []
+    texts = Texts("RUB", override_dir=tmp_path, on_problem=reported.append)
+    problems = texts.check_overrides()
+    assert sorted(p.where for p in problems) == [
+        "en/menu.html", "en/owner.rescore_strated", "ru/custmer.balance",
+    ]  # fmt: skip
+    assert reported == problems
+    assert texts.check_overrides() == problems and len(reported) == 3  # reported once
+    assert texts.render("en", "owner.rescore_started") == "Counting!"
+    assert texts.render("en", "menu.balance") == "Points, status and the next one"
 
 
 def test_owner_override_can_use_the_shipped_labels(tmp_path) -> None:
@@ -202,3 +234,22 @@ def test_every_message_renders_as_valid_telegram_html_with_its_lines_apart(
         if ".." in plain.replace("...", ""):
             problems.append(f"{block}: double full stop")
     assert problems == []
+
+
+async def test_the_override_folder_comes_from_the_config(tmp_path) -> None:
+    from bot.app import build_business
+    from tests.conftest import make_settings
+
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "menu.html").write_text(
+        "{% block balance %}My points{% endblock %}", encoding="utf-8"
+    )
+    settings = make_settings(
+        f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", texts={"override_dir": str(tmp_path)}
+    )
+    biz = build_business(settings)
+    try:
+        assert biz.texts.render("en", "menu.balance") == "My points"
+        assert biz.texts.render("ru", "menu.balance") == Texts("RUB").render("ru", "menu.balance")
+    finally:
+        await biz.db.dispose()

@@ -285,6 +285,100 @@ class LedgerEntry(Base):
     created_at: Mapped[datetime]
 
 
+class OfferKind(StrEnum):
+    """What an offer gives when used at the counter."""
+
+    POINTS = "points"  # bonus points credited through the ledger
+    PERCENT = "percent"  # percent off the purchase (or off its service tag)
+    FIXED = "fixed"  # a fixed amount of money off
+
+
+class Offer(Base):
+    """A personal offer: made by a job or a campaign for one customer, used at most once.
+
+    ``dedupe_key`` makes a job's offer exactly-once per customer and occurrence (e.g.
+    ``birthday:2026:42``): a job rerun after a restart finds the key and makes nothing.
+    ``value`` is points (POINTS), a percent (PERCENT) or money (FIXED), as a Decimal.
+    """
+
+    __tablename__ = "offers"
+    __table_args__ = (
+        Index("ix_offers_customer_live", "customer_id", "used_at", "valid_until"),
+        Index("ix_offers_source", "source"),
+        CheckConstraint("value > 0", name="ck_offers_value_pos"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[Decimal]  # two places, stored as hundredths like money
+    service_tag: Mapped[str | None] = mapped_column(String(32))  # None: any purchase
+    valid_from: Mapped[datetime]
+    valid_until: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(40))  # 'job:birthday', 'campaign:17'
+    dedupe_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id"))
+    used_by_tg_id: Mapped[int | None] = mapped_column(BigInteger)
+    discount: Mapped[Decimal | None]  # money taken off at use (PERCENT, FIXED)
+
+
+class CampaignKind(StrEnum):
+    JOB = "job"  # a scheduled job (birthday, reminders, win-back): one campaign per job
+    BROADCAST = "broadcast"  # an owner's broadcast: one campaign per send
+
+
+class Campaign(Base):
+    """Who was reached by what, and who was held out, so the effect can be measured.
+
+    ``name`` is the job's id for a job campaign (unique among jobs) and the owner's title
+    for a broadcast. ``audience``, ``message`` and ``offer`` describe a broadcast as the
+    owner confirmed it.
+    """
+
+    __tablename__ = "campaigns"
+    __table_args__ = (Index("ix_campaigns_kind_name", "kind", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(64))
+    holdout_percent: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    created_by_tg_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    audience: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    message: Mapped[str | None] = mapped_column(Text)
+    offer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class CampaignMember(Base):
+    """One customer's place in one occurrence of a campaign: reached or held out.
+
+    Unique per (campaign, customer, occurrence), which makes a job's message exactly-once
+    per customer and occurrence (a birthday: the year; a reminder: the due date) across
+    restarts. ``held_out`` members get nothing; they are the comparison group.
+    """
+
+    __tablename__ = "campaign_members"
+    __table_args__ = (
+        UniqueConstraint(
+            "campaign_id", "customer_id", "occurrence", name="uq_campaign_members_occurrence"
+        ),
+        Index("ix_campaign_members_customer", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    occurrence: Mapped[str] = mapped_column(String(32))
+    held_out: Mapped[bool] = mapped_column(Boolean)
+    enrolled_at: Mapped[datetime]
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"))
+
+
 class Note(Base):
     __tablename__ = "notes"
     __table_args__ = (Index("ix_notes_customer", "customer_id"),)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import delete, func, select
@@ -21,6 +22,7 @@ from bot.services.audit import add_audit
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
+from bot.services.outbox import enqueue
 
 
 class OwnerClaimed(BaseModel):
@@ -95,3 +97,14 @@ async def claim(biz: Business, tg_id: int, key: str, code: str) -> Outcome[Owner
         return OwnerClaimed(owner_id=pending.id)
 
     return await run_once(biz.db, biz.clock, key, OwnerClaimed, work)
+
+
+async def tell_owners(biz: Business, message: str, **context: Any) -> int:
+    """Queue ``message`` (a template key) to every owner, in the business's default
+    language; returns how many owners were told."""
+    async with biz.db.write() as session:
+        ids = set(biz.settings.business.owner_ids) | await claimed_owner_ids(session)
+        text = biz.texts.render(biz.texts.default_locale, message, **context)
+        for owner_id in sorted(ids):
+            enqueue(session, now=biz.clock.now(), chat_id=owner_id, text=text)
+    return len(ids)

@@ -1,0 +1,41 @@
+"""Telling the owners that their own wording of a message is broken.
+
+``Texts`` falls back to the shipped text and calls this once per broken place; the owners
+hear about it through the outbox (so a report survives a restart once queued). Rendering
+happens inside handlers and jobs, so the report is written in its own transaction by a
+background task, never inside the caller's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.background import BackgroundTasks
+from bot.services import owners
+from bot.services.context import Business
+from bot.texts import OverrideProblem
+
+
+class OverrideReporter:
+    def __init__(self) -> None:
+        self.biz: Business | None = None
+        self._tasks = BackgroundTasks()
+
+    def __call__(self, problem: OverrideProblem) -> None:
+        if self.biz is None:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # rendered outside the bot (the CLI): the log line says it
+            return
+        self._tasks.start(self._tell(self.biz, problem), name="override-report")
+
+    @staticmethod
+    async def _tell(biz: Business, problem: OverrideProblem) -> None:
+        await owners.tell_owners(
+            biz, "owner.override_broken", where=problem.where, error=problem.error
+        )
+
+    async def wait(self) -> None:
+        """Until every report so far is queued (tests, shutdown)."""
+        await self._tasks.wait()

@@ -1,0 +1,89 @@
+"""Campaigns: who a broadcast or a scheduled job reached, and who it held out.
+
+Every send the product makes to a chosen group (an owner's broadcast, a job's birthday
+greetings) enrols each customer in a campaign, once per occurrence. A share of them
+(``campaigns.holdout_percent``) is held out and gets nothing: comparing their purchases
+with the recipients' is what shows whether the message paid (``/campaigns``).
+
+Holdout membership is a hash of (campaign, customer): random with respect to anything
+about the customer, the same on every rerun and on every worker, so a job restarted in the
+middle of a day holds out the same people and a report can be recomputed at any time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Campaign, CampaignKind, CampaignMember
+
+SOURCE_PREFIX = "campaign:"  # outbox.source and offers.source of what a campaign sent
+_BUCKETS = 10_000
+
+
+def source_of(campaign_id: int) -> str:
+    return f"{SOURCE_PREFIX}{campaign_id}"
+
+
+def is_held_out(campaign_id: int, customer_id: int, percent: int) -> bool:
+    """Whether the customer is in the campaign's holdout group (``percent`` of everyone)."""
+    digest = hashlib.sha256(f"holdout:{campaign_id}:{customer_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % _BUCKETS < percent * _BUCKETS // 100
+
+
+async def job_campaign(
+    session: AsyncSession, job: str, *, now: datetime, holdout_percent: int
+) -> Campaign:
+    """The one campaign of the scheduled job ``job`` (made on its first run).
+
+    One worker runs the jobs (the worker lease), so a plain get-or-create is enough.
+    """
+    campaign = await session.scalar(
+        select(Campaign)
+        .where(Campaign.kind == CampaignKind.JOB, Campaign.name == job)
+        .order_by(Campaign.id)
+        .limit(1)
+    )
+    if campaign is None:
+        campaign = Campaign(
+            kind=CampaignKind.JOB,
+            name=job,
+            holdout_percent=holdout_percent,
+            state="active",
+            created_at=now,
+        )
+        session.add(campaign)
+        await session.flush()
+    return campaign
+
+
+async def enrol(
+    session: AsyncSession,
+    campaign: Campaign,
+    customer_id: int,
+    occurrence: str,
+    *,
+    now: datetime,
+) -> CampaignMember | None:
+    """Enrol the customer in this occurrence; None when already enrolled (a rerun).
+
+    The caller sends nothing when the member is ``held_out``. Runs in a SAVEPOINT, so a
+    duplicate leaves the caller's transaction usable.
+    """
+    member = CampaignMember(
+        campaign_id=campaign.id,
+        customer_id=customer_id,
+        occurrence=occurrence,
+        held_out=is_held_out(campaign.id, customer_id, campaign.holdout_percent),
+        enrolled_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(member)
+    except IntegrityError:
+        return None
+    return member

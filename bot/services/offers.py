@@ -1,0 +1,211 @@
+"""Personal offers: made for one customer by a job or a campaign, used once at the counter.
+
+One home for what an offer is worth and when it may be used. Jobs and campaigns call
+``grant`` (exactly once per ``dedupe_key``); the purchase path calls ``use`` inside its own
+write transaction, which marks the offer used with a conditional UPDATE, so two cashiers
+using one code at once get one success and one refusal ("offer_used"), never two discounts.
+What a use gives is an ``OfferUse``: money off the purchase (PERCENT, FIXED) or bonus points
+(POINTS) that the caller credits through the ledger with ``bonus_key``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.codes import ALPHABET, new_card_code
+from bot.db.models import Offer, OfferKind
+from bot.money import CENT
+from bot.services.errors import ServiceError
+
+OFFER_CODE_LENGTH = 7  # one more than a card code, so the two are never confused
+OFFER_TOKEN_PREFIX = "offer:"  # how staff name an offer in a command: offer:K7M2XQ9
+MAX_PERCENT = Decimal(100)
+
+
+def new_offer_code() -> str:
+    return new_card_code(OFFER_CODE_LENGTH)
+
+
+def looks_like_offer_code(token: str) -> bool:
+    upper = token.upper()
+    return len(upper) == OFFER_CODE_LENGTH and all(ch in ALPHABET for ch in upper)
+
+
+def offer_code_in(token: str) -> str | None:
+    """``offer:K7M2XQ9`` -> ``K7M2XQ9``; None when ``token`` does not name an offer."""
+    if not token.lower().startswith(OFFER_TOKEN_PREFIX):
+        return None
+    return token[len(OFFER_TOKEN_PREFIX) :].upper()
+
+
+def bonus_key(offer_id: int) -> str:
+    """The ledger's idempotency key of a POINTS offer's credit: once per offer, ever."""
+    return f"offer:{offer_id}"
+
+
+def is_live(offer: Offer, now: datetime) -> bool:
+    return offer.used_at is None and offer.valid_from <= now < offer.valid_until
+
+
+@dataclass(frozen=True)
+class OfferUse:
+    """What using an offer gives; the caller books ``amount - discount`` and credits
+    ``bonus_points`` (key ``bonus_key(offer_id)``)."""
+
+    offer_id: int
+    code: str
+    kind: OfferKind
+    discount: Decimal
+    bonus_points: int
+
+
+def offer_worth(offer: Offer, amount: Decimal) -> tuple[Decimal, int]:
+    """(money off, bonus points) of ``offer`` on a purchase of ``amount``.
+
+    A percent is taken off and rounded down to the cent; a fixed discount never exceeds the
+    amount (an offer cannot make a purchase free of charge and pay out change).
+    """
+    kind = OfferKind(offer.kind)
+    if kind is OfferKind.POINTS:
+        return Decimal(0), int(offer.value)
+    if kind is OfferKind.PERCENT:
+        off = (amount * min(offer.value, MAX_PERCENT) / 100).quantize(CENT, rounding=ROUND_FLOOR)
+        return off, 0
+    return min(offer.value, amount), 0
+
+
+async def grant(
+    session: AsyncSession,
+    *,
+    customer_id: int,
+    kind: OfferKind,
+    value: Decimal,
+    valid_from: datetime,
+    valid_until: datetime,
+    source: str,
+    dedupe_key: str | None,
+    now: datetime,
+    service_tag: str | None = None,
+) -> Offer | None:
+    """Make an offer; None when ``dedupe_key`` already made one (a job's rerun).
+
+    Runs in a SAVEPOINT so a concurrent grant of the same key does not spoil the caller's
+    transaction.
+    """
+    if value <= 0 or (kind is OfferKind.PERCENT and value > MAX_PERCENT):
+        raise ValueError(f"offer value out of range: {kind} {value}")
+    if kind is OfferKind.POINTS and value != value.to_integral_value():
+        raise ValueError("a points offer gives whole points")
+    if valid_until <= valid_from:
+        raise ValueError("an offer's window must not be empty")
+    if dedupe_key is not None and await session.scalar(
+        select(Offer.id).where(Offer.dedupe_key == dedupe_key)
+    ):
+        return None
+    offer = Offer(
+        code=new_offer_code(),
+        customer_id=customer_id,
+        kind=kind,
+        value=value,
+        service_tag=service_tag,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        source=source,
+        dedupe_key=dedupe_key,
+        created_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(offer)
+    except IntegrityError:
+        if dedupe_key is not None and await session.scalar(
+            select(Offer.id).where(Offer.dedupe_key == dedupe_key)
+        ):
+            return None
+        raise
+    return offer
+
+
+async def live_offers(session: AsyncSession, customer_id: int, now: datetime) -> list[Offer]:
+    """The customer's unused offers valid now, soonest to end first."""
+    rows = await session.scalars(
+        select(Offer)
+        .where(
+            Offer.customer_id == customer_id,
+            Offer.used_at.is_(None),
+            Offer.valid_from <= now,
+            Offer.valid_until > now,
+        )
+        .order_by(Offer.valid_until, Offer.id)
+    )
+    return list(rows)
+
+
+async def use(
+    session: AsyncSession,
+    *,
+    code: str,
+    customer_id: int,
+    amount: Decimal,
+    service_tag: str | None,
+    now: datetime,
+    actor_tg_id: int,
+    purchase_id: int | None = None,
+) -> OfferUse:
+    """Use the offer ``code`` on a purchase of ``amount`` by ``customer_id``.
+
+    Refusals (ServiceError): offer_unknown, offer_not_yours, offer_used, offer_not_started,
+    offer_expired, offer_wrong_service. The UPDATE is conditional on the offer still being
+    unused, so of two concurrent uses exactly one wins. ``purchase_id`` may be set later
+    with ``attach_purchase``, once the purchase row exists.
+    """
+    offer = await session.scalar(select(Offer).where(Offer.code == code.upper()))
+    if offer is None:
+        raise ServiceError("offer_unknown", offer=code)
+    if offer.customer_id != customer_id:
+        raise ServiceError("offer_not_yours", offer=offer.code)
+    if offer.used_at is not None:
+        raise ServiceError("offer_used", offer=offer.code)
+    if now < offer.valid_from:
+        raise ServiceError("offer_not_started", offer=offer.code, since=offer.valid_from)
+    if now >= offer.valid_until:
+        raise ServiceError("offer_expired", offer=offer.code, until=offer.valid_until)
+    if offer.service_tag is not None and offer.service_tag != service_tag:
+        raise ServiceError("offer_wrong_service", offer=offer.code, service=offer.service_tag)
+    discount, points = offer_worth(offer, amount)
+    claimed = await session.execute(
+        update(Offer)
+        .where(Offer.id == offer.id, Offer.used_at.is_(None))
+        .values(
+            used_at=now,
+            used_by_tg_id=actor_tg_id,
+            used_purchase_id=purchase_id,
+            discount=discount if discount else None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise ServiceError("offer_used", offer=offer.code)
+    return OfferUse(
+        offer_id=offer.id,
+        code=offer.code,
+        kind=OfferKind(offer.kind),
+        discount=discount,
+        bonus_points=points,
+    )
+
+
+async def attach_purchase(session: AsyncSession, offer_id: int, purchase_id: int) -> None:
+    """Record which purchase used the offer (campaign reports count these)."""
+    await session.execute(
+        update(Offer)
+        .where(Offer.id == offer_id)
+        .values(used_purchase_id=purchase_id)
+        .execution_options(synchronize_session=False)
+    )
