@@ -45,7 +45,19 @@ from bot.services.errors import ServiceError
 from bot.services.staff import sync_outlets
 from bot.texts import Texts
 from bot.web import build_web_app
-from handlers import common, errors, fallback, member, menu, owner, privacy, signup, staff
+from handlers import (
+    common,
+    errors,
+    fallback,
+    member,
+    menu,
+    owner,
+    privacy,
+    segments,
+    signup,
+    staff,
+    stats,
+)
 from handlers.commands import CommandError
 from handlers.deep_links import OWNER_CODE_PREFIX
 from handlers.middlewares import ActorMiddleware, UpdateContextMiddleware
@@ -112,6 +124,8 @@ def build_dispatcher(biz: Business, storage: BaseStorage | None = None) -> Dispa
     dp.include_routers(  # sign-up last: its catch-alls answer an open question
         common.make_router(),
         owner.make_router(),
+        stats.make_router(),
+        segments.make_router(),
         staff.make_router(),
         member.make_router(),
         privacy.make_router(),

@@ -1,4 +1,4 @@
-"""Deep links, /help per role, /cancel."""
+"""Deep links, /help per role, /program (the rules in force, for everyone), /cancel."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from aiogram.types import Message, ReplyKeyboardRemove
 
 from bot.services import customers, owners, staff
 from bot.services.context import Business
+from bot.services.program import program_rules
 from bot.services.roles import Actor, Role
 from handlers.deep_links import (
     CARD_LINK_PREFIX,
@@ -92,6 +93,12 @@ async def on_help(message: Message, biz: Business, actor: Actor) -> None:
     await message.answer("\n\n".join(text(biz, actor, key) for key in HELP_SECTIONS[actor.role]))
 
 
+async def on_program(message: Message, biz: Business, actor: Actor) -> None:
+    await message.answer(
+        text(biz, actor, "customer.program", r=program_rules(biz.settings, actor.locale))
+    )
+
+
 async def on_cancel(message: Message, biz: Business, actor: Actor, state: FSMContext) -> None:
     await state.clear()
     await message.answer(text(biz, actor, "staff.cancelled"), reply_markup=ReplyKeyboardRemove())
@@ -113,5 +120,6 @@ def make_router() -> Router:
         on_referral_link, CommandStart(deep_link=True, magic=F.args.startswith(REFERRAL_PREFIX))
     )
     router.message.register(on_help, Command("help"))
+    router.message.register(on_program, Command("program"))
     router.message.register(on_cancel, Command("cancel"))
     return router

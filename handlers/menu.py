@@ -20,11 +20,13 @@ from handlers.staff import STAFF_COMMANDS
 log = logging.getLogger(__name__)
 
 CUSTOMER_COMMANDS = (
-    "start", "card", "balance", "history", "offers", "language", "settings", "mydata",
-    "forget", "help", "cancel",
+    "start", "card", "balance", "history", "offers", "program", "language", "settings",
+    "mydata", "forget", "help", "cancel",
 )  # fmt: skip
 STAFF_ONLY_COMMANDS = ("find", *STAFF_COMMANDS)
-OWNER_ONLY_COMMANDS = ("adjust", "client", "rescore", "kpi", "export", "invite", "staff")
+OWNER_ONLY_COMMANDS = (
+    "adjust", "client", "rescore", "stats", "kpi", "segments", "export", "invite", "staff",
+)  # fmt: skip
 
 COMMANDS_BY_ROLE: dict[Role, tuple[str, ...]] = {
     Role.STRANGER: CUSTOMER_COMMANDS,

@@ -13,8 +13,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.deep_linking import create_start_link
 
 from bot.background import BackgroundTasks
-from bot.numbers import is_ascii_number
-from bot.services import customers, kpis, owners, purchases, staff
+from bot.services import customers, owners, purchases, staff
 from bot.services.audit import audit_view
 from bot.services.client_card import client_card
 from bot.services.context import Business
@@ -126,25 +125,6 @@ async def on_rescore(
     background.start(work(), name=f"rescore-{actor.tg_id}")
 
 
-DEFAULT_KPI_DAYS = 30
-
-
-async def on_kpi(
-    message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
-) -> None:
-    arg = (command.args or "").strip()
-    if not arg:
-        days = DEFAULT_KPI_DAYS
-    else:
-        days = int(arg) if is_ascii_number(arg) and len(arg) <= 4 else 0
-    if not 1 <= days <= kpis.MAX_PERIOD_DAYS:
-        await message.answer(text(biz, actor, "errors.usage_kpi"))
-        return
-    report = await kpis.period_report(biz, days)
-    await audit_view(biz, actor, "kpi", key, days=days)
-    await message.answer(text(biz, actor, "owner.kpi_report", k=report, days=days))
-
-
 def make_router() -> Router:
     """A fresh router: one per dispatcher (tests and multi-bot set-ups build several)."""
     router = Router(name="owner")
@@ -153,7 +133,6 @@ def make_router() -> Router:
     router.message.register(command_handler(ADJUST), Command("adjust"))
     router.message.register(on_client, Command("client"))
     router.message.register(on_rescore, Command("rescore"))
-    router.message.register(on_kpi, Command("kpi"))
     router.message.register(on_export, Command("export"))
     router.message.register(on_invite, Command("invite"))
     router.message.register(on_staff, Command("staff"))

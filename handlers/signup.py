@@ -23,8 +23,8 @@ from pydantic import Field
 from bot.services import signup
 from bot.services.context import Business
 from bot.services.errors import ServiceError
+from bot.services.program import program_rules
 from bot.services.roles import Actor, Role
-from bot.services.tiers import ladder_view
 from handlers.keyboards import (
     ConsentAnswer,
     consent_keyboard,
@@ -77,22 +77,9 @@ async def start_signup(
             )
         )
         return
-    loyalty = biz.settings.loyalty
     business = biz.settings.business.name
-    await message.answer(
-        text(
-            biz,
-            actor,
-            "customer.intro",
-            business=business,
-            earn_percent=loyalty.earn_percent,
-            point_value=loyalty.point_value,
-            redeem_share=loyalty.max_redeem_share * 100,
-            welcome_bonus=loyalty.welcome_bonus,
-            tiers=ladder_view(biz.settings, actor.locale),
-            expiry_months=biz.settings.expiry.months,
-        )
-    )
+    rules = program_rules(biz.settings, actor.locale)
+    await message.answer(text(biz, actor, "customer.intro", r=rules))
     fields = [f.labels[actor.locale] for f in biz.settings.profile.fields]
     await message.answer(
         text(

@@ -11,7 +11,7 @@ from tests.support.harness import App
 async def test_owner_start_is_a_landing_with_the_next_steps(app: App) -> None:
     await app.owner.send("/start")
     landing = app.fake.last(app.owner.user_id)
-    for step in ("/invite", "/staff", "/kpi", "/client", "/help"):
+    for step in ("/invite", "/staff", "/stats", "/segments", "/client", "/help"):
         assert step in landing.text
     assert "agree" not in landing.text.lower()
     assert await app.customer(telegram_id=app.owner.user_id) is None

@@ -249,6 +249,7 @@ async def test_same_params_through_both_transports() -> None:
     assert [c.params for c in fake.requests[:2]] == [c.params for c in fake.requests[2:]]
     assert first[0].params["photo"] == {"filename": "a.jpg", "size": 5}
     assert [c.uploads for c in fake.calls("sendPhoto")] == [{"photo": b"12345"}] * 2
+    assert [fake.uploaded(c) for c in first] == [b"12345", b"12345"]  # the bytes, both ways
     assert second[0].params == {"chat_id": 7, "text": "123", "disable_notification": True}
 
 

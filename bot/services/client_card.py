@@ -53,6 +53,15 @@ def _wording(text: scoring.value.SourceText | None, locale: str) -> SourceWordin
     )
 
 
+def strategy_wordings(locale: str) -> dict[str, SourceWording]:
+    """Each seed 001 strategy as the source words it (title, what it means to do)."""
+    return {
+        key: wording
+        for key, text in scoring.STRATEGY_TEXT.items()
+        if (wording := _wording(text, locale)) is not None
+    }
+
+
 async def client_card(biz: Business, token: str, locale: str) -> ClientCard:
     async with biz.db.read() as session:
         customer = await require_customer(session, token, biz.settings.business.phone_region)

@@ -8,11 +8,14 @@ Python, never every purchase.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import BigInteger, case, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
 import scoring
@@ -24,6 +27,32 @@ from bot.services.local_days import LocalDays
 from bot.services.scoring_aggregates import fetch_int64, unix_seconds_sql
 
 MAX_PERIOD_DAYS = 3650
+
+
+@dataclass(frozen=True)
+class Period:
+    """Local days [start, end): the last ``days`` days up to today in the business's zone."""
+
+    start: date
+    end: date
+    days: int
+
+    @classmethod
+    def last_days(cls, biz: Business, days: int) -> Period:
+        end = biz.clock.now().astimezone(biz.settings.business.zone).date() + timedelta(days=1)
+        return cls(start=end - timedelta(days=days), end=end, days=days)
+
+
+async def survey_scores(
+    conn: AsyncConnection, days: LocalDays
+) -> tuple[NDArray[np.float64], NDArray[np.int64]] | None:
+    """CSAT hook: (scores, local day numbers) of the satisfaction surveys answered.
+
+    The surveys table does not exist yet (the post-visit survey is being built); until it
+    does there are no scores, and the report says "no surveys yet" instead of a number.
+    Fill this in with one SELECT over the answers; ``scoring.kpis_from_summary`` takes it.
+    """
+    return None
 
 
 def summary_statement(start: date, end: date, window_days: int, days: LocalDays) -> Select[Any]:
@@ -58,10 +87,9 @@ async def period_report(biz: Business, days: int) -> scoring.PeriodKPI:
     """The last ``days`` days up to today in the business's time zone, from every purchase
     not fully refunded (history before the period tells who was new and who was active)."""
     zone = biz.settings.business.zone
-    now = biz.clock.now()
-    end = now.astimezone(zone).date() + timedelta(days=1)
-    start = end - timedelta(days=days)
-    days_of = LocalDays.around(zone, now)
+    period = Period.last_days(biz, days)
+    start, end = period.start, period.end
+    days_of = LocalDays.around(zone, biz.clock.now())
     window = biz.settings.scoring.active_window_days
     async with biz.db.engine.connect() as conn:
         rows = await fetch_int64(conn, summary_statement(start, end, window, days_of))
@@ -72,6 +100,7 @@ async def period_report(biz: Business, days: int) -> scoring.PeriodKPI:
                 Customer.referred_by.is_not(None)
             ),
         )
+        csat = await survey_scores(conn, days_of)
     summary = scoring.CustomerPeriodSummary(
         first_day=rows[:, 1],
         active_at_start=rows[:, 2] > 0,
@@ -85,4 +114,6 @@ async def period_report(biz: Business, days: int) -> scoring.PeriodKPI:
         start=np.datetime64(start, "D"),
         end=np.datetime64(end, "D"),
         referral_dates=referred[:, 0],
+        csat_scores=None if csat is None else csat[0],
+        csat_dates=None if csat is None else csat[1],
     )

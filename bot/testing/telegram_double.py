@@ -453,6 +453,11 @@ class FakeTelegram:
             raise AssertionError(f"nothing sent to chat {chat_id}; requests: {seen}")
         return calls[-1]
 
+    def uploaded(self, call: Call) -> bytes:
+        """The bytes of the one photo or document ``call`` uploaded."""
+        (data,) = call.uploads.values()
+        return data
+
     def calls(self, method: str) -> list[Call]:
         """All recorded calls of ``method`` (including failed ones)."""
         return [call for call in self.requests if call.method.lower() == method.lower()]
@@ -645,7 +650,8 @@ class FakeTelegram:
         """Return (file_id, file_unique_id, upload-info) for an InputFile or file_id/url."""
         n = next(_file_ids)
         if isinstance(value, dict):
-            return f"fake-{kind}-{n}", f"u{kind}{n}", value
+            file_id = f"fake-{kind}-{n}"
+            return file_id, f"u{kind}{n}", value
         if not value:
             raise _ApiError(400, f"Bad Request: there is no {kind} in the request")
         return str(value), f"u{kind}{n}", {}
@@ -826,8 +832,12 @@ class FakeTelegram:
 
 
 async def _input_file_bytes(file: InputFile, bot: Bot) -> bytes:
-    chunks = [chunk async for chunk in file.read(bot)]
-    return b"".join(chunks)
+    return b"".join([chunk async for chunk in file.read(bot)])
+
+
+def _upload_info(filename: str, data: bytes) -> Json:
+    """What a multipart upload is recorded as; ``content`` moves to :attr:`Call.uploads`."""
+    return {"filename": filename, "size": len(data), "content": data}
 
 
 async def method_params(session: BaseSession, bot: Bot, method: TelegramMethod[Any]) -> Json:
@@ -838,14 +848,10 @@ async def method_params(session: BaseSession, bot: Bot, method: TelegramMethod[A
         prepared = session.prepare_value(value, bot=bot, files=files)
         if prepared:
             fields[key] = prepared
-    uploads = {}
-    for name, file in files.items():
-        content = await _input_file_bytes(file, bot)
-        uploads[name] = {
-            "filename": file.filename or name,
-            "size": len(content),
-            "content": content,
-        }
+    uploads = {
+        name: _upload_info(file.filename or name, await _input_file_bytes(file, bot))
+        for name, file in files.items()
+    }
     return normalize_params(fields, uploads)
 
 
@@ -973,12 +979,7 @@ class BotAPIServer:
                 form = await request.post()
                 for name, value in form.items():
                     if isinstance(value, web.FileField):
-                        content = value.file.read()
-                        uploads[name] = {
-                            "filename": value.filename or name,
-                            "size": len(content),
-                            "content": content,
-                        }
+                        uploads[name] = _upload_info(value.filename or name, value.file.read())
                     else:
                         fields[name] = value
         params = normalize_params(fields, uploads)

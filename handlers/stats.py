@@ -1,0 +1,128 @@
+"""Owner's /stats (and its old name /kpi): the period's figures, a weekly chart, and
+buttons for other periods. The chart is drawn in a worker thread (``asyncio.to_thread``)
+and sent first, so the report with its buttons is the last message in the chat."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from pydantic import Field
+
+from bot import charts
+from bot.numbers import is_ascii_number
+from bot.services import kpis, stats
+from bot.services.audit import audit_view
+from bot.services.context import Business
+from bot.services.roles import Actor, Role
+from handlers.keyboards import inline_button, inline_markup
+from handlers.middlewares import RequireRole
+from handlers.replies import text
+
+DEFAULT_DAYS = 30
+PERIOD_BUTTONS = (7, 30, 90, 365)
+STATS_COMMANDS = ("stats", "kpi")  # /kpi: the command's name before /stats
+CHART_FILENAME = "stats.png"
+
+
+class StatsPeriod(CallbackData, prefix="stp"):
+    days: Annotated[int, Field(ge=1, le=kpis.MAX_PERIOD_DAYS)]
+
+
+def parse_days(arg: str | None) -> int | None:
+    """``/stats [days]``: empty means the default; anything but 1..MAX digits is None."""
+    arg = (arg or "").strip()
+    if not arg:
+        return DEFAULT_DAYS
+    if not is_ascii_number(arg) or len(arg) > len(str(kpis.MAX_PERIOD_DAYS)):
+        return None
+    days = int(arg)
+    return days if 1 <= days <= kpis.MAX_PERIOD_DAYS else None
+
+
+def period_keyboard(biz: Business, actor: Actor) -> InlineKeyboardMarkup:
+    return inline_markup(
+        [
+            inline_button(
+                biz.texts.plain(actor.locale, "owner.button_period", days=days),
+                StatsPeriod(days=days),
+            )
+            for days in PERIOD_BUTTONS
+        ]
+    )
+
+
+def weekly_png(biz: Business, actor: Actor, report: stats.StatsReport) -> bytes:
+    """The chart of purchases, revenue and new members per week (CPU work: a thread)."""
+    label = biz.texts.plain
+    weekly = report.weekly
+    return charts.weekly_chart(
+        label(actor.locale, "owner.chart_stats_title", days=report.days),
+        [label(actor.locale, "owner.chart_week", start=start) for start in weekly.starts],
+        [
+            charts.Panel(label(actor.locale, "owner.chart_purchases"), [], weekly.purchases),
+            charts.Panel(
+                label(actor.locale, "owner.chart_revenue"),
+                [],
+                [float(v) for v in weekly.revenue],
+                whole=False,
+            ),
+            charts.Panel(label(actor.locale, "owner.chart_new_members"), [], weekly.new_members),
+        ],
+    )
+
+
+async def send_stats(message: Message, biz: Business, actor: Actor, days: int) -> None:
+    report = await stats.stats_report(biz, days)
+    weekly = report.weekly
+    if any(weekly.purchases) or any(weekly.new_members):
+        png = await asyncio.to_thread(weekly_png, biz, actor, report)
+        await message.answer_photo(
+            BufferedInputFile(png, filename=CHART_FILENAME),
+            caption=text(biz, actor, "owner.stats_chart", days=days),
+        )
+    await message.answer(
+        text(
+            biz,
+            actor,
+            "owner.stats_report",
+            s=report,
+            window=biz.settings.scoring.active_window_days,
+        ),
+        reply_markup=period_keyboard(biz, actor),
+    )
+
+
+async def on_stats(
+    message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
+) -> None:
+    days = parse_days(command.args)
+    if days is None:
+        await message.answer(text(biz, actor, "errors.usage_stats"))
+        return
+    await audit_view(biz, actor, command.command, key, days=days)
+    await send_stats(message, biz, actor, days)
+
+
+async def on_stats_period(
+    query: CallbackQuery, callback_data: StatsPeriod, biz: Business, actor: Actor, key: str
+) -> None:
+    await query.answer()
+    if not isinstance(query.message, Message):  # older than 48 hours: nothing to answer under
+        return
+    await audit_view(biz, actor, "stats", key, days=callback_data.days)
+    await send_stats(query.message, biz, actor, callback_data.days)
+
+
+def make_router() -> Router:
+    """A fresh router: one per dispatcher (tests and multi-bot set-ups build several)."""
+    router = Router(name="stats")
+    router.message.middleware(RequireRole(Role.OWNER))
+    router.callback_query.middleware(RequireRole(Role.OWNER))
+    router.message.register(on_stats, Command(*STATS_COMMANDS))
+    router.callback_query.register(on_stats_period, StatsPeriod.filter())
+    return router
