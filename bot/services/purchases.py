@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
+from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from bot.db.models import LedgerKind, Note, Purchase, Visit
+from bot.config import Settings
+from bot.db.models import Customer, LedgerKind, Note, Purchase, Visit
 from bot.services.audit import audit_act
 from bot.services.booking import book_purchase
+from bot.services.books import ACCOUNT_COLUMNS, Books, account_of
 from bot.services.context import Business
-from bot.services.customers import customer_for, refuse_own_account
+from bot.services.customers import (
+    customer_for,
+    refuse_ambiguous,
+    refuse_own_account,
+    token_params,
+    token_where,
+)
 from bot.services.errors import ServiceError
-from bot.services.idempotency import Outcome, personal, run_once
+from bot.services.idempotency import CLAIMED, Outcome, Replay, personal, run_once, run_once_core
 from bot.services.ledger import lock_customer, post, take_back
 from bot.services.live_purchases import IS_LIVE, NET_AMOUNT
 from bot.services.notify import notify_customer
@@ -28,7 +37,7 @@ from bot.services.requests import (
     VisitRequest,
 )
 from bot.services.roles import Actor
-from bot.services.tiers import recheck
+from bot.services.tiers import recheck, standing_columns, standing_of, window_start
 
 
 class PurchaseResult(BaseModel):
@@ -97,29 +106,66 @@ class NoteResult(BaseModel):
     card_code: str
 
 
+def _finder(shape: frozenset[str], settings: Settings) -> Select[Any]:
+    """The purchase's one read: the customer(s) the token names, locked, with the claim of
+    the update and their tier standing. Built once per token shape and tier preset."""
+    key = (shape, settings.tiers.preset)
+    stmt = _FINDERS.get(key)
+    if stmt is None:
+        stmt = _FINDERS[key] = (
+            select(*ACCOUNT_COLUMNS, CLAIMED, *standing_columns(settings))
+            .where(token_where(shape))
+            .order_by(Customer.id)
+            .with_for_update(of=Customer)
+        )
+    return stmt
+
+
+_FINDERS: dict[tuple[frozenset[str], str | None], Select[Any]] = {}
+
+
 async def record_purchase(
     biz: Business, actor: Actor, key: str, request: PurchaseRequest
 ) -> Outcome[PurchaseResult]:
+    """A staff ``/purchase`` on prebuilt Core statements: BEGIN, one read (the customer,
+    locked, with the update's claim and the tier standing), the purchase, the customer's
+    row, the ledger entries, the outbox rows, the audit row and the claim, one statement
+    each (the first qualifying purchase of a referred customer adds the referrer's read)."""
     now = biz.clock.now()
+    params = token_params(request.customer, biz.settings.business.phone_region)
+    if not params:
+        raise ServiceError("customer_not_found", token=request.customer)
 
-    async def work(session: AsyncSession) -> PurchaseResult:
-        found = await customer_for(session, biz, actor, request.customer)
-        customer = await lock_customer(session, found.id)
+    async def work(conn: AsyncConnection) -> PurchaseResult | Replay:
+        rows = (
+            await conn.execute(
+                _finder(frozenset(params), biz.settings),
+                params | {"claim_key": key, "since": window_start(biz.settings, now)},
+            )
+        ).all()
+        claimed = next((row.claimed for row in rows if row.claimed is not None), None)
+        if claimed is not None:
+            return Replay(claimed)
+        row = refuse_ambiguous(request.customer, rows)
+        customer = account_of(row)
+        refuse_own_account(actor, customer)
+        books = Books(conn, biz, now)
+        books.hold(customer)
         booked = await book_purchase(
-            session,
-            biz,
+            books,
             customer,
+            standing_of(row),
             key=key,
-            now=now,
             author_tg_id=actor.tg_id,
             outlet_code=actor.outlet_code,
             amount=request.amount,
             service_tag=request.service_tag,
             receipt_no=request.receipt_no,
         )
-        audit_act(session, actor, "purchase", key, now, customer.id, purchase_id=booked.purchase.id)
+        books.act(actor, "purchase", key, customer.id, purchase_id=booked.purchase_id)
+        await books.flush()
         return PurchaseResult(
-            purchase_id=booked.purchase.id,
+            purchase_id=booked.purchase_id,
             customer_id=customer.id,
             card_code=customer.card_code,
             customer_name=customer.name,
@@ -130,7 +176,7 @@ async def record_purchase(
             receipt_no=request.receipt_no,
         )
 
-    return await run_once(biz.db, biz.clock, key, PurchaseResult, work, event="purchase")
+    return await run_once_core(biz.db, biz.clock, key, PurchaseResult, work, event="purchase")
 
 
 async def record_visit(
