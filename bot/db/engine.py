@@ -103,6 +103,15 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
+    @property
+    def serialises_writes(self) -> bool:
+        """Whether a write transaction sees nothing another one commits meanwhile (SQLite:
+        one writer at a time, from BEGIN IMMEDIATE on), so a value read with its first
+        statement holds until it commits. PostgreSQL (read committed) gives each statement
+        a new snapshot: what another transaction committed while this one waited for a row
+        lock is seen only by the statements after the one that waited."""
+        return self.is_sqlite
+
     @asynccontextmanager
     async def _write_turn(self) -> AsyncIterator[None]:
         if self.writers is None:

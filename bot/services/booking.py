@@ -11,11 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.db.models import LedgerKind, Purchase
+from sqlalchemy import Integer, bindparam, case
+from sqlalchemy.sql.elements import ColumnElement
+
+from bot.config import Settings
+from bot.db.models import Customer, LedgerKind, Purchase
 from bot.services.books import Account, Books
 from bot.services.ledger import earned_points
 from bot.services.referrals import reward_first_purchase
-from bot.services.tiers import Standing, earn_percent, retier, with_new_purchase
+from bot.services.tiers import Standing, earn_percent, ladder, retier, with_new_purchase
 
 EARNED_NOTICE = "customer.points_earned"
 
@@ -24,6 +28,35 @@ EARNED_NOTICE = "customer.points_earned"
 class Booked:
     purchase_id: int
     points: int  # earned by it
+
+
+def purchase_points(
+    settings: Settings, tier: str | None, amount: Decimal, points_redeemed: int = 0
+) -> int:
+    """What a purchase earns at the tier held before it (SPEC.md, Rules that need one
+    answer): the part paid in money, at the tier's earn rate."""
+    loyalty = settings.loyalty
+    paid = max(amount - loyalty.point_value * points_redeemed, Decimal("0"))
+    return earned_points(paid, loyalty, earn_percent(settings, tier))
+
+
+def earn_by_tier(settings: Settings) -> ColumnElement[int]:
+    """``purchase_points`` in SQL: the customer's held tier picks one of the values
+    ``earn_params`` computed for every tier of the ladder (an unknown or no tier: the
+    first, as ``tiers.tier_of`` reads it). Lets one statement find and credit a customer."""
+    levels = ladder(settings)
+    return case(
+        {tier.code: bindparam(f"earn_{i}", type_=Integer) for i, tier in enumerate(levels)},
+        value=Customer.tier,
+        else_=bindparam("earn_0", type_=Integer),
+    )
+
+
+def earn_params(settings: Settings, amount: Decimal) -> dict[str, int]:
+    return {
+        f"earn_{i}": purchase_points(settings, tier.code, amount)
+        for i, tier in enumerate(ladder(settings))
+    }
 
 
 async def book_purchase(
@@ -44,10 +77,7 @@ async def book_purchase(
     purchase) was read with it; ``notice`` None when the caller tells the customer itself
     (a redemption says what was spent and earned in one message)."""
     biz, now = books.biz, books.now
-    loyalty = biz.settings.loyalty
-    rate = earn_percent(biz.settings, customer.tier)  # the tier held before the purchase
-    paid = max(amount - loyalty.point_value * points_redeemed, Decimal("0"))
-    points = earned_points(paid, loyalty, rate)
+    points = purchase_points(biz.settings, customer.tier, amount, points_redeemed)
     row = {
         "customer_id": customer.id,
         "author_tg_id": author_tg_id,

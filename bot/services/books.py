@@ -97,13 +97,21 @@ class Books:
         self.biz = biz
         self.now = now
         self.accounts: dict[int, Account] = {}
+        self._stored: dict[int, dict[str, Any]] = {}  # what the database holds now
         self.ledger: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
         self.audit: list[dict[str, Any]] = []
 
-    def hold(self, account: Account) -> Account:
-        """Write ``account`` back at ``flush`` (it was read locked, in this transaction)."""
-        self.accounts[account.id] = account
+    def hold(self, account: Account, stored_balance: int | None = None) -> Account:
+        """Write ``account`` back at ``flush`` if it changed (it was read locked, in this
+        transaction); ``stored_balance``: the database's balance when the statement that
+        read it already credited points (a purchase's earn, see ``purchases``)."""
+        if account.id not in self.accounts:
+            self.accounts[account.id] = account
+            stored = {name: getattr(account, name) for name in _WRITTEN}
+            if stored_balance is not None:
+                stored["balance"] = stored_balance
+            self._stored[account.id] = stored
         return account
 
     async def lock(self, customer_id: int) -> Account:
@@ -145,15 +153,15 @@ class Books:
         raise ServiceError("receipt_repeated", receipt=row["receipt_no"], purchase_id=repeated)
 
     async def flush(self) -> None:
-        """The accounts, ledger entries, outbox rows and audit rows: a statement each."""
-        if self.accounts:
-            await self.conn.execute(
-                _WRITE_BACK,
-                [
-                    {"w_id": a.id} | {f"w_{name}": getattr(a, name) for name in _WRITTEN}
-                    for a in self.accounts.values()
-                ],
-            )
+        """The accounts that changed, ledger entries, outbox rows and audit rows: at most a
+        statement each."""
+        changed = [
+            {"w_id": a.id} | {f"w_{name}": getattr(a, name) for name in _WRITTEN}
+            for a in self.accounts.values()
+            if any(getattr(a, name) != self._stored[a.id][name] for name in _WRITTEN)
+        ]
+        if changed:
+            await self.conn.execute(_WRITE_BACK, changed)
         for stmt, rows in (
             (_INSERT_LEDGER, self.ledger),
             (_INSERT_OUTBOX, self.outbox),

@@ -51,23 +51,24 @@ def view(customer: Customer, point_value: Decimal) -> CustomerView:
 
 
 def token_params(token: str, region: str) -> dict[str, Any]:
-    """What SPEC's one token can be, as bind parameters: ``card_code``, or ``phone`` and/or
-    ``telegram_id`` (digits can be two things at once). Empty: the token names nobody."""
+    """What SPEC's one token can be, as bind parameters: a card code, or a phone and/or a
+    Telegram id (digits can be two things at once). Empty: the token names nobody. (The
+    names are not column names, so an UPDATE can bind them too.)"""
     if looks_like_card_code(token):
-        return {"card_code": token.upper()}
+        return {"token_card_code": token.upper()}
     params: dict[str, Any] = {}
     phone = normalise_phone(token, region)
     if phone is not None:
-        params["phone"] = phone
+        params["token_phone"] = phone
     if is_ascii_number(token) and len(token) <= MAX_TELEGRAM_ID_DIGITS:
-        params["telegram_id"] = int(token)
+        params["token_telegram_id"] = int(token)
     return params
 
 
 _TOKEN_COLUMNS = {
-    "card_code": Customer.card_code,
-    "phone": Customer.phone,
-    "telegram_id": Customer.telegram_id,
+    "token_card_code": Customer.card_code,
+    "token_phone": Customer.phone,
+    "token_telegram_id": Customer.telegram_id,
 }
 
 

@@ -7,7 +7,7 @@ transaction, no second notification is ever queued. On PostgreSQL a concurrent d
 blocks on the primary key until the first commits, then fails and reads the stored result.
 
 The hot paths (a purchase, a redemption's confirmation) run on Core statements through
-``run_once_core``: their first SELECT reads the claim along with the rows they need
+``run_once_core``: their first statement reads the claim along with the rows they need
 (``CLAIMED``), and the claim is inserted last, with its result, in the same transaction. A
 duplicate that slips past that read (a concurrent delivery on PostgreSQL) fails on the
 primary key, rolls back, and gets the stored result, as with ``run_once``.
@@ -136,9 +136,16 @@ _CLAIM = insert(ProcessedUpdate)
 
 @dataclass(frozen=True)
 class Replay:
-    """What a hot path's ``work`` returns when its first SELECT found the key claimed."""
+    """What a hot path's ``work`` returns when its first statement found the key claimed
+    (whatever that statement changed is rolled back)."""
 
     stored: dict[str, Any]
+
+
+class _Replayed(Exception):
+    def __init__(self, stored: dict[str, Any]) -> None:
+        super().__init__("replayed")
+        self.stored = stored
 
 
 async def run_once_core(
@@ -150,7 +157,8 @@ async def run_once_core(
     event: str | None = None,
 ) -> Outcome[R]:
     """``run_once`` on a Core connection: ``work`` reads ``CLAIMED`` (bound ``claim_key``)
-    with its first statement and returns ``Replay`` when it is set; otherwise the claim is
+    with its first statement and returns ``Replay`` when it is set (the transaction is
+    then rolled back); otherwise the claim is
     inserted after the effect, with its result, in the same transaction. A refusal
     (``ServiceError``) of an update already processed gets the stored result, as the
     claim read before the work would have."""
@@ -158,9 +166,11 @@ async def run_once_core(
         async with db.write_connection() as conn:
             done = await work(conn)
             if isinstance(done, Replay):
-                return Outcome(result_type.model_validate(done.stored), duplicate=True)
+                raise _Replayed(done.stored)  # rolls back
             stored = stored_form(done)
             await conn.execute(_CLAIM, {"key": key, "result": stored, "created_at": clock.now()})
+    except _Replayed as replayed:
+        return Outcome(result_type.model_validate(replayed.stored), duplicate=True)
     except (IntegrityError, ServiceError):
         replay = await _stored(db, key, result_type)
         if replay is None:

@@ -7,13 +7,13 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Select, select
+from sqlalchemy import Integer, Update, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.config import Settings
 from bot.db.models import Customer, LedgerKind, Note, Purchase, Visit
 from bot.services.audit import audit_act
-from bot.services.booking import book_purchase
+from bot.services.booking import book_purchase, earn_by_tier, earn_params, purchase_points
 from bot.services.books import ACCOUNT_COLUMNS, Books, account_of
 from bot.services.context import Business
 from bot.services.customers import (
@@ -37,7 +37,15 @@ from bot.services.requests import (
     VisitRequest,
 )
 from bot.services.roles import Actor
-from bot.services.tiers import recheck, standing_columns, standing_of, window_start
+from bot.services.tiers import (
+    ladder,
+    recheck,
+    standing_columns,
+    standing_of,
+    standing_params,
+    standing_statement,
+    window_start,
+)
 
 
 class PurchaseResult(BaseModel):
@@ -106,51 +114,72 @@ class NoteResult(BaseModel):
     card_code: str
 
 
-def _finder(shape: frozenset[str], settings: Settings) -> Select[Any]:
-    """The purchase's one read: the customer(s) the token names, locked, with the claim of
-    the update and their tier standing. Built once per token shape and tier preset."""
-    key = (shape, settings.tiers.preset)
-    stmt = _FINDERS.get(key)
+def _credit(shape: frozenset[str], settings: Settings, with_standing: bool) -> Update:
+    """The purchase's first statement: credit what the purchase earns to the customer(s)
+    the token names (which locks them) and return their rows with the update's claim and,
+    ``with_standing``, their tier standing. Built once per token shape and tier ladder."""
+    key = (shape, settings.tiers.preset, tuple(t.code for t in ladder(settings)), with_standing)
+    stmt = _CREDITS.get(key)
     if stmt is None:
-        stmt = _FINDERS[key] = (
-            select(*ACCOUNT_COLUMNS, CLAIMED, *standing_columns(settings))
+        standing = standing_columns(settings, _RETURNED_ID) if with_standing else ()
+        stmt = _CREDITS[key] = (
+            update(Customer)
             .where(token_where(shape))
-            .order_by(Customer.id)
-            .with_for_update(of=Customer)
+            .values(balance=Customer.balance + earn_by_tier(settings))
+            .returning(*ACCOUNT_COLUMNS, CLAIMED, *standing)
         )
     return stmt
 
 
-_FINDERS: dict[tuple[frozenset[str], str | None], Select[Any]] = {}
+_CREDITS: dict[tuple[Any, ...], Update] = {}
+# SQLAlchemy renders SQLite's RETURNING columns unqualified, subqueries included, where a
+# bare "id" would name the purchase's own id: the correlation is spelled out.
+_RETURNED_ID = literal_column(f"{Customer.__tablename__}.id", Integer)
 
 
 async def record_purchase(
     biz: Business, actor: Actor, key: str, request: PurchaseRequest
 ) -> Outcome[PurchaseResult]:
-    """A staff ``/purchase`` on prebuilt Core statements: BEGIN, one read (the customer,
-    locked, with the update's claim and the tier standing), the purchase, the customer's
-    row, the ledger entries, the outbox rows, the audit row and the claim, one statement
-    each (the first qualifying purchase of a referred customer adds the referrer's read)."""
+    """A staff ``/purchase`` on prebuilt Core statements: BEGIN (SQLite), one UPDATE that
+    finds, locks and credits the customer and returns their row with the update's claim
+    and (SQLite) their tier standing, then the purchase, the ledger entry, the outbox row,
+    the audit row and the claim. PostgreSQL reads the standing after the lock, in its own
+    statement (``Database.serialises_writes``). A change of tier or a referral reward adds
+    the customer's write-back (and the referrer's read); a refusal or a replay rolls the
+    credit back."""
     now = biz.clock.now()
-    params = token_params(request.customer, biz.settings.business.phone_region)
+    settings = biz.settings
+    folded = biz.db.serialises_writes
+    params = token_params(request.customer, settings.business.phone_region)
     if not params:
         raise ServiceError("customer_not_found", token=request.customer)
 
     async def work(conn: AsyncConnection) -> PurchaseResult | Replay:
         rows = (
             await conn.execute(
-                _finder(frozenset(params), biz.settings),
-                params | {"claim_key": key, "since": window_start(biz.settings, now)},
+                _credit(frozenset(params), settings, with_standing=folded),
+                params
+                | earn_params(settings, request.amount)
+                | {"claim_key": key, "since": window_start(settings, now)},
             )
         ).all()
         claimed = next((row.claimed for row in rows if row.claimed is not None), None)
         if claimed is not None:
             return Replay(claimed)
-        row = refuse_ambiguous(request.customer, rows)
+        row = refuse_ambiguous(request.customer, sorted(rows, key=lambda r: r.id))
         customer = account_of(row)
         refuse_own_account(actor, customer)
+        credited = customer.balance
+        # As it stood before the credit: book_purchase posts the same points again.
+        customer.balance -= purchase_points(settings, customer.tier, request.amount)
+        if not folded:
+            row = (
+                await conn.execute(
+                    standing_statement(settings), standing_params(settings, customer.id, now)
+                )
+            ).one()
         books = Books(conn, biz, now)
-        books.hold(customer)
+        books.hold(customer, stored_balance=credited)
         booked = await book_purchase(
             books,
             customer,

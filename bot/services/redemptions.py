@@ -27,7 +27,13 @@ from bot.services.notify import notify_customer
 from bot.services.outbox import outbox_row
 from bot.services.requests import RedeemRequest
 from bot.services.roles import Actor
-from bot.services.tiers import standing_columns, standing_of, window_start
+from bot.services.tiers import (
+    standing_columns,
+    standing_of,
+    standing_params,
+    standing_statement,
+    window_start,
+)
 
 CONFIRM_PREFIX = "rd"
 
@@ -128,16 +134,18 @@ async def request_redemption(
     )
 
 
-def _decision_read(settings: Settings) -> Select[Any]:
+def _decision_read(settings: Settings, with_standing: bool) -> Select[Any]:
     """The confirmation's one read: the redemption and its customer, both locked, with the
-    update's claim and the customer's tier standing (a purchase may be booked)."""
-    stmt = _DECISION_READS.get(settings.tiers.preset)
+    update's claim and, ``with_standing``, the customer's tier standing (a purchase may be
+    booked; PostgreSQL reads it after the lock, see ``Database.serialises_writes``)."""
+    key = (settings.tiers.preset, with_standing)
+    stmt = _DECISION_READS.get(key)
     if stmt is None:
-        stmt = _DECISION_READS[settings.tiers.preset] = (
+        stmt = _DECISION_READS[key] = (
             select(
                 *ACCOUNT_COLUMNS,
                 CLAIMED,
-                *standing_columns(settings),
+                *(standing_columns(settings) if with_standing else ()),
                 *(column.label(f"r_{column.key}") for column in _REDEMPTION_COLUMNS),
             )
             .join_from(Redemption, Customer, Redemption.customer_id == Customer.id)
@@ -156,7 +164,7 @@ _REDEMPTION_COLUMNS = (
     Redemption.state,
     Redemption.expires_at,
 )
-_DECISION_READS: dict[str | None, Select[Any]] = {}
+_DECISION_READS: dict[tuple[str | None, bool], Select[Any]] = {}
 _DECIDE = (
     update(Redemption)
     .where(Redemption.id == bindparam("r_id"))
@@ -174,11 +182,12 @@ async def decide_redemption(
     """The customer's button. Refuses anyone but the redemption's own customer. On
     prebuilt Core statements, like a purchase (``bot.services.books``)."""
     now = biz.clock.now()
+    folded = biz.db.serialises_writes
 
     async def work(conn: AsyncConnection) -> RedemptionDecision | Replay:
         row = (
             await conn.execute(
-                _decision_read(biz.settings),
+                _decision_read(biz.settings, with_standing=folded),
                 {
                     "redemption_id": redemption_id,
                     "claim_key": key,
@@ -213,10 +222,18 @@ async def decide_redemption(
         else:
             decision.state = RedemptionState.CONFIRMED
             if row.r_purchase_amount is not None:
+                standing = row
+                if not folded:
+                    standing = (
+                        await conn.execute(
+                            standing_statement(biz.settings),
+                            standing_params(biz.settings, customer.id, now),
+                        )
+                    ).one()
                 booked = await book_purchase(
                     books,
                     customer,
-                    standing_of(row),
+                    standing_of(standing),
                     key=key,
                     author_tg_id=row.r_author_tg_id,
                     outlet_code=row.r_outlet_code,

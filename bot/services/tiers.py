@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Select, bindparam, func, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.selectable import ScalarSelect
+from sqlalchemy.sql.elements import ColumnElement, Label
 
 from bot.config import Settings, Tier
 from bot.db.models import Customer, CustomerScore, OutboxMessage, Purchase, Visit
@@ -77,33 +77,36 @@ def qualified(settings: Settings, standing: Standing) -> Tier:
     return best
 
 
-def standing_columns(settings: Settings) -> tuple[ScalarSelect[Any], ...]:
+def standing_columns(
+    settings: Settings, customer_id: ColumnElement[int] = Customer.id
+) -> tuple[Label[Any], ...]:
     """What counts towards a tier, as three scalar subqueries correlated to ``customers.id``
     (bind parameter ``since``: the window's start): live net spend in minor units, live
     purchases, visits, and the stored rating (None unless the b2b rating scale is on).
-    Selected with the customer's own row, so the standing costs no statement of its own."""
+    Selected with the customer's own row, so the standing costs no statement of its own;
+    ``customer_id`` is what they correlate to (``customers.id`` by default)."""
     net_minor = (
         select(func.coalesce(func.sum(NET_MINOR), 0))
         .where(
-            Purchase.customer_id == Customer.id, Purchase.created_at >= bindparam("since"), IS_LIVE
+            Purchase.customer_id == customer_id, Purchase.created_at >= bindparam("since"), IS_LIVE
         )
         .scalar_subquery()
     )
     purchases = (
         select(func.count(Purchase.id))
         .where(
-            Purchase.customer_id == Customer.id, Purchase.created_at >= bindparam("since"), IS_LIVE
+            Purchase.customer_id == customer_id, Purchase.created_at >= bindparam("since"), IS_LIVE
         )
         .scalar_subquery()
     )
     visits = (
         select(func.count(Visit.id))
-        .where(Visit.customer_id == Customer.id, Visit.created_at >= bindparam("since"))
+        .where(Visit.customer_id == customer_id, Visit.created_at >= bindparam("since"))
         .scalar_subquery()
     )
     rating = (
         select(CustomerScore.rating_points)
-        .where(CustomerScore.customer_id == Customer.id)
+        .where(CustomerScore.customer_id == customer_id)
         .scalar_subquery()
         if settings.tiers.preset == "b2b"
         else select(null()).scalar_subquery()
@@ -137,25 +140,31 @@ def with_new_purchase(before: Standing, amount: Decimal) -> Standing:
     return Standing(spend=before.spend + amount, visits=before.visits + 1, rating=before.rating)
 
 
-_STANDING_CACHE: dict[tuple[str, ...], Select[Any]] = {}
+_STANDING_CACHE: dict[str | None, Select[Any]] = {}
+
+
+def standing_statement(settings: Settings) -> Select[Any]:
+    """``standing_columns`` of one customer (bind ``customer_id`` and ``since``)."""
+    stmt = _STANDING_CACHE.get(settings.tiers.preset)
+    if stmt is None:
+        stmt = _STANDING_CACHE[settings.tiers.preset] = select(*standing_columns(settings)).where(
+            Customer.id == bindparam("customer_id")
+        )
+    return stmt
+
+
+def standing_params(settings: Settings, customer_id: int, now: datetime) -> dict[str, Any]:
+    return {"customer_id": customer_id, "since": window_start(settings, now)}
 
 
 async def standing(
     session: AsyncSession, settings: Settings, customer_id: int, now: datetime
 ) -> Standing:
     """One statement: the customer's row with ``standing_columns``."""
-    key = (settings.tiers.preset or "",)
-    stmt = _STANDING_CACHE.get(key)
-    if stmt is None:
-        stmt = _STANDING_CACHE[key] = select(*standing_columns(settings)).where(
-            Customer.id == bindparam("customer_id")
-        )
-    row = (
-        await session.execute(
-            stmt, {"customer_id": customer_id, "since": window_start(settings, now)}
-        )
-    ).one()
-    return standing_of(row)
+    row = await session.execute(
+        standing_statement(settings), standing_params(settings, customer_id, now)
+    )
+    return standing_of(row.one())
 
 
 class TierChange(BaseModel):
