@@ -15,7 +15,7 @@ from sqlalchemy import Integer, bindparam, case
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.config import Settings
-from bot.db.models import Customer, LedgerKind, Purchase
+from bot.db.models import Customer, LedgerKind, Purchase, unix_seconds
 from bot.services.books import Account, Books
 from bot.services.ledger import earned_points
 from bot.services.referrals import reward_first_purchase
@@ -62,7 +62,7 @@ def earn_params(settings: Settings, amount: Decimal) -> dict[str, int]:
 async def book_purchase(
     books: Books,
     customer: Account,
-    standing: Standing,
+    standing: Standing | None,
     *,
     key: str,
     author_tg_id: int,
@@ -74,8 +74,9 @@ async def book_purchase(
     notice: str | None = EARNED_NOTICE,
 ) -> Booked:
     """Book one purchase for a locked ``customer`` whose tier ``standing`` (before this
-    purchase) was read with it; ``notice`` None when the caller tells the customer itself
-    (a redemption says what was spent and earned in one message)."""
+    purchase) was read with it, or None to read it with the purchase's insert (PostgreSQL:
+    after the lock, see ``Database.serialises_writes``); ``notice`` None when the caller
+    tells the customer itself (a redemption says what was spent and earned in one message)."""
     biz, now = books.biz, books.now
     points = purchase_points(biz.settings, customer.tier, amount, points_redeemed)
     row = {
@@ -89,8 +90,11 @@ async def book_purchase(
         "points_earned": points,
         "points_redeemed": points_redeemed,
         "created_at": now,
+        "created_ts": unix_seconds(now),
     }
-    purchase_id = await books.insert_purchase(row)
+    purchase_id, read = await books.insert_purchase(row, with_standing=standing is None)
+    standing = standing or read
+    assert standing is not None
     books.hold(customer)
     if points:
         books.post(

@@ -17,10 +17,11 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Integer, Select, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.config import Settings
 from bot.db.models import AuditEntry, Customer, LedgerEntry, OutboxMessage, Purchase
 from bot.services.audit import act_row
 from bot.services.context import Business
@@ -28,6 +29,7 @@ from bot.services.errors import ServiceError
 from bot.services.ledger import entry_row
 from bot.services.notify import customer_notice
 from bot.services.roles import Actor
+from bot.services.tiers import Standing, standing_columns, standing_of, window_start
 
 
 @dataclass
@@ -83,6 +85,31 @@ _INSERT_PURCHASE = {
     .on_conflict_do_nothing(index_elements=_RECEIPT)
     .returning(Purchase.id),
 }
+_PURCHASE_COLUMNS = tuple(c for c in Purchase.__table__.columns if not c.primary_key)
+_BOOKED_WITH_STANDING: dict[str | None, Select[Any]] = {}
+
+
+def _booked_with_standing(settings: Settings) -> Select[Any]:
+    """PostgreSQL: the purchase inserted in a CTE, and the customer's tier standing read
+    by the same statement, so after the first statement's row lock (a new snapshot: what
+    a concurrent purchase committed meanwhile is seen) at no extra round trip. The
+    standing does not include the purchase itself (one statement, one snapshot)."""
+    stmt = _BOOKED_WITH_STANDING.get(settings.tiers.preset)
+    if stmt is None:
+        booked = (
+            postgresql.insert(Purchase)
+            .values({c.key: bindparam(f"p_{c.key}", type_=c.type) for c in _PURCHASE_COLUMNS})
+            .on_conflict_do_nothing(index_elements=_RECEIPT)
+            .returning(Purchase.id)
+            .cte("booked")
+        )
+        owner = bindparam("customer_id", type_=Integer)
+        stmt = _BOOKED_WITH_STANDING[settings.tiers.preset] = select(
+            booked.c.id, *standing_columns(settings, owner)
+        ).select_from(booked)
+    return stmt
+
+
 _REPEATED_RECEIPT = select(Purchase.id).where(
     Purchase.outlet_code == bindparam("outlet_code"),
     Purchase.receipt_no == bindparam("receipt_no"),
@@ -141,12 +168,26 @@ class Books:
     def act(self, actor: Actor, action: str, key: str, customer_id: int, **details: Any) -> None:
         self.audit.append(act_row(actor, action, key, self.now, customer_id, **details))
 
-    async def insert_purchase(self, row: dict[str, Any]) -> int:
-        """The purchase's id; refused when its receipt number was used at the outlet."""
-        stmt = _INSERT_PURCHASE[self.conn.dialect.name]
-        purchase_id = (await self.conn.execute(stmt, row)).scalar()
-        if purchase_id is not None:
-            return int(purchase_id)
+    async def insert_purchase(
+        self, row: dict[str, Any], with_standing: bool = False
+    ) -> tuple[int, Standing | None]:
+        """The purchase's id and, ``with_standing`` (PostgreSQL only), the customer's tier
+        standing without it; refused when its receipt number was used at the outlet."""
+        if with_standing:
+            settings = self.biz.settings
+            params = {f"p_{key}": value for key, value in row.items()}
+            params |= {
+                "customer_id": row["customer_id"],
+                "since": window_start(settings, self.now),
+            }
+            found = (await self.conn.execute(_booked_with_standing(settings), params)).first()
+            if found is not None:
+                return int(found.id), standing_of(found)
+        else:
+            stmt = _INSERT_PURCHASE[self.conn.dialect.name]
+            purchase_id = (await self.conn.execute(stmt, row)).scalar()
+            if purchase_id is not None:
+                return int(purchase_id), None
         repeated = await self.conn.scalar(
             _REPEATED_RECEIPT, {"outlet_code": row["outlet_code"], "receipt_no": row["receipt_no"]}
         )

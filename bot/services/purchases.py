@@ -42,8 +42,6 @@ from bot.services.tiers import (
     recheck,
     standing_columns,
     standing_of,
-    standing_params,
-    standing_statement,
     window_start,
 )
 
@@ -143,8 +141,8 @@ async def record_purchase(
     """A staff ``/purchase`` on prebuilt Core statements: BEGIN (SQLite), one UPDATE that
     finds, locks and credits the customer and returns their row with the update's claim
     and (SQLite) their tier standing, then the purchase, the ledger entry, the outbox row,
-    the audit row and the claim. PostgreSQL reads the standing after the lock, in its own
-    statement (``Database.serialises_writes``). A change of tier or a referral reward adds
+    the audit row and the claim. PostgreSQL reads the standing after the lock, with the
+    purchase's insert (``Database.serialises_writes``). A change of tier or a referral reward adds
     the customer's write-back (and the referrer's read); a refusal or a replay rolls the
     credit back."""
     now = biz.clock.now()
@@ -172,18 +170,12 @@ async def record_purchase(
         credited = customer.balance
         # As it stood before the credit: book_purchase posts the same points again.
         customer.balance -= purchase_points(settings, customer.tier, request.amount)
-        if not folded:
-            row = (
-                await conn.execute(
-                    standing_statement(settings), standing_params(settings, customer.id, now)
-                )
-            ).one()
         books = Books(conn, biz, now)
         books.hold(customer, stored_balance=credited)
         booked = await book_purchase(
             books,
             customer,
-            standing_of(row),
+            standing_of(row) if folded else None,
             key=key,
             author_tg_id=actor.tg_id,
             outlet_code=actor.outlet_code,

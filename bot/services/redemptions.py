@@ -30,8 +30,6 @@ from bot.services.roles import Actor
 from bot.services.tiers import (
     standing_columns,
     standing_of,
-    standing_params,
-    standing_statement,
     window_start,
 )
 
@@ -222,18 +220,10 @@ async def decide_redemption(
         else:
             decision.state = RedemptionState.CONFIRMED
             if row.r_purchase_amount is not None:
-                standing = row
-                if not folded:
-                    standing = (
-                        await conn.execute(
-                            standing_statement(biz.settings),
-                            standing_params(biz.settings, customer.id, now),
-                        )
-                    ).one()
                 booked = await book_purchase(
                     books,
                     customer,
-                    standing_of(standing),
+                    standing_of(row) if folded else None,
                     key=key,
                     author_tg_id=row.r_author_tg_id,
                     outlet_code=row.r_outlet_code,
