@@ -54,12 +54,16 @@ def _install_sqlite_listeners(engine: AsyncEngine, busy_timeout_ms: int) -> None
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         options = conn.get_execution_options()
-        if options.get("isolation_level") == AUTOCOMMIT:
+        if options.get(NO_BEGIN_OPTION, False):
             return  # read_one: a single statement, no transaction
         conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION, False) else "BEGIN")
 
 
-AUTOCOMMIT = "AUTOCOMMIT"
+# read_one without a transaction: SQLite skips our BEGIN (the driver's own transaction
+# handling is off already); PostgreSQL's driver skips its BEGIN in AUTOCOMMIT.
+NO_BEGIN_OPTION = "loyalty_no_begin"
+_NO_BEGIN = {"sqlite": {NO_BEGIN_OPTION: True}}
+_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
 
 class WriterQueue:
@@ -137,7 +141,8 @@ class Database:
     async def read_one(self, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
         """The first row of one statement, run outside a transaction (autocommit)."""
         if self._autocommit is None:
-            self._autocommit = self.engine.execution_options(isolation_level=AUTOCOMMIT)
+            options = _NO_BEGIN.get(self.engine.dialect.name, _AUTOCOMMIT)
+            self._autocommit = self.engine.execution_options(**options)
         async with self._autocommit.connect() as conn:
             return (await conn.execute(statement, params)).first()
 
