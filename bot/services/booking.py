@@ -93,8 +93,9 @@ async def book_purchase(
         "created_ts": unix_seconds(now),
     }
     purchase_id, read = await books.insert_purchase(row, with_standing=standing is None)
-    standing = standing or read
-    assert standing is not None
+    if standing is None:
+        standing = read
+    assert standing is not None  # insert_purchase read it
     books.hold(customer)
     if points:
         books.post(

@@ -2,10 +2,10 @@
 
 A purchase and a redemption's confirmation run here (SPEC.md: the design card keeps
 SQLAlchemy; the ORM stays where it is not hot). ``Books`` holds what one write
-transaction changes: the customers' rows it read (``Account``: locked with
-``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's write transactions take turns, see
-``bot.db.engine``), and the ledger entries, outbox rows and audit rows it adds. The rules
-stay in their homes: entries from ``ledger.entry_row``, notices from
+transaction changes: the customers' rows it read (``Account``: row-locked on PostgreSQL by
+the statement that read them, an UPDATE or ``SELECT … FOR UPDATE``; SQLite's write
+transactions take turns, see ``bot.db.engine``), and the ledger entries, outbox rows and
+audit rows it adds. The rules stay in their homes: entries from ``ledger.entry_row``, notices from
 ``notify.customer_notice``, audit rows from ``audit.act_row``, tiers from
 ``tiers.retier``. ``flush`` writes it all with one statement per table (an executemany),
 so a purchase costs the same few statements whatever it triggers.
