@@ -3,23 +3,32 @@
 SQLite: WAL, busy timeout and foreign keys on every new connection; the driver's own
 transaction handling is switched off so that we emit ``BEGIN IMMEDIATE`` for write
 sessions (a deferred transaction that reads then writes fails at once with SQLITE_BUSY
-instead of waiting: see shared/ENGINEERING.md). PostgreSQL: row locks (``FOR UPDATE``)
-in the services serialise balance changes.
+instead of waiting: see shared/ENGINEERING.md). SQLite has one writer at a time anyway,
+so this process's write transactions queue on one asyncio lock (one writer per process,
+in arrival order) instead of contending for the file lock, where SQLite's busy handler
+sleeps in steps of up to 100 ms; the busy timeout remains for other processes (the CLI).
+PostgreSQL: row locks (``FOR UPDATE``) in the services serialise balance changes.
+
+``read_one`` runs a single statement outside a transaction (autocommit): one statement
+is its own consistent snapshot, and it saves ``BEGIN``/``ROLLBACK`` on the hot path.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Executable, Row, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -44,8 +53,43 @@ def _install_sqlite_listeners(engine: AsyncEngine, busy_timeout_ms: int) -> None
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        immediate = conn.get_execution_options().get(WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(NO_BEGIN_OPTION, False):
+            return  # read_one: a single statement, no transaction
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION, False) else "BEGIN")
+
+
+# read_one without a transaction: SQLite skips our BEGIN (the driver's own transaction
+# handling is off already); PostgreSQL's driver skips its BEGIN in AUTOCOMMIT.
+NO_BEGIN_OPTION = "loyalty_no_begin"
+_NO_BEGIN = {"sqlite": {NO_BEGIN_OPTION: True}}
+_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
+
+
+class WriterQueue:
+    """SQLite's one writer per process: write transactions take turns on an asyncio lock
+    (one per event loop), waiting at most the busy timeout, as SQLite itself would."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        try:
+            await asyncio.wait_for(lock.acquire(), self.timeout_s)
+        except TimeoutError:
+            raise TimeoutError(f"no SQLite write turn within {self.timeout_s} s") from None
+        try:
+            yield
+        finally:
+            lock.release()
 
 
 @dataclass
@@ -55,16 +99,52 @@ class Database:
     engine: AsyncEngine
     reader: async_sessionmaker[AsyncSession]
     writer: async_sessionmaker[AsyncSession]
+    write_engine: AsyncEngine | None = None
+    writers: WriterQueue | None = None  # SQLite only: one write transaction at a time
+    _autocommit: AsyncEngine | None = None
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
+    @property
+    def serialises_writes(self) -> bool:
+        """Whether a write transaction sees nothing another one commits meanwhile (SQLite:
+        one writer at a time, from BEGIN IMMEDIATE on), so a value read with its first
+        statement holds until it commits. PostgreSQL (read committed) gives each statement
+        a new snapshot: what another transaction committed while this one waited for a row
+        lock is seen only by the statements after the one that waited."""
+        return self.is_sqlite
+
+    @asynccontextmanager
+    async def _write_turn(self) -> AsyncIterator[None]:
+        if self.writers is None:
+            yield
+            return
+        async with self.writers.turn():
+            yield
+
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A write transaction: committed on success, rolled back on any exception."""
-        async with self.writer() as session, session.begin():
+        async with self._write_turn(), self.writer() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def write_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction on a Core connection (no ORM unit of work), for hot paths
+        that run prebuilt statements; committed on success, rolled back on any exception."""
+        engine = self.write_engine or self.engine
+        async with self._write_turn(), engine.begin() as conn:
+            yield conn
+
+    async def read_one(self, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
+        """The first row of one statement, run outside a transaction (autocommit)."""
+        if self._autocommit is None:
+            options = _NO_BEGIN.get(self.engine.dialect.name, _AUTOCOMMIT)
+            self._autocommit = self.engine.execution_options(**options)
+        async with self._autocommit.connect() as conn:
+            return (await conn.execute(statement, params)).first()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -107,4 +187,6 @@ def create_database(url: str, *, busy_timeout_ms: int = 15000, pool_size: int = 
         engine=engine,
         reader=async_sessionmaker(engine, expire_on_commit=False),
         writer=async_sessionmaker(write_engine, expire_on_commit=False),
+        write_engine=write_engine,
+        writers=WriterQueue(busy_timeout_ms / 1000) if is_sqlite else None,
     )

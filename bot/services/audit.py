@@ -22,8 +22,7 @@ class AuditOutcome(StrEnum):
     REFUSED = "refused"
 
 
-def add_audit(
-    session: AsyncSession,
+def audit_row(
     *,
     now: datetime,
     actor_tg_id: int | None,
@@ -33,18 +32,42 @@ def add_audit(
     customer_id: int | None = None,
     details: dict[str, Any] | None = None,
     update_key: str | None = None,
-) -> None:
-    session.add(
-        AuditEntry(
-            actor_tg_id=actor_tg_id,
-            actor_role=actor_role,
-            action=action,
-            outcome=outcome,
-            customer_id=customer_id,
-            details=details,
-            update_key=update_key,
-            created_at=now,
-        )
+) -> dict[str, Any]:
+    """An ``audit_log`` row (for a Core insert in the effect's transaction)."""
+    return {
+        "actor_tg_id": actor_tg_id,
+        "actor_role": actor_role,
+        "action": action,
+        "outcome": outcome,
+        "customer_id": customer_id,
+        "details": details,
+        "update_key": update_key,
+        "created_at": now,
+    }
+
+
+def add_audit(session: AsyncSession, **fields: Any) -> None:
+    """One audit row (``audit_row``'s fields) added to the session's transaction."""
+    session.add(AuditEntry(**audit_row(**fields)))
+
+
+def act_row(
+    actor: Actor,
+    action: str,
+    key: str,
+    now: datetime,
+    customer_id: int | None = None,
+    **details: Any,
+) -> dict[str, Any]:
+    """What ``actor`` did, as an audit row for the effect's own transaction."""
+    return audit_row(
+        now=now,
+        actor_tg_id=actor.tg_id,
+        actor_role=actor.role,
+        action=action,
+        customer_id=customer_id,
+        details=details or None,
+        update_key=key,
     )
 
 
@@ -58,16 +81,7 @@ def audit_act(
     **details: Any,
 ) -> None:
     """What ``actor`` did, in the transaction of the effect itself (ids and numbers only)."""
-    add_audit(
-        session,
-        now=now,
-        actor_tg_id=actor.tg_id,
-        actor_role=actor.role,
-        action=action,
-        customer_id=customer_id,
-        details=details or None,
-        update_key=key,
-    )
+    session.add(AuditEntry(**act_row(actor, action, key, now, customer_id, **details)))
 
 
 async def audit_separately(db: Database, **fields: Any) -> None:

@@ -9,37 +9,62 @@ purchase amount (the part paid in money earns; the part paid in points does not)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Integer, bindparam, case
+from sqlalchemy.sql.elements import ColumnElement
 
-from bot.db.models import Customer, LedgerKind, Purchase
-from bot.services.context import Business
-from bot.services.errors import ServiceError
-from bot.services.ledger import earned_points, post
-from bot.services.notify import notify_customer
+from bot.config import Settings
+from bot.db.models import Customer, LedgerKind, Purchase, unix_seconds
+from bot.services.books import Account, Books
+from bot.services.ledger import earned_points
 from bot.services.referrals import reward_first_purchase
-from bot.services.tiers import earn_percent, recheck
+from bot.services.tiers import Standing, earn_percent, ladder, retier, with_new_purchase
 
 EARNED_NOTICE = "customer.points_earned"
 
 
 @dataclass(frozen=True)
 class Booked:
-    purchase: Purchase
+    purchase_id: int
     points: int  # earned by it
 
 
+def purchase_points(
+    settings: Settings, tier: str | None, amount: Decimal, points_redeemed: int = 0
+) -> int:
+    """What a purchase earns at the tier held before it (SPEC.md, Rules that need one
+    answer): the part paid in money, at the tier's earn rate."""
+    loyalty = settings.loyalty
+    paid = max(amount - loyalty.point_value * points_redeemed, Decimal("0"))
+    return earned_points(paid, loyalty, earn_percent(settings, tier))
+
+
+def earn_by_tier(settings: Settings) -> ColumnElement[int]:
+    """``purchase_points`` in SQL: the customer's held tier picks one of the values
+    ``earn_params`` computed for every tier of the ladder (an unknown or no tier: the
+    first, as ``tiers.tier_of`` reads it). Lets one statement find and credit a customer."""
+    levels = ladder(settings)
+    return case(
+        {tier.code: bindparam(f"earn_{i}", type_=Integer) for i, tier in enumerate(levels)},
+        value=Customer.tier,
+        else_=bindparam("earn_0", type_=Integer),
+    )
+
+
+def earn_params(settings: Settings, amount: Decimal) -> dict[str, int]:
+    return {
+        f"earn_{i}": purchase_points(settings, tier.code, amount)
+        for i, tier in enumerate(ladder(settings))
+    }
+
+
 async def book_purchase(
-    session: AsyncSession,
-    biz: Business,
-    customer: Customer,
+    books: Books,
+    customer: Account,
+    standing: Standing | None,
     *,
     key: str,
-    now: datetime,
     author_tg_id: int,
     outlet_code: str,
     amount: Decimal,
@@ -48,65 +73,43 @@ async def book_purchase(
     receipt_no: str | None = None,
     notice: str | None = EARNED_NOTICE,
 ) -> Booked:
-    """Book one purchase for a locked ``customer``; ``notice`` None when the caller tells
-    the customer itself (a redemption says what was spent and earned in one message)."""
-    loyalty = biz.settings.loyalty
-    rate = earn_percent(biz.settings, customer.tier)  # the tier held before the purchase
-    paid = max(amount - loyalty.point_value * points_redeemed, Decimal("0"))
-    points = earned_points(paid, loyalty, rate)
-    purchase = Purchase(
-        customer_id=customer.id,
-        author_tg_id=author_tg_id,
-        outlet_code=outlet_code,
-        amount=amount,
-        refunded_amount=Decimal("0"),
-        service_tag=service_tag,
-        receipt_no=receipt_no,
-        points_earned=points,
-        points_redeemed=points_redeemed,
-        created_at=now,
-    )
-    await _insert(session, purchase)
+    """Book one purchase for a locked ``customer`` whose tier ``standing`` (before this
+    purchase) was read with it, or None to read it with the purchase's insert (PostgreSQL:
+    after the lock, see ``Database.serialises_writes``); ``notice`` None when the caller
+    tells the customer itself (a redemption says what was spent and earned in one message)."""
+    biz, now = books.biz, books.now
+    points = purchase_points(biz.settings, customer.tier, amount, points_redeemed)
+    row = {
+        "customer_id": customer.id,
+        "author_tg_id": author_tg_id,
+        "outlet_code": outlet_code,
+        "amount": amount,
+        "refunded_amount": Decimal("0"),
+        "service_tag": service_tag,
+        "receipt_no": receipt_no,
+        "points_earned": points,
+        "points_redeemed": points_redeemed,
+        "created_at": now,
+        "created_ts": unix_seconds(now),
+    }
+    purchase_id, read = await books.insert_purchase(row, with_standing=standing is None)
+    if standing is None:
+        standing = read
+    assert standing is not None  # insert_purchase read it
+    books.hold(customer)
     if points:
-        post(
-            session,
+        books.post(
             customer,
             kind=LedgerKind.EARN,
             points=points,
             key=f"{key}:earn",
-            now=now,
             author_tg_id=author_tg_id,
-            purchase_id=purchase.id,
+            purchase_id=purchase_id,
         )
     if notice is not None:
-        notify_customer(
-            session, biz, customer, notice, amount=amount, points=points, balance=customer.balance
-        )
-    await reward_first_purchase(session, biz, customer, purchase, key, now)
-    await recheck(session, biz, customer, now)
-    return Booked(purchase, points)
-
-
-async def _insert(session: AsyncSession, purchase: Purchase) -> None:
-    """A receipt number is unique per outlet: a repeated one is refused, and when two
-    cashiers enter the same receipt at once the database's constraint decides."""
-    if purchase.receipt_no is None:
-        session.add(purchase)
-        await session.flush()
-        return
-    await _refuse_repeated_receipt(session, purchase.outlet_code, purchase.receipt_no)
-    try:
-        async with session.begin_nested():
-            session.add(purchase)
-            await session.flush()
-    except IntegrityError:
-        await _refuse_repeated_receipt(session, purchase.outlet_code, purchase.receipt_no)
-        raise
-
-
-async def _refuse_repeated_receipt(session: AsyncSession, outlet: str, receipt: str) -> None:
-    repeated = await session.scalar(
-        select(Purchase.id).where(Purchase.outlet_code == outlet, Purchase.receipt_no == receipt)
-    )
-    if repeated is not None:
-        raise ServiceError("receipt_repeated", receipt=receipt, purchase_id=repeated)
+        books.notify(customer, notice, amount=amount, points=points, balance=customer.balance)
+    purchase = Purchase(id=purchase_id, **row)  # transient: what the referral rule reads
+    await reward_first_purchase(books, customer, purchase, key)
+    _change, tier_notice = retier(biz, customer, with_new_purchase(standing, amount), now)
+    books.queue(tier_notice)
+    return Booked(purchase_id, points)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.codes import looks_like_card_code, new_card_code
 from bot.db.models import Customer
@@ -47,32 +50,53 @@ def view(customer: Customer, point_value: Decimal) -> CustomerView:
     )
 
 
+def token_params(token: str, region: str) -> dict[str, Any]:
+    """What SPEC's one token can be, as bind parameters: a card code, or a phone and/or a
+    Telegram id (digits can be two things at once). Empty: the token names nobody. (The
+    names are not column names, so an UPDATE can bind them too.)"""
+    if looks_like_card_code(token):
+        return {"token_card_code": token.upper()}
+    params: dict[str, Any] = {}
+    phone = normalise_phone(token, region)
+    if phone is not None:
+        params["token_phone"] = phone
+    if is_ascii_number(token) and len(token) <= MAX_TELEGRAM_ID_DIGITS:
+        params["token_telegram_id"] = int(token)
+    return params
+
+
+_TOKEN_COLUMNS = {
+    "token_card_code": Customer.card_code,
+    "token_phone": Customer.phone,
+    "token_telegram_id": Customer.telegram_id,
+}
+
+
+def token_where(params: Iterable[str]) -> ColumnElement[bool]:
+    """The condition on ``customers`` for ``token_params``'s keys (bound by name), so a
+    statement can be built once per shape and executed with the parameters."""
+    return or_(*(_TOKEN_COLUMNS[name] == bindparam(name) for name in sorted(params)))
+
+
 async def matching_customers(session: AsyncSession, token: str, region: str) -> list[Customer]:
     """Everyone SPEC's one token names: a card code, phone digits, or a Telegram id.
 
     Digits can be two things at once (someone's phone and another's Telegram id): all
     matches come back, in customer order, and the caller decides; names only via /find.
     """
-    if looks_like_card_code(token):
-        found = await session.scalar(select(Customer).where(Customer.card_code == token.upper()))
-        return [found] if found is not None else []
-    conditions = []
-    phone = normalise_phone(token, region)
-    if phone is not None:
-        conditions.append(Customer.phone == phone)
-    if is_ascii_number(token) and len(token) <= MAX_TELEGRAM_ID_DIGITS:
-        conditions.append(Customer.telegram_id == int(token))
-    if not conditions:
+    params = token_params(token, region)
+    if not params:
         return []
     return list(
-        await session.scalars(select(Customer).where(or_(*conditions)).order_by(Customer.id))
+        await session.scalars(
+            select(Customer).where(token_where(params)).order_by(Customer.id), params
+        )
     )
 
 
-async def require_customer(session: AsyncSession, token: str, region: str) -> Customer:
-    """The one customer ``token`` names; refused when it names nobody or several people
-    (the cashier then chooses from buttons instead of the bot guessing)."""
-    found = await matching_customers(session, token, region)
+def refuse_ambiguous(token: str, found: list[Any]) -> Any:
+    """The one customer of ``found`` (ORM rows or ``Account``s); refused when the token
+    named nobody or several people (the cashier then chooses from buttons)."""
     if not found:
         raise ServiceError("customer_not_found", token=token)
     if len(found) > 1:
@@ -86,7 +110,14 @@ async def require_customer(session: AsyncSession, token: str, region: str) -> Cu
     return found[0]
 
 
-def refuse_own_account(actor: Actor, customer: Customer) -> None:
+async def require_customer(session: AsyncSession, token: str, region: str) -> Customer:
+    """The one customer ``token`` names; refused when it names nobody or several people
+    (the cashier then chooses from buttons instead of the bot guessing)."""
+    found: Customer = refuse_ambiguous(token, await matching_customers(session, token, region))
+    return found
+
+
+def refuse_own_account(actor: Actor, customer: Any) -> None:
     """Staff and owners never act on their own customer account (SPEC.md)."""
     if customer.telegram_id is not None and customer.telegram_id == actor.tg_id:
         raise ServiceError("own_account")

@@ -6,6 +6,12 @@ back with ``duplicate=True``, and since the claim and the outbox rows share the
 transaction, no second notification is ever queued. On PostgreSQL a concurrent duplicate
 blocks on the primary key until the first commits, then fails and reads the stored result.
 
+The hot paths (a purchase, a redemption's confirmation) run on Core statements through
+``run_once_core``: their first statement reads the claim along with the rows they need
+(``CLAIMED``), and the claim is inserted last, with its result, in the same transaction. A
+duplicate that slips past that read (a concurrent delivery on PostgreSQL) fails on the
+primary key, rolls back, and gets the stored result, as with ``run_once``.
+
 The stored result holds ids and numbers, never personal data (SPEC.md, Rules that need one
 answer): a result model marks its names and phones with ``personal()``, those fields are
 left out of the stored copy, and a re-delivered update answers without them. The records
@@ -20,13 +26,14 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.clock import Clock
 from bot.db.engine import Database
 from bot.db.models import ProcessedUpdate
+from bot.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -115,3 +122,60 @@ async def run_once(
         if stored is None:
             raise
         return Outcome(stored, duplicate=True)
+
+
+# The stored result of the key bound as ``claim_key``, for a hot path's first SELECT.
+CLAIMED = (
+    select(ProcessedUpdate.result)
+    .where(ProcessedUpdate.key == bindparam("claim_key"))
+    .scalar_subquery()
+    .label("claimed")
+)
+_CLAIM = insert(ProcessedUpdate)
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What a hot path's ``work`` returns when its first statement found the key claimed
+    (whatever that statement changed is rolled back)."""
+
+    stored: dict[str, Any]
+
+
+class _Replayed(Exception):
+    def __init__(self, stored: dict[str, Any]) -> None:
+        super().__init__("replayed")
+        self.stored = stored
+
+
+async def run_once_core(
+    db: Database,
+    clock: Clock,
+    key: str,
+    result_type: type[R],
+    work: Callable[[AsyncConnection], Awaitable[R | Replay]],
+    event: str | None = None,
+) -> Outcome[R]:
+    """``run_once`` on a Core connection: ``work`` reads ``CLAIMED`` (bound ``claim_key``)
+    with its first statement and returns ``Replay`` when it is set (the transaction is
+    then rolled back); otherwise the claim is
+    inserted after the effect, with its result, in the same transaction. A refusal
+    (``ServiceError``) of an update already processed gets the stored result, as the
+    claim read before the work would have."""
+    try:
+        async with db.write_connection() as conn:
+            done = await work(conn)
+            if isinstance(done, Replay):
+                raise _Replayed(done.stored)  # rolls back
+            stored = stored_form(done)
+            await conn.execute(_CLAIM, {"key": key, "result": stored, "created_at": clock.now()})
+    except _Replayed as replayed:
+        return Outcome(result_type.model_validate(replayed.stored), duplicate=True)
+    except (IntegrityError, ServiceError):
+        replay = await _stored(db, key, result_type)
+        if replay is None:
+            raise
+        return Outcome(replay, duplicate=True)
+    if event is not None:
+        log.info("%s: %s", event, stored)
+    return Outcome(done, duplicate=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +43,39 @@ async def lock_customer(session: AsyncSession, customer_id: int) -> Customer:
     return customer
 
 
+def entry_row(
+    customer: Any,
+    *,
+    kind: LedgerKind,
+    points: int,
+    key: str,
+    now: datetime,
+    author_tg_id: int | None,
+    purchase_id: int | None = None,
+    redemption_id: int | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """The one rule for a ledger entry: refuse a zero or overdrawing entry, move the
+    cached balance of ``customer`` (an ORM ``Customer`` or a ``bot.services.books.Account``),
+    and return the ``ledger_entries`` row to insert."""
+    if points == 0:
+        raise ValueError("a ledger entry must move points")
+    if customer.balance + points < 0:
+        raise ServiceError("insufficient_points", balance=customer.balance, points=-points)
+    customer.balance += points
+    return {
+        "customer_id": customer.id,
+        "kind": kind,
+        "points": points,
+        "author_tg_id": author_tg_id,
+        "purchase_id": purchase_id,
+        "redemption_id": redemption_id,
+        "reason": reason,
+        "idempotency_key": key,
+        "created_at": now,
+    }
+
+
 def post(
     session: AsyncSession,
     customer: Customer,
@@ -56,23 +90,20 @@ def post(
     reason: str | None = None,
 ) -> LedgerEntry:
     """Append one entry and move the cached balance; the customer must be locked."""
-    if points == 0:
-        raise ValueError("a ledger entry must move points")
-    if customer.balance + points < 0:
-        raise ServiceError("insufficient_points", balance=customer.balance, points=-points)
     entry = LedgerEntry(
-        customer_id=customer.id,
-        kind=kind,
-        points=points,
-        author_tg_id=author_tg_id,
-        purchase_id=purchase_id,
-        redemption_id=redemption_id,
-        reason=reason,
-        idempotency_key=key,
-        created_at=now,
+        **entry_row(
+            customer,
+            kind=kind,
+            points=points,
+            key=key,
+            now=now,
+            author_tg_id=author_tg_id,
+            purchase_id=purchase_id,
+            redemption_id=redemption_id,
+            reason=reason,
+        )
     )
     session.add(entry)
-    customer.balance += points
     return entry
 
 

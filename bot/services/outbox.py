@@ -13,6 +13,26 @@ from bot.db.engine import Database
 from bot.db.models import OutboxMessage, OutboxState
 
 
+def outbox_row(
+    *,
+    now: datetime,
+    chat_id: int,
+    text: str,
+    customer_id: int | None = None,
+    reply_markup: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A pending ``outbox`` row (for a Core insert in the effect's transaction)."""
+    return {
+        "chat_id": chat_id,
+        "customer_id": customer_id,
+        "text": text,
+        "reply_markup": reply_markup,
+        "state": OutboxState.PENDING,
+        "attempts": 0,
+        "created_at": now,
+    }
+
+
 def enqueue(
     session: AsyncSession,
     *,
@@ -23,13 +43,9 @@ def enqueue(
     reply_markup: dict[str, Any] | None = None,
 ) -> OutboxMessage:
     message = OutboxMessage(
-        chat_id=chat_id,
-        customer_id=customer_id,
-        text=text,
-        reply_markup=reply_markup,
-        state=OutboxState.PENDING,
-        attempts=0,
-        created_at=now,
+        **outbox_row(
+            now=now, chat_id=chat_id, text=text, customer_id=customer_id, reply_markup=reply_markup
+        )
     )
     session.add(message)
     return message

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
+from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Integer, Update, literal_column, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from bot.db.models import LedgerKind, Note, Purchase, Visit
+from bot.config import Settings
+from bot.db.models import Customer, LedgerKind, Note, Purchase, Visit
 from bot.services.audit import audit_act
-from bot.services.booking import book_purchase
+from bot.services.booking import book_purchase, earn_by_tier, earn_params, purchase_points
+from bot.services.books import ACCOUNT_COLUMNS, Books, account_of
 from bot.services.context import Business
-from bot.services.customers import customer_for, refuse_own_account
+from bot.services.customers import (
+    customer_for,
+    refuse_ambiguous,
+    refuse_own_account,
+    token_params,
+    token_where,
+)
 from bot.services.errors import ServiceError
-from bot.services.idempotency import Outcome, personal, run_once
+from bot.services.idempotency import CLAIMED, Outcome, Replay, personal, run_once, run_once_core
 from bot.services.ledger import lock_customer, post, take_back
 from bot.services.live_purchases import IS_LIVE, NET_AMOUNT
 from bot.services.notify import notify_customer
@@ -28,7 +37,13 @@ from bot.services.requests import (
     VisitRequest,
 )
 from bot.services.roles import Actor
-from bot.services.tiers import recheck
+from bot.services.tiers import (
+    ladder,
+    recheck,
+    standing_columns,
+    standing_of,
+    window_start,
+)
 
 
 class PurchaseResult(BaseModel):
@@ -97,29 +112,81 @@ class NoteResult(BaseModel):
     card_code: str
 
 
+def _credit(shape: frozenset[str], settings: Settings, with_standing: bool) -> Update:
+    """The purchase's first statement: credit what the purchase earns to the customer(s)
+    the token names (which locks them) and return their rows with the update's claim and,
+    ``with_standing``, their tier standing. Built once per token shape and tier ladder."""
+    key = (shape, settings.tiers.preset, tuple(t.code for t in ladder(settings)), with_standing)
+    stmt = _CREDITS.get(key)
+    if stmt is None:
+        standing = standing_columns(settings, _RETURNED_ID) if with_standing else ()
+        stmt = _CREDITS[key] = (
+            update(Customer)
+            .where(token_where(shape))
+            .values(balance=Customer.balance + earn_by_tier(settings))
+            .returning(*ACCOUNT_COLUMNS, CLAIMED, *standing)
+        )
+    return stmt
+
+
+_CREDITS: dict[tuple[Any, ...], Update] = {}
+# SQLAlchemy renders SQLite's RETURNING columns unqualified, subqueries included, where a
+# bare "id" would name the purchase's own id: the correlation is spelled out.
+_RETURNED_ID = literal_column(f"{Customer.__tablename__}.id", Integer)
+
+
 async def record_purchase(
     biz: Business, actor: Actor, key: str, request: PurchaseRequest
 ) -> Outcome[PurchaseResult]:
+    """A staff ``/purchase`` on prebuilt Core statements: BEGIN (SQLite), one UPDATE that
+    finds, locks and credits the customer and returns their row with the update's claim
+    and (SQLite) their tier standing, then the purchase, the ledger entry, the outbox row,
+    the audit row and the claim. PostgreSQL reads the standing after the lock, with the
+    purchase's insert (``Database.serialises_writes``). A change of tier or a referral reward adds
+    the customer's write-back (and the referrer's read); a refusal or a replay rolls the
+    credit back."""
     now = biz.clock.now()
+    settings = biz.settings
+    folded = biz.db.serialises_writes
+    params = token_params(request.customer, settings.business.phone_region)
+    if not params:
+        raise ServiceError("customer_not_found", token=request.customer)
 
-    async def work(session: AsyncSession) -> PurchaseResult:
-        found = await customer_for(session, biz, actor, request.customer)
-        customer = await lock_customer(session, found.id)
+    async def work(conn: AsyncConnection) -> PurchaseResult | Replay:
+        rows = (
+            await conn.execute(
+                _credit(frozenset(params), settings, with_standing=folded),
+                params
+                | earn_params(settings, request.amount)
+                | {"claim_key": key, "since": window_start(settings, now)},
+            )
+        ).all()
+        claimed = next((row.claimed for row in rows if row.claimed is not None), None)
+        if claimed is not None:
+            return Replay(claimed)
+        row = refuse_ambiguous(request.customer, sorted(rows, key=lambda r: r.id))
+        customer = account_of(row)
+        refuse_own_account(actor, customer)
+        credited = customer.balance
+        # As it stood before the credit: book_purchase posts the same points again.
+        customer.balance -= purchase_points(settings, customer.tier, request.amount)
+        books = Books(conn, biz, now)
+        books.hold(customer, stored_balance=credited)
         booked = await book_purchase(
-            session,
-            biz,
+            books,
             customer,
+            standing_of(row) if folded else None,
             key=key,
-            now=now,
             author_tg_id=actor.tg_id,
             outlet_code=actor.outlet_code,
             amount=request.amount,
             service_tag=request.service_tag,
             receipt_no=request.receipt_no,
         )
-        audit_act(session, actor, "purchase", key, now, customer.id, purchase_id=booked.purchase.id)
+        books.act(actor, "purchase", key, customer.id, purchase_id=booked.purchase_id)
+        await books.flush()
         return PurchaseResult(
-            purchase_id=booked.purchase.id,
+            purchase_id=booked.purchase_id,
             customer_id=customer.id,
             card_code=customer.card_code,
             customer_name=customer.name,
@@ -130,7 +197,7 @@ async def record_purchase(
             receipt_no=request.receipt_no,
         )
 
-    return await run_once(biz.db, biz.clock, key, PurchaseResult, work, event="purchase")
+    return await run_once_core(biz.db, biz.clock, key, PurchaseResult, work, event="purchase")
 
 
 async def record_visit(

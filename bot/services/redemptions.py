@@ -7,23 +7,31 @@ confirmation, so two staff phones redeeming one balance at once cannot overdraw 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from bot.db.models import LedgerKind, Redemption, RedemptionState
-from bot.services.audit import add_audit, audit_act
+from bot.config import Settings
+from bot.db.models import Customer, LedgerKind, Redemption, RedemptionState
+from bot.services.audit import audit_act, audit_row
 from bot.services.booking import book_purchase
+from bot.services.books import ACCOUNT_COLUMNS, Books, account_of
 from bot.services.context import Business
 from bot.services.customers import customer_for
 from bot.services.errors import ServiceError
-from bot.services.idempotency import Outcome, personal, run_once
-from bot.services.ledger import lock_customer, max_redeemable, post
+from bot.services.idempotency import CLAIMED, Outcome, Replay, personal, run_once, run_once_core
+from bot.services.ledger import max_redeemable
 from bot.services.notify import notify_customer
-from bot.services.outbox import enqueue
+from bot.services.outbox import outbox_row
 from bot.services.requests import RedeemRequest
 from bot.services.roles import Actor
+from bot.services.tiers import (
+    standing_columns,
+    standing_of,
+    window_start,
+)
 
 CONFIRM_PREFIX = "rd"
 
@@ -124,102 +132,161 @@ async def request_redemption(
     )
 
 
+def _decision_read(settings: Settings, with_standing: bool) -> Select[Any]:
+    """The confirmation's one read: the redemption and its customer, both locked, with the
+    update's claim and, ``with_standing``, the customer's tier standing (a purchase may be
+    booked; PostgreSQL reads it after the lock, see ``Database.serialises_writes``)."""
+    key = (settings.tiers.preset, with_standing)
+    stmt = _DECISION_READS.get(key)
+    if stmt is None:
+        stmt = _DECISION_READS[key] = (
+            select(
+                *ACCOUNT_COLUMNS,
+                CLAIMED,
+                *(standing_columns(settings) if with_standing else ()),
+                *(column.label(f"r_{column.key}") for column in _REDEMPTION_COLUMNS),
+            )
+            .join_from(Redemption, Customer, Redemption.customer_id == Customer.id)
+            .where(Redemption.id == bindparam("redemption_id"))
+            .with_for_update(of=(Redemption, Customer))
+        )
+    return stmt
+
+
+_REDEMPTION_COLUMNS = (
+    Redemption.author_tg_id,
+    Redemption.author_locale,
+    Redemption.outlet_code,
+    Redemption.points,
+    Redemption.purchase_amount,
+    Redemption.state,
+    Redemption.expires_at,
+)
+_DECISION_READS: dict[tuple[str | None, bool], Select[Any]] = {}
+_DECIDE = (
+    update(Redemption)
+    .where(Redemption.id == bindparam("r_id"))
+    .values(
+        state=bindparam("r_state"),
+        decided_at=bindparam("r_decided_at"),
+        purchase_id=bindparam("r_purchase_id"),
+    )
+)
+
+
 async def decide_redemption(
     biz: Business, tg_id: int, key: str, redemption_id: int, accept: bool
 ) -> Outcome[RedemptionDecision]:
-    """The customer's button. Refuses anyone but the redemption's own customer."""
+    """The customer's button. Refuses anyone but the redemption's own customer. On
+    prebuilt Core statements, like a purchase (``bot.services.books``)."""
     now = biz.clock.now()
+    folded = biz.db.serialises_writes
 
-    async def work(session: AsyncSession) -> RedemptionDecision:
-        redemption = await session.scalar(
-            select(Redemption).where(Redemption.id == redemption_id).with_for_update()
-        )
-        if redemption is None:
+    async def work(conn: AsyncConnection) -> RedemptionDecision | Replay:
+        row = (
+            await conn.execute(
+                _decision_read(biz.settings, with_standing=folded),
+                {
+                    "redemption_id": redemption_id,
+                    "claim_key": key,
+                    "since": window_start(biz.settings, now),
+                },
+            )
+        ).first()
+        if row is not None and row.claimed is not None:
+            return Replay(row.claimed)
+        if row is None:
             raise ServiceError("redemption_not_found")
-        customer = await lock_customer(session, redemption.customer_id)
+        customer = account_of(row)
         if customer.telegram_id != tg_id:
             raise ServiceError("not_your_redemption")
-        if redemption.state != RedemptionState.PENDING:
-            raise ServiceError("redemption_closed", state=redemption.state)
+        if row.r_state != RedemptionState.PENDING:
+            raise ServiceError("redemption_closed", state=row.r_state)
+        books = Books(conn, biz, now)
+        books.hold(customer)
+        points = row.r_points
         decision = RedemptionDecision(
-            redemption_id=redemption.id,
-            state=redemption.state,
-            points=redemption.points,
+            redemption_id=redemption_id,
+            state=row.r_state,
+            points=points,
             balance=customer.balance,
         )
         if not accept:
             decision.state = RedemptionState.DECLINED
-        elif now >= redemption.expires_at:
+        elif now >= row.r_expires_at:
             decision.state = RedemptionState.EXPIRED
-        elif customer.balance < redemption.points:
+        elif customer.balance < points:
             decision.state = RedemptionState.FAILED
         else:
             decision.state = RedemptionState.CONFIRMED
-            purchase_id = None
-            if redemption.purchase_amount is not None:
+            if row.r_purchase_amount is not None:
                 booked = await book_purchase(
-                    session,
-                    biz,
+                    books,
                     customer,
+                    standing_of(row) if folded else None,
                     key=key,
-                    now=now,
-                    author_tg_id=redemption.author_tg_id,
-                    outlet_code=redemption.outlet_code,
-                    amount=redemption.purchase_amount,
-                    points_redeemed=redemption.points,
+                    author_tg_id=row.r_author_tg_id,
+                    outlet_code=row.r_outlet_code,
+                    amount=row.r_purchase_amount,
+                    points_redeemed=points,
                     notice=None,  # "customer.redeemed" below says both
                 )
-                purchase_id, decision.earned = booked.purchase.id, booked.points
-            post(
-                session,
+                decision.purchase_id, decision.earned = booked.purchase_id, booked.points
+            books.post(
                 customer,
                 kind=LedgerKind.REDEEM,
-                points=-redemption.points,
+                points=-points,
                 key=f"{key}:redeem",
-                now=now,
-                author_tg_id=redemption.author_tg_id,
-                purchase_id=purchase_id,
-                redemption_id=redemption.id,
+                author_tg_id=row.r_author_tg_id,
+                purchase_id=decision.purchase_id,
+                redemption_id=redemption_id,
             )
-            redemption.purchase_id = decision.purchase_id = purchase_id
-        redemption.state = decision.state
-        redemption.decided_at = now
         decision.balance = customer.balance
         if decision.state == RedemptionState.CONFIRMED:
-            notify_customer(
-                session,
-                biz,
+            books.notify(
                 customer,
                 "customer.redeemed",
-                points=redemption.points,
+                points=points,
                 earned=decision.earned,
                 balance=customer.balance,
             )
-        enqueue(
-            session,
-            now=now,
-            chat_id=redemption.author_tg_id,
-            text=biz.texts.render(
-                redemption.author_locale,
-                "staff.redemption_decided",
-                state=decision.state,
-                points=redemption.points,
-                card_code=customer.card_code,
-                balance=customer.balance,
-            ),
+        books.queue(
+            outbox_row(
+                now=now,
+                chat_id=row.r_author_tg_id,
+                text=biz.texts.render(
+                    row.r_author_locale,
+                    "staff.redemption_decided",
+                    state=decision.state,
+                    points=points,
+                    card_code=customer.card_code,
+                    balance=customer.balance,
+                ),
+            )
         )
-        add_audit(
-            session,
-            now=now,
-            actor_tg_id=tg_id,
-            actor_role="customer",
-            action="redeem_decision",
-            customer_id=customer.id,
-            update_key=key,
-            details={"redemption_id": redemption.id, "state": decision.state},
+        books.audit.append(
+            audit_row(
+                now=now,
+                actor_tg_id=tg_id,
+                actor_role="customer",
+                action="redeem_decision",
+                customer_id=customer.id,
+                update_key=key,
+                details={"redemption_id": redemption_id, "state": decision.state},
+            )
         )
+        await conn.execute(
+            _DECIDE,
+            {
+                "r_id": redemption_id,
+                "r_state": decision.state,
+                "r_decided_at": now,
+                "r_purchase_id": decision.purchase_id,
+            },
+        )
+        await books.flush()
         return decision
 
-    return await run_once(
+    return await run_once_core(
         biz.db, biz.clock, key, RedemptionDecision, work, event="redemption decided"
     )

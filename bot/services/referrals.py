@@ -23,8 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import ReferralSettings
 from bot.db.models import AuditEntry, Customer, LedgerEntry, LedgerKind, Purchase
 from bot.services.audit import audit_act
+from bot.services.books import Account, Books
 from bot.services.context import Business
-from bot.services.ledger import lock_customer, post, take_back
+from bot.services.ledger import lock_customer, take_back
 from bot.services.live_purchases import is_live, net_amount
 from bot.services.notify import notify_customer
 from bot.services.roles import Actor
@@ -46,22 +47,17 @@ def qualifies(purchase: Purchase, settings: ReferralSettings) -> bool:
 
 
 async def reward_first_purchase(
-    session: AsyncSession,
-    biz: Business,
-    customer: Customer,
-    purchase: Purchase,
-    key: str,
-    now: datetime,
+    books: Books, customer: Account, purchase: Purchase, key: str
 ) -> bool:
     """Credit both sides if ``customer`` was referred, is not rewarded yet, and ``purchase``
-    (already flushed, so it has an id) qualifies."""
-    settings = biz.settings.referral
+    (already inserted, so it has an id) qualifies."""
+    settings = books.biz.settings.referral
     if customer.referred_by is None or customer.referral_rewarded_at is not None:
         return False
     if not qualifies(purchase, settings):
         return False
-    customer.referral_rewarded_at = now
-    referrer = await lock_customer(session, customer.referred_by)
+    customer.referral_rewarded_at = books.now
+    referrer = await books.lock(customer.referred_by)
     rewards = (
         (customer, settings.referred_points, REFERRED),
         (referrer, settings.referrer_points if referrer.erased_at is None else 0, REFERRER),
@@ -69,18 +65,16 @@ async def reward_first_purchase(
     for who, points, side in rewards:
         if not points:
             continue
-        post(
-            session,
+        books.post(
             who,
             kind=LedgerKind.BONUS,
             points=points,
             key=f"{key}:{side}",
-            now=now,
             author_tg_id=None,
             purchase_id=purchase.id,
             reason=REWARD_REASON,
         )
-        notify_customer(session, biz, who, _MESSAGES[side][0], points=points, balance=who.balance)
+        books.notify(who, _MESSAGES[side][0], points=points, balance=who.balance)
     return True
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import BigInteger, literal, select
+from sqlalchemy import BigInteger, Select, bindparam, select
 
 from bot.db.models import Customer, Owner, Staff
 from bot.services.context import Business
@@ -38,18 +39,27 @@ class Actor:
         return self.role in ALLOWED[level]
 
 
-async def resolve_actor(biz: Business, tg_id: int, language_code: str | None) -> Actor:
-    """One round trip: the owner, active staff and customer rows for this Telegram id."""
-    me = select(literal(tg_id, BigInteger).label("tg_id")).subquery()
-    stmt = (
+def _actor_statement() -> Select[Any]:
+    me = select(bindparam("tg_id", type_=BigInteger).label("tg_id")).subquery()
+    return (
         select(Owner.id, Staff.id, Staff.outlet_code, Customer.id, Customer.language)
         .select_from(me)
         .outerjoin(Owner, Owner.telegram_id == me.c.tg_id)
         .outerjoin(Staff, (Staff.telegram_id == me.c.tg_id) & Staff.active.is_(True))
         .outerjoin(Customer, Customer.telegram_id == me.c.tg_id)
     )
-    async with biz.db.engine.connect() as conn:
-        owner_row, staff_id, outlet_code, customer_id, language = (await conn.execute(stmt)).one()
+
+
+# Built once, run for every update: the owner, active staff and customer rows of one id.
+ACTOR_STATEMENT = _actor_statement()
+
+
+async def resolve_actor(biz: Business, tg_id: int, language_code: str | None) -> Actor:
+    """One statement, outside a transaction: the owner, active staff and customer rows for
+    this Telegram id."""
+    row = await biz.db.read_one(ACTOR_STATEMENT, {"tg_id": tg_id})
+    assert row is not None  # the outer joins start from one row
+    owner_row, staff_id, outlet_code, customer_id, language = row
     settings = biz.settings
     locale = biz.texts.locale_for(language if customer_id is not None else language_code)
     if tg_id in settings.business.owner_ids or owner_row is not None:

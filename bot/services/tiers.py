@@ -15,17 +15,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement, Label
 
 from bot.config import Settings, Tier
-from bot.db.models import Customer, CustomerScore, Purchase, Visit
+from bot.db.models import Customer, CustomerScore, OutboxMessage, Purchase, Visit
 from bot.money import CENT, from_minor
 from bot.services.context import Business
 from bot.services.live_purchases import IS_LIVE, NET_MINOR
-from bot.services.notify import notify_customer
+from bot.services.notify import customer_notice
 from scoring.calendar import add_months
 
 JOB_BATCH = 200
@@ -75,30 +77,94 @@ def qualified(settings: Settings, standing: Standing) -> Tier:
     return best
 
 
+def standing_columns(
+    settings: Settings, customer_id: ColumnElement[int] = Customer.id
+) -> tuple[Label[Any], ...]:
+    """What counts towards a tier, as three scalar subqueries correlated to ``customers.id``
+    (bind parameter ``since``: the window's start): live net spend in minor units, live
+    purchases, visits, and the stored rating (None unless the b2b rating scale is on).
+    Selected with the customer's own row, so the standing costs no statement of its own;
+    ``customer_id`` is what they correlate to (``customers.id`` by default)."""
+    net_minor = (
+        select(func.coalesce(func.sum(NET_MINOR), 0))
+        .where(
+            Purchase.customer_id == customer_id, Purchase.created_at >= bindparam("since"), IS_LIVE
+        )
+        .scalar_subquery()
+    )
+    purchases = (
+        select(func.count(Purchase.id))
+        .where(
+            Purchase.customer_id == customer_id, Purchase.created_at >= bindparam("since"), IS_LIVE
+        )
+        .scalar_subquery()
+    )
+    visits = (
+        select(func.count(Visit.id))
+        .where(Visit.customer_id == customer_id, Visit.created_at >= bindparam("since"))
+        .scalar_subquery()
+    )
+    rating = (
+        select(CustomerScore.rating_points)
+        .where(CustomerScore.customer_id == customer_id)
+        .scalar_subquery()
+        if settings.tiers.preset == "b2b"
+        else select(null()).scalar_subquery()
+    )
+    return (
+        net_minor.label("standing_net_minor"),
+        purchases.label("standing_purchases"),
+        visits.label("standing_visits"),
+        rating.label("standing_rating"),
+    )
+
+
+def window_start(settings: Settings, now: datetime) -> datetime:
+    """The ``since`` parameter of ``standing_columns``: the rolling window's first moment."""
+    return add_months(now, -settings.tiers.window_months)
+
+
+def standing_of(row: Any) -> Standing:
+    """The ``Standing`` from a row that selected ``standing_columns``."""
+    return Standing(
+        spend=from_minor(int(row.standing_net_minor)),
+        visits=int(row.standing_purchases) + int(row.standing_visits),
+        rating=row.standing_rating,
+    )
+
+
+def with_new_purchase(before: Standing, amount: Decimal) -> Standing:
+    """The standing once a purchase of ``amount``, booked now, is counted: a new purchase
+    is live (nothing refunded) and inside the window (created now), so it adds its amount
+    to the spend and one to the visits (what ``standing`` would read after the insert)."""
+    return Standing(spend=before.spend + amount, visits=before.visits + 1, rating=before.rating)
+
+
+_STANDING_CACHE: dict[str | None, Select[Any]] = {}
+
+
+def standing_statement(settings: Settings) -> Select[Any]:
+    """``standing_columns`` of one customer (bind ``customer_id`` and ``since``)."""
+    stmt = _STANDING_CACHE.get(settings.tiers.preset)
+    if stmt is None:
+        stmt = _STANDING_CACHE[settings.tiers.preset] = select(*standing_columns(settings)).where(
+            Customer.id == bindparam("customer_id")
+        )
+    return stmt
+
+
+def standing_params(settings: Settings, customer_id: int, now: datetime) -> dict[str, Any]:
+    return {"customer_id": customer_id, "since": window_start(settings, now)}
+
+
 async def standing(
     session: AsyncSession, settings: Settings, customer_id: int, now: datetime
 ) -> Standing:
-    since = add_months(now, -settings.tiers.window_months)
-    net_minor, purchases = (
-        await session.execute(
-            select(func.coalesce(func.sum(NET_MINOR), 0), func.count(Purchase.id)).where(
-                Purchase.customer_id == customer_id, Purchase.created_at >= since, IS_LIVE
-            )
-        )
-    ).one()
-    visits = await session.scalar(
-        select(func.count(Visit.id)).where(
-            Visit.customer_id == customer_id, Visit.created_at >= since
-        )
+    """One statement: the customer's row with ``standing_columns``."""
+    row = await session.execute(
+        standing_statement(settings), standing_params(settings, customer_id, now)
     )
-    rating = None
-    if settings.tiers.preset == "b2b":
-        rating = await session.scalar(
-            select(CustomerScore.rating_points).where(CustomerScore.customer_id == customer_id)
-        )
-    return Standing(
-        spend=from_minor(int(net_minor)), visits=int(purchases) + int(visits or 0), rating=rating
-    )
+    return standing_of(row.one())
 
 
 class TierChange(BaseModel):
@@ -112,31 +178,32 @@ def _perks(tier: Tier, locale: str) -> list[str]:
     return list(tier.perks_in(locale))
 
 
-async def recheck(
-    session: AsyncSession, biz: Business, customer: Customer, now: datetime
-) -> TierChange | None:
-    """Apply promotion (at once) or demotion (after the grace period); tell the customer."""
+def retier(
+    biz: Business, customer: Any, now_standing: Standing, now: datetime
+) -> tuple[TierChange | None, dict[str, Any] | None]:
+    """Apply promotion (at once) or demotion (after the grace period) to ``customer`` (an
+    ORM ``Customer`` or an ``Account``) given its standing; the change and the outbox row
+    telling the customer, if any."""
     settings = biz.settings
     levels = ladder(settings)
     held = tier_of(settings, customer.tier)
-    target = qualified(settings, await standing(session, settings, customer.id, now))
+    target = qualified(settings, now_standing)
     held_at, target_at = levels.index(held), levels.index(target)
     if target_at == held_at:
         customer.below_tier_since = None
-        return None
+        return None, None
     if target_at < held_at:
         grace = timedelta(days=settings.tiers.grace_days)
         if customer.below_tier_since is None:
             customer.below_tier_since = now
         if now - customer.below_tier_since < grace:
-            return None
+            return None, None
     customer.tier = target.code
     customer.tier_since = now
     customer.below_tier_since = None
     promoted = target_at > held_at
     lang = customer.language
-    notify_customer(
-        session,
+    notice = customer_notice(
         biz,
         customer,
         "customer.tier_promoted" if promoted else "customer.tier_demoted",
@@ -144,7 +211,20 @@ async def recheck(
         perks=_perks(target, lang),
         earn_percent=earn_percent(settings, target.code),
     )
-    return TierChange(customer_id=customer.id, old=held.code, new=target.code, promoted=promoted)
+    change = TierChange(customer_id=customer.id, old=held.code, new=target.code, promoted=promoted)
+    return change, notice
+
+
+async def recheck(
+    session: AsyncSession, biz: Business, customer: Customer, now: datetime
+) -> TierChange | None:
+    """Apply promotion (at once) or demotion (after the grace period); tell the customer."""
+    change, notice = retier(
+        biz, customer, await standing(session, biz.settings, customer.id, now), now
+    )
+    if notice is not None:
+        session.add(OutboxMessage(**notice))
+    return change
 
 
 class TierProgress(BaseModel):

@@ -1,0 +1,168 @@
+"""The lean purchase path (issue 13): a /purchase costs at most 8 SQL statements, BEGIN
+and the exactly-once claim counted, with every effect still written; a refusal or a
+replay rolls back the credit its first statement made; SQLite's write transactions take
+turns in the process instead of failing on the file lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
+
+from bot.db.engine import Database, WriterQueue, create_database
+from bot.db.models import AuditEntry, LedgerEntry, OutboxMessage, ProcessedUpdate, Purchase
+from tests.conftest import BACKENDS
+from tests.support.flows import hire, join
+from tests.support.harness import App
+
+CASHIER, CUSTOMER, OTHER = 6001, 5001, 5002
+MAX_STATEMENTS = 8
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    """Every statement sent to the database meanwhile: cursor executes (SQLite's BEGIN
+    IMMEDIATE is one), and on PostgreSQL the BEGIN the driver sends for a transaction."""
+    sent: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(" ".join(statement.split())[:90])
+
+    def begin(conn: Any) -> None:
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            sent.append("BEGIN (driver)")
+
+    engine = db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    if not db.is_sqlite:
+        event.listen(engine, "begin", begin)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+        if not db.is_sqlite:
+            event.remove(engine, "begin", begin)
+
+
+async def _rows(app: App, model: type, **where: Any) -> int:
+    async with app.biz.db.read() as session:
+        stmt = select(func.count()).select_from(model).filter_by(**where)
+        return int(await session.scalar(stmt) or 0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_one_purchase_costs_at_most_eight_statements(app: App) -> None:
+    """The whole update (the actor's lookup included), and every effect is there: the
+    purchase, its ledger entry, the customer's notice, the audit row and the claim."""
+    customer = await join(app, app.user(CUSTOMER, "en"))
+    cashier = app.user(CASHIER, "en")
+    await hire(app, cashier)
+    await cashier.send(f"/purchase {customer.card_code} 100")  # warm: statements built once
+    with statements(app.biz.db) as sent:
+        update = cashier.build_message(f"/purchase {customer.card_code} 2000")
+        await cashier.feed(update)
+    assert "Purchase №2 recorded" in app.fake.last(CASHIER).text
+    assert len(sent) <= MAX_STATEMENTS, "\n".join(sent)
+    assert sum("processed_updates" in s and s.startswith("INSERT") for s in sent) == 1, sent
+    begin = "BEGIN IMMEDIATE" if app.biz.db.is_sqlite else "BEGIN (driver)"
+    assert sent.count(begin) == 1, sent
+    key = f"u:{update.update_id}"
+    assert await _rows(app, ProcessedUpdate, key=key) == 1
+    assert await _rows(app, AuditEntry, update_key=key, action="purchase") == 1
+    assert await _rows(app, LedgerEntry, idempotency_key=f"{key}:earn") == 1
+    assert await _rows(app, Purchase) == 2
+    assert await _rows(app, OutboxMessage, chat_id=CUSTOMER) >= 2
+    assert await app.balance_consistent()
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_refusals_roll_back_the_credit(app: App) -> None:
+    """The first statement credits the customer before the rules that may refuse run: a
+    repeated receipt, the cashier's own card, a card nobody holds and a replay leave every
+    balance, row and the ledger as they were."""
+    customer = await join(app, app.user(CUSTOMER, "en"))
+    cashier = app.user(CASHIER, "en", "Olga")
+    own = await join(app, cashier, name="Olga")
+    await hire(app, cashier)
+    first = cashier.build_message(f"/purchase {customer.card_code} 1000 #R-1")
+    await cashier.feed(first)
+    before = await app.counts()
+    balance = (await app.customer(id=customer.id)).balance  # type: ignore[union-attr]
+    assert balance > 0
+    for text in (
+        f"/purchase {customer.card_code} 500 #R-1",  # the receipt number again
+        f"/purchase {own.card_code} 500",  # the cashier's own card
+        "/purchase ZZZZZ9 500",  # nobody's card
+    ):
+        await cashier.send(text)
+    await cashier.feed(first)  # Telegram delivers the first update again
+    assert "Already recorded" in app.fake.last(CASHIER).text
+    assert await app.counts() == before
+    assert (await app.customer(id=customer.id)).balance == balance  # type: ignore[union-attr]
+    assert (await app.customer(id=own.id)).balance == 0  # type: ignore[union-attr]
+    assert await app.balance_consistent()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_sqlite_writers_take_turns(db_url: str) -> None:
+    """With no busy wait at all (busy_timeout 0), twenty overlapping write transactions
+    all commit because they queue in the process; without the queue SQLite refuses some
+    ("database is locked"), so the queue is what serialises them."""
+
+    async def write(db: Database, n: int) -> None:
+        async with db.write() as session:
+            session.add(
+                AuditEntry(
+                    actor_tg_id=n, actor_role="owner", action="t", outcome="ok",
+                    created_at=NOW,
+                )
+            )  # fmt: skip
+            await session.flush()
+            await asyncio.sleep(0.005)  # hold the write lock while others arrive
+
+    queued = create_database(db_url, busy_timeout_ms=0)
+    queued.writers = WriterQueue(30)
+    try:
+        await asyncio.gather(*(write(queued, n) for n in range(20)))
+        async with queued.read() as session:
+            assert await session.scalar(select(func.count()).select_from(AuditEntry)) == 20
+    finally:
+        await queued.dispose()
+
+    unqueued = create_database(db_url, busy_timeout_ms=0)
+    unqueued.writers = None
+    try:
+        outcomes = await asyncio.gather(
+            *(write(unqueued, n) for n in range(20)), return_exceptions=True
+        )
+        refused = [o for o in outcomes if isinstance(o, OperationalError)]
+        assert refused, "the control run overlapped no writers"
+        assert all("locked" in str(o) for o in refused)
+    finally:
+        await unqueued.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_concurrent_purchases_count_each_other_for_the_tier(app: App) -> None:
+    """Retail preset (seed 002's categories as configured in tests): Silver takes a spend
+    of 30,000 in 12 months. Two purchases of 20,000 and 15,000 for one customer at once:
+    whichever books second (it waited for the first's row lock) counts the first's, so
+    the customer ends Silver. On PostgreSQL that holds only because the standing is read
+    after the lock, not in the statement that waited."""
+    customer = await join(app, app.user(CUSTOMER, "en"))
+    cashier = app.user(CASHIER, "en")
+    await hire(app, cashier)
+    first = cashier.build_message(f"/purchase {customer.card_code} 20000")
+    second = cashier.build_message(f"/purchase {customer.card_code} 15000")
+    await asyncio.gather(cashier.feed(first), cashier.feed(second))
+    assert await _rows(app, Purchase) == 2
+    assert (await app.customer(id=customer.id)).tier == "silver"  # type: ignore[union-attr]
+    assert await app.balance_consistent()
