@@ -159,12 +159,6 @@ class LifecycleSettings(_Section):
     min_lapse_days: float = Field(default=90, gt=0)
 
 
-# What the scoring job can feed a rating-scale preset (SPEC: rating-scale inputs).
-RATING_SCALE_INPUTS = frozenset(
-    {"turnover_share_pct", "cooperation_months", "payment", "monthly_growth_pct"}
-)
-
-
 class ScoringSettings(_Section):
     clv_margin: float = Field(default=0.3, gt=0, le=1)
     clv_discount_rate: float = Field(default=0.01, ge=0, lt=1)
@@ -191,7 +185,7 @@ class ScoringSettings(_Section):
         if self.rating_scale == "custom" and not self.custom_rating_scale:
             raise ValueError("rating_scale = 'custom' needs a [scoring.custom_rating_scale] table")
         if self.custom_rating_scale is not None:
-            from scoring import RatingScaleConfigError, preset_from_dict
+            from scoring import RATING_SCALE_INPUTS, RatingScaleConfigError, preset_from_dict
 
             try:
                 preset = preset_from_dict(self.custom_rating_scale)
