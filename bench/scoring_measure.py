@@ -53,7 +53,7 @@ def bench_config(url: str, rating: str) -> dict[str, Any]:
 
 
 def rfm_inputs(agg: Any, now_day: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Exactly the arrays ``scoring_job.score`` passes to ``scoring.rfm_scores``."""
+    """Exactly the arrays ``scoring.score`` passes to ``scoring.rfm_scores``."""
     bought = agg.purchases > 0
     spend = agg.spend_minor / 100.0
     average = np.divide(spend, agg.purchases, out=np.zeros_like(spend), where=bought)
