@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate demo lint bench bench-full clean lock
+.PHONY: run test install migrate demo lint bench bench-scale bench-full clean lock
 
 # Exact versions (with hashes) from requirements.lock; the project itself without deps.
 $(STAMP): pyproject.toml requirements.lock
@@ -38,6 +38,11 @@ bench: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m bench.purchase
 	$(BIN)/python -m bench.scoring --customers 100000 --purchases 1000000
+
+bench-scale: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python -m bench.polling
+	$(BIN)/python -m bench.load
 
 bench-full: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[dev,bench]"

@@ -33,7 +33,7 @@ from bot.config import settings_from_dict
 from bot.db.models import CustomerScore
 from bot.services.local_days import LocalDays
 from bot.services.scoring_aggregates import aggregate
-from bot.services.scoring_job import rating_preset, reclassify, score
+from bot.services.scoring_job import rating_preset, reclassify, score_settings
 
 RFM_REPEATS = 7
 
@@ -53,7 +53,7 @@ def bench_config(url: str, rating: str) -> dict[str, Any]:
 
 
 def rfm_inputs(agg: Any, now_day: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Exactly the arrays ``scoring_job.score`` passes to ``scoring.rfm_scores``."""
+    """Exactly the arrays ``scoring.score`` passes to ``scoring.rfm_scores``."""
     bought = agg.purchases > 0
     spend = agg.spend_minor / 100.0
     average = np.divide(spend, agg.purchases, out=np.zeros_like(spend), where=bought)
@@ -100,7 +100,7 @@ async def measure(url: str, out: str, rating: str, profile: str | None) -> dict[
         profiler.dump_stats(profile)
 
     started = time.perf_counter()  # score() alone, as in the job
-    score(agg, now_day, settings.scoring)
+    scoring.score(agg, now_day, score_settings(settings.scoring))
     report["score_s"] = time.perf_counter() - started
     recency, count, average = rfm_inputs(agg, now_day)
     times = []

@@ -21,7 +21,6 @@ not. This loop does neither:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -32,6 +31,7 @@ from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
 from bot.logs import current_update
+from bot.waiting import wait_event
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +114,7 @@ class ConcurrentPoller:
                 if not fresh and updates:
                     # Only updates still in flight came back: wait for one to finish.
                     self._finished.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._finished.wait(), IDLE_WAIT_S)
+                    await wait_event(self._finished, IDLE_WAIT_S)  # never eats a cancel
         finally:
             await self.drain()
 

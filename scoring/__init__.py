@@ -4,8 +4,8 @@ The nightly scoring job in ``bot/services`` aggregates purchases per customer in
 and hands the arrays to this package, which returns one score per customer:
 
 - ``rfm``: RFM ("FRM") quintile scores, three-digit code and named segment (seed 002);
-- ``rating_scale``: the seed 002 customer rating scale (``B2B_PRESET``) and custom
-  presets built from config dicts; ``growth``: its average-monthly-growth input;
+- ``rating_scale``: the seed 002 customer rating scale (``B2B_PRESET``); custom presets
+  from config dicts in ``rating_scale_config``; ``growth``: its average-monthly-growth input;
 - ``lifecycle``: the evolution ladder potential -> ... -> partner, plus lapsed (002);
 - ``clv``: BG/NBD + Gamma-Gamma fitted by maximum likelihood, probability alive,
   and lifetime value as Heskett's NPV of expected net income (003), with labelled
@@ -13,7 +13,9 @@ and hands the arrays to this package, which returns one score per customer:
 - ``value``: value low / medium / high and the strategy it calls for (000, 001);
 - ``kpi``: CRR (004), churn, repeat rate, frequency, average check, referrals, CSAT;
 - ``repeat``: who is a repeat buyer (bought on two different days), for all of them;
-- ``calendar``: calendar-month arithmetic and the one average month length.
+- ``calendar``: calendar-month arithmetic and the one average month length;
+- ``customer_scores``: ``score()``, all of the above for every customer at once, the
+  pure part of the nightly job (whose storage side stays in ``bot/services``).
 
 Rules: no aiogram, no ``bot``/``handlers`` imports, no pandas at run time, no
 module-level configuration — thresholds, bands, margin, discount rate and dates are
@@ -40,6 +42,13 @@ from scoring.clv import (
     fit_gamma_gamma,
     probability_alive,
 )
+from scoring.customer_scores import (
+    RATING_SCALE_INPUTS,
+    PurchaseHistory,
+    Scores,
+    ScoreSettings,
+    score,
+)
 from scoring.growth import GrowthResult, average_monthly_growth_pct
 from scoring.kpi import (
     CustomerPeriodSummary,
@@ -65,10 +74,9 @@ from scoring.rating_scale import (
     RatingScaleConfigError,
     RatingScalePreset,
     RatingScaleResult,
-    preset_from_dict,
-    preset_to_dict,
     score_rating_scale,
 )
+from scoring.rating_scale_config import preset_from_dict, preset_to_dict
 from scoring.repeat import REPEAT_FROM_DAYS, is_repeat_buyer, repeat_purchases
 from scoring.rfm import (
     DEFAULT_SEGMENT_RULES,
@@ -103,6 +111,7 @@ __all__ = [
     "LONG_TERM_TEXT",
     "NO_PURCHASES",
     "QUADRANTS",
+    "RATING_SCALE_INPUTS",
     "REPEAT_FROM_DAYS",
     "SERVICES",
     "SERVICE_TEXT",
@@ -127,10 +136,13 @@ __all__ = [
     "LifecycleThresholds",
     "NumericCriterion",
     "PeriodKPI",
+    "PurchaseHistory",
     "RFMResult",
     "RatingScaleConfigError",
     "RatingScalePreset",
     "RatingScaleResult",
+    "ScoreSettings",
+    "Scores",
     "SegmentRule",
     "Stage",
     "StrategyResult",
@@ -152,6 +164,7 @@ __all__ = [
     "relationship_strategies",
     "repeat_purchases",
     "rfm_scores",
+    "score",
     "score_rating_scale",
     "segment_grid",
     "strategy_table",

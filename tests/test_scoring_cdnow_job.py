@@ -24,7 +24,8 @@ from bot.db.engine import Database
 from bot.db.models import Customer, Outlet, Purchase
 from bot.services.local_days import LocalDays
 from bot.services.scoring_aggregates import aggregate
-from bot.services.scoring_job import score
+from bot.services.scoring_job import score_settings
+from scoring import score
 from tests.conftest import BACKENDS, make_settings
 
 pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
@@ -114,7 +115,7 @@ async def test_job_fits_cdnow_raw_transactions_to_the_published_parameters(
     days = LocalDays.around(ZONE, now)
     async with database.engine.connect() as conn:
         agg = await aggregate(conn, now, days, with_months=False)
-    scores = score(agg, float(days.day_of(now)), cfg)
+    scores = score(agg, float(days.day_of(now)), score_settings(cfg))
     assert scores.clv is not None and scores.clv.model_based
     purchases, value = scores.clv.purchases_fit, scores.clv.value_fit
     assert purchases.params is not None and value.params is not None

@@ -9,7 +9,6 @@ message; other errors retry with backoff. (A later issue hardens this for bulk s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
@@ -22,6 +21,7 @@ from bot.logs import redact
 from bot.metrics import FLOOD_WAITS, OUTBOX_DEPTH, SENDS
 from bot.services.context import Business
 from bot.services.outbox import due_count, due_messages, mark_attempt_failed, mark_sent
+from bot.waiting import wait_event
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,7 @@ class OutboxSender:
             if sent == 0:
                 OUTBOX_DEPTH.set(await due_count(self.biz.db, self.biz.clock.now()))
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_seconds)
+                await wait_event(self._wake, self.settings.poll_seconds)  # never eats a cancel
 
     async def send_due(self) -> int:
         """One batch of up to ``concurrency`` messages; returns how many were attempted."""

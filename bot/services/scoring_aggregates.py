@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -38,32 +37,14 @@ from bot.money import MINOR_PER_UNIT
 from bot.services.live_purchases import IS_LIVE, NET_MINOR, is_live_of, net_minor_of
 from bot.services.local_days import DAY_S, LocalDays, sql_int
 from scoring.calendar import add_months
+from scoring.customer_scores import PurchaseHistory
 
 RATING_MONTHS = 12
 FETCH_CHUNK = 50_000
 MONTHS_FROM = 8  # index of the first trailing-month column in purchases_statement
 
 
-@dataclass
-class Aggregates:
-    """One entry per customer, in customer id order. Days are local day numbers."""
-
-    customer_id: NDArray[np.int64]
-    purchases: NDArray[np.int64]
-    purchase_days: NDArray[np.int64]
-    spend_minor: NDArray[np.int64]
-    first_day_minor: NDArray[np.int64]  # net spend on the first purchase day
-    trailing_year_minor: NDArray[np.int64]  # net spend in the trailing 12 calendar months
-    first_day: NDArray[np.float64]  # NaN without purchases
-    last_day: NDArray[np.float64]
-    created_day: NDArray[np.float64]  # fractional: sign-up time in local days
-    payment_terms: NDArray[np.str_]
-    monthly_minor: NDArray[np.int64] | None = None  # customers x 12, oldest month first
-
-    @property
-    def monthly(self) -> NDArray[np.float64] | None:
-        """Trailing monthly net spend in money units (the rating scale's input)."""
-        return None if self.monthly_minor is None else self.monthly_minor / MINOR_PER_UNIT
+Aggregates = PurchaseHistory  # the scoring package's input, filled here by the database
 
 
 def unix_seconds_sql(conn: AsyncConnection, column: Any) -> ColumnElement[int]:
@@ -284,5 +265,6 @@ async def aggregate(
         last_day=spread(5, np.nan, np.float64),
         created_day=(people[:, 1] + days.offsets_of(people[:, 1])) / DAY_S,
         payment_terms=np.array([*terms, ""], dtype=np.str_)[people[:, 2]],  # -1: ""
+        minor_per_unit=MINOR_PER_UNIT,
         monthly_minor=monthly,
     )

@@ -2,7 +2,7 @@
 
 Per-customer aggregates are computed by the database (one GROUP BY over purchases, net of
 refunds; never every purchase loaded into Python). The arrays go through the pure
-`scoring` functions in vectorised code, and one row per customer is upserted into
+``scoring.score`` (``scoring/customer_scores.py``), and one row per customer is upserted into
 ``customer_scores`` in chunks, reporting progress to an optional callback.
 """
 
@@ -24,13 +24,13 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 import scoring
-from bot.config import RATING_SCALE_INPUTS, ScoringSettings
+from bot.config import ScoringSettings
 from bot.db.models import CustomerScore, ScoringRun
-from bot.money import MINOR_PER_UNIT, to_minor
+from bot.money import to_minor
 from bot.services.context import Business
 from bot.services.local_days import LocalDays
 from bot.services.scoring_aggregates import Aggregates, aggregate
-from scoring.calendar import DAYS_PER_MONTH, calendar_months
+from scoring import Scores
 
 log = logging.getLogger(__name__)
 
@@ -50,99 +50,16 @@ class ScoringSummary:
     segments: dict[str, int]
 
 
-@dataclass
-class Scores:
-    rfm: scoring.RFMResult
-    lifecycle: scoring.LifecycleResult
-    clv: scoring.CLVResult | None
-    clv_values: NDArray[np.float64]
-    value: scoring.ValueResult
-    strategy: scoring.StrategyResult
-    rating: scoring.RatingScaleResult | None
-    days_since_first: NDArray[np.float64]
-    days_since_last: NDArray[np.float64]
-    average: NDArray[np.float64]
-    repeat_value: NDArray[np.float64]  # mean spend per repeat purchase day (Gamma-Gamma)
-
-
-def score(agg: Aggregates, now_day: float, cfg: ScoringSettings) -> Scores:
-    """All the sources' methods on the aggregates, vectorised.
-
-    ``now_day`` is today's local day number, like the aggregates' days; the rating scale
-    is scored when the aggregates carry the trailing monthly totals.
-    """
-    monthly = agg.monthly
-    bought = agg.purchases > 0
-    spend = agg.spend_minor / MINOR_PER_UNIT
-    average = np.divide(spend, agg.purchases, out=np.zeros_like(spend), where=bought)
-    since_first = np.where(bought, now_day - agg.first_day, np.nan)
-    since_last = np.where(bought, now_day - agg.last_day, np.nan)
-    rfm = scoring.rfm_scores(np.nan_to_num(since_last, nan=0.0), agg.purchases, average)
-    span = np.where(bought, agg.last_day - agg.first_day, 0.0)
-    repeat = scoring.repeat_purchases(agg.purchase_days)
-    repeat_value = _repeat_value(agg, repeat)
-    interval = np.divide(span, repeat, out=np.full_like(span, np.nan), where=repeat > 0)
-    lifecycle = scoring.lifecycle_stages(
-        agg.purchase_days,  # the ladder counts purchase days (scoring.repeat)
-        np.nan_to_num(since_first, nan=0.0),
-        np.nan_to_num(since_last, nan=0.0),
-        interval,
-        scoring.LifecycleThresholds(**cfg.lifecycle.model_dump()),
-    )
-    clv_result = None
-    clv_values = np.full(spend.shape, np.nan)
-    if bought.any():
-        clv_result = scoring.estimate_clv(
-            repeat[bought],
-            span[bought],
-            np.maximum(since_first[bought], span[bought]),
-            repeat_value[bought],
-            scoring.CLVSettings(
-                margin=cfg.clv_margin,
-                discount_rate=cfg.clv_discount_rate,
-                horizon_periods=cfg.clv_horizon_months,
-                period_length=DAYS_PER_MONTH,
-                min_repeat_buyers=cfg.min_repeat_buyers,
-            ),
-            average_check=average[bought],
-        )
-        clv_values[bought] = clv_result.clv
-    tenure_months = np.maximum(np.nan_to_num(since_first, nan=0.0) / DAYS_PER_MONTH, 1.0)
-    fitted = clv_result is not None and scoring.value_basis(clv_result.purchases_method) == "clv"
-    value = scoring.value_tiers(clv_values if fitted else None, spend / tenure_months, rated=bought)
-    strategy = scoring.relationship_strategies(
-        value.tier,
-        cfg.clv_margin * agg.trailing_year_minor / MINOR_PER_UNIT,  # margin, trailing year
-        clv_values,
-        cfg.strategy,
-    )
-    rating = _rating(agg, now_day, cfg, monthly)
-    return Scores(
-        rfm,
-        lifecycle,
-        clv_result,
-        clv_values,
-        value,
-        strategy,
-        rating,
-        since_first,
-        since_last,
-        average,
-        repeat_value,
-    )
-
-
-def _repeat_value(agg: Aggregates, repeat: NDArray[np.int64]) -> NDArray[np.float64]:
-    """Gamma-Gamma's input: the mean of the per-day totals of the repeat purchase days.
-
-    Fader, Hardie & Lee (2005) and lifetimes' ``summary_data_from_transaction_data``
-    count frequency in periods with purchases (days here) minus one, and take the value
-    of the same repeat periods, the first one excluded: (total - first day's spend) /
-    (purchase days - 1). Zero for customers without a repeat day (the model ignores them).
-    """
-    repeat_spend = (agg.spend_minor - agg.first_day_minor) / MINOR_PER_UNIT
-    return np.divide(
-        repeat_spend, repeat, out=np.zeros(repeat.shape, dtype=np.float64), where=repeat > 0
+def score_settings(cfg: ScoringSettings) -> scoring.ScoreSettings:
+    """The configuration ``scoring.score`` takes, from the bot's validated settings."""
+    return scoring.ScoreSettings(
+        lifecycle=scoring.LifecycleThresholds(**cfg.lifecycle.model_dump()),
+        clv_margin=cfg.clv_margin,
+        clv_discount_rate=cfg.clv_discount_rate,
+        clv_horizon_months=cfg.clv_horizon_months,
+        min_repeat_buyers=cfg.min_repeat_buyers,
+        strategy=cfg.strategy,
+        rating=rating_preset(cfg),
     )
 
 
@@ -152,31 +69,6 @@ def rating_preset(cfg: ScoringSettings) -> scoring.RatingScalePreset | None:
     if cfg.rating_scale == "custom" and cfg.custom_rating_scale:
         return scoring.preset_from_dict(cfg.custom_rating_scale)
     return None
-
-
-def _rating(
-    agg: Aggregates,
-    now_day: float,
-    cfg: ScoringSettings,
-    monthly: NDArray[np.float64] | None,
-) -> scoring.RatingScaleResult | None:
-    """Seed 002's rating scale over the trailing 12 months (SPEC: rating-scale inputs)."""
-    preset = rating_preset(cfg)
-    if preset is None or monthly is None:
-        return None
-    trailing = monthly.sum(axis=1)
-    total = trailing.sum()
-    share = trailing / total * 100.0 if total > 0 else np.zeros_like(trailing)
-    start = np.floor(np.where(np.isnan(agg.first_day), agg.created_day, agg.first_day))
-    months = calendar_months(start, np.full(start.shape, now_day))  # SPEC: calendar months
-    inputs: dict[str, Any] = {
-        "turnover_share_pct": share,
-        "cooperation_months": months,
-        "payment": agg.payment_terms,
-        "monthly_growth_pct": scoring.average_monthly_growth_pct(monthly).growth_pct,
-    }
-    assert set(inputs) == RATING_SCALE_INPUTS, "config.RATING_SCALE_INPUTS is the contract"
-    return scoring.score_rating_scale(preset, {c.key: inputs[c.key] for c in preset.criteria})
 
 
 SCORE_COLUMNS = tuple(c.name for c in CustomerScore.__table__.columns)
@@ -421,7 +313,8 @@ async def _score_and_store(
         agg = await aggregate(conn, now, days, with_months=rating_preset(cfg) is not None)
     lap("aggregate")
     # The arithmetic runs in a thread so that the event loop keeps serving updates.
-    scores = await asyncio.to_thread(score, agg, float(days.day_of(now)), cfg)
+    day = float(days.day_of(now))
+    scores = await asyncio.to_thread(scoring.score, agg, day, score_settings(cfg))
     lap("score")
     columns = await asyncio.to_thread(_columns, agg, scores, now, biz.db.engine.dialect)
     lap("rows")

@@ -14,10 +14,9 @@ from scoring.rating_scale import (
     B2B_PRESET,
     NumericCriterion,
     RatingScaleConfigError,
-    preset_from_dict,
-    preset_to_dict,
     score_rating_scale,
 )
+from scoring.rating_scale_config import preset_from_dict, preset_to_dict
 
 
 def criterion(key: str) -> Any:

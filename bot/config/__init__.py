@@ -4,41 +4,84 @@ Every business rule that SPEC.md says lives in config (earn rate, point value, r
 share, maximum purchase, service tags, ...) is declared here once and read from here.
 `load_settings` turns any validation problem into `ConfigError` naming the key and the
 reason, so a bad config fails at start with one readable line instead of a traceback.
+The tier ladders and sign-up questions are ``bot.config.programme``, the scoring job's
+section ``bot.config.scoring``, what the bot says and to whom ``bot.config.messaging``; what
+all sections share is ``bot.config.base``. All are re-exported here: import from
+``bot.config``.
 """
 
 from __future__ import annotations
 
 import tomllib
 from decimal import Decimal
-from itertools import pairwise
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from bot.config.base import (
+    DEFAULT_LOCALE,
+    SUPPORTED_LOCALES,
+    ConfigError,
+    Locale,
+    Section,
+)
+from bot.config.messaging import CampaignSettings, TextsSettings
+from bot.config.programme import (
+    BUSINESS_PRESETS,
+    TIER_PRESETS,
+    ProfileField,
+    ProfileSettings,
+    Tier,
+    TiersSettings,
+)
+from bot.config.scoring import LifecycleSettings, ScoringSettings
+
+__all__ = [
+    "BUSINESS_PRESETS",
+    "DEFAULT_CONFIG_PATH",
+    "DEFAULT_LOCALE",
+    "SUPPORTED_LOCALES",
+    "TIER_PRESETS",
+    "BusinessSettings",
+    "CampaignSettings",
+    "ConfigError",
+    "DatabaseSettings",
+    "ExpirySettings",
+    "LifecycleSettings",
+    "Locale",
+    "LoyaltySettings",
+    "OutboxSettings",
+    "Outlet",
+    "PrivacySettings",
+    "ProfileField",
+    "ProfileSettings",
+    "ReferralSettings",
+    "ScoringSettings",
+    "Settings",
+    "StaffSettings",
+    "TelegramSettings",
+    "TextsSettings",
+    "Tier",
+    "TiersSettings",
+    "WebSettings",
+    "WorkerSettings",
+    "load_settings",
+    "settings_from_dict",
+]
+
 DEFAULT_CONFIG_PATH = Path("config.toml")
-Locale = Literal["ru", "en"]
-SUPPORTED_LOCALES: tuple[str, ...] = get_args(Locale)
-DEFAULT_LOCALE: Locale = "ru"  # until the owner sets business.default_language
 
 
-class ConfigError(Exception):
-    """A configuration problem, phrased for the operator: key and reason."""
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Outlet(_Section):
+class Outlet(Section):
     code: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_-]+$")
     name: str = Field(min_length=1, max_length=100)
 
 
-class BusinessSettings(_Section):
+class BusinessSettings(Section):
     name: str = Field(min_length=1, max_length=100)
     timezone: str = "Europe/Moscow"
     currency: str = Field(default="RUB", pattern=r"^[A-Z]{3}$")
@@ -87,7 +130,7 @@ class BusinessSettings(_Section):
         return self.outlets[0].code
 
 
-class LoyaltySettings(_Section):
+class LoyaltySettings(Section):
     point_value: Decimal = Field(default=Decimal("1"), gt=0, description="money per point")
     earn_percent: Decimal = Field(default=Decimal("5"), ge=0, le=100)
     max_redeem_share: Decimal = Field(default=Decimal("0.5"), gt=0, le=1)
@@ -110,11 +153,11 @@ class LoyaltySettings(_Section):
         return tuple(t.casefold() for t in value)
 
 
-class StaffSettings(_Section):
+class StaffSettings(Section):
     invite_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
 
 
-class TelegramSettings(_Section):
+class TelegramSettings(Section):
     api_server: str = "https://api.telegram.org"
     polling_timeout: int = Field(default=30, ge=1, le=60)
     max_concurrent_updates: int = Field(default=32, ge=1, le=1000)
@@ -128,7 +171,7 @@ class TelegramSettings(_Section):
         return value.rstrip("/")
 
 
-class DatabaseSettings(_Section):
+class DatabaseSettings(Section):
     url: str = "sqlite+aiosqlite:///data/loyalty.db"
     busy_timeout_ms: int = Field(default=15000, ge=0)
 
@@ -140,292 +183,27 @@ class DatabaseSettings(_Section):
         return value
 
 
-class OutboxSettings(_Section):
+class OutboxSettings(Section):
     concurrency: int = Field(default=4, ge=1, le=30)
     poll_seconds: float = Field(default=1.0, gt=0, le=60)
     max_attempts: int = Field(default=5, ge=1, le=50)
 
 
-class LifecycleSettings(_Section):
-    """Thresholds of the evolution ladder (seed 002); defaults from scoring.lifecycle."""
-
-    # Purchases counted as purchase days; "repeat" is fixed at 2 (scoring.repeat).
-    client_from_purchases: int = Field(default=4, ge=3)
-    reliable_friend_from_purchases: int = Field(default=8, ge=2)
-    reliable_friend_min_tenure_days: float = Field(default=180, ge=0)
-    partner_from_purchases: int = Field(default=15, ge=2)
-    partner_min_tenure_days: float = Field(default=365, ge=0)
-    lapse_factor: float = Field(default=3.0, gt=0)
-    min_lapse_days: float = Field(default=90, gt=0)
-
-
-# What the scoring job can feed a rating-scale preset (SPEC: rating-scale inputs).
-RATING_SCALE_INPUTS = frozenset(
-    {"turnover_share_pct", "cooperation_months", "payment", "monthly_growth_pct"}
-)
-
-
-class ScoringSettings(_Section):
-    clv_margin: float = Field(default=0.3, gt=0, le=1)
-    clv_discount_rate: float = Field(default=0.01, ge=0, lt=1)
-    clv_horizon_months: int = Field(default=12, ge=1, le=120)
-    min_repeat_buyers: int = Field(default=10, ge=2)
-    rating_scale: Literal["none", "b2b", "custom"] = "none"
-    custom_rating_scale: dict[str, Any] | None = None
-    active_window_days: int = Field(default=365, ge=1)
-    nightly_at: str = Field(default="03:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-    stale_run_minutes: int = Field(default=60, ge=1)
-    strategy: dict[str, str] | None = None  # quadrant -> seed 001 strategy (scoring.value)
-    lifecycle: LifecycleSettings = LifecycleSettings()
-
-    @model_validator(mode="after")
-    def _strategy_table(self) -> ScoringSettings:
-        if self.strategy is not None:
-            from scoring import strategy_table
-
-            strategy_table(self.strategy, where="scoring.strategy")  # ValueError names the key
-        return self
-
-    @model_validator(mode="after")
-    def _custom_preset(self) -> ScoringSettings:
-        if self.rating_scale == "custom" and not self.custom_rating_scale:
-            raise ValueError("rating_scale = 'custom' needs a [scoring.custom_rating_scale] table")
-        if self.custom_rating_scale is not None:
-            from scoring import RatingScaleConfigError, preset_from_dict
-
-            try:
-                preset = preset_from_dict(self.custom_rating_scale)
-            except RatingScaleConfigError as err:
-                raise ValueError(f"custom_rating_scale: {err}") from None
-            unknown = sorted({c.key for c in preset.criteria} - RATING_SCALE_INPUTS)
-            if unknown:
-                raise ValueError(
-                    f"custom_rating_scale: unknown criteria {unknown}; "
-                    f"known: {sorted(RATING_SCALE_INPUTS)}"
-                )
-        return self
-
-
-def _localized(value: dict[str, Any], what: str) -> dict[str, Any]:
-    missing = [loc for loc in SUPPORTED_LOCALES if loc not in value]
-    extra = [loc for loc in value if loc not in SUPPORTED_LOCALES]
-    if missing or extra:
-        raise ValueError(f"{what} needs exactly the locales {', '.join(SUPPORTED_LOCALES)}")
-    return value
-
-
-class Tier(_Section):
-    """One level of the programme. The first tier of a ladder is where everyone starts."""
-
-    code: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")
-    names: dict[str, str]
-    earn_percent: Decimal | None = Field(default=None, ge=0, le=100)  # None: loyalty.earn_percent
-    min_spend: Decimal | None = Field(default=None, ge=0)  # retail: rolling-window spend, or
-    min_visits: int | None = Field(default=None, ge=1)  # retail: purchases + visits in window
-    min_rating: int | None = Field(default=None, ge=0, le=13)  # b2b: rating-scale points
-    perks: dict[str, tuple[str, ...]] = Field(default_factory=dict)
-
-    @field_validator("names")
-    @classmethod
-    def _names(cls, value: dict[str, str]) -> dict[str, str]:
-        return _localized(value, "tier names")
-
-    @field_validator("perks")
-    @classmethod
-    def _perks(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
-        return _localized(value, "tier perks") if value else value
-
-    def name(self, locale: str) -> str:
-        return self.names.get(locale) or next(iter(self.names.values()))
-
-    def perks_in(self, locale: str) -> tuple[str, ...]:
-        return self.perks.get(locale, ())
-
-
-def _tier(code: str, ru: str, en: str, perks_ru: list[str], perks_en: list[str], **kw: Any) -> Tier:
-    return Tier(code=code, names={"ru": ru, "en": en}, perks={"ru": perks_ru, "en": perks_en}, **kw)
-
-
-# The two ladders SPEC.md ships. b2b is seed 002's categories with their benefits
-# ("Категории клиентов": standard 5-8, regular 9-12, strategic from 12 points; below 5 the
-# seed names no category, so the entry tier is "no category"; at 12 the higher one wins).
-# The seed's "накопительные скидки" (regular) and "система накопительных скидок"
-# (strategic) are higher earn rates, 7% and 10%; "стандартные скидки" (standard) is the
-# programme's loyalty.earn_percent.
-TIER_PRESETS: dict[str, tuple[Tier, ...]] = {
-    "retail": (
-        _tier("base", "Базовый", "Base", [], []),
-        _tier(
-            "silver",
-            "Серебряный",
-            "Silver",
-            ["запись в удобное время вне очереди"],
-            ["priority booking"],
-            earn_percent=Decimal("7"),
-            min_spend=Decimal("30000"),
-            min_visits=12,
-        ),
-        _tier(
-            "gold",
-            "Золотой",
-            "Gold",
-            ["запись в удобное время вне очереди"],
-            ["priority booking"],
-            earn_percent=Decimal("10"),
-            min_spend=Decimal("100000"),
-            min_visits=24,
-        ),
-    ),
-    "b2b": (
-        _tier("none", "Без категории", "No category", [], []),
-        _tier(
-            "standard",
-            "Стандартный клиент",
-            "Standard customer",
-            ["стандартные скидки", "информационная поддержка"],
-            ["standard discounts", "information support"],
-            min_rating=5,
-        ),
-        _tier(
-            "regular",
-            "Постоянный клиент",
-            "Regular customer",
-            [
-                "право на льготный кредит",
-                "накопительные скидки",
-                "обслуживание персональным менеджером",
-                "оперативные консультации по текущим вопросам",
-            ],
-            [
-                "preferential credit",
-                "cumulative discounts",
-                "a personal manager",
-                "prompt consultations",
-            ],
-            earn_percent=Decimal("7"),
-            min_rating=9,
-        ),
-        _tier(
-            "strategic",
-            "Стратегический партнёр",
-            "Strategic partner",
-            [
-                "особые условия договора",
-                "право на льготный кредит",
-                "система накопительных скидок",
-                "обслуживание персональным менеджером",
-                "оперативные консультации по текущим вопросам",
-                "сокращение сроков обслуживания",
-            ],
-            [
-                "special contract terms",
-                "preferential credit",
-                "cumulative discounts",
-                "a personal manager",
-                "prompt consultations",
-                "faster service",
-            ],
-            earn_percent=Decimal("10"),
-            min_rating=12,
-        ),
-    ),
-}
-
-
-class TiersSettings(_Section):
-    preset: Literal["retail", "b2b"] = "retail"
-    levels: tuple[Tier, ...] = ()  # empty: the preset's ladder
-    window_months: int = Field(default=12, ge=1, le=120)
-    grace_days: int = Field(default=30, ge=0, le=3650)
-    recheck_at: str = Field(default="04:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-
-    @model_validator(mode="after")
-    def _ladder_is_sound(self) -> TiersSettings:
-        ladder = self.ladder
-        codes = [t.code for t in ladder]
-        if len(set(codes)) != len(codes):
-            raise ValueError("tier codes must be unique")
-        for lower, higher in pairwise(ladder[1:]):
-            for attr in ("min_spend", "min_visits", "min_rating"):
-                a, b = getattr(lower, attr), getattr(higher, attr)
-                if a is not None and b is not None and b <= a:
-                    raise ValueError(f"tier {higher.code}: {attr} must exceed {lower.code}'s")
-        for tier in ladder[1:]:
-            if self.preset == "retail" and tier.min_spend is None and tier.min_visits is None:
-                raise ValueError(f"tier {tier.code}: retail tiers need min_spend or min_visits")
-            if self.preset == "b2b" and tier.min_rating is None:
-                raise ValueError(f"tier {tier.code}: b2b tiers need min_rating")
-        return self
-
-    @property
-    def ladder(self) -> tuple[Tier, ...]:
-        return self.levels or TIER_PRESETS[self.preset]
-
-
-class ExpirySettings(_Section):
+class ExpirySettings(Section):
     months: int = Field(default=12, ge=0, le=120)  # 0: points never expire
     warn_days: int = Field(default=14, ge=1, le=365)
     balance_horizon_days: int = Field(default=30, ge=1, le=365)
     run_at: str = Field(default="04:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
-class ProfileField(_Section):
-    """A question asked at sign-up after the birthday (a car service: make, model, ...)."""
-
-    code: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")
-    labels: dict[str, str]
-    kind: Literal["text", "int", "year", "choice"] = "text"
-    choices: tuple[str, ...] = ()
-    min: int | None = None
-    max: int | None = None
-    max_length: int = Field(default=40, ge=1, le=200)
-    required: bool = False
-
-    @field_validator("labels")
-    @classmethod
-    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
-        return _localized(value, "profile field labels")
-
-    @model_validator(mode="after")
-    def _choices(self) -> ProfileField:
-        if (self.kind == "choice") != bool(self.choices):
-            raise ValueError(f"profile field {self.code}: choices go with kind = 'choice' only")
-        return self
-
-
-class ProfileSettings(_Section):
-    fields: tuple[ProfileField, ...] = ()
-
-    @field_validator("fields")
-    @classmethod
-    def _unique(cls, value: tuple[ProfileField, ...]) -> tuple[ProfileField, ...]:
-        if len({f.code for f in value}) != len(value):
-            raise ValueError("profile field codes must be unique")
-        return value
-
-
-class ReferralSettings(_Section):
+class ReferralSettings(Section):
     referrer_points: int = Field(default=0, ge=0)
     referred_points: int = Field(default=0, ge=0)
     # The referred customer's first purchase with at least this net amount rewards both.
     min_purchase: Decimal = Field(default=Decimal("0"), ge=0, decimal_places=2)
 
 
-class TextsSettings(_Section):
-    """Owners' own wording: a folder with ``ru/`` and ``en/`` files named like the shipped
-    ``templates/<locale>/*.html``, each defining only the blocks it changes."""
-
-    override_dir: Path | None = None
-
-
-class CampaignSettings(_Section):
-    """Measuring what broadcasts and scheduled jobs bring (bot.services.campaigns)."""
-
-    holdout_percent: int = Field(default=10, ge=0, le=50)  # kept out of each send, compared
-    report_days: int = Field(default=14, ge=1, le=365)  # purchases counted after a send
-
-
-class PrivacySettings(_Section):
+class PrivacySettings(Section):
     policy_version: str = Field(default="2026-11", min_length=1, max_length=24)
     id_hash_salt: str = Field(default="loyalty-bot", min_length=1, repr=False)
     min_age_years: int = Field(default=0, ge=0, le=21)
@@ -435,7 +213,7 @@ class PrivacySettings(_Section):
     prune_at: str = Field(default="05:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
-class WebSettings(_Section):
+class WebSettings(Section):
     """The HTTP side: the webhook (``run --webhook``), health checks and metrics."""
 
     host: str = "127.0.0.1"
@@ -445,40 +223,10 @@ class WebSettings(_Section):
     webhook_secret: str | None = Field(default=None, repr=False, pattern=r"^[A-Za-z0-9_-]{16,256}$")
 
 
-class WorkerSettings(_Section):
+class WorkerSettings(Section):
     """The worker role: scheduler and outbox sender, one active process at a time."""
 
     lease_check_seconds: float = Field(default=5.0, gt=0, le=300)
-
-
-_CAR_FIELDS = [
-    {"code": "make", "labels": {"ru": "Марка автомобиля", "en": "Car make"}},
-    {"code": "model", "labels": {"ru": "Модель", "en": "Model"}},
-    {"code": "year", "kind": "year", "labels": {"ru": "Год выпуска", "en": "Year of manufacture"},
-     "min": 1950},
-    {"code": "mileage", "kind": "int", "labels": {"ru": "Пробег, км", "en": "Mileage, km"},
-     "min": 0, "max": 2000000},
-]  # fmt: skip
-
-# What a kind of business asks at sign-up and tags purchases with (business.kind).
-BUSINESS_PRESETS: dict[str, dict[str, Any]] = {
-    "car_service": {
-        "fields": _CAR_FIELDS,
-        "service_tags": {"ru": ["масло", "шины", "диагностика", "мойка"],
-                         "en": ["oil", "tyres", "diagnostics", "wash"]},
-    },
-    "cafe": {
-        "fields": [],
-        "service_tags": {"ru": ["кофе", "выпечка", "обед"], "en": ["coffee", "pastry", "lunch"]},
-    },
-    "barbershop": {
-        "fields": [
-            {"code": "barber", "labels": {"ru": "Любимый мастер", "en": "Favourite barber"}}
-        ],
-        "service_tags": {"ru": ["стрижка", "борода", "укладка"],
-                         "en": ["haircut", "beard", "styling"]},
-    },
-}  # fmt: skip
 
 
 class Settings(BaseSettings):
