@@ -186,7 +186,7 @@ class OutboxSettings(_Section):
     concurrency: int = Field(default=4, ge=1, le=100)  # messages in flight at once
     poll_seconds: float = Field(default=1.0, gt=0, le=60)
     rate_per_second: float = Field(default=30.0, gt=0, le=1000)
-    per_chat_per_second: float = Field(default=1.0, gt=0, le=100)
+    per_chat_per_second: float = Field(default=1.0, gt=0, le=1000)
     backoff_cap_seconds: float = Field(default=300.0, ge=1, le=3600)
     claim_lease_seconds: float = Field(default=60.0, ge=5, le=3600)
     kinds: dict[str, MessageKind] = DEFAULT_MESSAGE_KINDS

@@ -78,6 +78,8 @@ url = "{db_url}"
 [outbox]
 concurrency = {concurrency}
 poll_seconds = 0.2
+rate_per_second = 1000
+per_chat_per_second = 1000
 
 [worker]
 lease_check_seconds = {check}

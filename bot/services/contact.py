@@ -20,9 +20,10 @@ from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import MessageKind
 from bot.db.models import Customer, OutboxMessage, OutboxState
 from bot.services.context import Business
 from bot.services.outbox import enqueue, kind_rule
@@ -73,6 +74,43 @@ async def reach(
     if await marketing_sent_recently(session, biz, customer.id, now) >= cap:
         return ContactVerdict.CAPPED
     return ContactVerdict.OK
+
+
+def still_wanted(rule: MessageKind, *, opted_in: bool | None, unreachable: bool) -> bool:
+    """At sending time: is a queued message still to be sent? (``opted_in`` None: the
+    message is for no customer, e.g. staff.) Marketing needs the opt-in the customer may
+    have withdrawn since; nothing but transactional messages goes to a customer who blocked
+    the bot (a transactional one is tried: the customer may have unblocked it)."""
+    if rule.marketing and opted_in is False:
+        return False
+    return not (unreachable and rule.priority != "transactional")
+
+
+async def mark_unreachable(session: AsyncSession, customer_id: int, now: datetime) -> None:
+    """Telegram answered 403 for this customer's chat: the bot is blocked."""
+    await session.execute(
+        update(Customer)
+        .where(Customer.id == customer_id, Customer.unreachable_at.is_(None))
+        .values(unreachable_at=now)
+    )
+
+
+async def mark_reachable(biz: Business, customer_id: int) -> None:
+    """The customer wrote to the bot: whatever blocked it is over."""
+    async with biz.db.write() as session:
+        await session.execute(
+            update(Customer).where(Customer.id == customer_id).values(unreachable_at=None)
+        )
+
+
+async def unreachable_count(session: AsyncSession) -> int:
+    """Customers who blocked the bot and have not written since (the owner's /kpi)."""
+    count = await session.scalar(
+        select(func.count(Customer.id)).where(
+            Customer.unreachable_at.is_not(None), Customer.erased_at.is_(None)
+        )
+    )
+    return int(count or 0)
 
 
 def quiet_window(biz: Business) -> tuple[time, time] | None:

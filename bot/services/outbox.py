@@ -1,4 +1,7 @@
-"""Outbox: messages queued in the same transaction as the change they report."""
+"""Outbox: messages queued in the same transaction as the change they report.
+
+This module queues; the sender's side (claims, outcomes) is ``bot.services.delivery_queue``.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
 from bot.config import DEFAULT_MESSAGE_KINDS, MessageKind
-from bot.db.engine import Database
 from bot.db.models import OutboxMessage, OutboxPriority, OutboxState
 
 
@@ -70,47 +70,3 @@ def kind_rule(kinds: Mapping[str, MessageKind], kind: str) -> MessageKind:
         return kinds[kind]
     except KeyError:
         raise ValueError(f"unknown outbox message kind {kind!r}") from None
-
-
-def _due(now: datetime) -> ColumnElement[bool]:
-    return (OutboxMessage.state == OutboxState.PENDING) & or_(
-        OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= now
-    )
-
-
-async def due_messages(db: Database, now: datetime, limit: int) -> list[OutboxMessage]:
-    async with db.read() as session:
-        rows = await session.scalars(
-            select(OutboxMessage).where(_due(now)).order_by(OutboxMessage.id).limit(limit)
-        )
-        return list(rows)
-
-
-async def due_count(db: Database, now: datetime) -> int:
-    """How many messages are due (the sender's backlog, for the metrics)."""
-    async with db.read() as session:
-        return int(await session.scalar(select(func.count(OutboxMessage.id)).where(_due(now))) or 0)
-
-
-async def mark_sent(db: Database, message_id: int, now: datetime) -> None:
-    async with db.write() as session:
-        await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == message_id)
-            .values(state=OutboxState.SENT, sent_at=now, attempts=OutboxMessage.attempts + 1)
-        )
-
-
-async def mark_attempt_failed(
-    db: Database, message_id: int, error: str, retry_at: datetime | None
-) -> None:
-    """Schedule a retry at ``retry_at``, or give up (state failed) when it is None."""
-    values: dict[str, Any] = {"attempts": OutboxMessage.attempts + 1, "last_error": error[:200]}
-    if retry_at is None:
-        values["state"] = OutboxState.FAILED
-    else:
-        values["not_before"] = retry_at
-    async with db.write() as session:
-        await session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values)
-        )
