@@ -188,7 +188,7 @@ class OutboxSettings(_Section):
     rate_per_second: float = Field(default=30.0, gt=0, le=1000)
     per_chat_per_second: float = Field(default=1.0, gt=0, le=1000)
     backoff_cap_seconds: float = Field(default=300.0, ge=1, le=3600)
-    claim_lease_seconds: float = Field(default=60.0, ge=5, le=3600)
+    claim_lease_seconds: float = Field(default=30.0, ge=5, le=3600)
     kinds: dict[str, MessageKind] = DEFAULT_MESSAGE_KINDS
 
     @field_validator("kinds", mode="before")

@@ -80,6 +80,7 @@ concurrency = {concurrency}
 poll_seconds = 0.2
 rate_per_second = 1000
 per_chat_per_second = 1000
+claim_lease_seconds = 5
 
 [worker]
 lease_check_seconds = {check}
