@@ -4,14 +4,16 @@ chat, and a pause for everything after a 429.
 Two rules, both on the event loop's monotonic clock (pacing is about real seconds, not
 the business clock that tests freeze):
 
-- **spacing**: sends follow slots ``1/rate`` apart, counted from the start of a run of
-  sends (adding the interval up one send at a time would let each send's lateness slow
-  the rate down); a sender fallen behind by more than a slot starts a new run rather
-  than bursting to catch up;
-- **the hard limit**: no more than ``rate`` sends in any one second (``ceil(rate)`` in
-  ``ceil(rate)/rate`` seconds), counted on the times sends really started, plus
-  ``GUARD`` seconds: a request's way to Telegram takes a varying time, and Telegram
-  counts arrivals. A chat's next send is ``1/per_chat`` + ``GUARD`` after its last.
+- **spacing**: sends follow slots ``(1 + GUARD)/rate`` apart, counted from the start of
+  a run of sends (adding the interval up one send at a time would let each send's
+  lateness slow the rate down). ``GUARD`` (1 %) absorbs the varying time a request takes
+  to reach Telegram, which counts arrivals: a send may arrive up to 10 ms later than the
+  one 30 sends after it without the two falling in one second. A sender behind its
+  slots by less than ``CATCH_UP`` catches up; further behind (or idle) it starts a new
+  run rather than bursting;
+- **the hard limit**: never more than ``rate`` sends in any one second and ``GUARD``
+  (``ceil(rate)`` in ``ceil(rate)/rate + GUARD`` seconds), counted on the times sends
+  really started, whatever the catching up. A chat's next send is ``1/per_chat`` + ``GUARD`` seconds after its last.
 
 The sender calls :meth:`acquire` for one message at a time, then sends it.
 """
@@ -23,7 +25,10 @@ import math
 from collections import deque
 from collections.abc import Callable
 
-GUARD = 0.01  # seconds
+GUARD = 0.01  # a share of the overall interval; seconds for a chat
+# A sender behind its slots by less than this catches up (the one-second limit still
+# holds); further behind (or idle) it starts a new run of slots.
+CATCH_UP = 0.1  # seconds
 
 
 class Pacer:
@@ -33,7 +38,7 @@ class Pacer:
         per_chat: float,
         time: Callable[[], float] | None = None,
     ) -> None:
-        self.interval = 1.0 / rate
+        self.interval = (1.0 + GUARD) / rate
         self.chat_interval = 1.0 / per_chat + GUARD
         self.burst = max(1, math.ceil(rate))
         self.window = self.burst / rate + GUARD
@@ -75,7 +80,7 @@ class Pacer:
     def record(self, chat_id: int) -> None:
         """A send into ``chat_id`` starts now."""
         now = self.now()
-        if now > self._next_slot() + self.interval:  # idle, or fallen behind: a new run
+        if now > self._next_slot() + CATCH_UP:  # idle, or far behind: a new run
             self._run_start, self._run_sends = now, 0
         self._run_sends += 1
         self._recent.append(now)

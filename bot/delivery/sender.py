@@ -68,6 +68,7 @@ class OutboxSender:
         self._slots = asyncio.Semaphore(self.settings.concurrency)
         self._secrets = biz.settings.secrets()
         self._held = False  # the last claim left messages to paced chats
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     @property
     def pacer(self) -> Pacer:
@@ -144,7 +145,6 @@ class OutboxSender:
             not claim.messages and bool(held) and await queue.any_due(self.biz.db, now, held)
         )
         lease_end = now + self.lease - timedelta(seconds=self.settings.claim_lease_seconds / 4)
-        tasks: list[asyncio.Task[None]] = []
         started: set[int] = set()
         try:
             for message in batch:
@@ -158,13 +158,19 @@ class OutboxSender:
                     self._slots.release()
                     break
                 started.add(message.id)
-                tasks.append(asyncio.create_task(self._deliver_in_slot(message)))
+                task = asyncio.create_task(self._deliver_in_slot(message))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
         finally:
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
+            # the sends go on while the next batch is claimed: no gap between batches
             later.extend(m.id for m in batch if m.id not in started)
             await queue.release(self.biz.db, later)
-        return len(tasks)
+        return len(started)
+
+    async def settle(self) -> None:
+        """Wait for the sends in flight."""
+        while self._in_flight:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
 
     async def drain(self) -> int:
         """Send until nothing is due (tests, demo); returns the number of sends started."""
@@ -173,7 +179,10 @@ class OutboxSender:
             count = await self.send_due()
             total += count
             if count == 0 and not self._held:
-                return total
+                if not self._in_flight:
+                    return total
+                await self.settle()  # a 429 among them puts its message back
+                continue
             if count == 0:
                 await asyncio.sleep(max(0.001, self.pacer.next_chat_free_in()))
 
