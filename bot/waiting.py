@@ -22,3 +22,22 @@ async def wait_event(event: asyncio.Event, seconds: float) -> bool:
     finally:
         waiter.cancel()
     return bool(done)
+
+
+async def acquire_within(lock: asyncio.Lock, seconds: float) -> bool:
+    """Acquire ``lock`` within ``seconds`` (True) or not at all (False); a cancel always
+    propagates and never leaves the lock held (the same 3.11 race as above, with
+    ``wait_for(lock.acquire())`` losing the cancel of a turn just granted)."""
+    acquiring = asyncio.ensure_future(lock.acquire())
+    try:
+        done, _ = await asyncio.wait({acquiring}, timeout=seconds)
+    except BaseException:
+        if acquiring.done() and not acquiring.cancelled():
+            lock.release()  # granted as the cancel came: give the turn back
+        else:
+            acquiring.cancel()
+        raise
+    if not done:
+        acquiring.cancel()  # still waiting: asyncio.Lock hands the turn on to the next
+        return False
+    return True

@@ -23,7 +23,7 @@ from aiogram.types import Update
 
 from bot.polling import ConcurrentPoller
 from bot.testing.telegram_double import BotAPIServer, FakeTelegram, recording_bot
-from bot.waiting import wait_event
+from bot.waiting import acquire_within, wait_event
 from tests.support.crash import BotProcess
 from tests.support.harness import App
 from tests.test_concurrent_polling import _push, _until
@@ -161,3 +161,27 @@ async def test_loyalty_bot_run_stops_on_sigterm(
             assert process.process.exitcode == 0, process.tail()
         finally:
             await process.stop()
+
+
+@pytest.mark.parametrize("spins", SPINS)
+async def test_a_write_turn_never_loses_a_cancel_nor_stays_held(spins: int) -> None:
+    """SQLite's writer queue waits for its turn through ``acquire_within``: a cancel that
+    lands as the turn is granted propagates, and the turn goes back to the queue."""
+    lock = asyncio.Lock()
+    await lock.acquire()
+    task = asyncio.create_task(acquire_within(lock, 30))
+    await asyncio.sleep(0.01)
+    lock.release()  # the waiting task's turn
+    for _ in range(spins):
+        await asyncio.sleep(0)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    if task.cancelled():
+        assert not lock.locked(), "a cancelled waiter kept the turn"
+    else:
+        assert task.result() is True and lock.locked()
+        lock.release()
+    assert await acquire_within(lock, 0.1)  # the queue still works
+    assert not await acquire_within(lock, 0.01)  # held: times out, leaves nothing behind
+    lock.release()
+    assert not lock.locked()

@@ -29,7 +29,14 @@ from bot.config.base import (
     Locale,
     Section,
 )
-from bot.config.messaging import CampaignSettings, TextsSettings
+from bot.config.messaging import (
+    DEFAULT_MESSAGE_KINDS,
+    CampaignSettings,
+    ContactSettings,
+    MessageKind,
+    OutboxSettings,
+    TextsSettings,
+)
 from bot.config.programme import (
     BUSINESS_PRESETS,
     TIER_PRESETS,
@@ -44,16 +51,19 @@ __all__ = [
     "BUSINESS_PRESETS",
     "DEFAULT_CONFIG_PATH",
     "DEFAULT_LOCALE",
+    "DEFAULT_MESSAGE_KINDS",
     "SUPPORTED_LOCALES",
     "TIER_PRESETS",
     "BusinessSettings",
     "CampaignSettings",
     "ConfigError",
+    "ContactSettings",
     "DatabaseSettings",
     "ExpirySettings",
     "LifecycleSettings",
     "Locale",
     "LoyaltySettings",
+    "MessageKind",
     "OutboxSettings",
     "Outlet",
     "PrivacySettings",
@@ -183,12 +193,6 @@ class DatabaseSettings(Section):
         return value
 
 
-class OutboxSettings(Section):
-    concurrency: int = Field(default=4, ge=1, le=30)
-    poll_seconds: float = Field(default=1.0, gt=0, le=60)
-    max_attempts: int = Field(default=5, ge=1, le=50)
-
-
 class ExpirySettings(Section):
     months: int = Field(default=12, ge=0, le=120)  # 0: points never expire
     warn_days: int = Field(default=14, ge=1, le=365)
@@ -243,6 +247,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = TelegramSettings()
     database: DatabaseSettings = DatabaseSettings()
     outbox: OutboxSettings = OutboxSettings()
+    contact: ContactSettings = ContactSettings()
     scoring: ScoringSettings = ScoringSettings()
     tiers: TiersSettings = TiersSettings()
     expiry: ExpirySettings = ExpirySettings()

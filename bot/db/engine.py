@@ -35,6 +35,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot.waiting import acquire_within
+
 WRITE_OPTION = "loyalty_write"
 
 
@@ -82,10 +84,8 @@ class WriterQueue:
         lock = self._locks.get(loop)
         if lock is None:
             lock = self._locks[loop] = asyncio.Lock()
-        try:
-            await asyncio.wait_for(lock.acquire(), self.timeout_s)
-        except TimeoutError:
-            raise TimeoutError(f"no SQLite write turn within {self.timeout_s} s") from None
+        if not await acquire_within(lock, self.timeout_s):
+            raise TimeoutError(f"no SQLite write turn within {self.timeout_s} s")
         try:
             yield
         finally:

@@ -107,7 +107,10 @@ async def book_purchase(
             purchase_id=purchase_id,
         )
     if notice is not None:
-        books.notify(customer, notice, amount=amount, points=points, balance=customer.balance)
+        books.notify(
+            customer, notice, kind="purchase", amount=amount, points=points,
+            balance=customer.balance,
+        )  # fmt: skip
     purchase = Purchase(id=purchase_id, **row)  # transient: what the referral rule reads
     await reward_first_purchase(books, customer, purchase, key)
     _change, tier_notice = retier(biz, customer, with_new_purchase(standing, amount), now)

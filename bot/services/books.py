@@ -155,8 +155,10 @@ class Books:
         """A ledger entry (``ledger.entry_row``'s arguments) and the balance it moves."""
         self.ledger.append(entry_row(account, now=self.now, **entry))
 
-    def notify(self, account: Account, message: str, **context: Any) -> None:
-        row = customer_notice(self.biz, account, message, **context)
+    def notify(
+        self, account: Account, message: str, *, kind: str = "notice", **context: Any
+    ) -> None:
+        row = customer_notice(self.biz, account, message, kind=kind, **context)
         if row is not None:
             self.outbox.append(row)
 

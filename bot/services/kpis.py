@@ -21,6 +21,7 @@ from sqlalchemy.sql import Select
 import scoring
 from bot.db.models import Customer, Purchase
 from bot.money import MINOR_PER_UNIT
+from bot.services.contact import unreachable_count
 from bot.services.context import Business
 from bot.services.live_purchases import IS_LIVE, NET_MINOR
 from bot.services.local_days import LocalDays
@@ -117,3 +118,9 @@ async def period_report(biz: Business, days: int) -> scoring.PeriodKPI:
         csat_scores=None if csat is None else csat[0],
         csat_dates=None if csat is None else csat[1],
     )
+
+
+async def unreachable_customers(biz: Business) -> int:
+    """Customers who blocked the bot and have not written since (a 403 marked them)."""
+    async with biz.db.read() as session:
+        return await unreachable_count(session)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,10 +17,17 @@ def customer_notice(
     customer: Any,
     message: str,
     reply_markup: dict[str, Any] | None = None,
+    *,
+    kind: str = "notice",
+    deadline: datetime | None = None,
     **context: Any,
 ) -> dict[str, Any] | None:
     """The outbox row telling ``customer`` (an ORM ``Customer`` or an ``Account``) about a
-    change, rendered in their language; None for customers not in the bot."""
+    change, rendered in their language; None for customers not in the bot.
+
+    For what the customer's own act caused (a purchase, a redemption, a tier): no opt-in
+    or cap applies. Marketing goes through ``bot.services.contact.queue_for`` instead.
+    """
     if customer.telegram_id is None:
         return None
     return outbox_row(
@@ -28,6 +36,9 @@ def customer_notice(
         customer_id=customer.id,
         text=biz.texts.render(customer.language, message, **context),
         reply_markup=reply_markup,
+        kind=kind,
+        deadline=deadline,
+        kinds=biz.settings.outbox.kinds,
     )
 
 
@@ -37,9 +48,14 @@ def notify_customer(
     customer: Customer,
     message: str,
     reply_markup: dict[str, Any] | None = None,
+    *,
+    kind: str = "notice",
+    deadline: datetime | None = None,
     **context: Any,
 ) -> None:
-    """Queue ``message`` in the customer's language; customers not in the bot get nothing."""
-    row = customer_notice(biz, customer, message, reply_markup, **context)
+    """Queue ``message`` in the customer's language (see :func:`customer_notice`)."""
+    row = customer_notice(
+        biz, customer, message, reply_markup, kind=kind, deadline=deadline, **context
+    )
     if row is not None:
         session.add(OutboxMessage(**row))

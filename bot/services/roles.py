@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Select, bindparam, select
 
 from bot.db.models import Customer, Owner, Staff
+from bot.services.contact import mark_reachable
 from bot.services.context import Business
 
 
@@ -42,7 +43,14 @@ class Actor:
 def _actor_statement() -> Select[Any]:
     me = select(bindparam("tg_id", type_=BigInteger).label("tg_id")).subquery()
     return (
-        select(Owner.id, Staff.id, Staff.outlet_code, Customer.id, Customer.language)
+        select(
+            Owner.id,
+            Staff.id,
+            Staff.outlet_code,
+            Customer.id,
+            Customer.language,
+            Customer.unreachable_at,
+        )
         .select_from(me)
         .outerjoin(Owner, Owner.telegram_id == me.c.tg_id)
         .outerjoin(Staff, (Staff.telegram_id == me.c.tg_id) & Staff.active.is_(True))
@@ -56,10 +64,15 @@ ACTOR_STATEMENT = _actor_statement()
 
 async def resolve_actor(biz: Business, tg_id: int, language_code: str | None) -> Actor:
     """One statement, outside a transaction: the owner, active staff and customer rows for
-    this Telegram id."""
+    this Telegram id.
+
+    Every update passes here, so this is where a customer who had blocked the bot (a 403
+    marked them unreachable) becomes reachable again: they are writing to it."""
     row = await biz.db.read_one(ACTOR_STATEMENT, {"tg_id": tg_id})
     assert row is not None  # the outer joins start from one row
-    owner_row, staff_id, outlet_code, customer_id, language = row
+    owner_row, staff_id, outlet_code, customer_id, language, unreachable_at = row
+    if customer_id is not None and unreachable_at is not None:
+        await mark_reachable(biz, customer_id)  # they wrote: the block is over
     settings = biz.settings
     locale = biz.texts.locale_for(language if customer_id is not None else language_code)
     if tg_id in settings.business.owner_ids or owner_row is not None:

@@ -74,6 +74,7 @@ class StatsReport:
     new_members: int
     points: PointsFlow
     weekly: WeeklySeries
+    unreachable: int  # customers who blocked the bot (now, not in the period)
 
 
 MEMBER = Customer.signup_step.is_(None) & Customer.erased_at.is_(None)
@@ -203,4 +204,5 @@ async def stats_report(biz: Business, days: int) -> StatsReport:
         new_members=new_members,
         points=await points_flow(biz, period),
         weekly=await weekly_series(biz, period),
+        unreachable=await kpis.unreachable_customers(biz),
     )
