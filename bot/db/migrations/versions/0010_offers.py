@@ -1,7 +1,7 @@
 """Personal offers: made by jobs and campaigns, used once at the counter
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-26
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0010"
-down_revision: str | Sequence[str] | None = "0007"
+down_revision: str | Sequence[str] | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,266 @@
+"""The daily selection pass: which customers each scheduled job looks at today.
+
+Selection only (no sending; the jobs in ``bot.services.jobs_*`` decide and queue per
+customer). Every query is portable SQL (SQLite and PostgreSQL) that an index answers, so
+the pass stays within seconds on a million customers (bench/selection.py, migration 0015):
+
+- birthdays: ``birthday IN (the day's month and day in every year of the age range)`` --
+  a few hundred probes of ``ix_customers_birthday`` instead of a scan of every row. On
+  28 February of a year without a 29th, the 29 February birthdays are included;
+- reminders: services of one tag within a date range (``ix_purchases_tag_created``,
+  ``ix_visits_tag_created``) not followed by a later one of the tag (``*_customer_tag``);
+- trade-in: the car's year from the profile (JSON) or the newest reading projected to
+  today (``bot.services.mileage``), minus those who already had their offer;
+- win-back: the scoring's own figures (customer_scores: purchases, days since the first and
+  the last, P(alive)); the usual interval is theirs, (first - last) / (purchases - 1).
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Integer, and_, cast, exists, or_, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from bot.config import Settings, TradeInSettings, WinBackSettings
+from bot.db.models import (
+    CampaignMember,
+    Customer,
+    CustomerScore,
+    MileageReport,
+    Purchase,
+    Visit,
+)
+from bot.services.live_purchases import is_live_of
+from bot.services.mileage import latest_reading, projected_km_at_least
+
+OLDEST_AGE_YEARS = 150  # the birthday probe covers this many years back
+
+
+def marketable() -> ColumnElement[bool]:
+    """Customers marketing may reach at all (contact.reach decides finally, per message)."""
+    return and_(
+        Customer.telegram_id.is_not(None),
+        Customer.erased_at.is_(None),
+        Customer.signup_step.is_(None),
+        Customer.unreachable_at.is_(None),
+        Customer.marketing_opt_in.is_(True),
+    )
+
+
+def birthday_dates(day: date) -> list[date]:
+    """The birth dates celebrated on ``day``: its month and day in every year back to
+    ``OLDEST_AGE_YEARS``; on 28 February of a common year also every 29 February."""
+    found: list[date] = []
+    for year in range(day.year - OLDEST_AGE_YEARS, day.year + 1):
+        if (day.month, day.day) == (2, 29) and not calendar.isleap(year):
+            continue
+        found.append(day.replace(year=year))
+        leap_day_moved = (day.month, day.day) == (2, 28) and not calendar.isleap(day.year)
+        if leap_day_moved and calendar.isleap(year):
+            found.append(date(year, 2, 29))
+    return found
+
+
+async def birthday_candidates(session: AsyncSession, day: date) -> list[int]:
+    rows = await session.scalars(
+        select(Customer.id)
+        .where(Customer.birthday.in_(birthday_dates(day)), marketable())
+        .order_by(Customer.id)
+    )
+    return list(rows)
+
+
+async def holiday_candidates(session: AsyncSession) -> list[int]:
+    return list(
+        await session.scalars(select(Customer.id).where(marketable()).order_by(Customer.id))
+    )
+
+
+def _last_services(tag: str, since: datetime, until: datetime) -> list[ColumnElement[bool]]:
+    """Per table: services of ``tag`` in [since, until] with no later service of the tag."""
+    later_purchase, later_visit = aliased(Purchase), aliased(Visit)
+
+    def no_later(model: type[Purchase] | type[Visit]) -> list[ColumnElement[bool]]:
+        return [
+            ~exists().where(
+                later_purchase.customer_id == model.customer_id,
+                later_purchase.service_tag == tag,
+                later_purchase.created_at > model.created_at,
+                is_live_of(later_purchase),
+            ),
+            ~exists().where(
+                later_visit.customer_id == model.customer_id,
+                later_visit.service_tag == tag,
+                later_visit.created_at > model.created_at,
+            ),
+        ]
+
+    purchases = select(Purchase.customer_id, Purchase.created_at).where(
+        Purchase.service_tag == tag,
+        Purchase.created_at >= since,
+        Purchase.created_at <= until,
+        is_live_of(Purchase),
+        *no_later(Purchase),
+    )
+    visits = select(Visit.customer_id, Visit.created_at).where(
+        Visit.service_tag == tag,
+        Visit.created_at >= since,
+        Visit.created_at <= until,
+        *no_later(Visit),
+    )
+    return [purchases, visits]  # type: ignore[list-item]
+
+
+async def reminder_candidates(
+    session: AsyncSession, tag: str, since: datetime, until: datetime
+) -> dict[int, datetime]:
+    """customer id -> their last service of ``tag``, for services in [since, until]."""
+    services = union_all(*_last_services(tag, since, until)).subquery()  # type: ignore[arg-type]
+    rows = await session.execute(
+        select(services.c.customer_id, services.c.created_at)
+        .join(Customer, Customer.id == services.c.customer_id)
+        .where(marketable())
+    )
+    last: dict[int, datetime] = {}
+    for customer_id, at in rows.all():
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        if customer_id not in last or at > last[customer_id]:
+            last[customer_id] = at
+    return last
+
+
+def _not_enrolled(campaign_id: int, occurrence: str) -> ColumnElement[bool]:
+    return ~exists().where(
+        CampaignMember.campaign_id == campaign_id,
+        CampaignMember.customer_id == Customer.id,
+        CampaignMember.occurrence == occurrence,
+    )
+
+
+async def tradein_candidates(
+    session: AsyncSession,
+    rules: TradeInSettings,
+    campaign_id: int,
+    occurrence: str,
+    now: datetime,
+    today: date,
+) -> list[int]:
+    found: set[int] = set()
+    if rules.age_years is not None:
+        year = cast(Customer.profile["year"].as_string(), Integer)
+        rows = await session.scalars(
+            select(Customer.id).where(
+                marketable(),
+                Customer.profile.is_not(None),
+                year <= today.year - rules.age_years,
+                _not_enrolled(campaign_id, occurrence),
+            )
+        )
+        found.update(rows)
+    if rules.km is not None:
+        rows = await session.scalars(
+            select(MileageReport.customer_id)
+            .join(Customer, Customer.id == MileageReport.customer_id)
+            .where(
+                marketable(),
+                latest_reading(),
+                projected_km_at_least(rules.km, now),
+                _not_enrolled(campaign_id, occurrence),
+            )
+        )
+        found.update(rows)
+    return sorted(found)
+
+
+def usual_gap_exceeded(rules: WinBackSettings, elapsed_days: float) -> ColumnElement[bool]:
+    """SQL over customer_scores: days since the last purchase (plus ``elapsed_days`` since
+    the scores were computed) exceed ``interval_factor`` times the customer's own mean
+    interval, (days since first - days since last) / (purchases - 1), and ``min_days``."""
+    since_last = CustomerScore.days_since_last + elapsed_days
+    own_span = CustomerScore.days_since_first - CustomerScore.days_since_last
+    return and_(
+        CustomerScore.purchases >= rules.min_purchases,
+        since_last >= rules.min_days,
+        since_last * (CustomerScore.purchases - 1) > rules.interval_factor * own_span,
+    )
+
+
+async def winback_candidates(
+    session: AsyncSession,
+    rules: WinBackSettings,
+    campaign_id: int,
+    occurrence: str,
+    now: datetime,
+) -> list[int]:
+    computed = await session.scalar(select(CustomerScore.computed_at).limit(1))
+    if computed is None:
+        return []
+    computed = computed if computed.tzinfo else computed.replace(tzinfo=UTC)
+    elapsed = max((now - computed) / timedelta(days=1), 0.0)
+    drifting = [usual_gap_exceeded(rules, elapsed)]
+    if rules.p_alive_below > 0:
+        drifting.append(
+            and_(
+                CustomerScore.p_alive < rules.p_alive_below,
+                CustomerScore.days_since_last + elapsed >= rules.min_days,
+            )
+        )
+    rows = await session.scalars(
+        select(CustomerScore.customer_id)
+        .join(Customer, Customer.id == CustomerScore.customer_id)
+        .where(marketable(), or_(*drifting), _not_enrolled(campaign_id, occurrence))
+        .order_by(CustomerScore.customer_id)
+    )
+    return list(rows)
+
+
+async def selection_pass(
+    session: AsyncSession, settings: Settings, now: datetime, campaigns: dict[str, int]
+) -> dict[str, int]:
+    """The whole daily pass (what bench/selection.py times): candidates per job.
+
+    ``campaigns``: job name -> campaign id (the trade-in and win-back exclusions).
+    """
+    from bot.services.jobs_common import local_today, window_start
+
+    today = local_today(settings, now)
+    counts = {"birthday": len(await birthday_candidates(session, today))}
+    reminders = 0
+    for rule in settings.reminders.rules:
+        since, until = reminder_window(settings, rule.days, rule.km, now)
+        reminders += len(await reminder_candidates(session, rule.tag, since, until))
+    counts["reminders"] = reminders
+    counts["tradein"] = len(
+        await tradein_candidates(
+            session, settings.tradein, campaigns.get("tradein", 0), "once", now, today
+        )
+    )
+    counts["winback"] = len(
+        await winback_candidates(
+            session,
+            settings.winback,
+            campaigns.get("winback", 0),
+            window_start(settings.winback.window_days, today).isoformat(),
+            now,
+        )
+    )
+    return counts
+
+
+def reminder_window(
+    settings: Settings, days: int | None, km: int | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """Services that may be due now: the days rule makes them due ``days`` after, the km
+    rule no sooner than at the largest believable run; older than the days rule plus the
+    catch-up window, a reminder would be too late."""
+    rules = settings.reminders
+    soonest = [timedelta(days=days)] if days is not None else []
+    if km is not None:
+        soonest.append(timedelta(days=30.436875 * km / rules.max_monthly_km))
+    until = now - min(soonest)
+    oldest = timedelta(days=(days if days is not None else 3650) + rules.catch_up_days)
+    return now - oldest, until
