@@ -24,7 +24,12 @@ STAFF_COMMANDS = [
     "/addcustomer +79160009999 Eve",
 ]
 OWNER_COMMANDS = [
-    "/adjust {code} +100 gift", "/invite", "/staff", "/client {code}", "/rescore", "/kpi",
+    "/adjust {code} +100 gift",
+    "/invite",
+    "/staff",
+    "/client {code}",
+    "/rescore",
+    "/kpi",
 ]
 STAFF_CALLBACKS = ["ca:purchase:{cid}", "ca:redeem:{cid}"]
 OWNER_CALLBACKS = ["srm:{sid}"]
@@ -133,8 +138,7 @@ async def test_unknown_invite_refused(app: App) -> None:
 async def test_privileged_reads_are_audited_with_ids_only(app: App) -> None:
     """SPEC.md, Roles and Privacy: every privileged action is audited; the audit log keeps
     ids, not personal data (no search text, names or phones)."""
-    customer = await join(app, app.user(CUSTOMER, "en"), name="Ivan Petrov",
-                          phone="+79161112233")
+    customer = await join(app, app.user(CUSTOMER, "en"), name="Ivan Petrov", phone="+79161112233")
     await hire(app, app.user(STAFF, "en"))
     await app.user(STAFF, "en").send("/find Petrov")
     await app.user(STAFF, "en").send(f"/start c_{customer.card_code}")
@@ -144,8 +148,13 @@ async def test_privileged_reads_are_audited_with_ids_only(app: App) -> None:
     async with app.biz.db.read() as session:
         rows = list(await session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
     actions = [(r.action, r.actor_tg_id, r.outcome) for r in rows]
-    for expected in [("find", STAFF, "ok"), ("card", STAFF, "ok"), ("client", 1000, "ok"),
-                     ("staff_list", 1000, "ok"), ("kpi", 1000, "ok")]:
+    for expected in [
+        ("find", STAFF, "ok"),
+        ("card", STAFF, "ok"),
+        ("client", 1000, "ok"),
+        ("staff_list", 1000, "ok"),
+        ("kpi", 1000, "ok"),
+    ]:
         assert expected in actions, actions
     dump = repr([(r.action, r.details, r.update_key) for r in rows])
     for personal in ("Ivan", "Petrov", "79161112233"):

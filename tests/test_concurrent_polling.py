@@ -119,4 +119,3 @@ async def test_the_bot_polls_concurrently_through_its_own_dispatcher(app: App) -
     async with app.biz.db.read() as session:
         assert await session.scalar(select(func.count(Purchase.id))) == 5
     assert await app.balance_consistent()
-

@@ -41,14 +41,30 @@ def test_models_match_migrations(sqlite_template: Path) -> None:
 OLD_ROWS = {  # written as the app writes them, through the column types
     "outlets": [{"code": "main", "name": "Main"}],
     "customers": [
-        {"id": 1, "name": "A", "name_key": "a", "language": "en", "card_code": "AAAA",
-         "balance": 0, "payment_terms": "on_time", "marketing_opt_in": False,
-         "created_at": datetime(2025, 1, 1, tzinfo=UTC)}
+        {
+            "id": 1,
+            "name": "A",
+            "name_key": "a",
+            "language": "en",
+            "card_code": "AAAA",
+            "balance": 0,
+            "payment_terms": "on_time",
+            "marketing_opt_in": False,
+            "created_at": datetime(2025, 1, 1, tzinfo=UTC),
+        }
     ],
     "purchases": [
-        {"id": 1, "customer_id": 1, "author_tg_id": 1, "outlet_code": "main", "amount": 100,
-         "refunded_amount": 0, "points_earned": 0, "points_redeemed": 0,
-         "created_at": datetime(2026, 1, 15, 21, 30, 59, 999999, tzinfo=UTC)}
+        {
+            "id": 1,
+            "customer_id": 1,
+            "author_tg_id": 1,
+            "outlet_code": "main",
+            "amount": 100,
+            "refunded_amount": 0,
+            "points_earned": 0,
+            "points_redeemed": 0,
+            "created_at": datetime(2026, 1, 15, 21, 30, 59, 999999, tzinfo=UTC),
+        }
     ],
 }
 
@@ -104,10 +120,16 @@ def test_migration_0005_strips_names_from_stored_results(backend: str, tmp_path:
     )
     now = datetime(2026, 1, 15, tzinfo=UTC)
     old = [
-        {"key": "u:1", "result": {"purchase_id": 1, "customer_name": "Ann", "points": 5},
-         "created_at": now},
-        {"key": "u:2", "result": {"customer_id": 1, "name": "Ann", "phone": "+79161234567"},
-         "created_at": now},
+        {
+            "key": "u:1",
+            "result": {"purchase_id": 1, "customer_name": "Ann", "points": 5},
+            "created_at": now,
+        },
+        {
+            "key": "u:2",
+            "result": {"customer_id": 1, "name": "Ann", "phone": "+79161234567"},
+            "created_at": now,
+        },
         {"key": "expiry-warning:3", "result": {"customer_id": 1, "points": 7}, "created_at": now},
     ]
     with ExitStack() as stack:

@@ -148,20 +148,32 @@ async def test_custom_rating_scale_from_config(app: App, db_url: str) -> None:
     custom = {
         "name": "garage",
         "criteria": [
-            {"key": "payment", "title": "Payment", "choices": {"prepayment": 3, "on_time": 1,
-                                                              "late": 0}},
-            {"key": "cooperation_months", "title": "Years", "unit": "months",
-             "edges": [12.0], "points": [0, 2]},
+            {
+                "key": "payment",
+                "title": "Payment",
+                "choices": {"prepayment": 3, "on_time": 1, "late": 0},
+            },
+            {
+                "key": "cooperation_months",
+                "title": "Years",
+                "unit": "months",
+                "edges": [12.0],
+                "points": [0, 2],
+            },
         ],
-        "categories": [{"key": "vip", "title": "VIP", "min_score": 5, "benefits": []},
-                       {"key": "guest", "title": "Guest", "min_score": 0, "benefits": []}],
+        "categories": [
+            {"key": "vip", "title": "VIP", "min_score": 5, "benefits": []},
+            {"key": "guest", "title": "Guest", "min_score": 0, "benefits": []},
+        ],
     }
-    settings = make_settings(db_url, scoring={"rating_scale": "custom",
-                                              "custom_rating_scale": custom})
+    settings = make_settings(
+        db_url, scoring={"rating_scale": "custom", "custom_rating_scale": custom}
+    )
     biz = app.variant(settings).biz
     now = app.clock.now()
-    vip = await add_customer(biz.db, now, "V", payment_terms="prepayment",
-                             purchases=[(500, "10"), (1, "10")])
+    vip = await add_customer(
+        biz.db, now, "V", payment_terms="prepayment", purchases=[(500, "10"), (1, "10")]
+    )
     guest = await add_customer(biz.db, now, "G", purchases=[(2, "10")])
     await reclassify(biz)
     scores = await _scores(app)

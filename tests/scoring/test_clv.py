@@ -241,7 +241,10 @@ def test_few_repeat_buyers_use_own_interval_hand_computed() -> None:
     assert result.clv[3] == pytest.approx(0.3 * 40 * pooled * 30 * np.exp(-pooled * 20) * annuity)
     assert result.p_alive[3] == pytest.approx(np.exp(-pooled * 20))
     assert result.methods.tolist() == [
-        "own_interval", "own_interval", "population_rate", "population_rate"
+        "own_interval",
+        "own_interval",
+        "population_rate",
+        "population_rate",
     ]
     assert_clean(result)
 
