@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Customer, LedgerEntry, LedgerKind, ProcessedUpdate
-from bot.services.contact import queue_for
+from bot.services.contact import ContactVerdict, queue_for
 from bot.services.context import Business
 from bot.services.ledger import lock_customer, post
 from bot.services.notify import notify_customer
@@ -229,7 +229,7 @@ async def _warn(
     points = sum(lot.remaining for lot in fresh)
     # Through contact discipline: no chat or a blocked bot gets nothing (the claim stays:
     # a warning is not owed later), quiet hours delay it; no opt-in or cap (not marketing).
-    await queue_for(
+    verdict = await queue_for(
         session,
         biz,
         customer,
@@ -242,7 +242,7 @@ async def _warn(
         expires_at=fresh[0].expires_at,
         balance=customer.balance,
     )
-    return points
+    return points if verdict is ContactVerdict.OK else 0
 
 
 async def run_daily(biz: Business) -> dict[str, int]:
