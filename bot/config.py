@@ -526,7 +526,7 @@ class OfferSpec(_Section):
 
     kind: Literal["points", "percent", "fixed"] = "percent"
     value: Decimal = Field(gt=0, le=Decimal("1000000"))
-    days: int | None = Field(default=14, ge=1, le=365)  # None: until the end of the month
+    days: int | None = Field(default=None, ge=1, le=365)  # None: to the end of the month
 
     @model_validator(mode="after")
     def _value_fits_kind(self) -> OfferSpec:

@@ -144,7 +144,12 @@ async def test_tradein_once_by_age_or_estimated_mileage(app: App) -> None:
     """Seed 004: trade-in when the mileage reaches a threshold (config: 150,000 km, or a
     car 7 years old). One offer per customer, ever."""
     jobs = variant(
-        app, tradein={"km": 150_000, "age_years": 7, "offer": {"kind": "fixed", "value": "20000"}}
+        app,
+        tradein={
+            "km": 150_000,
+            "age_years": 7,
+            "offer": {"kind": "fixed", "value": "20000", "days": 14},
+        },
     )
     now = app.clock.now()  # 2026
     old = await member(app.biz.db, 1, now, profile={**VESTA, "year": 2019})
