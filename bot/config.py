@@ -599,11 +599,11 @@ class ReminderSettings(_Section):
     run_at: str = Field(default="10:30", pattern=_HHMM)
     rules: tuple[ReminderRule, ...] = ()
     # A reminder due more than this many days ago is no longer sent (first run, outage).
-    catch_up_days: int = Field(default=30, ge=1, le=365)
+    catch_up_days: int = Field(default=7, ge=1, le=365)
     # Estimated run when the customer's reported mileages say nothing yet (km a month).
     default_monthly_km: int = Field(default=1250, ge=1, le=20_000)
     # Largest monthly run believed from reports; above it the estimate is capped.
-    max_monthly_km: int = Field(default=10_000, ge=100, le=100_000)
+    max_monthly_km: int = Field(default=5_000, ge=100, le=100_000)
     # Largest mileage staff may report (/visit ... km:N).
     max_km: int = Field(default=2_000_000, ge=1000)
 

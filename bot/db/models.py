@@ -235,9 +235,9 @@ class Purchase(Base):
         CheckConstraint("amount > 0", name="ck_purchases_amount_pos"),
         Index("ix_purchases_customer_created", "customer_id", "created_at"),
         Index("ix_purchases_scoring", "customer_id", "created_ts", "amount", "refunded_amount"),
-        # service reminders (0015): the services of one tag in a date range, and a later one
-        Index("ix_purchases_tag_created", "service_tag", "created_at", "customer_id"),
-        Index("ix_purchases_customer_tag", "customer_id", "service_tag", "created_at"),
+        # service reminders (0015): the services of one tag in a time range, and a later one
+        Index("ix_purchases_tag_created", "service_tag", "created_ts", "customer_id"),
+        Index("ix_purchases_customer_tag", "customer_id", "service_tag", "created_ts"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -258,8 +258,8 @@ class Visit(Base):
     __tablename__ = "visits"
     __table_args__ = (
         Index("ix_visits_customer_created", "customer_id", "created_at"),
-        Index("ix_visits_tag_created", "service_tag", "created_at", "customer_id"),  # 0015
-        Index("ix_visits_customer_tag", "customer_id", "service_tag", "created_at"),  # 0015
+        Index("ix_visits_tag_created", "service_tag", "created_ts", "customer_id"),  # 0015
+        Index("ix_visits_customer_tag", "customer_id", "service_tag", "created_ts"),  # 0015
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -268,6 +268,8 @@ class Visit(Base):
     outlet_code: Mapped[str] = mapped_column(ForeignKey("outlets.code"))
     service_tag: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
+    # created_at as Unix seconds, like purchases.created_ts (0015: the reminders' selection)
+    created_ts: Mapped[int] = mapped_column(BigInteger, default=_created_ts_default)
 
 
 class MileageReport(Base):

@@ -7,8 +7,10 @@ the pass stays within seconds on a million customers (bench/selection.py, migrat
 - birthdays: ``birthday IN (the day's month and day in every year of the age range)`` --
   a few hundred probes of ``ix_customers_birthday`` instead of a scan of every row. On
   28 February of a year without a 29th, the 29 February birthdays are included;
-- reminders: services of one tag within a date range (``ix_purchases_tag_created``,
-  ``ix_visits_tag_created``) not followed by a later one of the tag (``*_customer_tag``);
+- reminders: services of one tag due today (``days`` after, or ``km`` at the customer's
+  newest run estimate, within the catch-up window), found by time range
+  (``ix_purchases_tag_created``, ``ix_visits_tag_created``, on Unix seconds) and not
+  followed by a later one of the tag (``*_customer_tag``);
 - trade-in: the car's year from the profile (JSON) or the newest reading projected to
   today (``bot.services.mileage``), minus those who already had their offer;
 - win-back: the scoring's own figures (customer_scores: purchases, days since the first and
@@ -19,13 +21,14 @@ from __future__ import annotations
 
 import calendar
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Integer, and_, cast, exists, or_, select, union_all
+from sqlalchemy import BigInteger, Integer, Select, and_, cast, exists, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.config import Settings, TradeInSettings, WinBackSettings
+from bot.config import ReminderRule, ReminderSettings, Settings, TradeInSettings, WinBackSettings
 from bot.db.models import (
     CampaignMember,
     Customer,
@@ -33,11 +36,13 @@ from bot.db.models import (
     MileageReport,
     Purchase,
     Visit,
+    unix_seconds,
 )
 from bot.services.live_purchases import is_live_of
-from bot.services.mileage import latest_reading, projected_km_at_least
+from bot.services.mileage import MONTH_SECONDS, latest_reading, projected_km_at_least
 
 OLDEST_AGE_YEARS = 150  # the birthday probe covers this many years back
+DAY = 86_400
 
 
 def marketable() -> ColumnElement[bool]:
@@ -80,8 +85,55 @@ async def holiday_candidates(session: AsyncSession) -> list[int]:
     )
 
 
-def _last_services(tag: str, since: datetime, until: datetime) -> list[ColumnElement[bool]]:
-    """Per table: services of ``tag`` in [since, until] with no later service of the tag."""
+def latest_run(customer_id: Any, default_km: int) -> ColumnElement[int]:
+    """SQL: the customer's monthly run as estimated with their newest reading (the default
+    run without readings)."""
+    newest = (
+        select(MileageReport.monthly_km)
+        .where(MileageReport.customer_id == customer_id)
+        .order_by(MileageReport.reported_at.desc(), MileageReport.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return cast(func.coalesce(newest, default_km), BigInteger)
+
+
+def _due(
+    model: type[Purchase] | type[Visit],
+    rule: ReminderRule,
+    settings: ReminderSettings,
+    now_ts: int,
+) -> ColumnElement[bool]:
+    """Due within the catch-up window: ``days`` after the service, or when ``km`` are run
+    since it at the customer's newest run estimate, whichever comes first."""
+    catch_up = settings.catch_up_days * DAY
+    ts = model.created_ts
+    due: list[ColumnElement[bool]] = []
+    if rule.days is not None:
+        first, last = now_ts - (rule.days * DAY + catch_up), now_ts - rule.days * DAY
+        due.append(and_(ts >= first, ts <= last))
+    if rule.km is not None:
+        run = latest_run(model.customer_id, settings.default_monthly_km)
+        goal = rule.km * MONTH_SECONDS
+        soonest = now_ts - rule.km * MONTH_SECONDS // settings.max_monthly_km
+        oldest = now_ts - ((rule.days or 3650) * DAY + catch_up)
+        due.append(
+            and_(
+                ts <= soonest,
+                ts >= oldest,
+                run * (now_ts - ts) >= goal,
+                run * (now_ts - catch_up - ts) < goal,
+            )
+        )
+    return or_(*due)
+
+
+def _last_services(
+    rule: ReminderRule, settings: ReminderSettings, now_ts: int
+) -> list[Select[tuple[int, int]]]:
+    """Per table: services of the rule's tag due today (within the catch-up window) with no
+    later service of the tag (a live purchase or a visit)."""
+    tag = rule.tag
     later_purchase, later_visit = aliased(Purchase), aliased(Visit)
 
     def no_later(model: type[Purchase] | type[Visit]) -> list[ColumnElement[bool]]:
@@ -89,48 +141,42 @@ def _last_services(tag: str, since: datetime, until: datetime) -> list[ColumnEle
             ~exists().where(
                 later_purchase.customer_id == model.customer_id,
                 later_purchase.service_tag == tag,
-                later_purchase.created_at > model.created_at,
+                later_purchase.created_ts > model.created_ts,
                 is_live_of(later_purchase),
             ),
             ~exists().where(
                 later_visit.customer_id == model.customer_id,
                 later_visit.service_tag == tag,
-                later_visit.created_at > model.created_at,
+                later_visit.created_ts > model.created_ts,
             ),
         ]
 
-    purchases = select(Purchase.customer_id, Purchase.created_at).where(
-        Purchase.service_tag == tag,
-        Purchase.created_at >= since,
-        Purchase.created_at <= until,
-        is_live_of(Purchase),
-        *no_later(Purchase),
-    )
-    visits = select(Visit.customer_id, Visit.created_at).where(
-        Visit.service_tag == tag,
-        Visit.created_at >= since,
-        Visit.created_at <= until,
-        *no_later(Visit),
-    )
-    return [purchases, visits]  # type: ignore[list-item]
+    selects = []
+    for model in (Purchase, Visit):
+        live = [is_live_of(Purchase)] if model is Purchase else []
+        selects.append(
+            select(model.customer_id, model.created_ts).where(
+                model.service_tag == tag,
+                _due(model, rule, settings, now_ts),
+                *live,
+                *no_later(model),
+            )
+        )
+    return selects
 
 
 async def reminder_candidates(
-    session: AsyncSession, tag: str, since: datetime, until: datetime
+    session: AsyncSession, rule: ReminderRule, settings: ReminderSettings, now: datetime
 ) -> dict[int, datetime]:
-    """customer id -> their last service of ``tag``, for services in [since, until]."""
-    services = union_all(*_last_services(tag, since, until)).subquery()  # type: ignore[arg-type]
+    """customer id -> their last service of the rule's tag, when a reminder is due today."""
+    now_ts = unix_seconds(now)
+    services = union_all(*_last_services(rule, settings, now_ts)).subquery()
     rows = await session.execute(
-        select(services.c.customer_id, services.c.created_at)
+        select(services.c.customer_id, services.c.created_ts)
         .join(Customer, Customer.id == services.c.customer_id)
         .where(marketable())
     )
-    last: dict[int, datetime] = {}
-    for customer_id, at in rows.all():
-        at = at if at.tzinfo else at.replace(tzinfo=UTC)
-        if customer_id not in last or at > last[customer_id]:
-            last[customer_id] = at
-    return last
+    return {customer_id: datetime.fromtimestamp(ts, UTC) for customer_id, ts in rows.all()}
 
 
 def _not_enrolled(campaign_id: int, occurrence: str) -> ColumnElement[bool]:
@@ -231,8 +277,7 @@ async def selection_pass(
     counts = {"birthday": len(await birthday_candidates(session, today))}
     reminders = 0
     for rule in settings.reminders.rules:
-        since, until = reminder_window(settings, rule.days, rule.km, now)
-        reminders += len(await reminder_candidates(session, rule.tag, since, until))
+        reminders += len(await reminder_candidates(session, rule, settings.reminders, now))
     counts["reminders"] = reminders
     counts["tradein"] = len(
         await tradein_candidates(
@@ -249,18 +294,3 @@ async def selection_pass(
         )
     )
     return counts
-
-
-def reminder_window(
-    settings: Settings, days: int | None, km: int | None, now: datetime
-) -> tuple[datetime, datetime]:
-    """Services that may be due now: the days rule makes them due ``days`` after, the km
-    rule no sooner than at the largest believable run; older than the days rule plus the
-    catch-up window, a reminder would be too late."""
-    rules = settings.reminders
-    soonest = [timedelta(days=days)] if days is not None else []
-    if km is not None:
-        soonest.append(timedelta(days=30.436875 * km / rules.max_monthly_km))
-    until = now - min(soonest)
-    oldest = timedelta(days=(days if days is not None else 3650) + rules.catch_up_days)
-    return now - oldest, until

@@ -1,9 +1,11 @@
 """Car jobs (seed 004): service reminders and the one-time trade-in offer.
 
 Service reminders, per ``reminders.rules`` entry (a service tag): due ``days`` after the
-customer's last live purchase or visit with that tag, or when the estimated kilometres
-since it reach ``km`` (``bot.services.mileage``), whichever comes first. Sent on the day it
-is due, or within ``catch_up_days`` after (a worker that was down catches up); once per
+customer's last live purchase or visit with that tag, or when the kilometres since it at
+their newest estimated monthly run (``bot.services.mileage``; the default run without
+readings) reach ``km``, whichever comes first (``job_selection.reminder_candidates``). Sent
+on the day it is due, or within ``catch_up_days`` after (a worker that was down catches
+up); once per
 service (campaign ``reminder:<tag>``, occurrence = the local date of that service, so a
 new service starts a new reminder). The text names make, model and year and may carry an
 offer on the tag ("скидка 15% на замену масла до конца месяца", seed 004).
@@ -14,14 +16,14 @@ reaches ``tradein.age_years`` or its estimated mileage ``tradein.km``.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import ReminderRule
 from bot.db.models import Customer
 from bot.services.context import Business
-from bot.services.job_selection import reminder_candidates, reminder_window, tradein_candidates
+from bot.services.job_selection import reminder_candidates, tradein_candidates
 from bot.services.jobs_common import (
     Build,
     JobReport,
@@ -31,7 +33,7 @@ from bot.services.jobs_common import (
     profile_context,
     run_for,
 )
-from bot.services.mileage import Odometer, car_age_years, odometer
+from bot.services.mileage import car_age_years, odometer
 
 TRADEIN = "tradein"
 TRADEIN_OCCURRENCE = "once"
@@ -39,17 +41,6 @@ TRADEIN_OCCURRENCE = "once"
 
 def reminder_campaign(rule: ReminderRule) -> str:
     return f"reminder:{rule.tag}"
-
-
-def due_at(rule: ReminderRule, service_at: datetime, car: Odometer) -> datetime | None:
-    """When the service is due again: the days rule or the km rule, whichever is first."""
-    due = [service_at + timedelta(days=rule.days)] if rule.days is not None else []
-    if rule.km is not None and car.known:
-        start = car.at(service_at) or 0
-        reached = car.reaches(start + rule.km, service_at)
-        if reached is not None:
-            due.append(reached)
-    return min(due) if due else None
 
 
 def reminder_build(biz: Business, rule: ReminderRule, service_at: datetime) -> Build:
@@ -79,16 +70,7 @@ async def due_reminders(
     biz: Business, session: AsyncSession, rule: ReminderRule, now: datetime
 ) -> dict[int, datetime]:
     """customer id -> the service a reminder is due for today (within the catch-up)."""
-    since, until = reminder_window(biz.settings, rule.days, rule.km, now)
-    candidates = await reminder_candidates(session, rule.tag, since, until)
-    today = local_today(biz.settings, now)
-    oldest = today - timedelta(days=biz.settings.reminders.catch_up_days)
-    due: dict[int, datetime] = {}
-    for customer_id, service_at in candidates.items():
-        when = due_at(rule, service_at, await odometer(session, customer_id))
-        if when is not None and oldest <= local_today(biz.settings, when) <= today and when <= now:
-            due[customer_id] = service_at
-    return due
+    return await reminder_candidates(session, rule, biz.settings.reminders, now)
 
 
 async def run_reminders(biz: Business) -> dict[str, int]:

@@ -113,22 +113,6 @@ class Odometer:
             run = self.points[-1][2]
         return max(0, km + round(run * ((moment - at) / MONTH)))
 
-    def reaches(self, km: int, after: datetime) -> datetime | None:
-        """The moment the estimate first reaches ``km`` at or after ``after`` (None: never)."""
-        if not self.points:
-            return None
-        start = self.at(after) or 0
-        if start >= km:
-            return after
-        for at, reading, _run in self.points:
-            if at > after and reading >= km:
-                return at
-        last_at, last_km, run = self.points[-1]
-        base_at, base_km = (last_at, last_km) if last_at > after else (after, start)
-        if run <= 0:
-            return None
-        return base_at + MONTH * ((km - base_km) / run)
-
 
 async def odometer(session: AsyncSession, customer_id: int) -> Odometer:
     return Odometer.of(await readings(session, customer_id))

@@ -17,6 +17,12 @@ down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# created_at as whole Unix seconds, the model's column default (as in 0004 for purchases)
+BACKFILL = {
+    "sqlite": "CAST(strftime('%s', substr(created_at, 1, 19)) AS INTEGER)",
+    "postgresql": "CAST(floor(extract(epoch FROM created_at)) AS BIGINT)",
+}
+
 
 def upgrade() -> None:
     """Upgrade schema."""
@@ -37,18 +43,24 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_mileage_customer", "mileage_reports", ["customer_id", "reported_at"])
+    # visits.created_ts: created_at as whole Unix seconds, as purchases have since 0004
+    dialect = op.get_bind().dialect.name
+    op.add_column("visits", sa.Column("created_ts", sa.BigInteger(), nullable=True))
+    op.execute(f"UPDATE visits SET created_ts = {BACKFILL[dialect]}")
+    with op.batch_alter_table("visits", schema=None) as batch_op:
+        batch_op.alter_column("created_ts", existing_type=sa.BigInteger(), nullable=False)
     # the daily selection pass (bench/selection.py): birthdays of one day, services of one
-    # tag in a date range and whether a later one followed
+    # tag in a time range and whether a later one followed
     op.create_index("ix_customers_birthday", "customers", ["birthday"])
     op.create_index(
-        "ix_purchases_tag_created", "purchases", ["service_tag", "created_at", "customer_id"]
+        "ix_purchases_tag_created", "purchases", ["service_tag", "created_ts", "customer_id"]
     )
     op.create_index(
-        "ix_purchases_customer_tag", "purchases", ["customer_id", "service_tag", "created_at"]
+        "ix_purchases_customer_tag", "purchases", ["customer_id", "service_tag", "created_ts"]
     )
-    op.create_index("ix_visits_tag_created", "visits", ["service_tag", "created_at", "customer_id"])
+    op.create_index("ix_visits_tag_created", "visits", ["service_tag", "created_ts", "customer_id"])
     op.create_index(
-        "ix_visits_customer_tag", "visits", ["customer_id", "service_tag", "created_at"]
+        "ix_visits_customer_tag", "visits", ["customer_id", "service_tag", "created_ts"]
     )
 
 
@@ -59,5 +71,7 @@ def downgrade() -> None:
     op.drop_index("ix_purchases_customer_tag", table_name="purchases")
     op.drop_index("ix_purchases_tag_created", table_name="purchases")
     op.drop_index("ix_customers_birthday", table_name="customers")
+    with op.batch_alter_table("visits", schema=None) as batch_op:
+        batch_op.drop_column("created_ts")
     op.drop_index("ix_mileage_customer", table_name="mileage_reports")
     op.drop_table("mileage_reports")
