@@ -156,11 +156,16 @@ async def test_tradein_once_by_age_or_estimated_mileage(app: App) -> None:
     await reading(app.biz.db, far.id, 148_000, now - timedelta(days=61), 1250)  # ~150,500 now
     young = await member(app.biz.db, 3, now, profile={**VESTA, "year": 2024})
     await reading(app.biz.db, young.id, 100_000, now - timedelta(days=61), 1250)
-    assert await jobs_car.run_tradein(jobs.biz) == {"candidates": 2, "sent": 2}
+    # an old reading's fast run projects 166,000 km; the newest one says 141,000: nothing
+    slowed = await member(app.biz.db, 4, now, profile={**VESTA, "year": 2024})
+    await reading(app.biz.db, slowed.id, 140_000, now - timedelta(days=400), 2000)
+    await reading(app.biz.db, slowed.id, 141_000, now - timedelta(days=10), 100)
+    assert await jobs_car.run_tradein(jobs.biz) == {"candidates": 3, "sent": 2, "nothing": 1}
     assert sorted(m.customer_id for m in await members(app.biz.db)) == [old.id, far.id]
     app.clock.advance(timedelta(days=30))
     assert await jobs_car.run_tradein(variant(app, tradein={"km": 150_000}).biz) == {
-        "candidates": 0
+        "candidates": 1,
+        "nothing": 1,
     }
     await app.deliver()
     assert app.fake.texts(CHAT_BASE + 1)[0].startswith(

@@ -11,8 +11,9 @@ the pass stays within seconds on a million customers (bench/selection.py, migrat
   newest run estimate, within the catch-up window), found by time range
   (``ix_purchases_tag_created``, ``ix_visits_tag_created``, on Unix seconds) and not
   followed by a later one of the tag (``*_customer_tag``);
-- trade-in: the car's year from the profile (JSON) or the newest reading projected to
-  today (``bot.services.mileage``), minus those who already had their offer;
+- trade-in: the car's year from the profile (JSON), or any reading projected to today with
+  its run (``bot.services.mileage``; the job checks the newest one before sending), minus
+  those who already had their offer;
 - win-back: the scoring's own figures (customer_scores: purchases, days since the first and
   the last, P(alive)); the usual interval is theirs, (first - last) / (purchases - 1).
 """
@@ -39,7 +40,7 @@ from bot.db.models import (
     unix_seconds,
 )
 from bot.services.live_purchases import is_live_of
-from bot.services.mileage import MONTH_SECONDS, latest_reading, projected_km_at_least
+from bot.services.mileage import MONTH_SECONDS, projected_km_at_least
 
 OLDEST_AGE_YEARS = 150  # the birthday probe covers this many years back
 DAY = 86_400
@@ -213,7 +214,6 @@ async def tradein_candidates(
             .join(Customer, Customer.id == MileageReport.customer_id)
             .where(
                 marketable(),
-                latest_reading(),
                 projected_km_at_least(rules.km, now),
                 _not_enrolled(campaign_id, occurrence),
             )

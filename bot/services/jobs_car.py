@@ -101,14 +101,18 @@ async def run_reminders(biz: Business) -> dict[str, int]:
 
 
 def tradein_build(biz: Business) -> Build:
-    async def build(session: AsyncSession, customer: Customer) -> Send:
+    rules = biz.settings.tradein
+
+    async def build(session: AsyncSession, customer: Customer) -> Send | None:
         now = biz.clock.now()
-        car = await odometer(session, customer.id)
+        km = (await odometer(session, customer.id)).at(now)
+        age = car_age_years(customer.profile, local_today(biz.settings, now))
+        old = rules.age_years is not None and age is not None and age >= rules.age_years
+        far = rules.km is not None and km is not None and km >= rules.km
+        if not (old or far):  # an older reading's run promised more than the newest one
+            return None
         context = profile_context(biz.settings, customer)
-        context.update(
-            km=car.at(now),
-            age_years=car_age_years(customer.profile, local_today(biz.settings, now)),
-        )
+        context.update(km=km if far else None, age_years=age)
         return Send(
             template="jobs.tradein",
             kind="tradein",

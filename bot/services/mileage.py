@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, cast, exists, select
+from sqlalchemy import BigInteger, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.config import ReminderSettings
@@ -121,16 +120,6 @@ async def odometer(session: AsyncSession, customer_id: int) -> Odometer:
 def car_age_years(profile: dict[str, Any] | None, today: date) -> int | None:
     year = (profile or {}).get("year")
     return today.year - int(year) if isinstance(year, int) else None
-
-
-def latest_reading() -> ColumnElement[bool]:
-    """``MileageReport`` rows that are a customer's newest reading (for the selection)."""
-    later = aliased(MileageReport)
-    return ~exists().where(
-        later.customer_id == MileageReport.customer_id,
-        (later.reported_at > MileageReport.reported_at)
-        | ((later.reported_at == MileageReport.reported_at) & (later.id > MileageReport.id)),
-    )
 
 
 def projected_km_at_least(km: int, now: datetime) -> ColumnElement[bool]:
