@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import UTC, date, datetime, timedelta
+from time import perf_counter
 from typing import Any
 
 from sqlalchemy import BigInteger, Integer, Select, and_, cast, exists, func, or_, select, union_all
@@ -265,25 +266,41 @@ async def winback_candidates(
 
 
 async def selection_pass(
-    session: AsyncSession, settings: Settings, now: datetime, campaigns: dict[str, int]
+    session: AsyncSession,
+    settings: Settings,
+    now: datetime,
+    campaigns: dict[str, int],
+    timings: dict[str, float] | None = None,
 ) -> dict[str, int]:
     """The whole daily pass (what bench/selection.py times): candidates per job.
 
-    ``campaigns``: job name -> campaign id (the trade-in and win-back exclusions).
+    ``campaigns``: job name -> campaign id (the trade-in and win-back exclusions);
+    ``timings``, when given, receives the seconds each job's selection took.
     """
     from bot.services.jobs_common import local_today, window_start
 
     today = local_today(settings, now)
+    clock = perf_counter()
+    spent = timings if timings is not None else {}
+
+    def lap(job: str) -> None:
+        nonlocal clock
+        spent[job] = perf_counter() - clock
+        clock = perf_counter()
+
     counts = {"birthday": len(await birthday_candidates(session, today))}
+    lap("birthday")
     reminders = 0
     for rule in settings.reminders.rules:
         reminders += len(await reminder_candidates(session, rule, settings.reminders, now))
     counts["reminders"] = reminders
+    lap("reminders")
     counts["tradein"] = len(
         await tradein_candidates(
             session, settings.tradein, campaigns.get("tradein", 0), "once", now, today
         )
     )
+    lap("tradein")
     counts["winback"] = len(
         await winback_candidates(
             session,
@@ -293,4 +310,5 @@ async def selection_pass(
             now,
         )
     )
+    lap("winback")
     return counts
