@@ -118,15 +118,17 @@ def _due(
         run = latest_run(model.customer_id, settings.default_monthly_km)
         goal = rule.km * MONTH_SECONDS
         soonest = now_ts - rule.km * MONTH_SECONDS // settings.max_monthly_km
-        oldest = now_ts - ((rule.days or 3650) * DAY + catch_up)
-        due.append(
-            and_(
-                ts <= soonest,
-                ts >= oldest,
-                run * (now_ts - ts) >= goal,
-                run * (now_ts - catch_up - ts) < goal,
-            )
-        )
+        window = (rule.days or 3650) * DAY + catch_up
+        km_due = [ts <= soonest, ts >= now_ts - window]
+        # Within the window only a run of at least this much reaches km: when the default
+        # run is slower, only customers with a reading that fast can be due by km (a cheap
+        # semi-join before the per-service look-up of the newest run).
+        slowest = -(-goal // window)
+        if settings.default_monthly_km < slowest:
+            fast = select(MileageReport.customer_id).where(MileageReport.monthly_km >= slowest)
+            km_due.append(model.customer_id.in_(fast))
+        km_due += [run * (now_ts - ts) >= goal, run * (now_ts - catch_up - ts) < goal]
+        due.append(and_(*km_due))
     return or_(*due)
 
 
