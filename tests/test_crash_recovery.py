@@ -86,7 +86,6 @@ url = "{db_url}"
 [outbox]
 concurrency = {concurrency}
 poll_seconds = 0.2
-max_attempts = 50
 """
 
 

@@ -96,9 +96,11 @@ class OutboxSender:
         except Exception as err:  # 5xx, network, unexpected API answers: retry with backoff
             attempt = message.attempts + 1
             retry = None
-            if not isinstance(err, PERMANENT) and attempt < self.settings.max_attempts:
+            if not isinstance(err, PERMANENT):  # interim: the hardened sender follows
                 wait = BACKOFF_SECONDS[min(attempt - 1, len(BACKOFF_SECONDS) - 1)]
                 retry = self.biz.clock.now() + timedelta(seconds=wait)
+                if message.deadline is not None and retry > message.deadline:
+                    retry = None
             error = self._error_text(err)
             log.warning("send failed: %s", error, extra={"outbox_id": message.id})
             SENDS.labels(outcome="retry" if retry else "failed").inc()

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.config import DEFAULT_MESSAGE_KINDS, MessageKind
 from bot.db.engine import Database
-from bot.db.models import OutboxMessage, OutboxState
+from bot.db.models import OutboxMessage, OutboxPriority, OutboxState
 
 
 def enqueue(
@@ -21,7 +23,23 @@ def enqueue(
     text: str,
     customer_id: int | None = None,
     reply_markup: dict[str, Any] | None = None,
+    kind: str = "notice",
+    source: str | None = None,
+    not_before: datetime | None = None,
+    deadline: datetime | None = None,
+    kinds: Mapping[str, MessageKind] = DEFAULT_MESSAGE_KINDS,
 ) -> OutboxMessage:
+    """Queue a message in the caller's transaction.
+
+    The kind's rule (``kinds``: pass ``biz.settings.outbox.kinds`` so the owner's config
+    applies; the default is the shipped table) gives the priority and, unless ``deadline``
+    is given, the deadline: ``not_before`` (or ``now``) plus the kind's ``ttl_minutes``.
+    Contact discipline (opt-in, cap, quiet hours) is not checked here: marketing goes
+    through ``bot.services.contact.queue_for``.
+    """
+    rule = kind_rule(kinds, kind)
+    if deadline is None:
+        deadline = (not_before or now) + timedelta(minutes=rule.ttl_minutes)
     message = OutboxMessage(
         chat_id=chat_id,
         customer_id=customer_id,
@@ -30,9 +48,28 @@ def enqueue(
         state=OutboxState.PENDING,
         attempts=0,
         created_at=now,
+        kind=kind,
+        priority=PRIORITIES[rule.priority],
+        source=source,
+        not_before=not_before,
+        deadline=deadline,
     )
     session.add(message)
     return message
+
+
+PRIORITIES: dict[str, OutboxPriority] = {
+    "transactional": OutboxPriority.TRANSACTIONAL,
+    "bulk": OutboxPriority.BULK,
+}
+
+
+def kind_rule(kinds: Mapping[str, MessageKind], kind: str) -> MessageKind:
+    """The rule of a message kind; an unknown kind is a programming error."""
+    try:
+        return kinds[kind]
+    except KeyError:
+        raise ValueError(f"unknown outbox message kind {kind!r}") from None
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
