@@ -44,7 +44,19 @@ from bot.services.errors import ServiceError
 from bot.services.staff import sync_outlets
 from bot.texts import Texts
 from bot.web import build_web_app
-from handlers import common, errors, fallback, member, menu, owner, privacy, signup, staff
+from handlers import (
+    broadcast,
+    campaigns,
+    common,
+    errors,
+    fallback,
+    member,
+    menu,
+    owner,
+    privacy,
+    signup,
+    staff,
+)
 from handlers.commands import CommandError
 from handlers.deep_links import OWNER_CODE_PREFIX
 from handlers.middlewares import ActorMiddleware, UpdateContextMiddleware
@@ -106,6 +118,8 @@ def build_dispatcher(biz: Business, storage: BaseStorage | None = None) -> Dispa
     dp.include_routers(  # sign-up last: its catch-alls answer an open question
         common.make_router(),
         owner.make_router(),
+        broadcast.make_router(),
+        campaigns.make_router(),
         staff.make_router(),
         member.make_router(),
         privacy.make_router(),

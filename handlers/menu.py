@@ -24,7 +24,9 @@ CUSTOMER_COMMANDS = (
     "forget", "help", "cancel",
 )  # fmt: skip
 STAFF_ONLY_COMMANDS = ("find", *STAFF_COMMANDS)
-OWNER_ONLY_COMMANDS = ("adjust", "client", "rescore", "kpi", "invite", "staff")
+OWNER_ONLY_COMMANDS = (
+    "adjust", "client", "rescore", "kpi", "invite", "staff", "broadcast", "campaigns",
+)  # fmt: skip
 
 COMMANDS_BY_ROLE: dict[Role, tuple[str, ...]] = {
     Role.STRANGER: CUSTOMER_COMMANDS,

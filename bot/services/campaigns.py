@@ -87,3 +87,29 @@ async def enrol(
     except IntegrityError:
         return None
     return member
+
+
+async def enrol_new(
+    session: AsyncSession,
+    campaign: Campaign,
+    customer_ids: list[int],
+    occurrence: str,
+    *,
+    now: datetime,
+) -> list[CampaignMember]:
+    """Enrol many customers in a campaign made in this same transaction (a broadcast):
+    nobody can be enrolled already, so the rows are inserted in one batch, with the same
+    holdout rule as :func:`enrol`."""
+    members = [
+        CampaignMember(
+            campaign_id=campaign.id,
+            customer_id=customer_id,
+            occurrence=occurrence,
+            held_out=is_held_out(campaign.id, customer_id, campaign.holdout_percent),
+            enrolled_at=now,
+        )
+        for customer_id in customer_ids
+    ]
+    session.add_all(members)
+    await session.flush()
+    return members

@@ -1,0 +1,297 @@
+"""An owner's broadcast: check it over the whole audience, then queue it at once.
+
+The wizard (``handlers/broadcast.py``) builds a :class:`Draft`; :func:`prepare` renders
+it for every customer of the audience (placeholder failures are found here, before
+anything is sent) and says who the contact rules exclude; :func:`launch` makes the
+campaign and, in one transaction, enrols the reachable audience (a random holdout gets
+nothing), grants the optional offer and queues each message through the contact rules
+(opt-in, frequency cap, quiet hours) with the campaign as the rows' ``source``. The outbox
+sender delivers; :func:`progress` reads the campaign's rows; :func:`cancel` stops what is
+still pending.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Campaign, CampaignKind, Customer, OfferKind, OutboxMessage, OutboxState
+from bot.services import audience, campaigns, contact, offers
+from bot.services.audit import audit_act
+from bot.services.broadcast_text import CheckResult, MessageSpec, Renderer, check_all
+from bot.services.context import Business
+from bot.services.errors import ServiceError
+from bot.services.idempotency import Outcome, run_once
+from bot.services.roles import Actor
+
+OCCURRENCE = "send"  # a broadcast is sent once: one occurrence per campaign
+KIND = "broadcast"  # the outbox kind (``[outbox.kinds.broadcast]``)
+MESSAGE_TEMPLATE = "broadcast.message"  # body and offer line, as a customer gets them
+OFFER_DAYS = (7, 14, 30)
+MAX_POINTS = 100_000
+MAX_TITLE = 64
+
+
+class OfferSpec(BaseModel):
+    """The optional offer: bonus points, or a percent off, valid ``days`` from the send."""
+
+    kind: Literal["points", "percent"]
+    value: int = Field(ge=1, le=MAX_POINTS)
+    days: int = Field(ge=1, le=365)
+
+    def offer_kind(self) -> OfferKind:
+        return OfferKind.POINTS if self.kind == "points" else OfferKind.PERCENT
+
+
+class Draft(BaseModel):
+    """A broadcast as the owner confirmed it (the wizard's FSM data, JSON)."""
+
+    filters: dict[str, object] = Field(default_factory=dict)
+    message: MessageSpec
+    offer: OfferSpec | None = None
+    title: str | None = Field(default=None, max_length=MAX_TITLE)
+
+
+@dataclass(frozen=True)
+class Preparation:
+    audience: int  # customers matching the filters
+    reachable: int  # of them, those the contact rules allow now
+    excluded: dict[str, int]  # contact verdict -> customers it excludes
+    holdout_percent: int
+    expected_holdout: int
+    check: CheckResult
+    sample: Customer | None  # a real customer of the audience, for the preview
+    seconds: float  # the send's duration at Telegram's rate
+    starts_at: datetime  # after the quiet hours, if they are on now
+
+    @property
+    def expected_recipients(self) -> int:
+        return self.reachable - self.expected_holdout
+
+
+def _validated(biz: Business, draft: Draft) -> Draft:
+    try:
+        filters = audience.validate(biz.settings, draft.filters)
+    except audience.AudienceError as err:
+        raise ServiceError("broadcast_bad_filter", reason=str(err)) from None
+    if draft.offer is not None and draft.offer.kind == "percent" and draft.offer.value > 100:
+        raise ServiceError("broadcast_bad_offer")
+    return draft.model_copy(update={"filters": filters})
+
+
+async def _reachable(
+    session: AsyncSession, biz: Business, draft: Draft, now: datetime
+) -> tuple[list[Customer], list[Customer], Counter[str]]:
+    everyone = await audience.customers(session, biz, draft.filters)
+    verdicts = await contact.reach_many(session, biz, everyone, now, kind=KIND)
+    ok = [c for c in everyone if verdicts[c.id] is contact.ContactVerdict.OK]
+    excluded = Counter(str(v) for v in verdicts.values() if v is not contact.ContactVerdict.OK)
+    return everyone, ok, excluded
+
+
+async def prepare(biz: Business, draft: Draft) -> Preparation:
+    """Everything the confirmation shows, and the message rendered for the WHOLE audience
+    (raises MessageError when the owner's text does not compile)."""
+    draft = _validated(biz, draft)
+    now = biz.clock.now()
+    async with biz.db.read() as session:
+        everyone, ok, excluded = await _reachable(session, biz, draft, now)
+    check = check_all(biz, draft.message, everyone)
+    percent = biz.settings.campaigns.holdout_percent
+    holdout = round(len(ok) * percent / 100)
+    rule = biz.settings.outbox.kinds[KIND]
+    starts = contact.after_quiet_hours(biz, now) if rule.waits_for_morning else now
+    return Preparation(
+        audience=len(everyone),
+        reachable=len(ok),
+        excluded=dict(excluded),
+        holdout_percent=percent,
+        expected_holdout=holdout,
+        check=check,
+        sample=(ok or everyone or [None])[0],
+        seconds=(len(ok) - holdout) / biz.settings.outbox.rate_per_second,
+        starts_at=starts,
+    )
+
+
+def preview_text(biz: Business, draft: Draft, customer: Customer, locale: str) -> str:
+    """The message exactly as ``customer`` would get it (a sample offer code)."""
+    body = Renderer(biz, draft.message).render(customer)
+    return biz.texts.render(
+        locale, MESSAGE_TEMPLATE, body=body, offer=_offer_view(draft, None, biz.clock.now())
+    )
+
+
+def _offer_view(draft: Draft, code: str | None, now: datetime) -> dict[str, object] | None:
+    if draft.offer is None:
+        return None
+    return {
+        "kind": draft.offer.kind,
+        "value": draft.offer.value,
+        "code": code or "PREVIEW",
+        "until": now + timedelta(days=draft.offer.days),
+    }
+
+
+class Launched(BaseModel):
+    campaign_id: int
+    queued: int
+    held_out: int
+    excluded: int
+
+
+async def launch(biz: Business, actor: Actor, key: str, draft: Draft) -> Outcome[Launched]:
+    """Make the campaign and queue every message, exactly once per ``key`` (the confirm
+    button's callback). A message that fails to render refuses the whole send
+    (``broadcast_render_failed``): nothing is written, nothing half-sent."""
+    draft = _validated(biz, draft)
+    now = biz.clock.now()
+
+    async def work(session: AsyncSession) -> Launched:
+        everyone, ok, _ = await _reachable(session, biz, draft, now)
+        if not ok:
+            raise ServiceError("broadcast_nobody")
+        renderer = Renderer(biz, draft.message)
+        campaign = Campaign(
+            kind=CampaignKind.BROADCAST,
+            name=(draft.title or f"broadcast {now:%Y-%m-%d %H:%M}")[:MAX_TITLE],
+            holdout_percent=biz.settings.campaigns.holdout_percent,
+            state="active",
+            created_by_tg_id=actor.tg_id,
+            created_at=now,
+            audience=draft.filters,
+            message=draft.message.model_dump_json(),
+            offer=draft.offer.model_dump() if draft.offer else None,
+        )
+        session.add(campaign)
+        await session.flush()
+        members = await campaigns.enrol_new(session, campaign, [c.id for c in ok], OCCURRENCE,
+                                            now=now)  # fmt: skip
+        by_id = {c.id: c for c in ok}
+        source = campaigns.source_of(campaign.id)
+        queued: list[tuple[object, OutboxMessage]] = []
+        for member in members:
+            if member.held_out:
+                continue
+            customer = by_id[member.customer_id]
+            try:
+                body = renderer.render(customer)
+            except Exception as err:
+                raise ServiceError("broadcast_render_failed", card=customer.card_code) from err
+            offer = None
+            if draft.offer is not None:
+                offer = await offers.grant(
+                    session,
+                    customer_id=customer.id,
+                    kind=draft.offer.offer_kind(),
+                    value=Decimal(draft.offer.value),
+                    valid_from=now,
+                    valid_until=now + timedelta(days=draft.offer.days),
+                    source=source,
+                    dedupe_key=None,  # exactly once by the launch's own key
+                    now=now,
+                )
+                member.offer_id = offer.id if offer else None
+            message = contact.queue_reached(
+                session, biz, customer, MESSAGE_TEMPLATE, kind=KIND, source=source, now=now,
+                body=body, offer=_offer_view(draft, offer.code if offer else None, now),
+            )  # fmt: skip
+            queued.append((member, message))
+        await session.flush()
+        for member, message in queued:
+            member.outbox_id = message.id  # type: ignore[attr-defined]
+        audit_act(session, actor, "broadcast", key, now, campaign_id=campaign.id,
+                  queued=len(queued), audience=len(everyone))  # fmt: skip
+        return Launched(
+            campaign_id=campaign.id,
+            queued=len(queued),
+            held_out=len(members) - len(queued),
+            excluded=len(everyone) - len(ok),
+        )
+
+    return await run_once(biz.db, biz.clock, key, Launched, work, event="broadcast")
+
+
+@dataclass
+class Progress:
+    campaign_id: int
+    state: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def pending(self) -> int:
+        return self.counts.get(OutboxState.PENDING, 0)
+
+    @property
+    def sent(self) -> int:
+        return self.counts.get(OutboxState.SENT, 0)
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get(OutboxState.FAILED, 0)
+
+    @property
+    def stopped(self) -> int:
+        return sum(self.counts.get(s, 0) for s in _VOID)
+
+    @property
+    def finished(self) -> bool:
+        return self.pending == 0
+
+
+_VOID = (OutboxState.CANCELLED, OutboxState.EXPIRED, OutboxState.SKIPPED)
+
+
+async def progress(biz: Business, campaign_id: int) -> Progress:
+    """The campaign's outbox rows by state."""
+    async with biz.db.read() as session:
+        campaign = await session.get(Campaign, campaign_id)
+        rows = await session.execute(
+            select(OutboxMessage.state, func.count(OutboxMessage.id))
+            .where(OutboxMessage.source == campaigns.source_of(campaign_id))
+            .group_by(OutboxMessage.state)
+        )
+        counts = {str(state): int(n) for state, n in rows.all()}
+    return Progress(campaign_id, campaign.state if campaign else "unknown", counts)
+
+
+class Cancelled(BaseModel):
+    campaign_id: int
+    cancelled: int
+
+
+async def cancel(biz: Business, actor: Actor, key: str, campaign_id: int) -> Outcome[Cancelled]:
+    """Stop a broadcast: its messages not yet sent are cancelled (the sender skips them)."""
+    now = biz.clock.now()
+
+    async def work(session: AsyncSession) -> Cancelled:
+        campaign = await session.get(Campaign, campaign_id)
+        if campaign is None or campaign.kind != CampaignKind.BROADCAST:
+            raise ServiceError("campaign_unknown")
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.source == campaigns.source_of(campaign_id),
+                OutboxMessage.state == OutboxState.PENDING,
+            )
+            .values(state=OutboxState.CANCELLED)
+            .execution_options(synchronize_session=False)
+        )
+        campaign.state = "cancelled"
+        cancelled = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        audit_act(session, actor, "broadcast_cancel", key, now, campaign_id=campaign_id,
+                  cancelled=cancelled)  # fmt: skip
+        return Cancelled(campaign_id=campaign_id, cancelled=cancelled)
+
+    return await run_once(biz.db, biz.clock, key, Cancelled, work, event="broadcast_cancel")
