@@ -1,0 +1,297 @@
+"""The /broadcast wizard end to end: real Updates through the production dispatcher, the
+Bot API double, a real database (issue 12, "/broadcast wizard" and its tests).
+
+"audience by filters ... with the live count after each filter; a message from a template
+or free text with placeholders (Jinja2 sandbox), an optional offer ...; a preview rendered
+for a real sample customer and sent to the owner; a random holdout group ... kept out of
+the send; an explicit confirmation with the audience size and the estimated duration at
+Telegram's limit; then the outbox. A progress message edited as delivery goes
+(throttled), a cancel button that stops what is not yet sent, a final report. The
+frequency cap and quiet hours apply."
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.config import Settings
+from bot.db.models import Campaign, CampaignMember, Customer, Offer, OutboxMessage
+from bot.services.contact import ContactVerdict, queue_for
+from bot.testing.telegram_double import Call, buttons, find_button
+from handlers.keyboards import BroadcastStep, BroadcastStop
+from tests.conftest import make_settings
+from tests.support.flows import hire, join
+from tests.support.harness import OWNER_ID, App
+
+FIELDS = [
+    {"code": "make", "labels": {"ru": "Марка", "en": "Make"}},
+    {"code": "model", "labels": {"ru": "Модель", "en": "Model"}},
+]
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return make_settings(
+        db_url,
+        profile={"fields": FIELDS},
+        campaigns={"progress_seconds": 0.01, "holdout_percent": 10},
+        contact={"max_marketing_per_week": 2},
+    )
+
+
+async def member(app: App, n: int, name: str, opt_in: bool = True, **profile: str) -> Customer:
+    """A customer who joined through the bot, then set opt-in and profile answers."""
+    customer = await join(app, app.user(5000 + n, "en", name), name=name)
+    async with app.biz.db.write() as session:
+        await session.execute(
+            update(Customer)
+            .where(Customer.id == customer.id)
+            .values(marketing_opt_in=opt_in, profile=profile or None)
+        )
+    return customer
+
+
+def last(app: App) -> Call:
+    return app.fake.last(OWNER_ID)
+
+
+async def press(app: App, label: str) -> None:
+    call = last(app)
+    await app.owner.click(find_button(call, label), call)
+
+
+async def rows(app: App, model: Any) -> list[Any]:
+    async with app.biz.db.read() as session:
+        return list(await session.scalars(select(model).order_by(model.id)))
+
+
+async def test_filters_own_text_offer_preview_send_progress_and_report(app: App) -> None:
+    ann = await member(app, 1, "Ann", make="LADA", model="Vesta")
+    bob = await member(app, 2, "Bob", make="lada", model="Granta")
+    await member(app, 3, "Cat", make="Kia")
+    await member(app, 4, "Dan", opt_in=False, make="LADA")
+
+    await app.owner.send("/broadcast")
+    assert "Customers now: <b>4</b>" in last(app).text
+    await press(app, "Marketing opt-in only")
+    assert "Customers now: <b>3</b>" in last(app).text  # the live count after the filter
+    await press(app, "Make")
+    await press(app, "LADA")
+    panel = last(app).text
+    assert "Make: LADA" in panel and "Customers now: <b>2</b>" in panel
+
+    await press(app, "Next")
+    await press(app, "Write my own text")
+    await app.owner.send("Hi {{ name }}! Your {{ make }} {{ model }} <needs> oil & care")
+    await press(app, "Bonus points")
+    await app.owner.send("150")
+    await press(app, "7 days")
+
+    texts = app.fake.texts(OWNER_ID)
+    preview = texts[-2]
+    # a real customer of the audience; the owner's own "<" and "&" escaped, not markup
+    assert preview.startswith("Hi Ann! Your LADA Vesta &lt;needs&gt; oil &amp; care"), preview
+    assert "+150 points" in preview and "PREVIEW" in preview
+    confirm = last(app).text
+    assert "Audience: 2." in confirm and "about 0 s" in confirm and "30 messages a second" in confirm
+    assert await rows(app, Campaign) == []  # nothing written before the confirmation
+
+    await press(app, "Send")
+    [campaign] = await rows(app, Campaign)
+    members = await rows(app, CampaignMember)
+    assert sorted(m.customer_id for m in members) == [ann.id, bob.id]
+    recipients = {m.customer_id for m in members if not m.held_out}
+    assert "Stop sending" in str(buttons(last(app)))
+
+    await app.deliver()
+    await app.dp["background"].wait()
+    report = last(app).text
+    assert f"Broadcast #{campaign.id} finished: delivered {len(recipients)}" in report
+    offers = await rows(app, Offer)
+    assert {o.customer_id for o in offers} == recipients
+    assert all(o.source == f"campaign:{campaign.id}" and o.kind == "points" for o in offers)
+    for customer, chat in ((ann, 5001), (bob, 5002)):
+        got = [t for t in app.fake.texts(chat) if "oil &amp; care" in t]
+        if customer.id in recipients:
+            [text] = got
+            code = next(o.code for o in offers if o.customer_id == customer.id)
+            assert code in text and customer.name in text
+        else:
+            assert got == []  # held out: nothing
+    assert not [t for t in app.fake.texts(5003) if "care" in t]  # Kia: not in the audience
+    assert not [t for t in app.fake.texts(5004) if "care" in t]  # no consent
+
+
+async def test_placeholder_failures_are_caught_at_the_preview_for_the_whole_audience(
+    app: App,
+) -> None:
+    await member(app, 1, "Ann", make="LADA", model="Vesta")
+    await member(app, 2, "Bob", make="Kia")  # no model
+    await member(app, 3, "Cat")  # no profile at all
+    before = await app.counts()
+
+    await app.owner.send("/broadcast")
+    await press(app, "Next")
+    await press(app, "Write my own text")
+    await app.owner.send("Hello {{ name")  # broken Jinja: refused on the spot
+    assert "cannot be used" in last(app).text
+    await app.owner.send("Hello {{ name }}, how is your {{ model }}?")
+    await press(app, "No offer")
+    failed = last(app).text
+    assert "fails for 2 of 3 customers" in failed, failed
+    assert "&#39;model&#39; is undefined" in failed
+    assert "Send" not in [label for label, _ in buttons(last(app))]
+    # a forged Send anyway: launch renders every message again and refuses the whole send
+    await app.owner.click(BroadcastStep(action="send").pack(), last(app))
+    assert "nothing was sent" in str(app.fake.calls("answerCallbackQuery")[-1].params)
+    assert await app.counts() == before
+    await press(app, "Change the message")
+    await press(app, "Write my own text")
+    await app.owner.send("Hello {{ name }}!")
+    await press(app, "No offer")
+    assert "Ready to send" in last(app).text
+    assert await app.counts() == before  # nothing written by the whole conversation
+
+
+async def test_template_message_and_quit_mid_way(app: App) -> None:
+    await member(app, 1, "Ann")
+    before = await app.counts()
+    await app.owner.send("/broadcast")
+    await press(app, "Next")
+    await press(app, "miss you")
+    await press(app, "No offer")
+    assert last(app).text.startswith("<b>Ready to send</b>")
+    assert app.fake.texts(OWNER_ID)[-2].startswith("Ann, we miss you!")
+    await press(app, "Quit")
+    assert "nothing was sent" in last(app).text
+    stale = app.fake.sent(OWNER_ID)[-1]
+    await app.owner.click(BroadcastStep(action="send").pack(), stale)  # a stale Send
+    assert await app.counts() == before
+    assert await rows(app, Campaign) == []
+
+    await app.owner.send("/broadcast")  # /cancel mid-way ends it too
+    await app.owner.send("/cancel")
+    await app.owner.click(BroadcastStep(action="next").pack(), stale)
+    assert await app.counts() == before
+
+
+async def test_stop_mid_delivery_cancels_what_is_not_sent(app: App, settings: Settings) -> None:
+    app = app.variant(settings.model_copy(update={
+        "campaigns": settings.campaigns.model_copy(update={"holdout_percent": 0}),
+    }))  # fmt: skip
+    for n in range(1, 8):
+        await member(app, n, f"C{n}")
+    await app.owner.send("/broadcast")
+    await press(app, "Next")
+    await press(app, "Thank you")
+    await press(app, "No offer")
+    await press(app, "Send")
+    progress = last(app)
+    assert "sent 0 of 7" in progress.text
+
+    first = await app.sender.send_due()  # one batch (``outbox.concurrency``) goes out
+    assert first == app.biz.settings.outbox.concurrency == 4
+    await app.owner.click(find_button(progress, "Stop"), progress)
+    assert "3 messages will not be sent" in last(app).text
+    assert await app.deliver() == 0  # nothing left to send
+    await app.dp["background"].wait()
+    assert "delivered 4, failed 0, not sent 3" in last(app).text
+    states = sorted(m.state for m in await rows(app, OutboxMessage) if m.source)
+    assert states == ["cancelled"] * 3 + ["sent"] * 4
+    [campaign] = await rows(app, Campaign)
+    assert campaign.state == "cancelled"
+
+
+async def test_frequency_cap_across_a_scheduled_job_and_a_broadcast(
+    app: App, settings: Settings
+) -> None:
+    """Cap 1 a week: Ann already got a birthday greeting queued by a job
+    (contact.queue_for); the broadcast leaves her out and reaches Bob."""
+    app = app.variant(settings.model_copy(update={
+        "contact": settings.contact.model_copy(update={"max_marketing_per_week": 1}),
+        "campaigns": settings.campaigns.model_copy(update={"holdout_percent": 0}),
+    }))  # fmt: skip
+    ann = await member(app, 1, "Ann")
+    bob = await member(app, 2, "Bob")
+    async with app.biz.db.write() as session:
+        customer = await session.get(Customer, ann.id)
+        assert customer is not None
+        verdict = await queue_for(session, app.biz, customer, "broadcast.tpl_thanks",
+                                  kind="birthday", source="job:birthday", now=app.clock.now(),
+                                  name="Ann", balance=0)  # fmt: skip
+    assert verdict is ContactVerdict.OK
+    await app.owner.send("/broadcast")
+    await press(app, "Next")
+    await press(app, "miss you")
+    await press(app, "No offer")
+    assert "weekly message limit reached 1" in last(app).text
+    await press(app, "Send")
+    members = await rows(app, CampaignMember)
+    assert [m.customer_id for m in members] == [bob.id]
+    sources = [(m.customer_id, m.source) for m in await rows(app, OutboxMessage) if m.source]
+    assert sorted(sources) == [(ann.id, "job:birthday"), (bob.id, "campaign:1")]
+
+
+async def test_quiet_hours_delay_the_send_and_the_confirmation_says_so(app: App) -> None:
+    """22:30 in Moscow (quiet 21:00-09:00): queued now, due at 09:00 local."""
+    await member(app, 1, "Ann")
+    app.clock.current = app.clock.current.replace(hour=19, minute=30)  # UTC
+    await app.owner.send("/broadcast")
+    await press(app, "Next")
+    await press(app, "miss you")
+    await press(app, "No offer")
+    assert "Quiet hours now" in last(app).text
+    await press(app, "Send")
+    [message] = [m for m in await rows(app, OutboxMessage) if m.source]
+    assert message.not_before is not None and message.not_before.hour == 6  # 09:00 MSK
+    assert await app.deliver() == 0
+
+
+@pytest.mark.parametrize("who", ["staff", "customer"])
+async def test_owner_commands_refused_to_staff_and_customers(app: App, who: str) -> None:
+    await member(app, 1, "Ann")
+    user = app.user(6001, "en")
+    if who == "staff":
+        await hire(app, user)
+    else:
+        await join(app, user, name="Eve")
+    before = await app.counts()
+    for command in ("/broadcast", "/campaigns"):
+        await user.send(command)
+        assert "not available" in app.fake.last(user.user_id).text
+    for data in (BroadcastStep(action="send").pack(), BroadcastStop(campaign_id=1).pack()):
+        await user.click(data)
+        assert any("not available" in str(c.params.get("text")) for c in
+                   app.fake.calls("answerCallbackQuery")[-1:])  # fmt: skip
+    assert await app.counts() == before
+
+
+async def test_hostile_buttons_and_values_write_nothing(app: App) -> None:
+    await member(app, 1, "Ann")
+    before = await app.counts()
+    await app.owner.send("/broadcast")
+    panel = last(app)
+    for data in ("bw:opt:9999", "bw:dim:9999", "bw:flag:7", "bw:zzz:0", "bw:days:0",
+                 "bw:opt:-1", "bw:dim:99999", "bws:0", "bws:99999999999999999999"):  # fmt: skip
+        await app.owner.click(data, panel)
+    await app.owner.click(BroadcastStop(campaign_id=42).pack(), panel)
+    assert "No such broadcast" in str(app.fake.calls("answerCallbackQuery")[-1].params)
+    await press(app, "Next")
+    await press(app, "Write my own text")
+    await app.owner.send("x" * 3001)
+    assert "too long" in last(app).text
+    await app.owner.send("{{ name.__class__.__mro__ }}")  # the sandbox refuses it
+    await press(app, "No offer")
+    assert "is unsafe" in last(app).text and "fails for 1 of 1" in last(app).text
+    await press(app, "Change the message")
+    await press(app, "Write my own text")
+    await app.owner.send("Hi")
+    await press(app, "Discount")
+    for bad in ("0", "-5", "101", "1e2", "５０", "99999999", "50%"):
+        await app.owner.send(bad)
+        assert "from 1 to 100" in last(app).text
+    await app.owner.send("/cancel")
+    assert await app.counts() == before
