@@ -52,19 +52,44 @@ def score(customer_id: int, **labels: str) -> CustomerScore:
 # name: (customer fields, score labels or None, purchases (days ago, amount, tag, refunded),
 #        visits (days ago))
 PEOPLE: dict[str, tuple[dict[str, Any], dict[str, str] | None, list[Any], list[int]]] = {
-    "ann": ({"tier": "gold", "birthday": date(1990, 3, 5), "marketing_opt_in": True,
-             "profile": {"make": "LADA", "model": "Vesta", "year": 2020}},
-            {"segment": "at_risk", "lifecycle": "client", "value": "high",
-             "strategy": "retain"},
-            [(100, 500, "oil", False)], []),
-    "bob": ({"tier": None, "birthday": date(1985, 3, 20),
-             "profile": {"make": "lada", "model": "Granta", "year": 2015}},
-            {"segment": "champions"}, [(5, 300, "tyres", False)], []),
-    "cat": ({"tier": "silver", "marketing_opt_in": True, "unreachable_at": NOW,
-             "profile": {"make": "Kia"}},
-            None, [(200, 900, "oil", True)], [10]),
-    "dan": ({"tier": "nonexistent", "birthday": date(2000, 12, 1), "marketing_opt_in": True},
-            {"segment": "at_risk", "value": "low"}, [(40, 100, None, False)], []),
+    "ann": (
+        {
+            "tier": "gold",
+            "birthday": date(1990, 3, 5),
+            "marketing_opt_in": True,
+            "profile": {"make": "LADA", "model": "Vesta", "year": 2020},
+        },
+        {"segment": "at_risk", "lifecycle": "client", "value": "high", "strategy": "retain"},
+        [(100, 500, "oil", False)],
+        [],
+    ),
+    "bob": (
+        {
+            "tier": None,
+            "birthday": date(1985, 3, 20),
+            "profile": {"make": "lada", "model": "Granta", "year": 2015},
+        },
+        {"segment": "champions"},
+        [(5, 300, "tyres", False)],
+        [],
+    ),
+    "cat": (
+        {
+            "tier": "silver",
+            "marketing_opt_in": True,
+            "unreachable_at": NOW,
+            "profile": {"make": "Kia"},
+        },
+        None,
+        [(200, 900, "oil", True)],
+        [10],
+    ),
+    "dan": (
+        {"tier": "nonexistent", "birthday": date(2000, 12, 1), "marketing_opt_in": True},
+        {"segment": "at_risk", "value": "low"},
+        [(40, 100, None, False)],
+        [],
+    ),
     "eve": ({"marketing_opt_in": True}, None, [], []),
     # never in any audience: not in the bot, or erased
     "ghost": ({"telegram_id": None, "marketing_opt_in": True}, None, [(1, 10, "oil", False)], []),

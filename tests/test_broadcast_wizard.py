@@ -12,17 +12,29 @@ frequency cap and quiet hours apply."
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery
 from sqlalchemy import select, update
 
 from bot.config import Settings
-from bot.db.models import Campaign, CampaignMember, Customer, Offer, OutboxMessage
+from bot.db.models import (
+    Campaign,
+    CampaignMember,
+    Customer,
+    CustomerScore,
+    Offer,
+    OutboxMessage,
+)
 from bot.services.contact import ContactVerdict, queue_for
 from bot.testing.telegram_double import Call, buttons, find_button
+from handlers.broadcast import start_broadcast
 from handlers.keyboards import BroadcastStep, BroadcastStop
-from tests.conftest import make_settings
+from tests.conftest import BACKENDS, make_settings
 from tests.support.flows import hire, join
 from tests.support.harness import OWNER_ID, App
 
@@ -68,6 +80,7 @@ async def rows(app: App, model: Any) -> list[Any]:
         return list(await session.scalars(select(model).order_by(model.id)))
 
 
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 async def test_filters_own_text_offer_preview_send_progress_and_report(app: App) -> None:
     ann = await member(app, 1, "Ann", make="LADA", model="Vesta")
     bob = await member(app, 2, "Bob", make="lada", model="Granta")
@@ -96,7 +109,8 @@ async def test_filters_own_text_offer_preview_send_progress_and_report(app: App)
     assert preview.startswith("Hi Ann! Your LADA Vesta &lt;needs&gt; oil &amp; care"), preview
     assert "+150 points" in preview and "PREVIEW" in preview
     confirm = last(app).text
-    assert "Audience: 2." in confirm and "about 0 s" in confirm and "30 messages a second" in confirm
+    assert "Audience: 2." in confirm and "about 0 s" in confirm
+    assert "30 messages a second" in confirm
     assert await rows(app, Campaign) == []  # nothing written before the confirmation
 
     await press(app, "Send")
@@ -178,6 +192,7 @@ async def test_template_message_and_quit_mid_way(app: App) -> None:
     assert await app.counts() == before
 
 
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 async def test_stop_mid_delivery_cancels_what_is_not_sent(app: App, settings: Settings) -> None:
     app = app.variant(settings.model_copy(update={
         "campaigns": settings.campaigns.model_copy(update={"holdout_percent": 0}),
@@ -205,6 +220,7 @@ async def test_stop_mid_delivery_cancels_what_is_not_sent(app: App, settings: Se
     assert campaign.state == "cancelled"
 
 
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 async def test_frequency_cap_across_a_scheduled_job_and_a_broadcast(
     app: App, settings: Settings
 ) -> None:
@@ -294,4 +310,46 @@ async def test_hostile_buttons_and_values_write_nothing(app: App) -> None:
         await app.owner.send(bad)
         assert "from 1 to 100" in last(app).text
     await app.owner.send("/cancel")
+    assert await app.counts() == before
+
+
+class SegmentAudience(CallbackData, prefix="seg"):
+    """As handlers/segments.py (another branch) packs its per-segment button."""
+
+    dimension: str
+    value: str
+
+
+async def test_wizard_opens_with_a_preset_filter_from_a_segment_button(app: App) -> None:
+    """How /segments wires its button: ``start_broadcast(query.message, biz, actor, state,
+    {dimension: value})``; a forged preset is refused and starts nothing."""
+    ann = await member(app, 1, "Ann")
+    await member(app, 2, "Bob")
+    async with app.biz.db.write() as session:
+        for customer_id, segment in ((ann.id, "at_risk"), (ann.id + 1, "champions")):
+            session.add(CustomerScore(
+                customer_id=customer_id, computed_at=app.clock.now(), purchases=1,
+                total_spend=Decimal(1), average_check=Decimal(1), recency=1, frequency=1,
+                monetary=1, segment=segment, lifecycle="repeat", lapsed=False, value="low",
+                strategy="develop", service="standard", clv_method="own_interval",
+            ))  # fmt: skip
+
+    async def on_segment(
+        query: CallbackQuery, callback_data: SegmentAudience, biz: Any, actor: Any,
+        state: FSMContext,
+    ) -> None:  # fmt: skip
+        await start_broadcast(query.message, biz, actor, state,  # type: ignore[arg-type]
+                              {callback_data.dimension: callback_data.value})  # fmt: skip
+
+    app.dp.callback_query.register(on_segment, SegmentAudience.filter())
+    origin = app.fake.last(OWNER_ID) if app.fake.sent(OWNER_ID) else None
+    await app.owner.click(SegmentAudience(dimension="segment", value="at_risk").pack(), origin)
+    panel = last(app).text
+    assert "RFM segment: At risk" in panel and "Customers now: <b>1</b>" in panel
+    await press(app, "Next")  # the wizard goes on from there
+    assert "choose a template" in last(app).text
+
+    before = await app.counts()
+    await app.owner.click(SegmentAudience(dimension="drop", value="x").pack(), origin)
+    assert "cannot be used" in str(app.fake.calls("answerCallbackQuery")[-1].params)
     assert await app.counts() == before

@@ -23,6 +23,7 @@ from bot.db.models import (
 from bot.services.campaign_report import recent
 from bot.services.campaigns import is_held_out, source_of
 from scoring.uplift import mean_difference, proportion_difference, wilson
+from tests.conftest import BACKENDS
 from tests.support.harness import OWNER_ID, App
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
@@ -78,6 +79,7 @@ def _purchase(customer_id: int, days_after: float, amount: int, refunded: int = 
                     created_at=NOW + timedelta(days=days_after))  # fmt: skip
 
 
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 async def test_report_counts_live_purchases_in_the_window_by_hand(app: App) -> None:
     """Recipients a, b, c, d; holdout e, f; window 14 days (``report_days``) from NOW.
     a: 100 on day 1 and 200 refunded 50 on day 3 -> bought, 250 net; b: 80 on day 20 (after
