@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Campaign, CampaignKind, Customer, OfferKind, OutboxMessage, OutboxState
@@ -172,47 +172,42 @@ async def launch(biz: Business, actor: Actor, key: str, draft: Draft) -> Outcome
         )
         session.add(campaign)
         await session.flush()
-        members = await campaigns.enrol_new(session, campaign, [c.id for c in ok], OCCURRENCE,
-                                            now=now)  # fmt: skip
-        by_id = {c.id: c for c in ok}
+        held = await campaigns.enrol_new(session, campaign, [c.id for c in ok], OCCURRENCE,
+                                         now=now)  # fmt: skip
+        recipients = [c for c in ok if not held[c.id]]
         source = campaigns.source_of(campaign.id)
-        queued: list[tuple[object, OutboxMessage]] = []
-        for member in members:
-            if member.held_out:
-                continue
-            customer = by_id[member.customer_id]
+        codes: dict[int, str] = {}
+        if draft.offer is not None:
+            codes = await offers.grant_many(
+                session,
+                customer_ids=[c.id for c in recipients],
+                kind=draft.offer.offer_kind(),
+                value=Decimal(draft.offer.value),
+                valid_from=now,
+                valid_until=now + timedelta(days=draft.offer.days),
+                source=source,
+                now=now,
+            )
+        rows = []
+        for customer in recipients:
             try:
                 body = renderer.render(customer)
             except Exception as err:
                 raise ServiceError("broadcast_render_failed", card=customer.card_code) from err
-            offer = None
-            if draft.offer is not None:
-                offer = await offers.grant(
-                    session,
-                    customer_id=customer.id,
-                    kind=draft.offer.offer_kind(),
-                    value=Decimal(draft.offer.value),
-                    valid_from=now,
-                    valid_until=now + timedelta(days=draft.offer.days),
-                    source=source,
-                    dedupe_key=None,  # exactly once by the launch's own key
-                    now=now,
-                )
-                member.offer_id = offer.id if offer else None
-            message = contact.queue_reached(
-                session, biz, customer, MESSAGE_TEMPLATE, kind=KIND, source=source, now=now,
-                body=body, offer=_offer_view(draft, offer.code if offer else None, now),
-            )  # fmt: skip
-            queued.append((member, message))
-        await session.flush()
-        for member, message in queued:
-            member.outbox_id = message.id  # type: ignore[attr-defined]
+            offer = _offer_view(draft, codes.get(customer.id), now)
+            rows.append(contact.reached_values(
+                biz, customer, MESSAGE_TEMPLATE, kind=KIND, source=source, now=now,
+                body=body, offer=offer,
+            ))  # fmt: skip
+        if rows:
+            await session.execute(insert(OutboxMessage), rows)
+        await campaigns.link_sent(session, campaign, OCCURRENCE)
         audit_act(session, actor, "broadcast", key, now, campaign_id=campaign.id,
-                  queued=len(queued), audience=len(everyone))  # fmt: skip
+                  queued=len(rows), audience=len(everyone))  # fmt: skip
         return Launched(
             campaign_id=campaign.id,
-            queued=len(queued),
-            held_out=len(members) - len(queued),
+            queued=len(rows),
+            held_out=len(ok) - len(recipients),
             excluded=len(everyone) - len(ok),
         )
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Campaign, CampaignKind, CampaignMember
+from bot.db.models import Campaign, CampaignKind, CampaignMember, Offer, OutboxMessage
 
 SOURCE_PREFIX = "campaign:"  # outbox.source and offers.source of what a campaign sent
 _BUCKETS = 10_000
@@ -96,20 +96,38 @@ async def enrol_new(
     occurrence: str,
     *,
     now: datetime,
-) -> list[CampaignMember]:
+) -> dict[int, bool]:
     """Enrol many customers in a campaign made in this same transaction (a broadcast):
-    nobody can be enrolled already, so the rows are inserted in one batch, with the same
-    holdout rule as :func:`enrol`."""
-    members = [
-        CampaignMember(
-            campaign_id=campaign.id,
-            customer_id=customer_id,
-            occurrence=occurrence,
-            held_out=is_held_out(campaign.id, customer_id, campaign.holdout_percent),
-            enrolled_at=now,
+    nobody can be enrolled already, so the rows go in one statement, with the same holdout
+    rule as :func:`enrol`. Returns customer id -> held out."""
+    held = {cid: is_held_out(campaign.id, cid, campaign.holdout_percent) for cid in customer_ids}
+    if held:
+        await session.execute(
+            insert(CampaignMember),
+            [
+                {"campaign_id": campaign.id, "customer_id": cid, "occurrence": occurrence,
+                 "held_out": out, "enrolled_at": now}
+                for cid, out in held.items()
+            ],
+        )  # fmt: skip
+    return held
+
+
+async def link_sent(session: AsyncSession, campaign: Campaign, occurrence: str) -> None:
+    """Record on each member the outbox row and the offer the campaign made for them (by
+    the campaign's ``source``), after rows were inserted in bulk."""
+    source = source_of(campaign.id)
+    member = CampaignMember
+    await session.execute(
+        update(member)
+        .where(member.campaign_id == campaign.id, member.occurrence == occurrence)
+        .values(
+            outbox_id=select(func.max(OutboxMessage.id))
+            .where(OutboxMessage.source == source, OutboxMessage.customer_id == member.customer_id)
+            .scalar_subquery(),
+            offer_id=select(func.max(Offer.id))
+            .where(Offer.source == source, Offer.customer_id == member.customer_id)
+            .scalar_subquery(),
         )
-        for customer_id in customer_ids
-    ]
-    session.add_all(members)
-    await session.flush()
-    return members
+        .execution_options(synchronize_session=False)
+    )

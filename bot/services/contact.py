@@ -27,7 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot.db.models import Customer, OutboxMessage, OutboxState
 from bot.services.context import Business
-from bot.services.outbox import enqueue, kind_rule
+from bot.services.outbox import kind_rule, message_values
 
 CAP_WINDOW = timedelta(days=7)
 _CHUNK = 500  # customer ids per IN (...) of reach_many
@@ -219,13 +219,36 @@ def queue_reached(
     **context: Any,
 ) -> OutboxMessage:
     """The queueing half of :func:`queue_for`, for a caller that already asked
-    :func:`reach_many` in the same transaction and got OK (a broadcast): quiet hours and
-    the kind's rule apply here exactly as there."""
+    :func:`reach` (or :func:`reach_many`) in the same transaction and got OK."""
+    message = OutboxMessage(
+        **reached_values(
+            biz, customer, template_name, kind=kind, source=source, now=now,
+            reply_markup=reply_markup, deadline=deadline, **context,
+        )
+    )  # fmt: skip
+    session.add(message)
+    return message
+
+
+def reached_values(
+    biz: Business,
+    customer: Customer,
+    template_name: str,
+    *,
+    kind: str,
+    source: str | None,
+    now: datetime,
+    reply_markup: dict[str, Any] | None = None,
+    deadline: datetime | None = None,
+    **context: Any,
+) -> dict[str, Any]:
+    """The outbox row :func:`queue_reached` would add, as column values, for a caller that
+    inserts many at once (a broadcast, after :func:`reach_many` said OK): the template
+    rendered in the customer's language, quiet hours and the kind's rule applied."""
     assert customer.telegram_id is not None  # reach said so
     rule = kind_rule(biz.settings.outbox.kinds, kind)
     not_before = after_quiet_hours(biz, now) if rule.waits_for_morning else None
-    return enqueue(
-        session,
+    return message_values(
         now=now,
         chat_id=customer.telegram_id,
         customer_id=customer.id,

@@ -37,25 +37,49 @@ def enqueue(
     Contact discipline (opt-in, cap, quiet hours) is not checked here: marketing goes
     through ``bot.services.contact.queue_for``.
     """
+    message = OutboxMessage(
+        **message_values(
+            now=now, chat_id=chat_id, text=text, customer_id=customer_id,
+            reply_markup=reply_markup, kind=kind, source=source, not_before=not_before,
+            deadline=deadline, kinds=kinds,
+        )
+    )  # fmt: skip
+    session.add(message)
+    return message
+
+
+def message_values(
+    *,
+    now: datetime,
+    chat_id: int,
+    text: str,
+    customer_id: int | None = None,
+    reply_markup: dict[str, Any] | None = None,
+    kind: str = "notice",
+    source: str | None = None,
+    not_before: datetime | None = None,
+    deadline: datetime | None = None,
+    kinds: Mapping[str, MessageKind] = DEFAULT_MESSAGE_KINDS,
+) -> dict[str, Any]:
+    """The column values of a queued message (what :func:`enqueue` adds), for a caller
+    that inserts many rows in one statement (a broadcast)."""
     rule = kind_rule(kinds, kind)
     if deadline is None:
         deadline = (not_before or now) + timedelta(minutes=rule.ttl_minutes)
-    message = OutboxMessage(
-        chat_id=chat_id,
-        customer_id=customer_id,
-        text=text,
-        reply_markup=reply_markup,
-        state=OutboxState.PENDING,
-        attempts=0,
-        created_at=now,
-        kind=kind,
-        priority=PRIORITIES[rule.priority],
-        source=source,
-        not_before=not_before,
-        deadline=deadline,
-    )
-    session.add(message)
-    return message
+    return {
+        "chat_id": chat_id,
+        "customer_id": customer_id,
+        "text": text,
+        "reply_markup": reply_markup,
+        "state": OutboxState.PENDING,
+        "attempts": 0,
+        "created_at": now,
+        "kind": kind,
+        "priority": PRIORITIES[rule.priority],
+        "source": source,
+        "not_before": not_before,
+        "deadline": deadline,
+    }
 
 
 PRIORITIES: dict[str, OutboxPriority] = {
