@@ -21,7 +21,6 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 from pydantic import BaseModel, Field
 
-from bot.db.models import Customer
 from bot.services.context import Business
 from bot.services.tiers import tier_of
 
@@ -78,8 +77,9 @@ def compile_text(text: str) -> Any:
         raise MessageError(f"line {err.lineno}: {err.message}") from None
 
 
-def placeholders(biz: Business, customer: Customer) -> dict[str, Any]:
-    """The values a message may use: name, tier, balance, card, and each profile answer the
+def placeholders(biz: Business, customer: Any) -> dict[str, Any]:
+    """(``customer``: a Customer or a customers row, ``audience.customers``.) The values a
+    message may use: name, tier, balance, card, and each profile answer the
     customer gave (a skipped field is absent, so using it is an error)."""
     values: dict[str, Any] = {
         "name": customer.name or "",
@@ -108,7 +108,7 @@ class Renderer:
         if spec.kind == "template" and not spec.body.startswith(TEMPLATE_PREFIX):
             raise MessageError(f"not a broadcast template: {spec.body!r}")
 
-    def render(self, customer: Customer) -> Markup:
+    def render(self, customer: Any) -> Markup:
         """The body for ``customer`` (escaped HTML); TemplateError/MessageError on failure."""
         context = placeholders(self.biz, customer)
         if self._compiled is None:
@@ -129,7 +129,7 @@ def describe(err: Exception) -> str:
     return str(err)[:200] or type(err).__name__
 
 
-def check_all(biz: Business, spec: MessageSpec, customers: list[Customer]) -> CheckResult:
+def check_all(biz: Business, spec: MessageSpec, customers: list[Any]) -> CheckResult:
     """Render for every customer; count the failures and keep a few examples.
     MessageError from compiling is raised: nothing can be rendered then."""
     renderer = Renderer(biz, spec)

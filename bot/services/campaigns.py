@@ -103,7 +103,7 @@ async def enrol_new(
     held = {cid: is_held_out(campaign.id, cid, campaign.holdout_percent) for cid in customer_ids}
     if held:
         await session.execute(
-            insert(CampaignMember),
+            insert(CampaignMember.__table__),
             [
                 {"campaign_id": campaign.id, "customer_id": cid, "occurrence": occurrence,
                  "held_out": out, "enrolled_at": now}

@@ -240,11 +240,13 @@ def reached_values(
     now: datetime,
     reply_markup: dict[str, Any] | None = None,
     deadline: datetime | None = None,
+    text: str | None = None,
     **context: Any,
 ) -> dict[str, Any]:
     """The outbox row :func:`queue_reached` would add, as column values, for a caller that
     inserts many at once (a broadcast, after :func:`reach_many` said OK): the template
-    rendered in the customer's language, quiet hours and the kind's rule applied."""
+    rendered in the customer's language (or ``text``, already rendered), quiet hours and
+    the kind's rule applied."""
     assert customer.telegram_id is not None  # reach said so
     rule = kind_rule(biz.settings.outbox.kinds, kind)
     not_before = after_quiet_hours(biz, now) if rule.waits_for_morning else None
@@ -252,7 +254,9 @@ def reached_values(
         now=now,
         chat_id=customer.telegram_id,
         customer_id=customer.id,
-        text=biz.texts.render(customer.language, template_name, **context),
+        text=text if text is not None else biz.texts.render(
+            customer.language, template_name, **context
+        ),
         reply_markup=reply_markup,
         kind=kind,
         source=source,

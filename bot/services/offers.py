@@ -167,7 +167,7 @@ async def grant_many(
                 taken.add(code)
     if codes:
         await session.execute(
-            insert(Offer),
+            insert(Offer.__table__),
             [
                 {"code": code, "customer_id": cid, "kind": kind, "value": value,
                  "service_tag": None, "valid_from": valid_from, "valid_until": valid_until,
