@@ -353,3 +353,27 @@ async def test_wizard_opens_with_a_preset_filter_from_a_segment_button(app: App)
     await app.owner.click(SegmentAudience(dimension="drop", value="x").pack(), origin)
     assert "cannot be used" in str(app.fake.calls("answerCallbackQuery")[-1].params)
     assert await app.counts() == before
+
+
+async def test_a_redemption_prompt_goes_before_a_queued_broadcast(app: App) -> None:
+    """Transactional before bulk (``OutboxPriority``): a cashier's redemption prompt queued
+    after a broadcast leaves in the sender's very next batch, not behind it."""
+    customers = [await member(app, n, f"C{n}") for n in range(1, 8)]
+    async with app.biz.db.write() as session:
+        await session.execute(
+            update(Customer).where(Customer.id == customers[0].id).values(balance=50)
+        )
+    cashier = app.user(6001, "en")
+    await hire(app, cashier)
+    await app.deliver()  # the hiring notices
+    await app.owner.send("/broadcast")
+    await press(app, "Next")
+    await press(app, "miss you")
+    await press(app, "No offer")
+    await press(app, "Send")
+    await cashier.send(f"/redeem {customers[0].card_code} 10")
+    assert await app.sender.send_due() == app.biz.settings.outbox.concurrency
+    first_batch = [c for c in app.fake.sent() if c.method == "sendMessage"][-4:]
+    assert any(c.chat_id == 5001 and "Confirm" in str(c.params) for c in first_batch), [
+        (c.chat_id, (c.text or "")[:30]) for c in first_batch
+    ]

@@ -103,9 +103,15 @@ def _due(now: datetime) -> ColumnElement[bool]:
 
 
 async def due_messages(db: Database, now: datetime, limit: int) -> list[OutboxMessage]:
+    """The next due messages: every transactional one before any bulk one (the rows'
+    ``priority``, as ``OutboxPriority`` says), oldest first within a priority; the
+    ``ix_outbox_claim`` index serves this order."""
     async with db.read() as session:
         rows = await session.scalars(
-            select(OutboxMessage).where(_due(now)).order_by(OutboxMessage.id).limit(limit)
+            select(OutboxMessage)
+            .where(_due(now))
+            .order_by(OutboxMessage.priority, OutboxMessage.id)
+            .limit(limit)
         )
         return list(rows)
 
