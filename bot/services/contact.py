@@ -250,13 +250,13 @@ def reached_values(
     assert customer.telegram_id is not None  # reach said so
     rule = kind_rule(biz.settings.outbox.kinds, kind)
     not_before = after_quiet_hours(biz, now) if rule.waits_for_morning else None
+    if text is None:
+        text = biz.texts.render(customer.language, template_name, **context)
     return message_values(
         now=now,
         chat_id=customer.telegram_id,
         customer_id=customer.id,
-        text=text if text is not None else biz.texts.render(
-            customer.language, template_name, **context
-        ),
+        text=text,
         reply_markup=reply_markup,
         kind=kind,
         source=source,
