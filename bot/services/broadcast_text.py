@@ -77,13 +77,15 @@ def compile_text(text: str) -> Any:
         raise MessageError(f"line {err.lineno}: {err.message}") from None
 
 
-def placeholders(biz: Business, customer: Any) -> dict[str, Any]:
+def placeholders(biz: Business, customer: Any, tier_name: str | None = None) -> dict[str, Any]:
     """(``customer``: a Customer or a customers row, ``audience.customers``.) The values a
     message may use: name, tier, balance, card, and each profile answer the
     customer gave (a skipped field is absent, so using it is an error)."""
     values: dict[str, Any] = {
         "name": customer.name or "",
-        "tier": tier_of(biz.settings, customer.tier).name(biz.texts.locale_for(customer.language)),
+        "tier": tier_name
+        if tier_name is not None
+        else tier_of(biz.settings, customer.tier).name(biz.texts.locale_for(customer.language)),
         "balance": customer.balance,
         "card": customer.card_code,
     }
@@ -105,12 +107,20 @@ class Renderer:
         self.biz = biz
         self.spec = spec
         self._compiled = compile_text(spec.body) if spec.kind == "text" else None
+        self._tiers: dict[tuple[str | None, str], str] = {}  # (tier, language) -> its name
         if spec.kind == "template" and not spec.body.startswith(TEMPLATE_PREFIX):
             raise MessageError(f"not a broadcast template: {spec.body!r}")
 
     def render(self, customer: Any) -> Markup:
         """The body for ``customer`` (escaped HTML); TemplateError/MessageError on failure."""
-        context = placeholders(self.biz, customer)
+        tier_key = (customer.tier, customer.language)
+        tier_name = self._tiers.get(tier_key)
+        if tier_name is None:
+            locale = self.biz.texts.locale_for(customer.language)
+            tier_name = self._tiers[tier_key] = tier_of(self.biz.settings, customer.tier).name(
+                locale
+            )
+        context = placeholders(self.biz, customer, tier_name)
         if self._compiled is None:
             body = self.biz.texts.render(
                 customer.language, f"broadcast.{self.spec.body}", **context

@@ -220,16 +220,14 @@ async def launch(biz: Business, actor: Actor, key: str, draft: Draft) -> Outcome
                 now=now,
             )
         messages = MessageWrapper(biz, draft, now)
-        rows = []
+        texts = []
         for customer in recipients:
             try:
                 body = renderer.render(customer)
             except Exception as err:
                 raise ServiceError("broadcast_render_failed", card=customer.card_code) from err
-            rows.append(contact.reached_values(
-                biz, customer, MESSAGE_TEMPLATE, kind=KIND, source=source, now=now,
-                text=messages.text(customer.language, body, codes.get(customer.id)),
-            ))  # fmt: skip
+            texts.append((customer, messages.text(customer.language, body, codes.get(customer.id))))
+        rows = contact.reached_rows(biz, texts, kind=KIND, source=source, now=now)
         if rows:
             await session.execute(insert(OutboxMessage.__table__), rows)
         await campaigns.link_sent(session, campaign, OCCURRENCE)

@@ -264,3 +264,26 @@ def reached_values(
         deadline=deadline,
         kinds=biz.settings.outbox.kinds,
     )
+
+
+def reached_rows(
+    biz: Business,
+    messages: Sequence[tuple[Customer, str]],
+    *,
+    kind: str,
+    source: str | None,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """:func:`reached_values` for many (customer, rendered text) pairs of one kind queued
+    at one moment (a broadcast): the kind's rule and the quiet hours worked out once."""
+    if not messages:
+        return []
+    first, first_text = messages[0]
+    template = reached_values(biz, first, "", kind=kind, source=source, now=now, text=first_text)
+    rows = []
+    for customer, text in messages:
+        assert customer.telegram_id is not None  # reach_many said so
+        row = dict(template)
+        row["chat_id"], row["customer_id"], row["text"] = customer.telegram_id, customer.id, text
+        rows.append(row)
+    return rows
