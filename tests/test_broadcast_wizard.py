@@ -127,6 +127,15 @@ async def test_filters_own_text_offer_preview_send_progress_and_report(app: App)
     offers = await rows(app, Offer)
     assert {o.customer_id for o in offers} == recipients
     assert all(o.source == f"campaign:{campaign.id}" and o.kind == "points" for o in offers)
+    # each member records what was sent to them (nothing for the held out)
+    outbox = {m.id: m for m in await rows(app, OutboxMessage)}
+    by_offer = {o.id: o for o in offers}
+    for m in await rows(app, CampaignMember):
+        if m.held_out:
+            assert (m.outbox_id, m.offer_id) == (None, None)
+        else:
+            assert outbox[m.outbox_id].customer_id == m.customer_id
+            assert by_offer[m.offer_id].customer_id == m.customer_id
     for customer, chat in ((ann, 5001), (bob, 5002)):
         got = [t for t in app.fake.texts(chat) if "oil &amp; care" in t]
         if customer.id in recipients:
