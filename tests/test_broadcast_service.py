@@ -81,15 +81,16 @@ async def test_bulk_offers_are_unique_and_usable(database: Database) -> None:
             session, customer_ids=ids, kind=OfferKind.PERCENT, value=Decimal(15),
             valid_from=NOW, valid_until=NOW + timedelta(days=7), source="campaign:9", now=NOW,
         )  # fmt: skip
-    assert sorted(codes) == ids and len(set(codes.values())) == len(ids)
+    assert sorted(codes) == ids and len({code for _, code in codes.values()}) == len(ids)
     async with database.write() as session:
-        used = await offers.use(session, code=codes[ids[0]], customer_id=ids[0],
+        used = await offers.use(session, code=codes[ids[0]][1], customer_id=ids[0],
                                 amount=Decimal("1000"), service_tag=None, now=NOW,
                                 actor_tg_id=1)  # fmt: skip
     assert used.discount == Decimal("150.00")
     async with database.read() as session:
         stored = list(await session.scalars(select(Offer).where(Offer.source == "campaign:9")))
     assert len(stored) == 40 and sum(o.used_at is not None for o in stored) == 1
+    assert {o.customer_id: (o.id, o.code) for o in stored} == codes
     with pytest.raises(ValueError):
         async with database.write() as session:
             await offers.grant_many(

@@ -203,13 +203,12 @@ async def launch(biz: Business, actor: Actor, key: str, draft: Draft) -> Outcome
         )
         session.add(campaign)
         await session.flush()
-        held = await campaigns.enrol_new(session, campaign, [c.id for c in ok], OCCURRENCE,
-                                         now=now)  # fmt: skip
+        held = campaigns.holdout(campaign, [c.id for c in ok])
         recipients = [c for c in ok if not held[c.id]]
         source = campaigns.source_of(campaign.id)
-        codes: dict[int, str] = {}
+        made: dict[int, tuple[int, str]] = {}
         if draft.offer is not None:
-            codes = await offers.grant_many(
+            made = await offers.grant_many(
                 session,
                 customer_ids=[c.id for c in recipients],
                 kind=draft.offer.offer_kind(),
@@ -226,11 +225,20 @@ async def launch(biz: Business, actor: Actor, key: str, draft: Draft) -> Outcome
                 body = renderer.render(customer)
             except Exception as err:
                 raise ServiceError("broadcast_render_failed", card=customer.card_code) from err
-            texts.append((customer, messages.text(customer.language, body, codes.get(customer.id))))
+            code = made[customer.id][1] if customer.id in made else None
+            texts.append((customer, messages.text(customer.language, body, code)))
         rows = contact.reached_rows(biz, texts, kind=KIND, source=source, now=now)
+        outbox_ids: dict[int, int] = {}
         if rows:
-            await session.execute(insert(OutboxMessage.__table__), rows)
-        await campaigns.link_sent(session, campaign, OCCURRENCE)
+            table = OutboxMessage.__table__
+            queued = await session.execute(
+                insert(table).returning(table.c.customer_id, table.c.id), rows
+            )
+            outbox_ids = dict(queued.all())
+        await campaigns.enrol_new(
+            session, campaign, held, OCCURRENCE, now=now, outbox_ids=outbox_ids,
+            offer_ids={cid: offer_id for cid, (offer_id, _) in made.items()},
+        )  # fmt: skip
         audit_act(session, actor, "broadcast", key, now, campaign_id=campaign.id,
                   queued=len(rows), audience=len(everyone))  # fmt: skip
         return Launched(

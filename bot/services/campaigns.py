@@ -15,11 +15,11 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Campaign, CampaignKind, CampaignMember, Offer, OutboxMessage
+from bot.db.models import Campaign, CampaignKind, CampaignMember
 
 SOURCE_PREFIX = "campaign:"  # outbox.source and offers.source of what a campaign sent
 _BUCKETS = 10_000
@@ -89,45 +89,33 @@ async def enrol(
     return member
 
 
+def holdout(campaign: Campaign, customer_ids: list[int]) -> dict[int, bool]:
+    """Customer id -> held out, by :func:`is_held_out` (the rule :func:`enrol` applies)."""
+    return {cid: is_held_out(campaign.id, cid, campaign.holdout_percent) for cid in customer_ids}
+
+
 async def enrol_new(
     session: AsyncSession,
     campaign: Campaign,
-    customer_ids: list[int],
+    held: dict[int, bool],
     occurrence: str,
     *,
     now: datetime,
-) -> dict[int, bool]:
-    """Enrol many customers in a campaign made in this same transaction (a broadcast):
-    nobody can be enrolled already, so the rows go in one statement, with the same holdout
-    rule as :func:`enrol`. Returns customer id -> held out."""
-    held = {cid: is_held_out(campaign.id, cid, campaign.holdout_percent) for cid in customer_ids}
-    if held:
-        await session.execute(
-            insert(CampaignMember.__table__),
-            [
-                {"campaign_id": campaign.id, "customer_id": cid, "occurrence": occurrence,
-                 "held_out": out, "enrolled_at": now}
-                for cid, out in held.items()
-            ],
-        )  # fmt: skip
-    return held
-
-
-async def link_sent(session: AsyncSession, campaign: Campaign, occurrence: str) -> None:
-    """Record on each member the outbox row and the offer the campaign made for them (by
-    the campaign's ``source``), after rows were inserted in bulk."""
-    source = source_of(campaign.id)
-    member = CampaignMember
+    outbox_ids: dict[int, int] | None = None,
+    offer_ids: dict[int, int] | None = None,
+) -> None:
+    """Enrol many customers in a campaign made in this same transaction (a broadcast),
+    in one statement: nobody can be enrolled already. ``held`` comes from :func:`holdout`;
+    ``outbox_ids``/``offer_ids`` record what was sent to each recipient."""
+    if not held:
+        return
+    outbox_ids, offer_ids = outbox_ids or {}, offer_ids or {}
     await session.execute(
-        update(member)
-        .where(member.campaign_id == campaign.id, member.occurrence == occurrence)
-        .values(
-            outbox_id=select(func.max(OutboxMessage.id))
-            .where(OutboxMessage.source == source, OutboxMessage.customer_id == member.customer_id)
-            .scalar_subquery(),
-            offer_id=select(func.max(Offer.id))
-            .where(Offer.source == source, Offer.customer_id == member.customer_id)
-            .scalar_subquery(),
-        )
-        .execution_options(synchronize_session=False)
-    )
+        insert(CampaignMember.__table__),
+        [
+            {"campaign_id": campaign.id, "customer_id": cid, "occurrence": occurrence,
+             "held_out": out, "enrolled_at": now, "outbox_id": outbox_ids.get(cid),
+             "offer_id": offer_ids.get(cid)}
+            for cid, out in held.items()
+        ],
+    )  # fmt: skip

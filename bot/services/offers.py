@@ -147,10 +147,11 @@ async def grant_many(
     valid_until: datetime,
     source: str,
     now: datetime,
-) -> dict[int, str]:
+) -> dict[int, tuple[int, str]]:
     """The same offer for many customers (a broadcast), inserted in one statement; returns
-    each customer's code. No dedupe keys: the caller's transaction runs exactly once. The
-    codes are drawn unique among themselves and against the codes already stored."""
+    each customer's (offer id, code). No dedupe keys: the caller's transaction runs
+    exactly once. The codes are drawn unique among themselves and against the codes
+    already stored."""
     _check(kind, value, valid_from, valid_until)
     codes: dict[int, str] = {}
     taken: set[str] = set()
@@ -165,17 +166,19 @@ async def grant_many(
             if code not in clash and code not in taken:
                 codes[cid] = code
                 taken.add(code)
-    if codes:
-        await session.execute(
-            insert(Offer.__table__),
-            [
+    if not codes:
+        return {}
+    table = Offer.__table__
+    made = await session.execute(
+        insert(table).returning(table.c.customer_id, table.c.id),
+        [
                 {"code": code, "customer_id": cid, "kind": kind, "value": value,
                  "service_tag": None, "valid_from": valid_from, "valid_until": valid_until,
                  "source": source, "dedupe_key": None, "created_at": now}
                 for cid, code in codes.items()
             ],
-        )  # fmt: skip
-    return codes
+    )  # fmt: skip
+    return {cid: (offer_id, codes[cid]) for cid, offer_id in made.all()}
 
 
 async def live_offers(session: AsyncSession, customer_id: int, now: datetime) -> list[Offer]:
