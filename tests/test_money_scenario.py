@@ -65,8 +65,10 @@ def settings(db_url: str) -> Settings:
 
 
 async def _confirm(app: App, user: ChatUser) -> None:
+    """Press Confirm on the newest redemption prompt (a transactional message leaves before
+    bulk ones queued earlier, so it need not be the last message delivered)."""
     await app.deliver()
-    prompt = app.fake.last(user.user_id)
+    prompt = next(c for c in reversed(app.fake.sent(user.user_id)) if "Confirm" in str(c.params))
     await user.click(find_button(prompt, "Confirm"), prompt)
 
 
