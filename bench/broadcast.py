@@ -298,8 +298,8 @@ def report(r: Result) -> list[str]:
     lines = [
         f"- audience query + preview + enqueue: {r.enqueue_total:.2f} s = prepare "
         f"{r.prepare_s:.2f} (audience, contact rules, message rendered for all "
-        f"{r.customers:,}) + preview {r.preview_s * 1000:.0f} ms + launch {r.launch_s:.2f} "
-        f"({r.queued:,} queued, {r.held_out:,} held out{offer}); "
+        f"{r.customers:,}) + preview {r.preview_s * 1000:.0f} ms + launch {r.launch_s:.2f}; "
+        f"the delivered (last) round queued {r.queued:,}, held out {r.held_out:,}{offer}; "
         f"goal <= {ENQUEUE_GOAL_S:.0f} s: {met(r.enqueue_total <= ENQUEUE_GOAL_S)} (best of "
         f"{len(r.rounds)} rounds: {', '.join(f'{t:.2f}' for t in r.rounds)} s)",
         f"- delivery: {r.delivered:,} in {r.delivery_s:.1f} s = {r.rate:.1f} msg/s; goal >= "
