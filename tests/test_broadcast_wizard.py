@@ -12,6 +12,7 @@ frequency cap and quiet hours apply."
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -386,3 +387,37 @@ async def test_a_redemption_prompt_goes_before_a_queued_broadcast(app: App) -> N
     assert any(c.chat_id == 5001 and "Confirm" in str(c.params) for c in first_batch), [
         (c.chat_id, (c.text or "")[:30]) for c in first_batch
     ]
+
+
+async def test_progress_message_is_edited_as_delivery_goes(app: App, settings: Settings) -> None:
+    """One batch out: the progress message (still with its stop button) says so; all out:
+    it is edited a last time without the button and the final report follows."""
+    app = app.variant(settings.model_copy(update={
+        "campaigns": settings.campaigns.model_copy(update={"holdout_percent": 0}),
+    }))  # fmt: skip
+    for n in range(1, 7):
+        await member(app, n, f"C{n}")
+    await app.owner.send("/broadcast")
+    await press(app, "Next")
+    await press(app, "miss you")
+    await press(app, "No offer")
+    await press(app, "Send")
+    progress = last(app)
+    message_id = progress.result["message_id"]
+
+    def edits() -> list[Call]:
+        return [c for c in app.fake.calls("editMessageText")
+                if c.params.get("message_id") == message_id]  # fmt: skip
+
+    await app.sender.send_due()  # 4 of 6
+    for _ in range(200):  # the watcher looks every progress_seconds (0.01 s here)
+        if edits() and "sent 4 of 6" in (edits()[-1].text or ""):
+            break
+        await asyncio.sleep(0.01)
+    assert "sent 4 of 6" in (edits()[-1].text or "")
+    assert "Stop sending" in str(edits()[-1].params.get("reply_markup"))
+    await app.deliver()
+    await app.dp["background"].wait()
+    assert "sent 6 of 6" in (edits()[-1].text or "")
+    assert edits()[-1].params.get("reply_markup") is None
+    assert "finished: delivered 6, failed 0, not sent 0" in last(app).text
