@@ -421,3 +421,17 @@ async def test_progress_message_is_edited_as_delivery_goes(app: App, settings: S
     assert "sent 6 of 6" in (edits()[-1].text or "")
     assert edits()[-1].params.get("reply_markup") is None
     assert "finished: delivered 6, failed 0, not sent 0" in last(app).text
+
+
+async def test_the_wizard_in_russian(app: App) -> None:
+    """The owner's language: every step's text and button in Russian."""
+    await member(app, 1, "Аня")
+    owner = app.user(OWNER_ID, "ru", "Владелец")
+    await owner.send("/broadcast")
+    assert "Клиентов сейчас: <b>1</b>" in last(app).text
+    for label in ("Далее", "Мы скучаем", "Без предложения"):
+        call = last(app)
+        await owner.click(find_button(call, label), call)
+    confirm = last(app).text
+    assert confirm.startswith("<b>Готово к отправке</b>") and "Аудитория: 1." in confirm
+    assert app.fake.texts(OWNER_ID)[-2].startswith("Аня, we miss you!")  # her language: en
