@@ -46,6 +46,8 @@ from bot.services.staff import sync_outlets
 from bot.texts import Texts
 from bot.web import build_web_app
 from handlers import (
+    broadcast,
+    campaigns,
     common,
     errors,
     fallback,
@@ -126,6 +128,8 @@ def build_dispatcher(biz: Business, storage: BaseStorage | None = None) -> Dispa
         owner.make_router(),
         stats.make_router(),
         segments.make_router(),
+        broadcast.make_router(),
+        campaigns.make_router(),
         staff.make_router(),
         member.make_router(),
         privacy.make_router(),

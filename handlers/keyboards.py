@@ -49,6 +49,20 @@ class StaffRemove(CallbackData, prefix="srm"):
     staff_id: DbId
 
 
+class BroadcastStep(CallbackData, prefix="bw"):
+    """A button of the /broadcast wizard: an action and a small index into what the
+    wizard offered (kept in the FSM), never a value typed by anyone."""
+
+    action: str
+    arg: Annotated[int, Field(ge=0, le=9999)] = 0
+
+
+class BroadcastStop(CallbackData, prefix="bws"):
+    """Stop a broadcast's delivery: what is not sent yet is cancelled."""
+
+    campaign_id: DbId
+
+
 CARD_ACTIONS = ("purchase", "visit", "redeem", "refund", "note")
 
 

@@ -25,7 +25,8 @@ CUSTOMER_COMMANDS = (
 )  # fmt: skip
 STAFF_ONLY_COMMANDS = ("find", *STAFF_COMMANDS)
 OWNER_ONLY_COMMANDS = (
-    "adjust", "client", "rescore", "stats", "kpi", "segments", "export", "invite", "staff",
+    "adjust", "client", "rescore", "stats", "kpi", "segments", "broadcast", "campaigns",
+    "export", "invite", "staff",
 )  # fmt: skip
 
 COMMANDS_BY_ROLE: dict[Role, tuple[str, ...]] = {

@@ -13,6 +13,7 @@ import asyncio
 from aiogram import Router
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot import charts
@@ -21,6 +22,7 @@ from bot.services.audit import audit_view
 from bot.services.client_card import SourceWording, strategy_wordings
 from bot.services.context import Business
 from bot.services.roles import Actor, Role
+from handlers.broadcast import start_broadcast
 from handlers.keyboards import inline_button, inline_markup
 from handlers.middlewares import RequireRole
 from handlers.replies import text
@@ -108,17 +110,18 @@ async def on_segments(message: Message, biz: Business, actor: Actor, key: str) -
 
 
 async def on_segment_audience(
-    query: CallbackQuery, callback_data: SegmentAudience, biz: Business, actor: Actor
+    query: CallbackQuery,
+    callback_data: SegmentAudience,
+    biz: Business,
+    actor: Actor,
+    state: FSMContext,
 ) -> None:
-    """Until the broadcast wizard takes this over: say where segment broadcasts come."""
-    dimension, value = callback_data.dimension, callback_data.value
-    n = (await segments.segment_counts(biz)).count(dimension, value)
-    label = label_of(biz, actor, dimension, value, strategy_wordings(actor.locale)) if n else None
-    await query.answer(
-        biz.texts.plain(
-            actor.locale, "owner.segment_broadcast_note", label=label, n=n, dimension=dimension
-        ),
-        show_alert=True,
+    """One tap from a segment to a broadcast: the wizard opens with that group chosen."""
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return  # the /segments message is too old for Telegram to show it
+    await start_broadcast(
+        query.message, biz, actor, state, {callback_data.dimension: callback_data.value}
     )
 
 

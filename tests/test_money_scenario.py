@@ -65,6 +65,8 @@ def settings(db_url: str) -> Settings:
 
 
 async def _confirm(app: App, user: ChatUser) -> None:
+    """Press Confirm on the newest redemption prompt (a transactional message leaves before
+    bulk ones queued earlier, so it need not be the last message delivered)."""
     await app.deliver()
     # the prompt is transactional: it overtakes bulk messages queued before it (expiry
     # warnings), so it is the newest message with the button, not the last one

@@ -111,25 +111,26 @@ async def test_seed_001_wording_in_russian(app: App) -> None:
     assert "«Освобождать»</i> — 1. Отказ от клиентов" in text
 
 
-async def test_a_segment_button_says_where_broadcasts_come(app: App) -> None:
+async def test_a_segment_button_opens_a_broadcast_to_that_group(app: App) -> None:
+    """Issue 12: "each segment one tap from a broadcast to it"."""
     await _world(app)
     await app.owner.send("/segments")
     report = app.fake.last(OWNER_ID)
     before = await app.counts(include_audit=True)
     await app.owner.click(SegmentAudience(dimension="segment", value="champions").pack(), report)
-    answer = app.fake.calls("answerCallbackQuery")[-1].params
-    assert answer["text"] == "Champions: 3 customers. Broadcasts to a segment come with /broadcast."
-    assert answer["show_alert"] is True
+    panel = app.fake.last(OWNER_ID).text
+    assert "RFM segment: Champions" in panel and "Customers now:" in panel
+    await app.owner.send("/cancel")
     await app.owner.click("seg:value:high", report)
-    note = app.fake.calls("answerCallbackQuery")[-1].params["text"]
-    assert note.startswith("value: high: 2 customers.")
-    await app.user(OWNER_ID, "ru", "Owner").click("seg:strategy:release", report)
-    ru = app.fake.calls("answerCallbackQuery")[-1].params["text"]
-    assert ru == "«Освобождать»: 1 клиент. Рассылки по сегменту появятся в /broadcast."
+    assert "Value: high" in app.fake.last(OWNER_ID).text
+    await app.owner.send("/cancel")
+    opened = len(app.fake.sent(OWNER_ID))
     for forged in ("seg:segment:bogus", "seg:evil:<b>x</b>", "seg:value:", "seg:segment"):
         await app.owner.click(forged, report)
         text = app.fake.calls("answerCallbackQuery")[-1].params.get("text", "")
-        assert "<" not in text and "bogus" not in text, (forged, text)
+        assert "<b>" not in text and "Customers now" not in text, (forged, text)
+    panels = [c for c in app.fake.sent(OWNER_ID)[opened:] if "Customers now" in (c.text or "")]
+    assert panels == []  # no wizard opened by a forged button
     assert await app.counts(include_audit=True) == before
 
 

@@ -23,6 +23,8 @@ class CampaignSettings(Section):
 
     holdout_percent: int = Field(default=10, ge=0, le=50)  # kept out of each send, compared
     report_days: int = Field(default=14, ge=1, le=365)  # purchases counted after a send
+    # How often a broadcast's progress message is edited while it is delivered.
+    progress_seconds: float = Field(default=5.0, gt=0, le=300)
 
 
 class MessageKind(Section):

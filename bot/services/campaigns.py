@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -87,3 +87,35 @@ async def enrol(
     except IntegrityError:
         return None
     return member
+
+
+def holdout(campaign: Campaign, customer_ids: list[int]) -> dict[int, bool]:
+    """Customer id -> held out, by :func:`is_held_out` (the rule :func:`enrol` applies)."""
+    return {cid: is_held_out(campaign.id, cid, campaign.holdout_percent) for cid in customer_ids}
+
+
+async def enrol_new(
+    session: AsyncSession,
+    campaign: Campaign,
+    held: dict[int, bool],
+    occurrence: str,
+    *,
+    now: datetime,
+    outbox_ids: dict[int, int] | None = None,
+    offer_ids: dict[int, int] | None = None,
+) -> None:
+    """Enrol many customers in a campaign made in this same transaction (a broadcast),
+    in one statement: nobody can be enrolled already. ``held`` comes from :func:`holdout`;
+    ``outbox_ids``/``offer_ids`` record what was sent to each recipient."""
+    if not held:
+        return
+    outbox_ids, offer_ids = outbox_ids or {}, offer_ids or {}
+    await session.execute(
+        insert(CampaignMember.__table__),
+        [
+            {"campaign_id": campaign.id, "customer_id": cid, "occurrence": occurrence,
+             "held_out": out, "enrolled_at": now, "outbox_id": outbox_ids.get(cid),
+             "offer_id": offer_ids.get(cid)}
+            for cid, out in held.items()
+        ],
+    )  # fmt: skip

@@ -16,19 +16,22 @@ first. The rules (config ``[contact]`` and the kind table ``[outbox.kinds]``):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.config import MessageKind
 from bot.db.models import Customer, OutboxMessage, OutboxState
 from bot.services.context import Business
-from bot.services.outbox import enqueue, kind_rule
+from bot.services.outbox import kind_rule, outbox_row
 
 CAP_WINDOW = timedelta(days=7)
+_CHUNK = 500  # customer ids per IN (...) of reach_many
 # What never reached anyone does not use up the cap.
 _NOT_COUNTED = (OutboxState.EXPIRED, OutboxState.SKIPPED, OutboxState.CANCELLED)
 
@@ -41,26 +44,31 @@ class ContactVerdict(StrEnum):
     CAPPED = "capped"  # the week's marketing messages are used up
 
 
+def _counted_since(biz: Business, now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Outbox rows that use up the cap: marketing, queued in the window, not void."""
+    return (
+        OutboxMessage.created_at > now - CAP_WINDOW,
+        OutboxMessage.kind.in_(biz.settings.outbox.marketing_kinds()),
+        OutboxMessage.state.not_in([s.value for s in _NOT_COUNTED]),
+    )
+
+
 async def marketing_sent_recently(
     session: AsyncSession, biz: Business, customer_id: int, now: datetime
 ) -> int:
     """Marketing messages queued for the customer in the cap's window (the 7 days to now)."""
     count = await session.scalar(
         select(func.count(OutboxMessage.id)).where(
-            OutboxMessage.customer_id == customer_id,
-            OutboxMessage.created_at > now - CAP_WINDOW,
-            OutboxMessage.kind.in_(biz.settings.outbox.marketing_kinds()),
-            OutboxMessage.state.not_in([s.value for s in _NOT_COUNTED]),
+            OutboxMessage.customer_id == customer_id, *_counted_since(biz, now)
         )
     )
     return int(count or 0)
 
 
-async def reach(
-    session: AsyncSession, biz: Business, customer: Customer, now: datetime, *, kind: str
-) -> ContactVerdict:
-    """May a message of ``kind`` be queued for ``customer`` now? (Quiet hours do not
-    refuse: they only delay, see :func:`after_quiet_hours`.)"""
+def _verdict(
+    biz: Business, customer: Customer, kind: str, sent_recently: Callable[[], int] | None
+) -> ContactVerdict | None:
+    """The rule itself; None means "ask the cap" (``sent_recently`` not given yet)."""
     rule = kind_rule(biz.settings.outbox.kinds, kind)
     if customer.telegram_id is None or customer.erased_at is not None:
         return ContactVerdict.NO_CHAT
@@ -70,10 +78,59 @@ async def reach(
         return ContactVerdict.OK
     if not customer.marketing_opt_in:
         return ContactVerdict.OPTED_OUT
-    cap = biz.settings.contact.max_marketing_per_week
-    if await marketing_sent_recently(session, biz, customer.id, now) >= cap:
+    if sent_recently is None:
+        return None
+    if sent_recently() >= biz.settings.contact.max_marketing_per_week:
         return ContactVerdict.CAPPED
     return ContactVerdict.OK
+
+
+async def reach(
+    session: AsyncSession, biz: Business, customer: Customer, now: datetime, *, kind: str
+) -> ContactVerdict:
+    """May a message of ``kind`` be queued for ``customer`` now? (Quiet hours do not
+    refuse: they only delay, see :func:`after_quiet_hours`.)"""
+    verdict = _verdict(biz, customer, kind, None)
+    if verdict is not None:
+        return verdict
+    sent = await marketing_sent_recently(session, biz, customer.id, now)
+    verdict = _verdict(biz, customer, kind, lambda: sent)
+    assert verdict is not None
+    return verdict
+
+
+async def reach_many(
+    session: AsyncSession,
+    biz: Business,
+    customers: Sequence[Customer],
+    now: datetime,
+    *,
+    kind: str,
+) -> dict[int, ContactVerdict]:
+    """:func:`reach` for many customers at once (a broadcast): the same rules, the cap's
+    counts read with one grouped query per chunk instead of one query per customer."""
+    verdicts: dict[int, ContactVerdict] = {}
+    undecided: list[Customer] = []
+    for customer in customers:
+        verdict = _verdict(biz, customer, kind, None)
+        if verdict is None:
+            undecided.append(customer)
+        else:
+            verdicts[customer.id] = verdict
+    counts: dict[int, int] = {}
+    for start in range(0, len(undecided), _CHUNK):
+        ids = [c.id for c in undecided[start : start + _CHUNK]]
+        rows = await session.execute(
+            select(OutboxMessage.customer_id, func.count(OutboxMessage.id))
+            .where(OutboxMessage.customer_id.in_(ids), *_counted_since(biz, now))
+            .group_by(OutboxMessage.customer_id)
+        )
+        counts.update({int(cid): int(n) for cid, n in rows.all()})
+    for customer in undecided:
+        verdict = _verdict(biz, customer, kind, lambda c=customer: counts.get(c.id, 0))
+        assert verdict is not None
+        verdicts[customer.id] = verdict
+    return verdicts
 
 
 def still_wanted(rule: MessageKind, *, opted_in: bool | None, unreachable: bool) -> bool:
@@ -177,17 +234,9 @@ async def queue_for(
     """Queue a rendered template for the customer if :func:`reach` allows; returns the
     verdict (OK: queued, in the caller's transaction; anything else: nothing written)."""
     verdict, _message = await queue_message_for(
-        session,
-        biz,
-        customer,
-        template_name,
-        kind=kind,
-        source=source,
-        now=now,
-        reply_markup=reply_markup,
-        deadline=deadline,
-        **context,
-    )
+        session, biz, customer, template_name, kind=kind, source=source, now=now,
+        reply_markup=reply_markup, deadline=deadline, **context,
+    )  # fmt: skip
     return verdict
 
 
@@ -209,15 +258,65 @@ async def queue_message_for(
     verdict = await reach(session, biz, customer, now, kind=kind)
     if verdict is not ContactVerdict.OK:
         return verdict, None
+    message = queue_reached(
+        session, biz, customer, template_name, kind=kind, source=source, now=now,
+        reply_markup=reply_markup, deadline=deadline, **context,
+    )  # fmt: skip
+    return verdict, message
+
+
+def queue_reached(
+    session: AsyncSession,
+    biz: Business,
+    customer: Customer,
+    template_name: str,
+    *,
+    kind: str,
+    source: str | None,
+    now: datetime,
+    reply_markup: dict[str, Any] | None = None,
+    deadline: datetime | None = None,
+    **context: Any,
+) -> OutboxMessage:
+    """The queueing half of :func:`queue_for`, for a caller that already asked
+    :func:`reach` (or :func:`reach_many`) in the same transaction and got OK."""
+    message = OutboxMessage(
+        **reached_values(
+            biz, customer, template_name, kind=kind, source=source, now=now,
+            reply_markup=reply_markup, deadline=deadline, **context,
+        )
+    )  # fmt: skip
+    session.add(message)
+    return message
+
+
+def reached_values(
+    biz: Business,
+    customer: Customer,
+    template_name: str,
+    *,
+    kind: str,
+    source: str | None,
+    now: datetime,
+    reply_markup: dict[str, Any] | None = None,
+    deadline: datetime | None = None,
+    text: str | None = None,
+    **context: Any,
+) -> dict[str, Any]:
+    """The outbox row :func:`queue_reached` would add, as column values, for a caller that
+    inserts many at once (a broadcast, after :func:`reach_many` said OK): the template
+    rendered in the customer's language (or ``text``, already rendered), quiet hours and
+    the kind's rule applied."""
     assert customer.telegram_id is not None  # reach said so
     rule = kind_rule(biz.settings.outbox.kinds, kind)
     not_before = after_quiet_hours(biz, now) if rule.waits_for_morning else None
-    message = enqueue(
-        session,
+    if text is None:
+        text = biz.texts.render(customer.language, template_name, **context)
+    return outbox_row(
         now=now,
         chat_id=customer.telegram_id,
         customer_id=customer.id,
-        text=biz.texts.render(customer.language, template_name, **context),
+        text=text,
         reply_markup=reply_markup,
         kind=kind,
         source=source,
@@ -225,4 +324,26 @@ async def queue_message_for(
         deadline=deadline,
         kinds=biz.settings.outbox.kinds,
     )
-    return verdict, message
+
+
+def reached_rows(
+    biz: Business,
+    messages: Sequence[tuple[Customer, str]],
+    *,
+    kind: str,
+    source: str | None,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """:func:`reached_values` for many (customer, rendered text) pairs of one kind queued
+    at one moment (a broadcast): the kind's rule and the quiet hours worked out once."""
+    if not messages:
+        return []
+    first, first_text = messages[0]
+    template = reached_values(biz, first, "", kind=kind, source=source, now=now, text=first_text)
+    rows = []
+    for customer, text in messages:
+        assert customer.telegram_id is not None  # reach_many said so
+        row = dict(template)
+        row["chat_id"], row["customer_id"], row["text"] = customer.telegram_id, customer.id, text
+        rows.append(row)
+    return rows

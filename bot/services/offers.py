@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,7 @@ from bot.services.errors import ServiceError
 OFFER_CODE_LENGTH = 7  # one more than a card code, so the two are never confused
 OFFER_TOKEN_PREFIX = "offer:"  # how staff name an offer in a command: offer:K7M2XQ9
 MAX_PERCENT = Decimal(100)
+_CODE_CHECK = 500  # codes per IN (...) when checking fresh codes against stored ones
 
 
 def new_offer_code() -> str:
@@ -80,6 +81,15 @@ def offer_worth(offer: Offer, amount: Decimal) -> tuple[Decimal, int]:
     return min(offer.value, amount), 0
 
 
+def _check(kind: OfferKind, value: Decimal, valid_from: datetime, valid_until: datetime) -> None:
+    if value <= 0 or (kind is OfferKind.PERCENT and value > MAX_PERCENT):
+        raise ValueError(f"offer value out of range: {kind} {value}")
+    if kind is OfferKind.POINTS and value != value.to_integral_value():
+        raise ValueError("a points offer gives whole points")
+    if valid_until <= valid_from:
+        raise ValueError("an offer's window must not be empty")
+
+
 async def grant(
     session: AsyncSession,
     *,
@@ -98,12 +108,7 @@ async def grant(
     Runs in a SAVEPOINT so a concurrent grant of the same key does not spoil the caller's
     transaction.
     """
-    if value <= 0 or (kind is OfferKind.PERCENT and value > MAX_PERCENT):
-        raise ValueError(f"offer value out of range: {kind} {value}")
-    if kind is OfferKind.POINTS and value != value.to_integral_value():
-        raise ValueError("a points offer gives whole points")
-    if valid_until <= valid_from:
-        raise ValueError("an offer's window must not be empty")
+    _check(kind, value, valid_from, valid_until)
     if dedupe_key is not None and await session.scalar(
         select(Offer.id).where(Offer.dedupe_key == dedupe_key)
     ):
@@ -130,6 +135,50 @@ async def grant(
             return None
         raise
     return offer
+
+
+async def grant_many(
+    session: AsyncSession,
+    *,
+    customer_ids: list[int],
+    kind: OfferKind,
+    value: Decimal,
+    valid_from: datetime,
+    valid_until: datetime,
+    source: str,
+    now: datetime,
+) -> dict[int, tuple[int, str]]:
+    """The same offer for many customers (a broadcast), inserted in one statement; returns
+    each customer's (offer id, code). No dedupe keys: the caller's transaction runs
+    exactly once. The codes are drawn unique among themselves and against the codes
+    already stored."""
+    _check(kind, value, valid_from, valid_until)
+    codes: dict[int, str] = {}
+    taken: set[str] = set()
+    while len(codes) < len(customer_ids):
+        wanted = [cid for cid in customer_ids if cid not in codes]
+        fresh = {cid: new_offer_code() for cid in wanted}
+        clash: set[str] = set()
+        for start in range(0, len(wanted), _CODE_CHECK):
+            part = [fresh[c] for c in wanted[start : start + _CODE_CHECK]]
+            clash |= set(await session.scalars(select(Offer.code).where(Offer.code.in_(part))))
+        for cid, code in fresh.items():
+            if code not in clash and code not in taken:
+                codes[cid] = code
+                taken.add(code)
+    if not codes:
+        return {}
+    table = Offer.__table__
+    made = await session.execute(
+        insert(table).returning(table.c.customer_id, table.c.id),
+        [
+                {"code": code, "customer_id": cid, "kind": kind, "value": value,
+                 "service_tag": None, "valid_from": valid_from, "valid_until": valid_until,
+                 "source": source, "dedupe_key": None, "created_at": now}
+                for cid, code in codes.items()
+            ],
+    )  # fmt: skip
+    return {cid: (offer_id, codes[cid]) for cid, offer_id in made.all()}
 
 
 async def live_offers(session: AsyncSession, customer_id: int, now: datetime) -> list[Offer]:
