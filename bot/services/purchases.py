@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import LedgerKind, Note, Purchase, Visit
+from bot.services import counter_offers
 from bot.services.audit import audit_act
-from bot.services.booking import book_purchase
+from bot.services.booking import EARNED_NOTICE, book_purchase
 from bot.services.context import Business
 from bot.services.customers import customer_for, refuse_own_account
 from bot.services.errors import ServiceError
@@ -41,6 +42,9 @@ class PurchaseResult(BaseModel):
     balance: int
     service_tag: str | None
     receipt_no: str | None
+    offer_code: str | None = None  # an offer used on it: amount is what was paid
+    discount: Decimal = Decimal("0")
+    bonus: int = 0
 
 
 class VisitResult(BaseModel):
@@ -105,6 +109,11 @@ async def record_purchase(
     async def work(session: AsyncSession) -> PurchaseResult:
         found = await customer_for(session, biz, actor, request.customer)
         customer = await lock_customer(session, found.id)
+        # Offer hook (bot.services.counter_offers): used once, in this transaction.
+        offer = await counter_offers.take(
+            session, customer, code=request.offer_code, amount=request.amount,
+            service_tag=request.service_tag, now=now, actor_tg_id=actor.tg_id,
+        )  # fmt: skip
         booked = await book_purchase(
             session,
             biz,
@@ -113,21 +122,35 @@ async def record_purchase(
             now=now,
             author_tg_id=actor.tg_id,
             outlet_code=actor.outlet_code,
-            amount=request.amount,
+            amount=counter_offers.to_book(request.amount, offer),
             service_tag=request.service_tag,
             receipt_no=request.receipt_no,
+            notice=EARNED_NOTICE if offer is None else None,
         )
-        audit_act(session, actor, "purchase", key, now, customer.id, purchase_id=booked.purchase.id)
+        bonus = 0
+        if offer is not None:
+            bonus = await counter_offers.settle(
+                session, biz, customer, offer, booked.purchase, earned=booked.points,
+                now=now, author_tg_id=actor.tg_id,
+            )  # fmt: skip
+        used = {"offer_id": offer.offer_id} if offer else {}
+        audit_act(
+            session, actor, "purchase", key, now, customer.id,
+            purchase_id=booked.purchase.id, **used,
+        )  # fmt: skip
         return PurchaseResult(
             purchase_id=booked.purchase.id,
             customer_id=customer.id,
             card_code=customer.card_code,
             customer_name=customer.name,
-            amount=request.amount,
+            amount=booked.purchase.amount,
             points=booked.points,
             balance=customer.balance,
             service_tag=request.service_tag,
             receipt_no=request.receipt_no,
+            offer_code=offer.code if offer else None,
+            discount=offer.discount if offer else Decimal("0"),
+            bonus=bonus,
         )
 
     return await run_once(biz.db, biz.clock, key, PurchaseResult, work, event="purchase")
