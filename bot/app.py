@@ -44,7 +44,18 @@ from bot.services.errors import ServiceError
 from bot.services.staff import sync_outlets
 from bot.texts import Texts
 from bot.web import build_web_app
-from handlers import common, errors, fallback, member, menu, owner, privacy, signup, staff
+from handlers import (
+    common,
+    errors,
+    fallback,
+    feedback,
+    member,
+    menu,
+    owner,
+    privacy,
+    signup,
+    staff,
+)
 from handlers.commands import CommandError
 from handlers.deep_links import OWNER_CODE_PREFIX
 from handlers.middlewares import ActorMiddleware, UpdateContextMiddleware
@@ -108,6 +119,7 @@ def build_dispatcher(biz: Business, storage: BaseStorage | None = None) -> Dispa
         owner.make_router(),
         staff.make_router(),
         member.make_router(),
+        feedback.make_router(),
         privacy.make_router(),
         signup.make_router(),
         fallback.make_router(),  # nothing goes unanswered

@@ -146,6 +146,18 @@ class OutboxSettings(_Section):
     max_attempts: int = Field(default=5, ge=1, le=50)
 
 
+class SurveySettings(_Section):
+    """The post-visit survey (seeds 003, 004): "how was it?" a while after each purchase."""
+
+    enabled: bool = True
+    delay_minutes: int = Field(default=120, ge=0, le=7 * 24 * 60)  # after the purchase
+    low_score_threshold: int = Field(default=3, ge=1, le=5)  # at or below: owners alerted
+    ask_comment: bool = True  # after the score, invite an optional comment
+    max_comment_length: int = Field(default=1000, ge=10, le=4000)
+    needs_opt_in: bool = True  # only customers who turned offers and news on in /settings
+    answer_days: int = Field(default=7, ge=1, le=90)  # a score later than this is refused
+
+
 class LifecycleSettings(_Section):
     """Thresholds of the evolution ladder (seed 002); defaults from scoring.lifecycle."""
 
@@ -481,6 +493,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = TelegramSettings()
     database: DatabaseSettings = DatabaseSettings()
     outbox: OutboxSettings = OutboxSettings()
+    survey: SurveySettings = SurveySettings()
     scoring: ScoringSettings = ScoringSettings()
     tiers: TiersSettings = TiersSettings()
     expiry: ExpirySettings = ExpirySettings()

@@ -13,7 +13,7 @@ from aiogram.utils.deep_linking import create_start_link
 
 from bot.background import BackgroundTasks
 from bot.numbers import is_ascii_number
-from bot.services import customers, kpis, owners, purchases, staff
+from bot.services import customers, kpis, owners, purchases, satisfaction, staff
 from bot.services.audit import audit_view
 from bot.services.client_card import client_card
 from bot.services.context import Business
@@ -130,16 +130,33 @@ async def on_rescore(
 DEFAULT_KPI_DAYS = 30
 
 
+KPI_STAFF = "staff"
+
+
 async def on_kpi(
     message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
 ) -> None:
-    arg = (command.args or "").strip()
+    """``/kpi [days]``: the period report; ``/kpi staff [days]``: CSAT per staff member."""
+    tokens = (command.args or "").split()
+    by_staff = bool(tokens) and tokens[0].casefold() == KPI_STAFF
+    arg = " ".join(tokens[1:] if by_staff else tokens)
     if not arg:
         days = DEFAULT_KPI_DAYS
     else:
         days = int(arg) if is_ascii_number(arg) and len(arg) <= 4 else 0
     if not 1 <= days <= kpis.MAX_PERIOD_DAYS:
         await message.answer(text(biz, actor, "errors.usage_kpi"))
+        return
+    if by_staff:
+        start, end = kpis.period_bounds(biz, days)
+        rows = await satisfaction.csat_by_staff(biz, start, end)
+        await audit_view(biz, actor, "kpi_staff", key, days=days)
+        await message.answer(
+            text(
+                biz, actor, "owner.kpi_staff", staff=rows, days=days,
+                owners=await owners.owner_ids(biz),
+            )
+        )
         return
     report = await kpis.period_report(biz, days)
     await audit_view(biz, actor, "kpi", key, days=days)

@@ -42,8 +42,10 @@ from scoring.clv import (
 )
 from scoring.growth import GrowthResult, average_monthly_growth_pct
 from scoring.kpi import (
+    Csat,
     CustomerPeriodSummary,
     PeriodKPI,
+    csat_of,
     kpis_from_summary,
     period_kpis,
     summarise_purchases,
@@ -117,6 +119,7 @@ __all__ = [
     "CLVSettings",
     "Category",
     "ChoiceCriterion",
+    "Csat",
     "CustomerPeriodSummary",
     "DataSupport",
     "FitStatus",
@@ -137,6 +140,7 @@ __all__ = [
     "ValueResult",
     "average_monthly_growth_pct",
     "conditional_expected_purchases",
+    "csat_of",
     "estimate_clv",
     "expected_average_value",
     "expected_purchases",

@@ -22,6 +22,7 @@ from bot.services.errors import ServiceError
 from bot.services.ledger import earned_points, post
 from bot.services.notify import notify_customer
 from bot.services.referrals import reward_first_purchase
+from bot.services.surveys import schedule as schedule_survey
 from bot.services.tiers import earn_percent, recheck
 
 EARNED_NOTICE = "customer.points_earned"
@@ -84,6 +85,7 @@ async def book_purchase(
         )
     await reward_first_purchase(session, biz, customer, purchase, key, now)
     await recheck(session, biz, customer, now)
+    await schedule_survey(session, biz, customer, purchase, now)  # survey hook (surveys.py)
     return Booked(purchase, points)
 
 

@@ -8,7 +8,7 @@ Python, never every purchase.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from bot.money import MINOR_PER_UNIT
 from bot.services.context import Business
 from bot.services.live_purchases import IS_LIVE, NET_MINOR
 from bot.services.local_days import LocalDays
+from bot.services.satisfaction import answered_scores
 from bot.services.scoring_aggregates import fetch_int64, unix_seconds_sql
 
 MAX_PERIOD_DAYS = 3650
@@ -54,6 +55,14 @@ def summary_statement(start: date, end: date, window_days: int, days: LocalDays)
     )
 
 
+def period_bounds(biz: Business, days: int) -> tuple[datetime, datetime]:
+    """The last ``days`` local days up to today (inclusive), as [start, end) moments."""
+    zone = biz.settings.business.zone
+    end = biz.clock.now().astimezone(zone).date() + timedelta(days=1)
+    start = end - timedelta(days=days)
+    return datetime.combine(start, time(), zone), datetime.combine(end, time(), zone)
+
+
 async def period_report(biz: Business, days: int) -> scoring.PeriodKPI:
     """The last ``days`` days up to today in the business's time zone, from every purchase
     not fully refunded (history before the period tells who was new and who was active)."""
@@ -72,6 +81,10 @@ async def period_report(biz: Business, days: int) -> scoring.PeriodKPI:
                 Customer.referred_by.is_not(None)
             ),
         )
+    async with biz.db.read() as session:  # survey answers given in the period (local days)
+        scores = await answered_scores(
+            session, datetime.combine(start, time(), zone), datetime.combine(end, time(), zone)
+        )
     summary = scoring.CustomerPeriodSummary(
         first_day=rows[:, 1],
         active_at_start=rows[:, 2] > 0,
@@ -85,4 +98,5 @@ async def period_report(biz: Business, days: int) -> scoring.PeriodKPI:
         start=np.datetime64(start, "D"),
         end=np.datetime64(end, "D"),
         referral_dates=referred[:, 0],
+        csat_scores=scores,
     )

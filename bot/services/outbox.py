@@ -21,7 +21,9 @@ def enqueue(
     text: str,
     customer_id: int | None = None,
     reply_markup: dict[str, Any] | None = None,
+    not_before: datetime | None = None,
 ) -> OutboxMessage:
+    """Queue a message; ``not_before``: not sent before then (a survey after its delay)."""
     message = OutboxMessage(
         chat_id=chat_id,
         customer_id=customer_id,
@@ -30,6 +32,7 @@ def enqueue(
         state=OutboxState.PENDING,
         attempts=0,
         created_at=now,
+        not_before=not_before,
     )
     session.add(message)
     return message

@@ -1,0 +1,223 @@
+"""The post-visit survey (seeds 003, 004): "how was it?" a while after each purchase.
+
+Seed 004 (004_235a4ca77e3bcda9.txt): "Активный сбор обратной связи от клиентов (опросы,
+отзывы) и оперативное реагирование на нее"; seed 003 asks for an online assessment of
+satisfaction. So: ``schedule`` (called where a purchase is booked, in its transaction)
+makes one survey per purchase (``surveys.purchase_id`` is unique) and queues the question
+with 1-5 buttons through the outbox, not before ``survey.delay_minutes``; ``answer`` takes
+one score per survey (a conditional UPDATE: a second answer is refused) and, at or below
+``survey.low_score_threshold``, alerts every owner at once with the customer's card and the
+staff member who served them (the purchase's author); ``comment`` takes one optional
+comment, also sent to the owners after a low score. CSAT is ``bot.services.satisfaction``.
+
+Customers not in the bot, erased ones and (with ``survey.needs_opt_in``) those who did not
+turn offers on are not asked. NOTE: "unreachable" (a 403 from Telegram) and quiet hours /
+frequency caps come with the delivery work (branch wt-delivery: ``contact.queue_for(...,
+kind="survey")``); until it lands the question goes through ``outbox.enqueue`` with
+``not_before``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Customer, Purchase, Staff, Survey
+from bot.services.context import Business
+from bot.services.customers import view
+from bot.services.errors import ServiceError
+from bot.services.idempotency import Outcome, run_once
+from bot.services.outbox import enqueue
+from bot.services.owners import claimed_owner_ids
+
+SURVEY_PREFIX = "sv"  # callback data: sv:<survey id>:<score>
+SCORES = range(1, 6)
+ASK = "customer.survey_ask"
+ALERT = "owner.survey_alert"
+
+
+def survey_keyboard(labels: list[str], survey_id: int) -> dict[str, object]:
+    """The 1-5 buttons of one survey (``labels``: one per score, lowest first)."""
+    return {
+        "inline_keyboard": [
+            [
+                {"text": label, "callback_data": f"{SURVEY_PREFIX}:{survey_id}:{score}"}
+                for label, score in zip(labels, SCORES, strict=True)
+            ]
+        ]
+    }
+
+
+def _wanted(biz: Business, customer: Customer) -> bool:
+    settings = biz.settings.survey
+    return (
+        settings.enabled
+        and customer.telegram_id is not None
+        and customer.erased_at is None
+        and (customer.marketing_opt_in or not settings.needs_opt_in)
+    )
+
+
+async def schedule(
+    session: AsyncSession, biz: Business, customer: Customer, purchase: Purchase, now: datetime
+) -> Survey | None:
+    """Queue the survey of a just-booked ``purchase``; None when this customer is not asked."""
+    if not _wanted(biz, customer) or customer.telegram_id is None:
+        return None
+    ask_at = now + timedelta(minutes=biz.settings.survey.delay_minutes)
+    survey = Survey(
+        purchase_id=purchase.id,
+        customer_id=customer.id,
+        staff_tg_id=purchase.author_tg_id,
+        outlet_code=purchase.outlet_code,
+        created_at=now,
+        ask_at=ask_at,
+    )
+    session.add(survey)
+    await session.flush()
+    locale = customer.language
+    labels = [biz.texts.plain(locale, "customer.survey_button", score=s) for s in SCORES]
+    enqueue(
+        session,
+        now=now,
+        chat_id=customer.telegram_id,
+        customer_id=customer.id,
+        text=biz.texts.render(locale, ASK, amount=purchase.amount, day=now),
+        reply_markup=survey_keyboard(labels, survey.id),
+        not_before=ask_at,
+    )
+    return survey
+
+
+class SurveyAnswered(BaseModel):
+    survey_id: int
+    score: int
+    low: bool
+    ask_comment: bool
+
+
+class SurveyCommented(BaseModel):
+    survey_id: int
+    low: bool
+
+
+async def _own_survey(
+    session: AsyncSession, biz: Business, tg_id: int, survey_id: int, now: datetime
+) -> tuple[Survey, Customer]:
+    """The survey ``survey_id`` of the customer ``tg_id``, already asked and still open."""
+    row = (
+        await session.execute(
+            select(Survey, Customer)
+            .join(Customer, Customer.id == Survey.customer_id)
+            .where(Survey.id == survey_id, Customer.telegram_id == tg_id)
+        )
+    ).one_or_none()
+    if row is None or now < row[0].ask_at:
+        raise ServiceError("survey_unknown")
+    if now >= row[0].ask_at + timedelta(days=biz.settings.survey.answer_days):
+        raise ServiceError("survey_closed")
+    return row[0], row[1]
+
+
+async def answer(
+    biz: Business, tg_id: int, key: str, survey_id: int, score: int
+) -> Outcome[SurveyAnswered]:
+    """One score per survey; a low one alerts the owners in the same transaction."""
+    if score not in SCORES:
+        raise ServiceError("survey_unknown")
+    now = biz.clock.now()
+    settings = biz.settings.survey
+
+    async def work(session: AsyncSession) -> SurveyAnswered:
+        survey, customer = await _own_survey(session, biz, tg_id, survey_id, now)
+        claimed = await session.execute(
+            update(Survey)
+            .where(Survey.id == survey.id, Survey.score.is_(None))
+            .values(score=score, answered_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            raise ServiceError("survey_answered")
+        low = score <= settings.low_score_threshold
+        if low:
+            await _alert_owners(session, biz, survey, customer, score, None, now)
+        return SurveyAnswered(
+            survey_id=survey.id, score=score, low=low, ask_comment=settings.ask_comment
+        )
+
+    return await run_once(biz.db, biz.clock, key, SurveyAnswered, work, event="survey")
+
+
+def clean_comment(text: str | None, maximum: int) -> str:
+    """A comment as typed (lines kept), trimmed; refused when empty or too long."""
+    comment = (text or "").strip()
+    if not comment:
+        raise ServiceError("survey_comment_empty")
+    if len(comment) > maximum:
+        raise ServiceError("survey_comment_too_long", maximum=maximum)
+    return comment
+
+
+async def comment(
+    biz: Business, tg_id: int, key: str, survey_id: int, text: str | None
+) -> Outcome[SurveyCommented]:
+    """One comment per answered survey; after a low score it reaches the owners too."""
+    settings = biz.settings.survey
+    body = clean_comment(text, settings.max_comment_length)
+    now = biz.clock.now()
+
+    async def work(session: AsyncSession) -> SurveyCommented:
+        survey, customer = await _own_survey(session, biz, tg_id, survey_id, now)
+        if survey.score is None:
+            raise ServiceError("survey_unknown")
+        claimed = await session.execute(
+            update(Survey)
+            .where(Survey.id == survey.id, Survey.comment.is_(None))
+            .values(comment=body, commented_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            raise ServiceError("survey_commented")
+        low = survey.score <= settings.low_score_threshold
+        if low:
+            await _alert_owners(session, biz, survey, customer, survey.score, body, now)
+        return SurveyCommented(survey_id=survey.id, low=low)
+
+    return await run_once(biz.db, biz.clock, key, SurveyCommented, work, event="survey_comment")
+
+
+async def _alert_owners(
+    session: AsyncSession,
+    biz: Business,
+    survey: Survey,
+    customer: Customer,
+    score: int,
+    comment_text: str | None,
+    now: datetime,
+) -> None:
+    """Queue the alert to every owner (config and claimed), in the business's language.
+
+    The alert shows the customer's card and comment, so its outbox rows carry the
+    customer's id: /forget erases their text like every other message about the customer.
+    """
+    purchase = await session.get(Purchase, survey.purchase_id)
+    served_by = await session.scalar(
+        select(Staff.name).where(Staff.telegram_id == survey.staff_tg_id)
+    )
+    owners = set(biz.settings.business.owner_ids) | await claimed_owner_ids(session)
+    body = biz.texts.render(
+        biz.texts.default_locale,
+        ALERT,
+        c=view(customer, biz.settings.loyalty.point_value),
+        score=score,
+        comment=comment_text,
+        purchase=purchase,
+        staff_name=served_by,
+        staff_tg_id=survey.staff_tg_id,
+        owner_served=survey.staff_tg_id in owners,
+    )
+    for owner in sorted(owners):  # tied to the customer: /forget clears the text it holds
+        enqueue(session, now=now, chat_id=owner, customer_id=customer.id, text=body)
