@@ -291,3 +291,30 @@ async def test_refund_after_the_points_expired_takes_nothing_below_zero(app: App
     customer = await app.customer(id=cid)
     assert customer is not None and customer.balance == 0
     assert await app.balance_consistent()
+
+
+async def test_tier_spend_counts_what_was_paid_and_a_refund_reverses_at_the_rate_earned(
+    app: App,
+) -> None:
+    """Retail preset: Silver from 30 000 spent (7 %), Base earns 5 %. A list price of
+    32 000 with 10 % off books 28 800: still Base, 1 440 points. 2 000 more (30 800 paid)
+    promotes to Silver, earning 100 at Base; then 1 000 earns 70 at Silver. Refunding the
+    offer purchase takes back exactly its 1 440: 100 + 70 = 170 remain, the offer stays
+    used, and Silver is kept for the grace period (demotion is not immediate)."""
+    _, cashier, cid, card = await _setup(app)
+    code = await _grant(app, cid, OfferKind.PERCENT, "10")
+    await cashier.send(f"/purchase {card} 32000 offer:{code}")
+    customer = await app.customer(id=cid)
+    assert customer is not None and customer.tier in (None, "base")
+    assert customer.balance == 1440
+    await cashier.send(f"/purchase {card} 2000")
+    await cashier.send(f"/purchase {card} 1000")
+    customer = await app.customer(id=cid)
+    assert customer is not None and customer.tier == "silver" and customer.balance == 1610
+    await cashier.send("/refund 1")
+    assert "Points reversed 1,440" in app.fake.last(CASHIER).text, app.fake.last(CASHIER).text
+    customer = await app.customer(id=cid)
+    assert customer is not None and customer.balance == 170 and customer.tier == "silver"
+    assert customer.below_tier_since == app.clock.now()
+    assert (await _offer(app, code)).used_at is not None
+    assert await app.balance_consistent()
