@@ -140,10 +140,89 @@ class DatabaseSettings(_Section):
         return value
 
 
+class MessageKind(_Section):
+    """How one kind of outbox message is treated (``[outbox.kinds.<kind>]``).
+
+    ``priority``: transactional messages all go before any bulk one. ``marketing``: subject
+    to the customer's opt-in, the frequency cap and (by default) quiet hours. ``ttl_minutes``:
+    the message's deadline is its queued (or not-before) time plus this; undelivered by
+    then it is expired, not retried. ``quiet_hours``: whether it waits for the morning
+    (unset: marketing kinds do, others do not).
+    """
+
+    priority: Literal["transactional", "bulk"] = "bulk"
+    marketing: bool = False
+    ttl_minutes: int = Field(default=1440, ge=1, le=60 * 24 * 90)
+    quiet_hours: bool | None = None
+
+    @property
+    def waits_for_morning(self) -> bool:
+        return self.marketing if self.quiet_hours is None else self.quiet_hours
+
+
+_DAY = 24 * 60
+# Every kind the product queues; a config may change any of them or add its own.
+DEFAULT_MESSAGE_KINDS: dict[str, MessageKind] = {
+    # purchase and redemption notices, tiers, referrals, staff joined...: a prompt reply
+    "notice": MessageKind(priority="transactional", ttl_minutes=3 * _DAY),
+    # the redemption request's confirm buttons; queued with the request's own expiry
+    "redemption_prompt": MessageKind(priority="transactional", ttl_minutes=5),
+    "purchase": MessageKind(priority="transactional", ttl_minutes=_DAY),
+    # queued with the expiry date itself as the deadline; waits for the morning
+    "expiry_warning": MessageKind(ttl_minutes=7 * _DAY, quiet_hours=True),
+    # a question about a visit the customer just made: not advertising, so no opt-in
+    # or cap, but it waits for the morning like marketing
+    "survey": MessageKind(ttl_minutes=2 * _DAY, quiet_hours=True),
+    "birthday": MessageKind(marketing=True, ttl_minutes=_DAY),
+    "holiday": MessageKind(marketing=True, ttl_minutes=_DAY),
+    "reminder": MessageKind(marketing=True, ttl_minutes=3 * _DAY),
+    "tradein": MessageKind(marketing=True, ttl_minutes=7 * _DAY),
+    "winback": MessageKind(marketing=True, ttl_minutes=3 * _DAY),
+    "broadcast": MessageKind(marketing=True, ttl_minutes=3 * _DAY),
+}
+
+
 class OutboxSettings(_Section):
-    concurrency: int = Field(default=4, ge=1, le=30)
+    concurrency: int = Field(default=4, ge=1, le=100)  # messages in flight at once
     poll_seconds: float = Field(default=1.0, gt=0, le=60)
-    max_attempts: int = Field(default=5, ge=1, le=50)
+    rate_per_second: float = Field(default=30.0, gt=0, le=1000)
+    per_chat_per_second: float = Field(default=1.0, gt=0, le=1000)
+    backoff_cap_seconds: float = Field(default=300.0, ge=1, le=3600)
+    claim_lease_seconds: float = Field(default=30.0, ge=5, le=3600)
+    kinds: dict[str, MessageKind] = DEFAULT_MESSAGE_KINDS
+
+    @field_validator("kinds", mode="before")
+    @classmethod
+    def _merge_kinds(cls, value: Any) -> Any:
+        """A config lists only the kinds it changes or adds; the rest keep their defaults
+        (a changed kind starts from its default, key by key)."""
+        if not isinstance(value, dict):
+            return value
+        merged: dict[str, Any] = dict(DEFAULT_MESSAGE_KINDS)
+        for name, rule in value.items():
+            if not isinstance(name, str) or not name.replace("_", "").isalnum():
+                raise ValueError(f"message kind {name!r} must be one word (letters, digits, _)")
+            if len(name) > 32:
+                raise ValueError(f"message kind {name!r} is longer than 32 characters")
+            base = DEFAULT_MESSAGE_KINDS.get(name)
+            if isinstance(rule, dict) and base is not None:
+                rule = {**base.model_dump(), **rule}
+            merged[name] = rule
+        return merged
+
+    def marketing_kinds(self) -> tuple[str, ...]:
+        return tuple(sorted(name for name, rule in self.kinds.items() if rule.marketing))
+
+
+_CLOCK = r"([01]\d|2[0-3]):[0-5]\d"
+
+
+class ContactSettings(_Section):
+    """Contact discipline for marketing (bot/services/contact.py)."""
+
+    # Local time of the business; start-end, may wrap midnight; "" for none.
+    quiet_hours: str = Field(default="21:00-09:00", pattern=rf"^({_CLOCK}-{_CLOCK})?$")
+    max_marketing_per_week: int = Field(default=2, ge=0, le=100)
 
 
 class SurveySettings(_Section):
@@ -493,6 +572,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = TelegramSettings()
     database: DatabaseSettings = DatabaseSettings()
     outbox: OutboxSettings = OutboxSettings()
+    contact: ContactSettings = ContactSettings()
     survey: SurveySettings = SurveySettings()
     scoring: ScoringSettings = ScoringSettings()
     tiers: TiersSettings = TiersSettings()

@@ -24,12 +24,13 @@ HANDLER_SECONDS = Histogram(
 )
 OUTBOX_DEPTH = Gauge(
     "loyalty_outbox_due",
-    "Outbox messages due for sending at the sender's last look",
+    "Outbox messages due for sending at the sender's last idle look, by priority",
+    ["priority"],
     registry=REGISTRY,
 )
 SENDS = Counter(
     "loyalty_sends",
-    "Outbox send attempts by outcome (sent, retry, forbidden, failed)",
+    "Outbox messages by outcome (sent, retry, flood, forbidden, failed, expired, skipped)",
     ["outcome"],
     registry=REGISTRY,
 )

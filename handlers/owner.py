@@ -159,8 +159,11 @@ async def on_kpi(
         )
         return
     report = await kpis.period_report(biz, days)
+    unreachable = await kpis.unreachable_customers(biz)
     await audit_view(biz, actor, "kpi", key, days=days)
-    await message.answer(text(biz, actor, "owner.kpi_report", k=report, days=days))
+    await message.answer(
+        text(biz, actor, "owner.kpi_report", k=report, days=days, unreachable=unreachable)
+    )
 
 
 def make_router() -> Router:

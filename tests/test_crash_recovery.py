@@ -86,7 +86,8 @@ url = "{db_url}"
 [outbox]
 concurrency = {concurrency}
 poll_seconds = 0.2
-max_attempts = 50
+rate_per_second = 1000
+per_chat_per_second = 1000
 """
 
 

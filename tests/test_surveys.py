@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db.models import Survey
+from bot.services.contact import mark_unreachable
 from bot.testing.telegram_double import ChatUser, buttons, find_button
 from tests.conftest import BACKENDS
 from tests.support.flows import hire, join
@@ -51,9 +52,9 @@ def _questions(app: App, chat: int = CUSTOMER) -> list[str]:
     return [t for t in app.fake.texts(chat) if "Rate it from 1" in t]
 
 
-async def _asked(app: App) -> object:
+async def _asked(app: App, wait: timedelta = DELAY) -> object:
     """Let the delay pass and deliver: the newest survey question."""
-    app.clock.advance(DELAY)
+    app.clock.advance(wait)
     await app.deliver()
     return app.fake.last(CUSTOMER)
 
@@ -214,7 +215,7 @@ async def test_csat_by_hand_in_kpi_and_per_staff_member(app: App) -> None:
     await hire(app, anna)
     for cashier, score in ((olga, "5"), (olga, "4"), (olga, "1"), (anna, "3"), (anna, "2")):
         await cashier.send(f"/purchase {card} 1000")
-        question = await _asked(app)
+        question = await _asked(app, timedelta(days=1))  # a day later: never in quiet hours
         await ivan.click(find_button(question, score), question)
         await ivan.send("/cancel")  # no comment
     await app.deliver()
@@ -233,3 +234,30 @@ async def test_csat_by_hand_in_kpi_and_per_staff_member(app: App) -> None:
     assert "No survey answers in this period" in app.fake.last(OWNER_ID).text
     await app.owner.send("/kpi staff 0")
     assert "/kpi staff [days]" in app.fake.last(OWNER_ID).text
+
+
+async def test_quiet_hours_hold_the_question_until_the_morning(app: App) -> None:
+    """Quiet hours 21:00-09:00 in Moscow (UTC+3, [contact] default). A purchase at 20:30
+    would be asked at 22:30: it waits for 09:00 the next morning."""
+    _, cashier, card = await _setup(app)
+    app.clock.advance(timedelta(hours=5, minutes=30))  # 12:00 UTC + 5:30 = 20:30 Moscow
+    await cashier.send(f"/purchase {card} 1500")
+    app.clock.advance(DELAY)
+    await app.deliver()
+    assert _questions(app) == []
+    app.clock.advance(timedelta(hours=10, minutes=29))  # 08:59 Moscow
+    await app.deliver()
+    assert _questions(app) == []
+    app.clock.advance(timedelta(minutes=1))
+    await app.deliver()
+    assert len(_questions(app)) == 1
+
+
+async def test_a_customer_who_blocked_the_bot_is_not_asked(app: App) -> None:
+    _, cashier, card = await _setup(app)
+    customer = await app.customer(card_code=card)
+    assert customer is not None
+    async with app.biz.db.write() as session:
+        await mark_unreachable(session, customer.id, app.clock.now())
+    await cashier.send(f"/purchase {card} 1500")
+    assert await _surveys(app) == []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -95,8 +96,17 @@ class RedemptionState(StrEnum):
 class OutboxState(StrEnum):
     PENDING = "pending"
     SENT = "sent"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+    FAILED = "failed"  # Telegram refused it for good (400, 403)
+    CANCELLED = "cancelled"  # the customer used /forget before it went out
+    EXPIRED = "expired"  # still undelivered at its deadline (e.g. a long outage)
+    SKIPPED = "skipped"  # marketing whose customer opted out or blocked the bot before it went
+
+
+class OutboxPriority(IntEnum):
+    """Lower goes first: every transactional message before any bulk one."""
+
+    TRANSACTIONAL = 0
+    BULK = 1
 
 
 class Outlet(Base):
@@ -139,6 +149,9 @@ class Customer(Base):
     )
     referral_rewarded_at: Mapped[datetime | None]
     erased_at: Mapped[datetime | None]
+    # Delivery (0008): set when Telegram answered 403 (the bot is blocked), cleared when
+    # the customer writes to the bot again; marketing skips them meanwhile.
+    unreachable_at: Mapped[datetime | None]
 
 
 class ForgottenIdentity(Base):
@@ -376,10 +389,13 @@ class ProcessedUpdate(Base):
 
 
 class OutboxMessage(Base):
+    """A message to send. ``kind`` names a row of the kind table (``[outbox.kinds]``),
+    which gave the row its ``priority`` and default ``deadline`` when it was queued."""
+
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_state_id", "state", "id"),
-        Index("ix_outbox_customer", "customer_id"),
+        Index("ix_outbox_claim", "state", "priority", "id"),  # the sender's claim query
+        Index("ix_outbox_customer_created", "customer_id", "created_at"),  # frequency cap
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -393,6 +409,14 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime]
     not_before: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
+    # Delivery (0008)
+    kind: Mapped[str] = mapped_column(String(32), default="notice", server_default="notice")
+    priority: Mapped[int] = mapped_column(
+        SmallInteger, default=OutboxPriority.TRANSACTIONAL, server_default="0"
+    )
+    deadline: Mapped[datetime | None]  # undelivered after it: expired
+    claimed_until: Mapped[datetime | None]  # a sender's lease on the row
+    source: Mapped[str | None] = mapped_column(String(40))  # 'job:birthday', 'campaign:17'
 
 
 class AuditEntry(Base):

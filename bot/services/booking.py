@@ -81,7 +81,14 @@ async def book_purchase(
         )
     if notice is not None:
         notify_customer(
-            session, biz, customer, notice, amount=amount, points=points, balance=customer.balance
+            session,
+            biz,
+            customer,
+            notice,
+            kind="purchase",
+            amount=amount,
+            points=points,
+            balance=customer.balance,
         )
     await reward_first_purchase(session, biz, customer, purchase, key, now)
     await recheck(session, biz, customer, now)

@@ -131,6 +131,7 @@ async def settle(
         biz,
         customer,
         OFFER_NOTICE,
+        kind="purchase",  # the purchase notice it replaces (booking.book_purchase)
         paid=purchase.amount,
         discount=used.discount,
         bonus=used.bonus_points,

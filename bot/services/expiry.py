@@ -231,6 +231,8 @@ async def _warn(
         biz,
         customer,
         "customer.expiry_warning",
+        kind="expiry_warning",
+        deadline=min(lot.expires_at for lot in fresh),  # no use after the points are gone
         points=points,
         expires_at=fresh[0].expires_at,
         balance=customer.balance,

@@ -18,6 +18,7 @@ from sqlalchemy.sql import Select
 import scoring
 from bot.db.models import Customer, Purchase
 from bot.money import MINOR_PER_UNIT
+from bot.services.contact import unreachable_count
 from bot.services.context import Business
 from bot.services.live_purchases import IS_LIVE, NET_MINOR
 from bot.services.local_days import LocalDays
@@ -100,3 +101,9 @@ async def period_report(biz: Business, days: int) -> scoring.PeriodKPI:
         referral_dates=referred[:, 0],
         csat_scores=scores,
     )
+
+
+async def unreachable_customers(biz: Business) -> int:
+    """Customers who blocked the bot and have not written since (a 403 marked them)."""
+    async with biz.db.read() as session:
+        return await unreachable_count(session)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,9 +18,16 @@ def notify_customer(
     customer: Customer,
     message: str,
     reply_markup: dict[str, Any] | None = None,
+    *,
+    kind: str = "notice",
+    deadline: datetime | None = None,
     **context: Any,
 ) -> None:
-    """Queue ``message`` in the customer's language; customers not in the bot get nothing."""
+    """Queue ``message`` in the customer's language; customers not in the bot get nothing.
+
+    For what the customer's own act caused (a purchase, a redemption, a tier): no opt-in
+    or cap applies. Marketing goes through ``bot.services.contact.queue_for`` instead.
+    """
     if customer.telegram_id is None:
         return
     enqueue(
@@ -29,4 +37,7 @@ def notify_customer(
         customer_id=customer.id,
         text=biz.texts.render(customer.language, message, **context),
         reply_markup=reply_markup,
+        kind=kind,
+        deadline=deadline,
+        kinds=biz.settings.outbox.kinds,
     )

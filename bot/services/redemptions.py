@@ -96,6 +96,8 @@ async def request_redemption(
             biz,
             customer,
             "customer.redeem_confirm",
+            kind="redemption_prompt",
+            deadline=redemption.expires_at,  # useless once the request has expired
             reply_markup=confirm_keyboard(
                 texts.render(lang, "customer.button_confirm"),
                 texts.render(lang, "customer.button_decline"),
@@ -207,6 +209,7 @@ async def decide_redemption(
                 card_code=customer.card_code,
                 balance=customer.balance,
             ),
+            kinds=biz.settings.outbox.kinds,
         )
         add_audit(
             session,

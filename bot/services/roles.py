@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, literal, select
 
 from bot.db.models import Customer, Owner, Staff
+from bot.services.contact import mark_reachable
 from bot.services.context import Business
 
 
@@ -39,17 +40,30 @@ class Actor:
 
 
 async def resolve_actor(biz: Business, tg_id: int, language_code: str | None) -> Actor:
-    """One round trip: the owner, active staff and customer rows for this Telegram id."""
+    """One round trip: the owner, active staff and customer rows for this Telegram id.
+
+    Every update passes here, so this is where a customer who had blocked the bot (a 403
+    marked them unreachable) becomes reachable again: they are writing to it."""
     me = select(literal(tg_id, BigInteger).label("tg_id")).subquery()
     stmt = (
-        select(Owner.id, Staff.id, Staff.outlet_code, Customer.id, Customer.language)
+        select(
+            Owner.id,
+            Staff.id,
+            Staff.outlet_code,
+            Customer.id,
+            Customer.language,
+            Customer.unreachable_at,
+        )
         .select_from(me)
         .outerjoin(Owner, Owner.telegram_id == me.c.tg_id)
         .outerjoin(Staff, (Staff.telegram_id == me.c.tg_id) & Staff.active.is_(True))
         .outerjoin(Customer, Customer.telegram_id == me.c.tg_id)
     )
     async with biz.db.engine.connect() as conn:
-        owner_row, staff_id, outlet_code, customer_id, language = (await conn.execute(stmt)).one()
+        row = (await conn.execute(stmt)).one()
+    owner_row, staff_id, outlet_code, customer_id, language, unreachable_at = row
+    if customer_id is not None and unreachable_at is not None:
+        await mark_reachable(biz, customer_id)  # they wrote: the block is over
     settings = biz.settings
     locale = biz.texts.locale_for(language if customer_id is not None else language_code)
     if tg_id in settings.business.owner_ids or owner_row is not None:

@@ -204,6 +204,7 @@ async def _finish(session: AsyncSession, biz: Business, customer: Customer, key:
         text=biz.texts.render(
             customer.language, "customer.welcome_bonus", points=bonus, balance=customer.balance
         ),
+        kinds=biz.settings.outbox.kinds,
     )
     return bonus
 

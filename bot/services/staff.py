@@ -112,6 +112,7 @@ async def accept_invite(
                 name=display,
                 outlet=staff.outlet_code,
             ),
+            kinds=biz.settings.outbox.kinds,
         )
         add_audit(
             session,

@@ -10,11 +10,11 @@ one score per survey (a conditional UPDATE: a second answer is refused) and, at 
 staff member who served them (the purchase's author); ``comment`` takes one optional
 comment, also sent to the owners after a low score. CSAT is ``bot.services.satisfaction``.
 
-Customers not in the bot, erased ones and (with ``survey.needs_opt_in``) those who did not
-turn offers on are not asked. NOTE: "unreachable" (a 403 from Telegram) and quiet hours /
-frequency caps come with the delivery work (branch wt-delivery: ``contact.queue_for(...,
-kind="survey")``); until it lands the question goes through ``outbox.enqueue`` with
-``not_before``.
+Customers ``contact.reach`` refuses (not in the bot, erased, blocked the bot) are not
+asked, nor (with ``survey.needs_opt_in``, the default) those who did not turn offers and
+news on: the delivery's kind table counts a survey as no advertising (no opt-in, no weekly
+cap), and this switch lets the owner be stricter than that. The question waits for the
+end of the quiet hours when the ``survey`` kind says so (it does by default).
 """
 
 from __future__ import annotations
@@ -26,16 +26,18 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Customer, Purchase, Staff, Survey
+from bot.services.contact import ContactVerdict, after_quiet_hours, reach
 from bot.services.context import Business
 from bot.services.customers import view
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
-from bot.services.outbox import enqueue
+from bot.services.outbox import enqueue, kind_rule
 from bot.services.owners import claimed_owner_ids
 
 SURVEY_PREFIX = "sv"  # callback data: sv:<survey id>:<score>
 SCORES = range(1, 6)
 ASK = "customer.survey_ask"
+KIND = "survey"  # the outbox kind ([outbox.kinds.survey]: priority, deadline, quiet hours)
 ALERT = "owner.survey_alert"
 
 
@@ -52,22 +54,28 @@ def survey_keyboard(labels: list[str], survey_id: int) -> dict[str, object]:
 
 
 def _wanted(biz: Business, customer: Customer) -> bool:
+    """The survey's own switches; reachability is ``contact.reach``'s."""
     settings = biz.settings.survey
-    return (
-        settings.enabled
-        and customer.telegram_id is not None
-        and customer.erased_at is None
-        and (customer.marketing_opt_in or not settings.needs_opt_in)
-    )
+    return settings.enabled and (customer.marketing_opt_in or not settings.needs_opt_in)
 
 
 async def schedule(
     session: AsyncSession, biz: Business, customer: Customer, purchase: Purchase, now: datetime
 ) -> Survey | None:
-    """Queue the survey of a just-booked ``purchase``; None when this customer is not asked."""
+    """Queue the survey of a just-booked ``purchase``; None when this customer is not asked.
+
+    Who may be sent a survey and when is ``bot.services.contact``'s (kind ``survey``: not
+    in the bot, erased or blocked: not asked; quiet hours: it waits for the morning);
+    ``contact.queue_for`` takes no delay, so its two rules are called here around the
+    delay, and the question is queued with ``outbox.enqueue``.
+    """
     if not _wanted(biz, customer) or customer.telegram_id is None:
         return None
+    if await reach(session, biz, customer, now, kind=KIND) is not ContactVerdict.OK:
+        return None
     ask_at = now + timedelta(minutes=biz.settings.survey.delay_minutes)
+    if kind_rule(biz.settings.outbox.kinds, KIND).waits_for_morning:
+        ask_at = after_quiet_hours(biz, ask_at)
     survey = Survey(
         purchase_id=purchase.id,
         customer_id=customer.id,
@@ -87,7 +95,10 @@ async def schedule(
         customer_id=customer.id,
         text=biz.texts.render(locale, ASK, amount=purchase.amount, day=now),
         reply_markup=survey_keyboard(labels, survey.id),
+        kind=KIND,
+        source=f"survey:{purchase.id}",
         not_before=ask_at,
+        kinds=biz.settings.outbox.kinds,
     )
     return survey
 

@@ -131,6 +131,32 @@ class _Failure:
         return self.chat_id is None or _same_chat(params.get("chat_id"), self.chat_id)
 
 
+@dataclass
+class _FloodLimits:
+    overall: int
+    per_chat: float
+    retry_after: int
+    slack: float
+    clock: Callable[[], float]
+    refused: int = 0
+    recent: list[float] = field(default_factory=list)  # accepted sends of the last second
+    last_in_chat: dict[str, float] = field(default_factory=dict)
+
+    def admit(self, chat_id: Any) -> _ApiError | None:
+        now = self.clock()
+        self.recent = [t for t in self.recent if t > now - 1.0 + self.slack]
+        last = self.last_in_chat.get(str(chat_id))
+        too_fast = last is not None and now - last < 1.0 / self.per_chat - self.slack
+        if len(self.recent) >= self.overall or too_fast:
+            self.refused += 1
+            return _ApiError(
+                429, f"Too Many Requests: retry after {self.retry_after}", self.retry_after
+            )
+        self.recent.append(now)
+        self.last_in_chat[str(chat_id)] = now
+        return None
+
+
 class _ApiError(Exception):
     def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
         super().__init__(description)
@@ -389,6 +415,8 @@ class FakeTelegram:
         self._allowed_updates: list[str] = []
         self._failures: list[_Failure] = []
         self._blocked: set[str] = set()
+        self._limits: _FloodLimits | None = None
+        self._outage: _ApiError | None = None
         self._poller: asyncio.Future[str] | None = None
         self._handlers: dict[str, tuple[str, Callable[[Json], Any]]] = {
             name.lower(): (name, fn)
@@ -485,6 +513,33 @@ class FakeTelegram:
         """Undo :meth:`block_chat`."""
         self._blocked.discard(str(chat_id))
 
+    def enforce_limits(
+        self,
+        overall: int = 30,
+        per_chat: float = 1.0,
+        retry_after: int = 1,
+        slack: float = 0.0,
+        clock: Callable[[], float] = monotonic,
+    ) -> None:
+        """Flood control as Telegram applies it to sends: at most ``overall`` accepted
+        messages in any one second and one per ``1/per_chat`` seconds into a chat; beyond
+        that 429 "Too Many Requests" with ``retry_after``. ``slack`` seconds of timing
+        tolerance (a request's time here is its arrival, after the transport's jitter).
+        Count the refusals with :attr:`flood_refusals`."""
+        self._limits = _FloodLimits(overall, per_chat, retry_after, slack, clock)
+
+    @property
+    def flood_refusals(self) -> int:
+        """How many sends :meth:`enforce_limits` answered 429."""
+        return 0 if self._limits is None else self._limits.refused
+
+    def start_outage(self, status: int = 502, description: str = "Bad Gateway") -> None:
+        """Every call but getUpdates fails with ``status`` until :meth:`end_outage`."""
+        self._outage = _ApiError(status, description)
+
+    def end_outage(self) -> None:
+        self._outage = None
+
     def set_latency(self, seconds: float) -> None:
         """Delay every HTTP response of :class:`BotAPIServer` by ``seconds``."""
         self.latency = seconds
@@ -578,11 +633,17 @@ class FakeTelegram:
         error = self._check_failures(call)
         if error is not None:
             return error
+        if self._outage is not None:
+            return self._outage
         if (
             call.method.startswith(("send", "edit", "copy", "forward"))
             and str(call.chat_id) in self._blocked
         ):
             return _ApiError(403, self.BLOCKED)
+        if self._limits is not None and call.method.startswith(("send", "copy", "forward")):
+            flood = self._limits.admit(call.chat_id)
+            if flood is not None:
+                return flood
         entry = self._handlers.get(call.method.lower())
         try:
             return True if entry is None else entry[1](call.params)

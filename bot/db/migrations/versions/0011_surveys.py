@@ -1,7 +1,7 @@
 """Post-visit surveys: one per purchase, scores for CSAT, comments erased by /forget
 
 Revision ID: 0011
-Revises: 0010
+Revises: 0010, 0008
 Create Date: 2026-11-26
 
 """
@@ -13,7 +13,8 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0011"
-down_revision: str | Sequence[str] | None = "0010"
+# Also the merge point of offers (0010) and delivery (0008), both made on 0007.
+down_revision: str | Sequence[str] | None = ("0010", "0008")
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

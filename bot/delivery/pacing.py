@@ -1,0 +1,94 @@
+"""Pacing of sends: at most ``rate`` messages a second overall and ``per_chat`` into one
+chat, and a pause for everything after a 429.
+
+Two rules, both on the event loop's monotonic clock (pacing is about real seconds, not
+the business clock that tests freeze):
+
+- **spacing**: sends follow slots ``(1 + GUARD)/rate`` apart, counted from the start of
+  a run of sends (adding the interval up one send at a time would let each send's
+  lateness slow the rate down). ``GUARD`` (1 %) absorbs the varying time a request takes
+  to reach Telegram, which counts arrivals: a send may arrive up to 10 ms later than the
+  one 30 sends after it without the two falling in one second. A sender behind its
+  slots by less than ``CATCH_UP`` catches up; further behind (or idle) it starts a new
+  run rather than bursting;
+- **the hard limit**: never more than ``rate`` sends in any one second and ``GUARD``
+  (``ceil(rate)`` in ``ceil(rate)/rate + GUARD`` seconds), counted on the times sends
+  really started, whatever the catching up. A chat's next send is ``1/per_chat`` + ``GUARD`` seconds after its last.
+
+The sender calls :meth:`acquire` for one message at a time, then sends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from collections.abc import Callable
+
+GUARD = 0.01  # a share of the overall interval; seconds for a chat
+# A sender behind its slots by less than this catches up (the one-second limit still
+# holds); further behind (or idle) it starts a new run of slots.
+CATCH_UP = 0.1  # seconds
+
+
+class Pacer:
+    def __init__(
+        self,
+        rate: float,
+        per_chat: float,
+        time: Callable[[], float] | None = None,
+    ) -> None:
+        self.interval = (1.0 + GUARD) / rate
+        self.chat_interval = 1.0 / per_chat + GUARD
+        self.burst = max(1, math.ceil(rate))
+        self.window = self.burst / rate + GUARD
+        self._time = time or asyncio.get_running_loop().time
+        self._recent: deque[float] = deque(maxlen=self.burst)  # last sends' start times
+        self._run_start = -math.inf  # the current run of evenly spaced sends
+        self._run_sends = 0
+        self._chat_next: dict[int, float] = {}  # chat -> earliest next send (future only)
+        self._paused_until = 0.0
+
+    def now(self) -> float:
+        return self._time()
+
+    def pause(self, seconds: float) -> None:
+        """Telegram said 429 ``retry_after``: nothing goes out before then."""
+        self._paused_until = max(self._paused_until, self.now() + seconds)
+
+    def held_chats(self) -> list[int]:
+        """Chats that may not be sent to yet."""
+        now = self.now()
+        self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
+        return list(self._chat_next)
+
+    def next_chat_free_in(self) -> float:
+        """Seconds until the first held chat is free again (0 when none is held)."""
+        held = self.held_chats()
+        return max(0.0, min((self._chat_next[c] for c in held), default=0.0) - self.now())
+
+    def _next_slot(self) -> float:
+        return self._run_start + self._run_sends * self.interval
+
+    def delay(self, chat_id: int) -> float:
+        """Seconds to wait before sending into ``chat_id`` (0 or less: now)."""
+        limits = [self._paused_until, self._chat_next.get(chat_id, 0.0), self._next_slot()]
+        if len(self._recent) == self.burst:
+            limits.append(self._recent[0] + self.window)
+        return max(limits) - self.now()
+
+    def record(self, chat_id: int) -> None:
+        """A send into ``chat_id`` starts now."""
+        now = self.now()
+        if now > self._next_slot() + CATCH_UP:  # idle, or far behind: a new run
+            self._run_start, self._run_sends = now, 0
+        self._run_sends += 1
+        self._recent.append(now)
+        self._chat_next[chat_id] = now + self.chat_interval
+
+    async def acquire(self, chat_id: int) -> None:
+        """Wait until a message may go into ``chat_id``, and count it as sent. Called by
+        one task at a time: the sender takes turns in order, then sends concurrently."""
+        while (wait := self.delay(chat_id)) > 0:
+            await asyncio.sleep(wait)
+        self.record(chat_id)

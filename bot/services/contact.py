@@ -1,0 +1,198 @@
+"""Contact discipline: THE one home of who may be sent what, and when.
+
+Every job (birthday, holidays, reminders, trade-in, win-back, survey, expiry warnings)
+and every owner broadcast queues through :func:`queue_for`, which asks :func:`reach`
+first. The rules (config ``[contact]`` and the kind table ``[outbox.kinds]``):
+
+- a customer with no chat (never joined the bot, or erased) gets nothing;
+- a customer who blocked the bot (``unreachable_at``, set on a 403, cleared when they
+  write again) gets nothing until they come back;
+- marketing kinds only: the customer's opt-in, and a frequency cap of
+  ``max_marketing_per_week`` marketing messages queued in the last 7 days (expired,
+  skipped and cancelled ones do not count: they never reached anyone);
+- kinds that wait for the morning (marketing by default) are queued with ``not_before``
+  at the end of the quiet hours, in the business's time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import MessageKind
+from bot.db.models import Customer, OutboxMessage, OutboxState
+from bot.services.context import Business
+from bot.services.outbox import enqueue, kind_rule
+
+CAP_WINDOW = timedelta(days=7)
+# What never reached anyone does not use up the cap.
+_NOT_COUNTED = (OutboxState.EXPIRED, OutboxState.SKIPPED, OutboxState.CANCELLED)
+
+
+class ContactVerdict(StrEnum):
+    OK = "ok"
+    NO_CHAT = "no_chat"  # not in the bot (or erased)
+    OPTED_OUT = "opted_out"  # marketing without the customer's consent
+    UNREACHABLE = "unreachable"  # blocked the bot; until they write again
+    CAPPED = "capped"  # the week's marketing messages are used up
+
+
+async def marketing_sent_recently(
+    session: AsyncSession, biz: Business, customer_id: int, now: datetime
+) -> int:
+    """Marketing messages queued for the customer in the cap's window (the 7 days to now)."""
+    count = await session.scalar(
+        select(func.count(OutboxMessage.id)).where(
+            OutboxMessage.customer_id == customer_id,
+            OutboxMessage.created_at > now - CAP_WINDOW,
+            OutboxMessage.kind.in_(biz.settings.outbox.marketing_kinds()),
+            OutboxMessage.state.not_in([s.value for s in _NOT_COUNTED]),
+        )
+    )
+    return int(count or 0)
+
+
+async def reach(
+    session: AsyncSession, biz: Business, customer: Customer, now: datetime, *, kind: str
+) -> ContactVerdict:
+    """May a message of ``kind`` be queued for ``customer`` now? (Quiet hours do not
+    refuse: they only delay, see :func:`after_quiet_hours`.)"""
+    rule = kind_rule(biz.settings.outbox.kinds, kind)
+    if customer.telegram_id is None or customer.erased_at is not None:
+        return ContactVerdict.NO_CHAT
+    if customer.unreachable_at is not None:
+        return ContactVerdict.UNREACHABLE
+    if not rule.marketing:
+        return ContactVerdict.OK
+    if not customer.marketing_opt_in:
+        return ContactVerdict.OPTED_OUT
+    cap = biz.settings.contact.max_marketing_per_week
+    if await marketing_sent_recently(session, biz, customer.id, now) >= cap:
+        return ContactVerdict.CAPPED
+    return ContactVerdict.OK
+
+
+def still_wanted(rule: MessageKind, *, opted_in: bool | None, unreachable: bool) -> bool:
+    """At sending time: is a queued message still to be sent? (``opted_in`` None: the
+    message is for no customer, e.g. staff.) Marketing needs the opt-in the customer may
+    have withdrawn since; nothing but transactional messages goes to a customer who blocked
+    the bot (a transactional one is tried: the customer may have unblocked it)."""
+    if rule.marketing and opted_in is False:
+        return False
+    return not (unreachable and rule.priority != "transactional")
+
+
+async def mark_unreachable(session: AsyncSession, customer_id: int, now: datetime) -> None:
+    """Telegram answered 403 for this customer's chat: the bot is blocked."""
+    await session.execute(
+        update(Customer)
+        .where(Customer.id == customer_id, Customer.unreachable_at.is_(None))
+        .values(unreachable_at=now)
+    )
+
+
+async def mark_reachable(biz: Business, customer_id: int) -> None:
+    """The customer wrote to the bot: whatever blocked it is over."""
+    async with biz.db.write() as session:
+        await session.execute(
+            update(Customer).where(Customer.id == customer_id).values(unreachable_at=None)
+        )
+
+
+async def unreachable_count(session: AsyncSession) -> int:
+    """Customers who blocked the bot and have not written since (the owner's /kpi)."""
+    count = await session.scalar(
+        select(func.count(Customer.id)).where(
+            Customer.unreachable_at.is_not(None), Customer.erased_at.is_(None)
+        )
+    )
+    return int(count or 0)
+
+
+def quiet_window(biz: Business) -> tuple[time, time] | None:
+    """The configured quiet hours as (start, end) local times; None when there are none."""
+    spec = biz.settings.contact.quiet_hours
+    if not spec:
+        return None
+    start, end = (time.fromisoformat(part) for part in spec.split("-"))
+    return None if start == end else (start, end)
+
+
+def _is_quiet(local: time, window: tuple[time, time]) -> bool:
+    start, end = window
+    if start < end:
+        return start <= local < end
+    return local >= start or local < end  # wraps midnight
+
+
+def after_quiet_hours(biz: Business, at: datetime) -> datetime:
+    """The earliest moment >= ``at`` outside the quiet hours, in the business's time zone.
+
+    DST-safe: the end of the quiet hours is a local wall time converted on its own date,
+    so "09:00" stays 09:00 across a change of offset; an end that falls in a spring-forward
+    gap (does not exist that night) becomes the moment the gap ends.
+    """
+    window = quiet_window(biz)
+    zone = biz.settings.business.zone
+    local = at.astimezone(zone)
+    if window is None or not _is_quiet(local.time().replace(tzinfo=None), window):
+        return at
+    end = window[1]
+    day = local.date()
+    if local.time().replace(tzinfo=None) >= end:  # before midnight in a wrapping window
+        day += timedelta(days=1)
+    wall = datetime.combine(day, end)
+    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if first.astimezone(zone).replace(tzinfo=None) == wall:
+        return max(first, at.astimezone(UTC))
+    # the wall time does not exist (a spring-forward gap): find where the gap ends
+    low = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)  # still before the gap
+    high = first  # already after it
+    while high - low > timedelta(microseconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).replace(tzinfo=None) >= wall:
+            high = middle
+        else:
+            low = middle
+    return max(high, at.astimezone(UTC))
+
+
+async def queue_for(
+    session: AsyncSession,
+    biz: Business,
+    customer: Customer,
+    template_name: str,
+    *,
+    kind: str,
+    source: str | None,
+    now: datetime,
+    reply_markup: dict[str, Any] | None = None,
+    deadline: datetime | None = None,
+    **context: Any,
+) -> ContactVerdict:
+    """Queue a rendered template for the customer if :func:`reach` allows; returns the
+    verdict (OK: queued, in the caller's transaction; anything else: nothing written)."""
+    verdict = await reach(session, biz, customer, now, kind=kind)
+    if verdict is not ContactVerdict.OK:
+        return verdict
+    assert customer.telegram_id is not None  # reach said so
+    rule = kind_rule(biz.settings.outbox.kinds, kind)
+    not_before = after_quiet_hours(biz, now) if rule.waits_for_morning else None
+    enqueue(
+        session,
+        now=now,
+        chat_id=customer.telegram_id,
+        customer_id=customer.id,
+        text=biz.texts.render(customer.language, template_name, **context),
+        reply_markup=reply_markup,
+        kind=kind,
+        source=source,
+        not_before=None if not_before == now else not_before,
+        deadline=deadline,
+        kinds=biz.settings.outbox.kinds,
+    )
+    return verdict
