@@ -133,6 +133,17 @@ DEFAULT_KPI_DAYS = 30
 KPI_STAFF = "staff"
 
 
+async def _kpi_staff(message: Message, biz: Business, actor: Actor, key: str, days: int) -> None:
+    """CSAT per staff member who served the surveyed purchases (bot.services.satisfaction)."""
+    start, end = kpis.period_bounds(biz, days)
+    rows = await satisfaction.csat_by_staff(biz, start, end)
+    owner_ids = await owners.owner_ids(biz)
+    await audit_view(biz, actor, "kpi_staff", key, days=days)
+    await message.answer(
+        text(biz, actor, "owner.kpi_staff", staff=rows, days=days, owners=owner_ids)
+    )
+
+
 async def on_kpi(
     message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
 ) -> None:
@@ -148,15 +159,7 @@ async def on_kpi(
         await message.answer(text(biz, actor, "errors.usage_kpi"))
         return
     if by_staff:
-        start, end = kpis.period_bounds(biz, days)
-        rows = await satisfaction.csat_by_staff(biz, start, end)
-        await audit_view(biz, actor, "kpi_staff", key, days=days)
-        await message.answer(
-            text(
-                biz, actor, "owner.kpi_staff", staff=rows, days=days,
-                owners=await owners.owner_ids(biz),
-            )
-        )
+        await _kpi_staff(message, biz, actor, key, days)
         return
     report = await kpis.period_report(biz, days)
     unreachable = await kpis.unreachable_customers(biz)

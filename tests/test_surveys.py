@@ -232,8 +232,21 @@ async def test_csat_by_hand_in_kpi_and_per_staff_member(app: App) -> None:
     app.clock.advance(timedelta(days=40))
     await app.owner.send("/kpi staff 30")  # the answers are older than the period now
     assert "No survey answers in this period" in app.fake.last(OWNER_ID).text
-    await app.owner.send("/kpi staff 0")
-    assert "/kpi staff [days]" in app.fake.last(OWNER_ID).text
+
+
+
+async def test_kpi_staff_bad_input_is_refused(app: App) -> None:
+    """Days from 1 to 3 650 (kpis.MAX_PERIOD_DAYS), as with /kpi; nothing else is taken."""
+    for args in ("0", "3651", "-5", "abc", "1 2", "٣", "30<b>", "staffx"):
+        await app.owner.send(f"/kpi staff {args}")
+        assert "/kpi staff [days]" in app.fake.last(OWNER_ID).text, args
+    for command in ("/kpi staff 1", "/kpi staff 3650", "/kpi staff", "/kpi STAFF  7"):
+        await app.owner.send(command)
+        assert "No survey answers in this period" in app.fake.last(OWNER_ID).text, command
+    outsider = app.user(CUSTOMER, "en", "Ivan")
+    await join(app, outsider)
+    await outsider.send("/kpi staff")
+    assert "Satisfaction by" not in app.fake.last(CUSTOMER).text
 
 
 async def test_quiet_hours_hold_the_question_until_the_morning(app: App) -> None:
