@@ -13,7 +13,8 @@ the business clock that tests freeze):
   run rather than bursting;
 - **the hard limit**: never more than ``rate`` sends in any one second and ``GUARD``
   (``ceil(rate)`` in ``ceil(rate)/rate + GUARD`` seconds), counted on the times sends
-  really started, whatever the catching up. A chat's next send is ``1/per_chat`` + ``GUARD`` seconds after its last.
+  really started, whatever the catching up. A chat's next send is ``1/per_chat`` +
+  ``GUARD`` seconds after its last.
 
 The sender calls :meth:`acquire` for one message at a time, then sends it.
 """

@@ -99,6 +99,16 @@ class OutboxSender:
     async def _idle(self) -> None:
         """Nothing to send now: sweep, report, and wait for a wake-up, the poll interval or
         the first paced chat to be free again."""
+        await self.sweep()
+        timeout = self.settings.poll_seconds
+        if self._held:
+            timeout = min(timeout, max(0.001, self.pacer.next_chat_free_in()))
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+
+    async def sweep(self) -> None:
+        """Expire what is past its deadline; set the backlog gauge, per priority."""
         now = self.biz.clock.now()
         expired = await queue.expire_overdue(self.biz.db, now)
         if expired:
@@ -106,12 +116,6 @@ class OutboxSender:
         depth = await queue.depth_by_priority(self.biz.db, now)
         for priority, label in PRIORITY_LABELS.items():
             OUTBOX_DEPTH.labels(priority=label).set(depth.get(priority, 0))
-        timeout = self.settings.poll_seconds
-        if self._held:
-            timeout = min(timeout, max(0.001, self.pacer.next_chat_free_in()))
-        self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
     async def send_due(self) -> int:
         """Claim one batch and send it, paced; returns how many sends were started."""
