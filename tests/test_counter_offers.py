@@ -231,7 +231,17 @@ async def test_owner_client_card_lists_offers_with_buttons(app: App) -> None:
     await app.owner.send(f"/client {card}")
     shown = app.fake.last(app.owner.user_id)
     assert f"<b>Offers</b>: <code>{code}</code> +200 points until" in shown.text, shown.text
-    assert find_button(shown, code).startswith("op:")
+    pick = find_button(shown, code)
+    assert pick.startswith("op:")
+    ivan = app.user(CUSTOMER, "en", "Ivan")
+    before = await app.counts()
+    await ivan.click(pick)  # a customer forging the staff button: refused, nothing asked
+    assert "not available" in app.fake.calls("answerCallbackQuery")[-1].params["text"]
+    await ivan.send("1000")
+    assert await app.counts() == before
+    await app.owner.click(pick, shown)
+    await app.owner.send("1000")
+    assert f"Offer {code}: +200 points bonus" in app.fake.last(app.owner.user_id).text
 
 
 async def test_customer_offers_lists_live_ones(app: App) -> None:
