@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db.models import Survey
+from bot.services import privacy
 from bot.services.contact import mark_unreachable
 from bot.testing.telegram_double import ChatUser, buttons, find_button
 from tests.conftest import BACKENDS
@@ -196,6 +197,11 @@ async def test_forget_clears_comments_and_cancels_the_pending_question(app: App)
     question = await _asked(app)
     await ivan.click(find_button(question, "1"), question)
     await ivan.send("my phone is +79160000000")
+    exported = await privacy.export(app.biz, CUSTOMER)  # /mydata holds the survey, not who served
+    assert [(s["score"], s["comment"]) for s in exported["surveys"]] == [
+        (1, "my phone is +79160000000")
+    ]
+    assert "staff_tg_id" not in exported["surveys"][0]
     await cashier.send(f"/purchase {card} 700")  # its question is still waiting
     await ivan.send("/forget")
     await ivan.click(find_button(app.fake.last(CUSTOMER), "Yes"), app.fake.last(CUSTOMER))
