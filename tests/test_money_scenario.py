@@ -45,7 +45,7 @@ from sqlalchemy import select
 from bot.config import Settings
 from bot.db.models import LedgerEntry, Purchase
 from bot.services import expiry, tiers
-from bot.testing.telegram_double import ChatUser, find_button
+from bot.testing.telegram_double import ChatUser, buttons, find_button
 from tests.conftest import BACKENDS, make_settings
 from tests.support.flows import hire, join
 from tests.support.harness import App
@@ -65,8 +65,14 @@ def settings(db_url: str) -> Settings:
 
 
 async def _confirm(app: App, user: ChatUser) -> None:
+    """Press Confirm on the newest redemption prompt (transactional messages go out before
+    bulk ones, so an expiry warning queued earlier may arrive after it)."""
     await app.deliver()
-    prompt = app.fake.last(user.user_id)
+    prompt = next(
+        call
+        for call in reversed(app.fake.sent(user.user_id))
+        if any("Confirm" in label for label, _ in buttons(call))
+    )
     await user.click(find_button(prompt, "Confirm"), prompt)
 
 
