@@ -56,11 +56,16 @@ def summary_statement(start: date, end: date, window_days: int, days: LocalDays)
     )
 
 
+def period_days(biz: Business, days: int) -> tuple[date, date]:
+    """The last ``days`` local days up to today (inclusive), as [start, end) days."""
+    end = biz.clock.now().astimezone(biz.settings.business.zone).date() + timedelta(days=1)
+    return end - timedelta(days=days), end
+
+
 def period_bounds(biz: Business, days: int) -> tuple[datetime, datetime]:
-    """The last ``days`` local days up to today (inclusive), as [start, end) moments."""
+    """``period_days`` as [start, end) moments: the local midnights that start them."""
     zone = biz.settings.business.zone
-    end = biz.clock.now().astimezone(zone).date() + timedelta(days=1)
-    start = end - timedelta(days=days)
+    start, end = period_days(biz, days)
     return datetime.combine(start, time(), zone), datetime.combine(end, time(), zone)
 
 
@@ -68,10 +73,8 @@ async def period_report(biz: Business, days: int) -> scoring.PeriodKPI:
     """The last ``days`` days up to today in the business's time zone, from every purchase
     not fully refunded (history before the period tells who was new and who was active)."""
     zone = biz.settings.business.zone
-    now = biz.clock.now()
-    end = now.astimezone(zone).date() + timedelta(days=1)
-    start = end - timedelta(days=days)
-    days_of = LocalDays.around(zone, now)
+    start, end = period_days(biz, days)
+    days_of = LocalDays.around(zone, biz.clock.now())
     window = biz.settings.scoring.active_window_days
     async with biz.db.engine.connect() as conn:
         rows = await fetch_int64(conn, summary_statement(start, end, window, days_of))
@@ -82,10 +85,8 @@ async def period_report(biz: Business, days: int) -> scoring.PeriodKPI:
                 Customer.referred_by.is_not(None)
             ),
         )
-    async with biz.db.read() as session:  # survey answers given in the period (local days)
-        scores = await answered_scores(
-            session, datetime.combine(start, time(), zone), datetime.combine(end, time(), zone)
-        )
+    async with biz.db.read() as session:  # survey answers given in the period
+        scores = await answered_scores(session, *period_bounds(biz, days))
     summary = scoring.CustomerPeriodSummary(
         first_day=rows[:, 1],
         active_at_start=rows[:, 2] > 0,
