@@ -65,9 +65,9 @@ def settings(db_url: str) -> Settings:
 
 
 async def _confirm(app: App, user: ChatUser) -> None:
-    """Press Confirm on the newest redemption prompt (transactional messages go out before
-    bulk ones, so an expiry warning queued earlier may arrive after it)."""
     await app.deliver()
+    # the prompt is transactional: it overtakes bulk messages queued before it (expiry
+    # warnings), so it is the newest message with the button, not the last one
     prompt = next(
         call
         for call in reversed(app.fake.sent(user.user_id))

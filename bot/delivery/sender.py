@@ -69,6 +69,7 @@ class OutboxSender:
         self._secrets = biz.settings.secrets()
         self._held = False  # the last claim left messages to paced chats
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._in_flight_chats: set[int] = set()
 
     @property
     def pacer(self) -> Pacer:
@@ -102,7 +103,7 @@ class OutboxSender:
         await self.sweep()
         timeout = self.settings.poll_seconds
         if self._held:
-            timeout = min(timeout, max(0.001, self.pacer.next_chat_free_in()))
+            timeout = min(timeout, max(0.02, self.pacer.next_chat_free_in()))
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=timeout)
@@ -121,7 +122,9 @@ class OutboxSender:
         """Claim one batch and send it, paced; returns how many sends were started."""
         pacer = self.pacer
         now = self.biz.clock.now()
-        held = pacer.held_chats()
+        # a chat with a send in flight waits for its outcome (a 403 stops the rest; a 429
+        # puts it back first), so one chat's messages keep their order
+        held = sorted(set(pacer.held_chats()) | self._in_flight_chats)
         claim = await queue.claim(
             self.biz.db,
             now,
@@ -162,6 +165,7 @@ class OutboxSender:
                     self._slots.release()
                     break
                 started.add(message.id)
+                self._in_flight_chats.add(message.chat_id)
                 task = asyncio.create_task(self._deliver_in_slot(message))
                 self._in_flight.add(task)
                 task.add_done_callback(self._in_flight.discard)
@@ -182,13 +186,14 @@ class OutboxSender:
         while True:
             count = await self.send_due()
             total += count
-            if count == 0 and not self._held:
-                if not self._in_flight:
-                    return total
-                await self.settle()  # a 429 among them puts its message back
+            if count:
                 continue
-            if count == 0:
+            if self._in_flight:
+                await self.settle()  # their outcomes may free (or put back) messages
+            elif self._held:
                 await asyncio.sleep(max(0.001, self.pacer.next_chat_free_in()))
+            else:
+                return total
 
     async def _deliver_in_slot(self, message: Claimed) -> None:
         try:
@@ -196,6 +201,7 @@ class OutboxSender:
         except Exception:
             log.exception("outbox delivery failed", extra={"outbox_id": message.id})
         finally:
+            self._in_flight_chats.discard(message.chat_id)
             self._slots.release()
 
     async def _deliver(self, message: Claimed) -> None:

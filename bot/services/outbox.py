@@ -37,9 +37,6 @@ def enqueue(
     Contact discipline (opt-in, cap, quiet hours) is not checked here: marketing goes
     through ``bot.services.contact.queue_for``.
     """
-    rule = kind_rule(kinds, kind)
-    if deadline is None:
-        deadline = (not_before or now) + timedelta(minutes=rule.ttl_minutes)
     message = OutboxMessage(
         chat_id=chat_id,
         customer_id=customer_id,
@@ -48,14 +45,36 @@ def enqueue(
         state=OutboxState.PENDING,
         attempts=0,
         created_at=now,
-        kind=kind,
-        priority=PRIORITIES[rule.priority],
-        source=source,
-        not_before=not_before,
-        deadline=deadline,
+        **kind_columns(
+            kinds, kind, now=now, source=source, not_before=not_before, deadline=deadline
+        ),
     )
     session.add(message)
     return message
+
+
+def kind_columns(
+    kinds: Mapping[str, MessageKind],
+    kind: str,
+    *,
+    now: datetime,
+    source: str | None = None,
+    not_before: datetime | None = None,
+    deadline: datetime | None = None,
+) -> dict[str, Any]:
+    """The kind's columns of a new outbox row (for ORM objects and Core inserts alike):
+    the priority, and unless given the deadline, ``not_before`` (or ``now``) plus the
+    kind's ``ttl_minutes``."""
+    rule = kind_rule(kinds, kind)
+    if deadline is None:
+        deadline = (not_before or now) + timedelta(minutes=rule.ttl_minutes)
+    return {
+        "kind": kind,
+        "priority": PRIORITIES[rule.priority],
+        "source": source,
+        "not_before": not_before,
+        "deadline": deadline,
+    }
 
 
 PRIORITIES: dict[str, OutboxPriority] = {
