@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.db.models import Survey
+from bot.db.models import OutboxMessage, Survey
 from bot.services import privacy
 from bot.services.contact import mark_unreachable
 from bot.testing.telegram_double import ChatUser, buttons, find_button
@@ -87,18 +87,20 @@ async def test_low_score_alerts_owners_then_the_comment_follows_escaped(app: App
     assert "write a comment" in thanks
     await app.deliver()  # the alert goes out at once, no delay
     alert = app.fake.last(OWNER_ID).text
-    assert "Низкая оценка <b>2</b> из 5" in alert, alert
-    assert f"карта {card}" in alert and "Ivan &lt;b&gt;K&lt;/b&gt;" in alert
+    assert f"Низкая оценка <b>2</b> из 5 от карты {card}" in alert, alert
     assert "Обслуживал: Olga" in alert and "oil" in alert and f"/client {card}" in alert
+    assert "Ivan" not in alert  # like every staff message: the card code, not the name
     await ivan.send("They were <i>rude</i> & slow")
     assert "comment has been passed on" in app.fake.last(CUSTOMER).text
     await app.deliver()
     alert = app.fake.last(OWNER_ID).text
-    assert "Комментарий: «They were &lt;i&gt;rude&lt;/i&gt; &amp; slow»" in alert, alert
+    assert f"Комментарий к низкой оценке <b>2</b> из 5 от карты {card}" in alert, alert
+    assert "rude" not in alert and f"комментарий и история: /client {card}" in alert
     survey = (await _surveys(app))[0]
     assert (survey.score, survey.comment) == (2, "They were <i>rude</i> & slow")
     await app.owner.send(f"/client {card}")
     shown = app.fake.last(OWNER_ID).text
+    assert "<b>Ivan &lt;b&gt;K&lt;/b&gt;</b>" in shown
     assert "<b>Satisfaction</b>: 1 of 1 survey answered, satisfied (4–5) 0%" in shown, shown
     assert "last 2 on" in shown and "«They were &lt;i&gt;rude&lt;/i&gt; &amp; slow»" in shown
 
@@ -207,6 +209,9 @@ async def test_forget_clears_comments_and_cancels_the_pending_question(app: App)
     await ivan.click(find_button(app.fake.last(CUSTOMER), "Yes"), app.fake.last(CUSTOMER))
     first, _ = await _surveys(app)
     assert (first.score, first.comment) == (1, None)
+    async with app.biz.db.read() as session:  # nor does any queued or sent message
+        texts = list(await session.scalars(select(OutboxMessage.text)))
+    assert texts and not [t for t in texts if t and ("+7916" in t or "Ivan" in t)]
     app.clock.advance(DELAY)
     await app.deliver()
     assert len(_questions(app)) == 1  # the second question was cancelled with the rest
@@ -225,7 +230,7 @@ async def test_csat_by_hand_in_kpi_and_per_staff_member(app: App) -> None:
         await ivan.click(find_button(question, score), question)
         await ivan.send("/cancel")  # no comment
     await app.deliver()
-    alerts = [t for t in app.fake.texts(OWNER_ID) if "Низкая оценка" in t]
+    alerts = [t for t in app.fake.texts(OWNER_ID) if t.startswith("⚠️ Низкая оценка")]
     # at or below survey.low_score_threshold (3): the 1, 2 and 3 alert; the 4 and 5 do not
     assert sorted(a.split("<b>")[1][0] for a in alerts) == ["1", "2", "3"]
     await app.owner.send("/kpi")

@@ -28,7 +28,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.models import Customer, Purchase, Staff, Survey
 from bot.services.contact import ContactVerdict, after_quiet_hours, reach
 from bot.services.context import Business
-from bot.services.customers import view
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
 from bot.services.outbox import enqueue, kind_rule
@@ -211,8 +210,11 @@ async def _alert_owners(
 ) -> None:
     """Queue the alert to every owner (config and claimed), in the business's language.
 
-    The alert shows the customer's card and comment, so its outbox rows carry the
-    customer's id: /forget erases their text like every other message about the customer.
+    Like every message to staff it names the customer by card code only, with the card's
+    figures, the purchase, who served them and the score; name, phone and the comment are
+    one tap away (``/client <code>``, read live, so /forget leaves nothing behind in the
+    outbox). The rows carry no customer id: a 403 from an owner's chat must not mark the
+    customer unreachable.
     """
     purchase = await session.get(Purchase, survey.purchase_id)
     served_by = await session.scalar(
@@ -222,13 +224,14 @@ async def _alert_owners(
     body = biz.texts.render(
         biz.texts.default_locale,
         ALERT,
-        c=view(customer, biz.settings.loyalty.point_value),
+        card_code=customer.card_code,
+        balance=customer.balance,
         score=score,
-        comment=comment_text,
+        commented=comment_text is not None,
         purchase=purchase,
         staff_name=served_by,
         staff_tg_id=survey.staff_tg_id,
         owner_served=survey.staff_tg_id in owners,
     )
-    for owner in sorted(owners):  # tied to the customer: /forget clears the text it holds
-        enqueue(session, now=now, chat_id=owner, customer_id=customer.id, text=body)
+    for owner in sorted(owners):
+        enqueue(session, now=now, chat_id=owner, text=body, source=f"survey:{survey.id}")
