@@ -49,6 +49,7 @@ from handlers import (
     common,
     errors,
     fallback,
+    feedback,
     member,
     menu,
     owner,
@@ -128,6 +129,7 @@ def build_dispatcher(biz: Business, storage: BaseStorage | None = None) -> Dispa
         segments.make_router(),
         staff.make_router(),
         member.make_router(),
+        feedback.make_router(),
         privacy.make_router(),
         signup.make_router(),
         fallback.make_router(),  # nothing goes unanswered

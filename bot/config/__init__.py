@@ -22,19 +22,14 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
-from bot.config.base import (
-    DEFAULT_LOCALE,
-    SUPPORTED_LOCALES,
-    ConfigError,
-    Locale,
-    Section,
-)
+from bot.config.base import DEFAULT_LOCALE, SUPPORTED_LOCALES, ConfigError, Locale, Section
 from bot.config.messaging import (
     DEFAULT_MESSAGE_KINDS,
     CampaignSettings,
     ContactSettings,
     MessageKind,
     OutboxSettings,
+    SurveySettings,
     TextsSettings,
 )
 from bot.config.programme import (
@@ -73,6 +68,7 @@ __all__ = [
     "ScoringSettings",
     "Settings",
     "StaffSettings",
+    "SurveySettings",
     "TelegramSettings",
     "TextsSettings",
     "Tier",
@@ -248,6 +244,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     outbox: OutboxSettings = OutboxSettings()
     contact: ContactSettings = ContactSettings()
+    survey: SurveySettings = SurveySettings()
     scoring: ScoringSettings = ScoringSettings()
     tiers: TiersSettings = TiersSettings()
     expiry: ExpirySettings = ExpirySettings()

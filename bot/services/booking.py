@@ -2,8 +2,9 @@
 
 Earn at the tier held before the purchase (SPEC.md, Rules that need one answer) -> the
 purchase row -> the EARN entry -> the referral reward -> the tier recheck -> the
-customer's notice. Used by a staff ``/purchase`` and by a confirmed redemption against a
-purchase amount (the part paid in money earns; the part paid in points does not).
+customer's notice -> the post-visit survey. Used by a staff ``/purchase`` and by a
+confirmed redemption against a purchase amount (the part paid in money earns; the part
+paid in points does not).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bot.db.models import Customer, LedgerKind, Purchase, unix_seconds
 from bot.services.books import Account, Books
 from bot.services.ledger import earned_points
 from bot.services.referrals import reward_first_purchase
+from bot.services.surveys import schedule as schedule_survey
 from bot.services.tiers import Standing, earn_percent, ladder, retier, with_new_purchase
 
 EARNED_NOTICE = "customer.points_earned"
@@ -115,4 +117,5 @@ async def book_purchase(
     await reward_first_purchase(books, customer, purchase, key)
     _change, tier_notice = retier(biz, customer, with_new_purchase(standing, amount), now)
     books.queue(tier_notice)
+    await schedule_survey(books, customer, purchase)  # survey hook (surveys.py)
     return Booked(purchase_id, points)

@@ -12,8 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.config import Settings
 from bot.db.models import Customer, LedgerKind, Note, Purchase, Visit
+from bot.services import counter_offers
 from bot.services.audit import audit_act
-from bot.services.booking import book_purchase, earn_by_tier, earn_params, purchase_points
+from bot.services.booking import (
+    EARNED_NOTICE,
+    book_purchase,
+    earn_by_tier,
+    earn_params,
+    purchase_points,
+)
 from bot.services.books import ACCOUNT_COLUMNS, Books, account_of
 from bot.services.context import Business
 from bot.services.customers import (
@@ -56,6 +63,9 @@ class PurchaseResult(BaseModel):
     balance: int
     service_tag: str | None
     receipt_no: str | None
+    offer_code: str | None = None  # an offer used on it: amount is what was paid
+    discount: Decimal = Decimal("0")
+    bonus: int = 0
 
 
 class VisitResult(BaseModel):
@@ -168,10 +178,17 @@ async def record_purchase(
         customer = account_of(row)
         refuse_own_account(actor, customer)
         credited = customer.balance
-        # As it stood before the credit: book_purchase posts the same points again.
+        # As it stood before the credit: book_purchase posts the same points again (on
+        # the amount less an offer's money off: then flush writes the balance back).
         customer.balance -= purchase_points(settings, customer.tier, request.amount)
         books = Books(conn, biz, now)
         books.hold(customer, stored_balance=credited)
+        # Offer hook (bot.services.counter_offers): used once, in this transaction.
+        offer = await counter_offers.take(
+            conn, customer.id, code=request.offer_code, amount=request.amount,
+            service_tag=request.service_tag, now=now, actor_tg_id=actor.tg_id,
+        )  # fmt: skip
+        paid = counter_offers.to_book(request.amount, offer)
         booked = await book_purchase(
             books,
             customer,
@@ -179,22 +196,33 @@ async def record_purchase(
             key=key,
             author_tg_id=actor.tg_id,
             outlet_code=actor.outlet_code,
-            amount=request.amount,
+            amount=paid,
             service_tag=request.service_tag,
             receipt_no=request.receipt_no,
+            notice=EARNED_NOTICE if offer is None else None,
         )
-        books.act(actor, "purchase", key, customer.id, purchase_id=booked.purchase_id)
+        bonus = 0
+        if offer is not None:
+            bonus = await counter_offers.settle(
+                books, customer, offer, booked.purchase_id, paid=paid, earned=booked.points,
+                author_tg_id=actor.tg_id,
+            )  # fmt: skip
+        used = {"offer_id": offer.offer_id} if offer else {}
+        books.act(actor, "purchase", key, customer.id, purchase_id=booked.purchase_id, **used)
         await books.flush()
         return PurchaseResult(
             purchase_id=booked.purchase_id,
             customer_id=customer.id,
             card_code=customer.card_code,
             customer_name=customer.name,
-            amount=request.amount,
+            amount=paid,
             points=booked.points,
             balance=customer.balance,
             service_tag=request.service_tag,
             receipt_no=request.receipt_no,
+            offer_code=offer.code if offer else None,
+            discount=offer.discount if offer else Decimal("0"),
+            bonus=bonus,
         )
 
     return await run_once_core(biz.db, biz.clock, key, PurchaseResult, work, event="purchase")
