@@ -2,15 +2,15 @@
 
 ``take`` runs inside the purchase's own write transaction (the lean path's connection,
 ``bot.services.books``; the offer's ORM helpers on a session bound to it), before the
-purchase is booked:
-it uses the offer once (``offers.use``, a conditional UPDATE) and says what to book —
-PERCENT and FIXED offers take money off, so the purchase is booked at what was paid and
-earns points on that; a POINTS offer books the full amount. ``settle`` then records the
-purchase on the offer, credits a POINTS offer's bonus through the ledger (key
-``offers.bonus_key``, so once per offer ever), counts the bonus among the points the
-purchase earned (a refund reverses it pro rata with the rest, by the existing rule) and
-tells the customer in one message. A refusal raises ServiceError and the transaction rolls
-back: no purchase, no ledger entry, the offer still unused.
+purchase is booked: it checks the offer (``offers.check``) and says what to book — PERCENT
+and FIXED offers take money off, so the purchase is booked at what was paid and earns
+points on that; a POINTS offer books the full amount. ``settle`` then claims the offer for
+the purchase (``offers.claim``, a conditional UPDATE: of two concurrent uses one wins),
+credits a POINTS offer's bonus through the ledger (key ``offers.bonus_key``, so once per
+offer ever), counts the bonus among the points the purchase earned (a refund reverses it
+pro rata with the rest, by the existing rule) and tells the customer in one message. A
+refusal raises ServiceError and the transaction rolls back: no purchase, no ledger entry,
+the offer still unused.
 
 Also what staff and customers see of someone's live offers (``OfferView``).
 """
@@ -72,10 +72,10 @@ async def take(
     amount: Decimal,
     service_tag: str | None,
     now: datetime,
-    actor_tg_id: int,
 ) -> OfferUse | None:
-    """Use ``code`` on a purchase of ``amount`` on the purchase's connection; None (and no
-    statement) when no offer was named.
+    """What the offer ``code`` gives a purchase of ``amount`` (``offers.check``, one read on
+    the purchase's connection); None (and no statement) when no offer was named. ``settle``
+    claims it once the purchase is booked.
 
     An offer worth the whole amount is refused (``offer_covers_purchase``): a purchase is
     booked at what was paid, and nothing paid is no purchase.
@@ -83,14 +83,13 @@ async def take(
     if code is None:
         return None
     async with AsyncSession(bind=conn) as session:
-        used = await offers.use(
+        used = await offers.check(
             session,
             code=code,
             customer_id=customer_id,
             amount=amount,
             service_tag=service_tag,
             now=now,
-            actor_tg_id=actor_tg_id,
         )
     if used.discount >= amount:
         raise ServiceError("offer_covers_purchase", offer=used.code, amount=amount)
@@ -119,11 +118,14 @@ async def settle(
     earned: int,
     author_tg_id: int,
 ) -> int:
-    """After booking purchase ``purchase_id`` (which earned ``earned`` on ``paid``): record
-    it on the offer, credit a POINTS offer's bonus and tell the customer. Returns the bonus
-    credited. One statement more than a plain purchase, two with a bonus."""
+    """After booking purchase ``purchase_id`` (which earned ``earned`` on ``paid``): claim
+    the offer for it (``offers.claim``: refused "offer_used" when a concurrent purchase got
+    it first, and this transaction rolls back), credit a POINTS offer's bonus and tell the
+    customer. Returns the bonus credited."""
     async with AsyncSession(bind=books.conn) as session:
-        await offers.attach_purchase(session, used.offer_id, purchase_id)
+        await offers.claim(
+            session, used, now=books.now, actor_tg_id=author_tg_id, purchase_id=purchase_id
+        )
     if used.bonus_points:
         books.post(
             customer,

@@ -183,10 +183,10 @@ async def record_purchase(
         customer.balance -= purchase_points(settings, customer.tier, request.amount)
         books = Books(conn, biz, now)
         books.hold(customer, stored_balance=credited)
-        # Offer hook (bot.services.counter_offers): used once, in this transaction.
+        # Offer hook (bot.services.counter_offers): checked here, claimed by settle.
         offer = await counter_offers.take(
             conn, customer.id, code=request.offer_code, amount=request.amount,
-            service_tag=request.service_tag, now=now, actor_tg_id=actor.tg_id,
+            service_tag=request.service_tag, now=now,
         )  # fmt: skip
         paid = counter_offers.to_book(request.amount, offer)
         booked = await book_purchase(
