@@ -4,34 +4,31 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Integer, Update, literal_column, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from bot.config import Settings
-from bot.db.models import Customer, LedgerKind, Note, Purchase, Visit
+from bot.db.models import LedgerKind, Note, Purchase, Visit
 from bot.services import counter_offers
 from bot.services.audit import audit_act
 from bot.services.booking import (
     EARNED_NOTICE,
     book_purchase,
-    earn_by_tier,
+    credit_statement,
     earn_params,
     purchase_points,
 )
-from bot.services.books import ACCOUNT_COLUMNS, Books, account_of
+from bot.services.books import Books, account_of
 from bot.services.context import Business
 from bot.services.customers import (
     customer_for,
     refuse_ambiguous,
     refuse_own_account,
     token_params,
-    token_where,
 )
 from bot.services.errors import ServiceError
-from bot.services.idempotency import CLAIMED, Outcome, Replay, personal, run_once, run_once_core
+from bot.services.idempotency import Outcome, Replay, personal, run_once, run_once_core
 from bot.services.ledger import lock_customer, post, take_back
 from bot.services.live_purchases import IS_LIVE, NET_AMOUNT
 from bot.services.notify import notify_customer
@@ -45,9 +42,7 @@ from bot.services.requests import (
 )
 from bot.services.roles import Actor
 from bot.services.tiers import (
-    ladder,
     recheck,
-    standing_columns,
     standing_of,
     window_start,
 )
@@ -122,29 +117,6 @@ class NoteResult(BaseModel):
     card_code: str
 
 
-def _credit(shape: frozenset[str], settings: Settings, with_standing: bool) -> Update:
-    """The purchase's first statement: credit what the purchase earns to the customer(s)
-    the token names (which locks them) and return their rows with the update's claim and,
-    ``with_standing``, their tier standing. Built once per token shape and tier ladder."""
-    key = (shape, settings.tiers.preset, tuple(t.code for t in ladder(settings)), with_standing)
-    stmt = _CREDITS.get(key)
-    if stmt is None:
-        standing = standing_columns(settings, _RETURNED_ID) if with_standing else ()
-        stmt = _CREDITS[key] = (
-            update(Customer)
-            .where(token_where(shape))
-            .values(balance=Customer.balance + earn_by_tier(settings))
-            .returning(*ACCOUNT_COLUMNS, CLAIMED, *standing)
-        )
-    return stmt
-
-
-_CREDITS: dict[tuple[Any, ...], Update] = {}
-# SQLAlchemy renders SQLite's RETURNING columns unqualified, subqueries included, where a
-# bare "id" would name the purchase's own id: the correlation is spelled out.
-_RETURNED_ID = literal_column(f"{Customer.__tablename__}.id", Integer)
-
-
 async def record_purchase(
     biz: Business, actor: Actor, key: str, request: PurchaseRequest
 ) -> Outcome[PurchaseResult]:
@@ -153,8 +125,9 @@ async def record_purchase(
     and (SQLite) their tier standing, then the purchase, the ledger entry, the outbox row,
     the audit row and the claim. PostgreSQL reads the standing after the lock, with the
     purchase's insert (``Database.serialises_writes``). A change of tier or a referral reward adds
-    the customer's write-back (and the referrer's read); a refusal or a replay rolls the
-    credit back."""
+    the customer's write-back (and the referrer's read); an offer used at the counter
+    (``counter_offers``) or a post-visit survey (``surveys.schedule``) a few statements; a
+    refusal or a replay rolls the credit back."""
     now = biz.clock.now()
     settings = biz.settings
     folded = biz.db.serialises_writes
@@ -165,7 +138,7 @@ async def record_purchase(
     async def work(conn: AsyncConnection) -> PurchaseResult | Replay:
         rows = (
             await conn.execute(
-                _credit(frozenset(params), settings, with_standing=folded),
+                credit_statement(frozenset(params), settings, with_standing=folded),
                 params
                 | earn_params(settings, request.amount)
                 | {"claim_key": key, "since": window_start(settings, now)},
