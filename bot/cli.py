@@ -335,6 +335,42 @@ def import_command(
         typer.echo(f"dry run, nothing written: {summary}. Run again with --apply to import.")
 
 
+PreviewCustomer = typer.Option(..., "--customer", help="the customer's card code")
+
+
+@app.command()
+def preview(job: str, customer: str = PreviewCustomer, config: Path = ConfigOption) -> None:
+    """Show what a customer would get today from a scheduled job (birthday, holidays,
+    reminders, tradein, winback); nothing is written or sent."""
+    from bot.app import build_business
+    from bot.db.migrate import SchemaNotCurrentError, check_schema
+    from bot.services.errors import ServiceError
+    from bot.services.jobs_preview import preview as render
+
+    settings = _settings(config)
+
+    async def main() -> None:
+        biz = build_business(settings)
+        try:
+            await check_schema(biz.db)
+            shown = await render(biz, job, customer)
+        finally:
+            await biz.db.dispose()
+        for item in shown:
+            if item.text is None:
+                typer.echo(f"{item.job}: nothing today")
+                continue
+            picked = "selected today" if item.selected else "not selected today"
+            typer.echo(f"{item.job}: {picked}; contact: {item.verdict}\n{item.text}\n")
+
+    try:
+        asyncio.run(main())
+    except (SchemaNotCurrentError, ValueError) as err:
+        _fail(str(err))
+    except ServiceError as err:
+        _fail(f"{err.code}: {err.params.get('token', '')}")
+
+
 DemoLanguage = typer.Option(DEFAULT_LOCALE, "--lang", help="ru or en")
 
 

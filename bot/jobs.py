@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.scheduler import DailyJob
-from bot.services import expiry, retention, tiers
+from bot.services import expiry, jobs_car, jobs_greetings, jobs_winback, retention, tiers
 from bot.services.scoring_job import run_nightly
 
 DAILY_JOBS: list[DailyJob] = [
@@ -11,4 +11,9 @@ DAILY_JOBS: list[DailyJob] = [
     DailyJob(id="tiers", at=lambda s: s.tiers.recheck_at, run=tiers.run_daily),
     DailyJob(id="expiry", at=lambda s: s.expiry.run_at, run=expiry.run_daily),
     DailyJob(id="retention", at=lambda s: s.privacy.prune_at, run=retention.prune_processed),
+    DailyJob(id="birthday", at=lambda s: s.birthday.run_at, run=jobs_greetings.run_birthdays),
+    DailyJob(id="holidays", at=lambda s: s.holidays.run_at, run=jobs_greetings.run_holidays),
+    DailyJob(id="reminders", at=lambda s: s.reminders.run_at, run=jobs_car.run_reminders),
+    DailyJob(id="tradein", at=lambda s: s.tradein.run_at, run=jobs_car.run_tradein),
+    DailyJob(id="winback", at=lambda s: s.winback.run_at, run=jobs_winback.run_winback),
 ]

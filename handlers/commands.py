@@ -119,8 +119,23 @@ def parse_purchase(args: str | None, settings: Settings) -> PurchaseRequest:
     )
 
 
+MILEAGE_PREFIX = "km:"  # /visit K7M2QX масло km:85000
+
+
+def _mileage(token: str, settings: Settings) -> int:
+    digits = token[len(MILEAGE_PREFIX) :]
+    maximum = settings.reminders.max_km
+    if not is_ascii_number(digits) or len(digits) > len(str(maximum)) or int(digits) > maximum:
+        raise CommandError("bad_mileage", text=token[:40], maximum=maximum)
+    return int(digits)
+
+
 def parse_visit(args: str | None, settings: Settings) -> VisitRequest:
+    """``<customer> [service tag] [km:<reading>]``."""
     tokens = _tokens(args)
+    km = None
+    if len(tokens) >= 2 and tokens[-1].casefold().startswith(MILEAGE_PREFIX):
+        km = _mileage(tokens.pop(), settings)
     if not 1 <= len(tokens) <= 2:
         raise CommandError("usage_visit")
     tag = None
@@ -130,7 +145,7 @@ def parse_visit(args: str | None, settings: Settings) -> VisitRequest:
                 "unknown_tag", tag=tokens[1][:40], tags=settings.loyalty.service_tags
             )
         tag = tokens[1].casefold()
-    return VisitRequest(customer=_customer_token(tokens[0]), service_tag=tag)
+    return VisitRequest(customer=_customer_token(tokens[0]), service_tag=tag, km=km)
 
 
 def parse_redeem(args: str | None, settings: Settings) -> RedeemRequest:

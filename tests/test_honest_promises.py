@@ -1,9 +1,9 @@
 """No text promises what the product does not do (issue 10, "Honest promises").
 
 Each promise the messages make is listed with the feature that keeps it; words of the
-features not built yet (birthday greetings, personal offers: the scheduled-offers work)
-appear in no message and no shipped tier perk. When that work lands, its texts move
-from NOT_YET to PROMISES with the job that keeps them.
+features not built yet appear in no message and no shipped tier perk. Birthday and
+holiday greetings, reminders, trade-in and win-back (issue 11's jobs) are built: their
+texts are PROMISES kept by the daily job that sends them.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from bot.texts import TEMPLATES_DIR
 from handlers.menu import COMMANDS_BY_ROLE
 
 # Patterns over word stems, so no inflected form slips through ("персональных предложений").
-NOT_YET = (r"congratulat", r"поздрав", r"personal offer", r"персональн\w* предлож",
-           r"birthday gift", r"подар")  # fmt: skip
+# Birthday and holiday greetings with gifts are built (bot/services/jobs_greetings.py):
+# their words moved to PROMISES below.
+NOT_YET = (r"personal offer", r"персональн\w* предлож")
 
 
 def _job(job_id: str) -> Callable[[], bool]:
@@ -34,6 +35,14 @@ PROMISES: dict[tuple[str, str], Callable[[], bool]] = {
     ("ru", "перед сгоранием мы напомним"): _job("expiry"),
     ("en", "/mydata sends"): lambda: "mydata" in COMMANDS_BY_ROLE[Role.CUSTOMER],
     ("ru", "/mydata пришлёт"): lambda: "mydata" in COMMANDS_BY_ROLE[Role.CUSTOMER],
+    ("en", "Happy birthday"): _job("birthday"),
+    ("ru", "с днём рождения"): _job("birthday"),
+    ("ru", "В подарок"): _job("birthday"),
+    ("en", "Happy New Year"): _job("holidays"),
+    ("ru", "с Новым годом"): _job("holidays"),
+    ("en", "it is time for {{ service }}"): _job("reminders"),
+    ("ru", "Самое время подумать о новом"): _job("tradein"),
+    ("en", "we miss you"): _job("winback"),
 }
 
 

@@ -103,20 +103,21 @@ async def test_restart_in_the_middle_of_the_job_sends_no_second_warning(
         await cashier.send(f"/purchase {person.card_code} 1000")
     app.clock.advance(timedelta(days=360))
 
-    real = expiry.notify_customer
+    real = expiry.queue_for
     calls = 0
 
-    def crash_on_second(*args, **kwargs) -> None:
+    async def crash_on_second(*args, **kwargs):  # type: ignore[no-untyped-def]
         nonlocal calls
         calls += 1
-        real(*args, **kwargs)  # the warning is queued in the transaction ...
+        verdict = await real(*args, **kwargs)  # the warning is queued in the transaction ...
         if calls == 2:
             raise SystemExit("killed")  # ... which the kill never lets commit
+        return verdict
 
-    monkeypatch.setattr(expiry, "notify_customer", crash_on_second)
+    monkeypatch.setattr(expiry, "queue_for", crash_on_second)
     with pytest.raises(SystemExit):
         await expiry.run_daily(app.biz)
-    monkeypatch.setattr(expiry, "notify_customer", real)
+    monkeypatch.setattr(expiry, "queue_for", real)
     assert [await _warnings(app, p.id) for p in people] == [1, 0, 0]
     await expiry.run_daily(app.biz)  # the restarted process runs the job again
     await expiry.run_daily(app.biz)
@@ -226,3 +227,37 @@ async def test_returned_points_are_warned_about_once_before_their_date(app: App)
     assert (await expiry.run_daily(app.biz))["expired"] == 25
     assert await _balance(app) == 47 - 23
     assert await app.balance_consistent()
+
+
+async def test_warnings_go_through_contact_discipline(app: App) -> None:
+    """Issue 11: "points-expiry warnings move onto this delivery": a customer who blocked
+    the bot gets none; one due at night waits for the end of the quiet hours (09:00 in
+    Moscow); opting out of marketing does not stop it (it is about their own points)."""
+    cashier = app.user(CASHIER, "en")
+    await hire(app, cashier)
+    blocked = await join(app, app.user(5001, "en"), name="Blocked")
+    opted_out = await join(app, app.user(5002, "en"), name="Quiet")
+    for person in (blocked, opted_out):
+        await cashier.send(f"/purchase {person.card_code} 1000")
+    async with app.biz.db.write() as session:
+        from bot.db.models import Customer
+
+        for row in await session.scalars(select(Customer).where(Customer.id == blocked.id)):
+            row.unreachable_at = app.clock.now()
+        for row in await session.scalars(select(Customer).where(Customer.id == opted_out.id)):
+            row.marketing_opt_in = False
+    await app.deliver()
+    start = app.clock.now()
+    app.clock.current = start.replace(hour=20) + timedelta(days=360)  # 23:00 in Moscow
+    assert (await expiry.run_daily(app.biz))["warned"] == 50  # the blocked customer's not
+    assert await _warnings(app, blocked.id) == 0
+    async with app.biz.db.read() as session:
+        [warning] = await session.scalars(
+            select(OutboxMessage).where(OutboxMessage.customer_id == opted_out.id,
+                                        OutboxMessage.kind == "expiry_warning")
+        )  # fmt: skip
+    assert warning.not_before == (start + timedelta(days=361)).replace(hour=6)  # 09:00 MSK
+    assert await app.deliver() == 0
+    app.clock.current = warning.not_before
+    await app.deliver()
+    assert "Points expiring on" in app.fake.texts(5002)[-1]

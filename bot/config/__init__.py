@@ -4,10 +4,11 @@ Every business rule that SPEC.md says lives in config (earn rate, point value, r
 share, maximum purchase, service tags, ...) is declared here once and read from here.
 `load_settings` turns any validation problem into `ConfigError` naming the key and the
 reason, so a bad config fails at start with one readable line instead of a traceback.
-The tier ladders and sign-up questions are ``bot.config.programme``, the scoring job's
-section ``bot.config.scoring``, what the bot says and to whom ``bot.config.messaging``; what
-all sections share is ``bot.config.base``. All are re-exported here: import from
-``bot.config``.
+Sections live by area: the tier ladders and sign-up questions in ``bot.config.programme``,
+the scoring job's in ``bot.config.scoring``, what the bot says and to whom in
+``bot.config.messaging``, the daily jobs in ``bot.config.jobs``, how the process runs
+(Telegram, database, web, worker) in ``bot.config.runtime``; what all share is
+``bot.config.base``. All are re-exported here: import from ``bot.config``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 from bot.config.base import DEFAULT_LOCALE, SUPPORTED_LOCALES, ConfigError, Locale, Section
+from bot.config.jobs import (
+    BirthdaySettings,
+    Holiday,
+    HolidaySettings,
+    OfferSpec,
+    ReminderRule,
+    ReminderSettings,
+    TradeInSettings,
+    WinBackSettings,
+)
 from bot.config.messaging import (
     DEFAULT_MESSAGE_KINDS,
     CampaignSettings,
@@ -40,6 +51,7 @@ from bot.config.programme import (
     Tier,
     TiersSettings,
 )
+from bot.config.runtime import DatabaseSettings, TelegramSettings, WebSettings, WorkerSettings
 from bot.config.scoring import LifecycleSettings, ScoringSettings
 
 __all__ = [
@@ -49,22 +61,28 @@ __all__ = [
     "DEFAULT_MESSAGE_KINDS",
     "SUPPORTED_LOCALES",
     "TIER_PRESETS",
+    "BirthdaySettings",
     "BusinessSettings",
     "CampaignSettings",
     "ConfigError",
     "ContactSettings",
     "DatabaseSettings",
     "ExpirySettings",
+    "Holiday",
+    "HolidaySettings",
     "LifecycleSettings",
     "Locale",
     "LoyaltySettings",
     "MessageKind",
+    "OfferSpec",
     "OutboxSettings",
     "Outlet",
     "PrivacySettings",
     "ProfileField",
     "ProfileSettings",
     "ReferralSettings",
+    "ReminderRule",
+    "ReminderSettings",
     "ScoringSettings",
     "Settings",
     "StaffSettings",
@@ -73,7 +91,9 @@ __all__ = [
     "TextsSettings",
     "Tier",
     "TiersSettings",
+    "TradeInSettings",
     "WebSettings",
+    "WinBackSettings",
     "WorkerSettings",
     "load_settings",
     "settings_from_dict",
@@ -163,32 +183,6 @@ class StaffSettings(Section):
     invite_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
 
 
-class TelegramSettings(Section):
-    api_server: str = "https://api.telegram.org"
-    polling_timeout: int = Field(default=30, ge=1, le=60)
-    max_concurrent_updates: int = Field(default=32, ge=1, le=1000)
-    fsm_redis_url: str | None = None  # conversation state in Redis (several bot processes)
-
-    @field_validator("api_server")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
-
-
-class DatabaseSettings(Section):
-    url: str = "sqlite+aiosqlite:///data/loyalty.db"
-    busy_timeout_ms: int = Field(default=15000, ge=0)
-
-    @field_validator("url")
-    @classmethod
-    def _async_driver(cls, value: str) -> str:
-        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError("use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db")
-        return value
-
-
 class ExpirySettings(Section):
     months: int = Field(default=12, ge=0, le=120)  # 0: points never expire
     warn_days: int = Field(default=14, ge=1, le=365)
@@ -211,22 +205,6 @@ class PrivacySettings(Section):
     # Below a week: Telegram restarts update ids at random after a week without updates.
     processed_retention_days: int = Field(default=3, ge=1, le=6)
     prune_at: str = Field(default="05:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-
-
-class WebSettings(Section):
-    """The HTTP side: the webhook (``run --webhook``), health checks and metrics."""
-
-    host: str = "127.0.0.1"
-    port: int = Field(default=0, ge=0, le=65535)  # 0: no HTTP server unless --webhook
-    webhook_url: str | None = None  # public HTTPS address Telegram posts to (webhook set)
-    webhook_path: str = Field(default="/telegram/webhook", pattern=r"^/[A-Za-z0-9/_-]*$")
-    webhook_secret: str | None = Field(default=None, repr=False, pattern=r"^[A-Za-z0-9_-]{16,256}$")
-
-
-class WorkerSettings(Section):
-    """The worker role: scheduler and outbox sender, one active process at a time."""
-
-    lease_check_seconds: float = Field(default=5.0, gt=0, le=300)
 
 
 class Settings(BaseSettings):
@@ -252,6 +230,11 @@ class Settings(BaseSettings):
     referral: ReferralSettings = ReferralSettings()
     texts: TextsSettings = TextsSettings()
     campaigns: CampaignSettings = CampaignSettings()
+    birthday: BirthdaySettings = BirthdaySettings()
+    holidays: HolidaySettings = HolidaySettings()
+    reminders: ReminderSettings = ReminderSettings()
+    tradein: TradeInSettings = TradeInSettings()
+    winback: WinBackSettings = WinBackSettings()
     privacy: PrivacySettings = PrivacySettings()
     web: WebSettings = WebSettings()
     worker: WorkerSettings = WorkerSettings()
@@ -273,10 +256,15 @@ class Settings(BaseSettings):
             raise ValueError(f"business.kind {kind!r} has no service tags in {language!r}")
         data = dict(data)
         loyalty = dict(data.get("loyalty") or {})
+        own_tags = "service_tags" in loyalty
         loyalty.setdefault("service_tags", preset["service_tags"][language])
         profile = dict(data.get("profile") or {})
         profile.setdefault("fields", preset["fields"])
         data["loyalty"], data["profile"] = loyalty, profile
+        if "reminder_rules" in preset and not own_tags:  # the preset's rules name its tags
+            reminders = dict(data.get("reminders") or {})
+            reminders.setdefault("rules", preset["reminder_rules"][language])
+            data["reminders"] = reminders
         return data
 
     @model_validator(mode="after")
@@ -288,6 +276,12 @@ class Settings(BaseSettings):
                 "tiers.preset = 'b2b' assigns tiers from the rating scale: "
                 "set scoring.rating_scale = 'b2b'"
             )
+        for rule in self.reminders.rules:
+            if not self.is_service_tag(rule.tag):
+                raise ValueError(
+                    f"reminders.rules: {rule.tag!r} is not a service tag "
+                    f"(loyalty.service_tags: {', '.join(self.loyalty.service_tags) or 'none'})"
+                )
         return self
 
     def secrets(self) -> tuple[str, ...]:

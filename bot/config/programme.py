@@ -215,6 +215,13 @@ BUSINESS_PRESETS: dict[str, dict[str, Any]] = {
         "fields": _CAR_FIELDS,
         "service_tags": {"ru": ["масло", "шины", "диагностика", "мойка"],
                          "en": ["oil", "tyres", "diagnostics", "wash"]},
+        # seed 004: "скидка 15% на замену масла до конца месяца"
+        "reminder_rules": {
+            lang: [{"tag": tag, "days": 180, "km": 10000,
+                    "service": {"ru": "замену масла", "en": "an oil change"},
+                    "offer": {"kind": "percent", "value": "15", "days": None}}]
+            for lang, tag in (("ru", "масло"), ("en", "oil"))
+        },
     },
     "cafe": {
         "fields": [],

@@ -123,7 +123,10 @@ class Outlet(Base):
 
 class Customer(Base):
     __tablename__ = "customers"
-    __table_args__ = (CheckConstraint("balance >= 0", name="ck_customers_balance_nonneg"),)
+    __table_args__ = (
+        CheckConstraint("balance >= 0", name="ck_customers_balance_nonneg"),
+        Index("ix_customers_birthday", "birthday"),  # the birthday job's daily selection (0015)
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
@@ -237,6 +240,9 @@ class Purchase(Base):
         CheckConstraint("amount > 0", name="ck_purchases_amount_pos"),
         Index("ix_purchases_customer_created", "customer_id", "created_at"),
         Index("ix_purchases_scoring", "customer_id", "created_ts", "amount", "refunded_amount"),
+        # service reminders (0015): the services of one tag in a time range, and a later one
+        Index("ix_purchases_tag_created", "service_tag", "created_ts", "customer_id"),
+        Index("ix_purchases_customer_tag", "customer_id", "service_tag", "created_ts"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -255,7 +261,11 @@ class Purchase(Base):
 
 class Visit(Base):
     __tablename__ = "visits"
-    __table_args__ = (Index("ix_visits_customer_created", "customer_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_visits_customer_created", "customer_id", "created_at"),
+        Index("ix_visits_tag_created", "service_tag", "created_ts", "customer_id"),  # 0015
+        Index("ix_visits_customer_tag", "customer_id", "service_tag", "created_ts"),  # 0015
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
@@ -263,6 +273,35 @@ class Visit(Base):
     outlet_code: Mapped[str] = mapped_column(ForeignKey("outlets.code"))
     service_tag: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
+    # created_at as Unix seconds, like purchases.created_ts (0015: the reminders' selection)
+    created_ts: Mapped[int] = mapped_column(BigInteger, default=_created_ts_default)
+
+
+class MileageReport(Base):
+    """A car's odometer reading as reported (staff at a visit: ``/visit ... km:N``).
+
+    The sign-up's ``profile.mileage`` counts as a report at sign-up time. Readings never go
+    down (a lower one is refused); the estimated monthly run is learned from them
+    (bot.services.mileage).
+    """
+
+    __tablename__ = "mileage_reports"
+    __table_args__ = (
+        Index("ix_mileage_customer", "customer_id", "reported_at"),
+        CheckConstraint("km >= 0", name="ck_mileage_km_nonneg"),
+        CheckConstraint("monthly_km >= 0", name="ck_mileage_monthly_nonneg"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    km: Mapped[int] = mapped_column(Integer)
+    reported_at: Mapped[datetime]
+    # reported_at as Unix seconds, and the monthly run estimated with this reading: the
+    # daily selection projects today's mileage in portable integer SQL from these two
+    reported_ts: Mapped[int] = mapped_column(BigInteger)
+    monthly_km: Mapped[int] = mapped_column(Integer)
+    author_tg_id: Mapped[int | None] = mapped_column(BigInteger)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))
 
 
 class Redemption(Base):

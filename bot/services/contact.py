@@ -183,13 +183,43 @@ async def queue_for(
 ) -> ContactVerdict:
     """Queue a rendered template for the customer if :func:`reach` allows; returns the
     verdict (OK: queued, in the caller's transaction; anything else: nothing written)."""
+    verdict, _message = await queue_message_for(
+        session,
+        biz,
+        customer,
+        template_name,
+        kind=kind,
+        source=source,
+        now=now,
+        reply_markup=reply_markup,
+        deadline=deadline,
+        **context,
+    )
+    return verdict
+
+
+async def queue_message_for(
+    session: AsyncSession,
+    biz: Business,
+    customer: Customer,
+    template_name: str,
+    *,
+    kind: str,
+    source: str | None,
+    now: datetime,
+    reply_markup: dict[str, Any] | None = None,
+    deadline: datetime | None = None,
+    **context: Any,
+) -> tuple[ContactVerdict, OutboxMessage | None]:
+    """:func:`queue_for` that also returns the queued message (None unless OK), for callers
+    that record it (a campaign member's ``outbox_id``: flush the session for its id)."""
     verdict = await reach(session, biz, customer, now, kind=kind)
     if verdict is not ContactVerdict.OK:
-        return verdict
+        return verdict, None
     assert customer.telegram_id is not None  # reach said so
     rule = kind_rule(biz.settings.outbox.kinds, kind)
     not_before = after_quiet_hours(biz, now) if rule.waits_for_morning else None
-    enqueue(
+    message = enqueue(
         session,
         now=now,
         chat_id=customer.telegram_id,
@@ -202,4 +232,4 @@ async def queue_for(
         deadline=deadline,
         kinds=biz.settings.outbox.kinds,
     )
-    return verdict
+    return verdict, message

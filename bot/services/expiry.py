@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Customer, LedgerEntry, LedgerKind, ProcessedUpdate
+from bot.services.contact import ContactVerdict, queue_for
 from bot.services.context import Business
 from bot.services.ledger import lock_customer, post
 from bot.services.notify import notify_customer
@@ -226,18 +227,22 @@ async def _warn(
             )
         )
     points = sum(lot.remaining for lot in fresh)
-    notify_customer(
+    # Through contact discipline: no chat or a blocked bot gets nothing (the claim stays:
+    # a warning is not owed later), quiet hours delay it; no opt-in or cap (not marketing).
+    verdict = await queue_for(
         session,
         biz,
         customer,
         "customer.expiry_warning",
         kind="expiry_warning",
+        source=None,
+        now=now,
         deadline=min(lot.expires_at for lot in fresh),  # no use after the points are gone
         points=points,
         expires_at=fresh[0].expires_at,
         balance=customer.balance,
     )
-    return points
+    return points if verdict is ContactVerdict.OK else 0
 
 
 async def run_daily(biz: Business) -> dict[str, int]:

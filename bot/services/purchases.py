@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.db.models import LedgerKind, Note, Purchase, Visit
-from bot.services import counter_offers
+from bot.services import counter_offers, mileage
 from bot.services.audit import audit_act
 from bot.services.booking import (
     EARNED_NOTICE,
@@ -69,6 +69,7 @@ class VisitResult(BaseModel):
     card_code: str
     customer_name: str | None = personal()
     service_tag: str | None
+    km: int | None = None
 
 
 class Refundable(BaseModel):
@@ -217,6 +218,16 @@ async def record_visit(
         )
         session.add(visit)
         await session.flush()
+        if request.km is not None:  # refused (nothing written) below the last reading
+            await mileage.report(
+                session,
+                biz.settings.reminders,
+                customer.id,
+                request.km,
+                now,
+                author_tg_id=actor.tg_id,
+                visit_id=visit.id,
+            )
         await recheck(session, biz, await lock_customer(session, customer.id), now)
         audit_act(session, actor, "visit", key, now, customer.id, visit_id=visit.id)
         return VisitResult(
@@ -225,6 +236,7 @@ async def record_visit(
             card_code=customer.card_code,
             customer_name=customer.name,
             service_tag=request.service_tag,
+            km=request.km,
         )
 
     return await run_once(biz.db, biz.clock, key, VisitResult, work, event="visit")

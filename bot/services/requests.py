@@ -23,6 +23,7 @@ class PurchaseRequest:
 class VisitRequest:
     customer: str
     service_tag: str | None
+    km: int | None = None  # the odometer reading reported at the visit
 
 
 @dataclass(frozen=True)

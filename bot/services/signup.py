@@ -27,6 +27,7 @@ from bot.config import ProfileField, Settings
 from bot.db.models import Customer, ForgottenIdentity, LedgerKind, Purchase
 from bot.numbers import is_ascii_number
 from bot.phones import normalise_phone
+from bot.services import mileage
 from bot.services.context import Business
 from bot.services.customers import (
     clean_name,
@@ -368,6 +369,15 @@ async def answer(
                 profile.pop(field.code, None)
             else:
                 profile[field.code] = parse_profile_value(field, text, today)
+                if field.code == mileage.PROFILE_FIELD and isinstance(profile[field.code], int):
+                    await mileage.report(
+                        session,
+                        settings.reminders,
+                        customer.id,
+                        profile[field.code],
+                        biz.clock.now(),
+                        author_tg_id=None,
+                    )
             customer.profile = profile
         customer.signup_step = next_step(settings, current_step)
         bonus = 0

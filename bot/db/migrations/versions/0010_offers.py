@@ -44,9 +44,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("code"),
         sa.UniqueConstraint("dedupe_key"),
     )
-    op.create_index(
-        "ix_offers_customer_live", "offers", ["customer_id", "used_at", "valid_until"]
-    )
+    op.create_index("ix_offers_customer_live", "offers", ["customer_id", "used_at", "valid_until"])
     op.create_index("ix_offers_source", "offers", ["source"])
 
 

@@ -1,0 +1,135 @@
+"""Configuration of the daily jobs that write to customers: birthday, holidays, service
+reminders, trade-in, win-back, and the offers they carry (bot.services.jobs_*)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from bot.config.base import Section, localized
+
+_HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+class OfferSpec(Section):
+    """An offer a job grants with its message (bot.services.offers): bonus points, percent
+    off (the reminder's service tag, when the job has one) or a fixed amount off."""
+
+    kind: Literal["points", "percent", "fixed"] = "percent"
+    value: Decimal = Field(gt=0, le=Decimal("1000000"))
+    days: int | None = Field(default=None, ge=1, le=365)  # None: to the end of the month
+
+    @model_validator(mode="after")
+    def _value_fits_kind(self) -> OfferSpec:
+        if self.kind == "percent" and self.value > 100:
+            raise ValueError("a percent offer is at most 100")
+        if self.kind == "points" and self.value != self.value.to_integral_value():
+            raise ValueError("a points offer gives whole points")
+        return self
+
+
+class BirthdaySettings(Section):
+    """The birthday greeting (bot.services.jobs_birthday). A 29 February birthday is
+    greeted on 28 February in years without one."""
+
+    enabled: bool = True
+    run_at: str = Field(default="09:30", pattern=_HHMM)
+    days_ahead: int = Field(default=0, ge=0, le=30)  # greet N days before the day
+    gift: Literal["points", "offer", "none"] = "points"
+    points: int = Field(default=300, ge=1, le=1_000_000)  # gift = "points"
+    offer: OfferSpec = OfferSpec(kind="percent", value=Decimal("10"), days=7)  # gift = "offer"
+
+
+class Holiday(Section):
+    date: str = Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")  # MM-DD, local
+    template: str = Field(pattern=r"^[a-z0-9_]{1,40}$")  # block jobs.holiday_<template>
+
+
+class HolidaySettings(Section):
+    enabled: bool = True
+    run_at: str = Field(default="10:00", pattern=_HHMM)
+    calendar: tuple[Holiday, ...] = (
+        Holiday(date="01-01", template="new_year"),
+        Holiday(date="03-08", template="womens_day"),
+    )
+
+    @field_validator("calendar")
+    @classmethod
+    def _one_per_day(cls, value: tuple[Holiday, ...]) -> tuple[Holiday, ...]:
+        if len({h.date for h in value}) != len(value):
+            raise ValueError("one holiday per date")
+        return value
+
+
+class ReminderRule(Section):
+    """Remind about a service ``days`` after it, or once the estimated kilometres since it
+    reach ``km``, whichever comes first (at least one of the two)."""
+
+    tag: str = Field(min_length=1, max_length=32)
+    days: int | None = Field(default=None, ge=1, le=3650)
+    km: int | None = Field(default=None, ge=100, le=1_000_000)
+    service: dict[str, str]  # the service in a sentence, per locale: "замену масла"
+    offer: OfferSpec | None = None  # percent/fixed off this service tag
+
+    @field_validator("service")
+    @classmethod
+    def _service(cls, value: dict[str, str]) -> dict[str, str]:
+        return localized(value, "reminder service names")
+
+    @model_validator(mode="after")
+    def _some_interval(self) -> ReminderRule:
+        if self.days is None and self.km is None:
+            raise ValueError(f"reminder rule {self.tag}: set days, km or both")
+        return self
+
+
+class ReminderSettings(Section):
+    """Service reminders (bot.services.jobs_reminders) and mileage estimates."""
+
+    enabled: bool = True
+    run_at: str = Field(default="10:30", pattern=_HHMM)
+    rules: tuple[ReminderRule, ...] = ()
+    # A reminder due more than this many days ago is no longer sent (first run, outage).
+    catch_up_days: int = Field(default=7, ge=1, le=365)
+    # Estimated run when the customer's reported mileages say nothing yet (km a month).
+    default_monthly_km: int = Field(default=1250, ge=1, le=20_000)
+    # Largest monthly run believed from reports; above it the estimate is capped.
+    max_monthly_km: int = Field(default=5_000, ge=100, le=100_000)
+    # Largest mileage staff may report (/visit ... km:N).
+    max_km: int = Field(default=2_000_000, ge=1000)
+
+    @field_validator("rules")
+    @classmethod
+    def _one_rule_per_tag(cls, value: tuple[ReminderRule, ...]) -> tuple[ReminderRule, ...]:
+        tags = [r.tag.casefold() for r in value]
+        if len(set(tags)) != len(tags):
+            raise ValueError("one reminder rule per service tag")
+        return tuple(r.model_copy(update={"tag": r.tag.casefold()}) for r in value)
+
+
+class TradeInSettings(Section):
+    """One trade-in offer per customer (seed 004) when the car passes a threshold."""
+
+    enabled: bool = True
+    run_at: str = Field(default="11:00", pattern=_HHMM)
+    km: int | None = Field(default=150_000, ge=1000)  # estimated mileage
+    age_years: int | None = Field(default=7, ge=1, le=100)  # years since the car's year
+    offer: OfferSpec | None = None
+
+
+class WinBackSettings(Section):
+    """Win-back (bot.services.jobs_winback): one offer per window to a drifting customer."""
+
+    enabled: bool = True
+    run_at: str = Field(default="11:30", pattern=_HHMM)
+    # Drifting: days since the last live purchase exceed k times their own usual interval
+    # (needs min_purchases), and at least min_days...
+    interval_factor: float = Field(default=2.0, gt=1, le=20)
+    min_purchases: int = Field(default=2, ge=2, le=100)
+    min_days: int = Field(default=45, ge=1, le=3650)
+    # ...or the scoring's probability of still being active is below this (0: unused).
+    p_alive_below: float = Field(default=0.3, ge=0, lt=1)
+    window_days: int = Field(default=90, ge=7, le=3650)  # one offer per window
+    offer: OfferSpec = OfferSpec(kind="percent", value=Decimal("10"), days=14)
