@@ -51,6 +51,7 @@ from handlers import (
     common,
     errors,
     fallback,
+    feedback,
     member,
     menu,
     owner,
@@ -132,6 +133,7 @@ def build_dispatcher(biz: Business, storage: BaseStorage | None = None) -> Dispa
         campaigns.make_router(),
         staff.make_router(),
         member.make_router(),
+        feedback.make_router(),
         privacy.make_router(),
         signup.make_router(),
         fallback.make_router(),  # nothing goes unanswered

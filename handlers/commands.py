@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from bot.config import Settings
 from bot.numbers import MAX_DB_ID, is_ascii_number
+from bot.services.offers import looks_like_offer_code, offer_code_in
 from bot.services.requests import (
     AddCustomerRequest,
     AdjustRequest,
@@ -85,9 +86,25 @@ def _split_tag(tokens: list[str], settings: Settings) -> tuple[list[str], str | 
     return tokens, None
 
 
+def _split_offer(tokens: list[str]) -> tuple[list[str], str | None]:
+    """``offer:<code>`` anywhere after the customer: the offer to use (one at most)."""
+    named = [i for i, token in enumerate(tokens) if i and offer_code_in(token) is not None]
+    if not named:
+        return tokens, None
+    if len(named) > 1:
+        raise CommandError("offer_twice")
+    index = named[0]
+    code = offer_code_in(tokens[index]) or ""
+    if not looks_like_offer_code(code):
+        raise CommandError("bad_offer_code", text=tokens[index][:40])
+    return tokens[:index] + tokens[index + 1 :], code
+
+
 def parse_purchase(args: str | None, settings: Settings) -> PurchaseRequest:
-    """``<customer> <amount> [service tag] [#receipt]``; the tokens between are the amount."""
-    tokens, receipt = _split_receipt(_tokens(args))
+    """``<customer> <amount> [service tag] [#receipt] [offer:<code>]``; the tokens between
+    are the amount; the offer token may stand anywhere after the customer."""
+    tokens, offer = _split_offer(_tokens(args))
+    tokens, receipt = _split_receipt(tokens)
     if len(tokens) < 2:
         raise CommandError("usage_purchase")
     tokens, tag = _split_tag(tokens, settings)
@@ -98,6 +115,7 @@ def parse_purchase(args: str | None, settings: Settings) -> PurchaseRequest:
         amount=_amount(" ".join(tokens[1:]), settings),
         service_tag=tag,
         receipt_no=receipt,
+        offer_code=offer,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from aiogram.filters.callback_data import CallbackData
@@ -66,6 +67,13 @@ class BroadcastStop(CallbackData, prefix="bws"):
 CARD_ACTIONS = ("purchase", "visit", "redeem", "refund", "note")
 
 
+class OfferPick(CallbackData, prefix="op"):
+    """A live offer chosen on a customer's card: log a purchase with it."""
+
+    customer_id: DbId
+    code: Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9]+$")]
+
+
 class RefundPick(CallbackData, prefix="rf"):
     """A purchase chosen on the customer's card for a refund."""
 
@@ -105,7 +113,10 @@ def contact_keyboard(biz: Business, actor: Actor) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(keyboard=[[button]], resize_keyboard=True, one_time_keyboard=True)
 
 
-def card_keyboard(biz: Business, actor: Actor, customer_id: int) -> InlineKeyboardMarkup:
+def card_keyboard(
+    biz: Business, actor: Actor, customer_id: int, offers: Sequence[Any] = ()
+) -> InlineKeyboardMarkup:
+    """The card's actions, then one button per live offer (counter_offers.OfferView)."""
     buttons = [
         inline_button(
             biz.texts.plain(actor.locale, f"staff.button_{action}"),
@@ -113,7 +124,31 @@ def card_keyboard(biz: Business, actor: Actor, customer_id: int) -> InlineKeyboa
         )
         for action in CARD_ACTIONS
     ]
-    return inline_markup(buttons[:2], buttons[2:4], buttons[4:])
+    return inline_markup(
+        buttons[:2], buttons[2:4], buttons[4:], *_offer_rows(biz, actor, customer_id, offers)
+    )
+
+
+def _offer_rows(
+    biz: Business, actor: Actor, customer_id: int, offers: Sequence[Any]
+) -> list[list[InlineKeyboardButton]]:
+    return [
+        [
+            inline_button(
+                biz.texts.plain(actor.locale, "staff.button_offer", o=offer),
+                OfferPick(customer_id=customer_id, code=offer.code),
+            )
+        ]
+        for offer in offers
+    ]
+
+
+def offers_keyboard(
+    biz: Business, actor: Actor, customer_id: int, offers: Sequence[Any]
+) -> InlineKeyboardMarkup | None:
+    """One button per live offer (the owner's /client card); None without offers."""
+    rows = _offer_rows(biz, actor, customer_id, offers)
+    return inline_markup(*rows) if rows else None
 
 
 def refund_keyboard(biz: Business, actor: Actor, purchases: list[Any]) -> InlineKeyboardMarkup:

@@ -23,7 +23,7 @@ from handlers import commands
 from handlers.commands import MAX_FIND_QUERY
 from handlers.deep_links import INVITE_PREFIX
 from handlers.export import on_export
-from handlers.keyboards import StaffRemove, staff_keyboard
+from handlers.keyboards import StaffRemove, offers_keyboard, staff_keyboard
 from handlers.menu import clear_chat_menu
 from handlers.middlewares import RequireRole
 from handlers.replies import text
@@ -94,7 +94,10 @@ async def on_client(
         return
     card = await client_card(biz, found[0].card_code, actor.locale)
     await audit_view(biz, actor, "client", key, customer_id=card.customer.customer_id)
-    await message.answer(text(biz, actor, "owner.client_card", c=card))
+    await message.answer(
+        text(biz, actor, "owner.client_card", c=card),
+        reply_markup=offers_keyboard(biz, actor, card.customer.customer_id, card.offers),
+    )
 
 
 async def on_rescore(

@@ -19,13 +19,21 @@ from aiogram.types import CallbackQuery, Message
 from pydantic import BaseModel
 
 from bot.config import Settings
-from bot.services import customers, purchases, redemptions
+from bot.services import counter_offers, customers, purchases, redemptions
 from bot.services.audit import audit_view
 from bot.services.context import Business
 from bot.services.idempotency import Outcome
+from bot.services.offers import OFFER_TOKEN_PREFIX
 from bot.services.roles import Actor, Role
 from handlers import commands
-from handlers.keyboards import CardAction, CardOpen, RefundPick, card_keyboard, refund_keyboard
+from handlers.keyboards import (
+    CardAction,
+    CardOpen,
+    OfferPick,
+    RefundPick,
+    card_keyboard,
+    refund_keyboard,
+)
 from handlers.middlewares import RequireRole
 from handlers.replies import clear_buttons, recorded, text
 
@@ -100,9 +108,10 @@ async def show_card(
     message: Message, biz: Business, actor: Actor, card: customers.CustomerView, key: str
 ) -> None:
     await audit_view(biz, actor, "card", key, customer_id=card.customer_id)
+    offers = await counter_offers.live_for(biz, card.customer_id)
     await message.answer(
-        text(biz, actor, "staff.card", c=card),
-        reply_markup=card_keyboard(biz, actor, card.customer_id),
+        text(biz, actor, "staff.card", c=card, offers=offers),
+        reply_markup=card_keyboard(biz, actor, card.customer_id, offers),
     )
 
 
@@ -134,15 +143,48 @@ async def on_refund_pick(
     await _ask(query, biz, actor, state, "refund", str(callback_data.purchase_id))
 
 
-async def _ask(
-    query: CallbackQuery, biz: Business, actor: Actor, state: FSMContext, action: str, first: str
+async def on_offer_pick(
+    query: CallbackQuery, callback_data: OfferPick, biz: Business, actor: Actor, state: FSMContext
 ) -> None:
-    """Wait for the rest of ``action``'s arguments; ``first`` goes before what is typed."""
+    """An offer on a customer's card: ask for the amount; the purchase names the offer.
+    Whether the offer may be used is decided when the purchase is booked."""
+    card = await customers.get_by_id(biz, callback_data.customer_id)
+    await query.answer()
+    if card is None:
+        return
+    offer = callback_data.code.upper()
+    await _ask(
+        query, biz, actor, state, "purchase", card.card_code,
+        last=f"{OFFER_TOKEN_PREFIX}{offer}", prompt="staff.ask_purchase_offer", offer=offer,
+    )  # fmt: skip
+
+
+async def _ask(
+    query: CallbackQuery,
+    biz: Business,
+    actor: Actor,
+    state: FSMContext,
+    action: str,
+    first: str,
+    *,
+    last: str = "",
+    prompt: str | None = None,
+    **context: str,
+) -> None:
+    """Wait for the rest of ``action``'s arguments; ``first`` goes before what is typed,
+    ``last`` after it."""
     await state.set_state(CardInput.waiting)
-    await state.update_data(action=action, first=first)
+    await state.update_data(action=action, first=first, last=last)
     if query.message is not None:
         await query.message.answer(  # type: ignore[union-attr]
-            text(biz, actor, f"staff.ask_{action}", card_code=first, purchase_id=first)
+            text(
+                biz,
+                actor,
+                prompt or f"staff.ask_{action}",
+                card_code=first,
+                purchase_id=first,
+                **context,
+            )
         )
 
 
@@ -155,6 +197,8 @@ async def on_card_input(
     typed = (message.text or "").strip()
     first = data.get("first", data.get("card_code"))  # card_code: steps stored before
     args = first if typed == NO_SERVICE else f"{first} {typed}"
+    if data.get("last"):
+        args = f"{args} {data['last']}"
     await run_command(message, biz, actor, key, STAFF_COMMANDS[data["action"]], args)
     await state.clear()  # not reached on a refusal: the staff member can type again
 
@@ -180,6 +224,7 @@ def make_router() -> Router:
     router.callback_query.register(on_card_action, CardAction.filter())
     router.callback_query.register(on_card_open, CardOpen.filter())
     router.callback_query.register(on_refund_pick, RefundPick.filter())
+    router.callback_query.register(on_offer_pick, OfferPick.filter())
     not_command = ~F.text.startswith("/")
     router.message.register(on_card_input, StateFilter(CardInput.waiting), F.text, not_command)
     return router

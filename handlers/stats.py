@@ -1,6 +1,7 @@
 """Owner's /stats (and its old name /kpi): the period's figures, a weekly chart, and
-buttons for other periods. The chart is drawn in a worker thread (``asyncio.to_thread``)
-and sent first, so the report with its buttons is the last message in the chat."""
+buttons for other periods; ``/stats staff [days]``: satisfaction (CSAT) per staff member.
+The chart is drawn in a worker thread (``asyncio.to_thread``) and sent first, so the
+report with its buttons is the last message in the chat."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pydantic import Field
 
 from bot import charts
 from bot.numbers import is_ascii_number
-from bot.services import kpis, stats
+from bot.services import kpis, owners, satisfaction, stats
 from bot.services.audit import audit_view
 from bot.services.context import Business
 from bot.services.roles import Actor, Role
@@ -26,6 +27,7 @@ from handlers.replies import text
 DEFAULT_DAYS = 30
 PERIOD_BUTTONS = (7, 30, 90, 365)
 STATS_COMMANDS = ("stats", "kpi")  # /kpi: the command's name before /stats
+STAFF_VIEW = "staff"  # /stats staff [days]
 CHART_FILENAME = "stats.png"
 
 
@@ -97,9 +99,30 @@ async def send_stats(message: Message, biz: Business, actor: Actor, days: int) -
     )
 
 
+async def send_staff_view(
+    message: Message, command: CommandObject, biz: Business, actor: Actor, key: str, arg: str
+) -> None:
+    """CSAT per staff member who served the surveyed purchases (bot.services.satisfaction)."""
+    days = parse_days(arg)
+    if days is None:
+        await message.answer(text(biz, actor, "errors.usage_stats_staff", command=command.command))
+        return
+    start, end = kpis.period_bounds(biz, days)
+    rows = await satisfaction.csat_by_staff(biz, start, end)
+    owner_ids = await owners.owner_ids(biz)
+    await audit_view(biz, actor, f"{command.command}_staff", key, days=days)
+    await message.answer(
+        text(biz, actor, "owner.stats_staff", staff=rows, days=days, owners=owner_ids)
+    )
+
+
 async def on_stats(
     message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
 ) -> None:
+    first, _, rest = (command.args or "").strip().partition(" ")
+    if first.casefold() == STAFF_VIEW:
+        await send_staff_view(message, command, biz, actor, key, rest)
+        return
     days = parse_days(command.args)
     if days is None:
         await message.answer(text(biz, actor, "errors.usage_stats"))

@@ -51,8 +51,10 @@ from scoring.customer_scores import (
 )
 from scoring.growth import GrowthResult, average_monthly_growth_pct
 from scoring.kpi import (
+    Csat,
     CustomerPeriodSummary,
     PeriodKPI,
+    csat_of,
     kpis_from_summary,
     period_kpis,
     summarise_purchases,
@@ -126,6 +128,7 @@ __all__ = [
     "CLVSettings",
     "Category",
     "ChoiceCriterion",
+    "Csat",
     "CustomerPeriodSummary",
     "DataSupport",
     "FitStatus",
@@ -149,6 +152,7 @@ __all__ = [
     "ValueResult",
     "average_monthly_growth_pct",
     "conditional_expected_purchases",
+    "csat_of",
     "estimate_clv",
     "expected_average_value",
     "expected_purchases",

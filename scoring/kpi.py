@@ -19,8 +19,13 @@ Definitions (period = [start, end), dates as days):
 - average check = revenue in the period / purchases in it (money as float:
   statistics; convert from Decimal at the boundary);
 - referrals = referral events dated in the period;
-- CSAT = mean of the survey scores given (in the period, when dates are given);
-  None when there are none.
+- CSAT (``csat_of``) = share of the 1-5 survey answers that are 4 or 5, in percent
+  (in the period, when dates are given), the mean score beside it; None without answers.
+  The seeds name the metric, not a formula: 004 lists "уровень удовлетворенности
+  клиентов" first among the key metrics and "опросы" as the way to collect it, 003 asks
+  for "оценке степени удовлетворенности клиента в режиме онлайн". The share of 4-5
+  answers ("top two boxes") is the usual CSAT and reads as "how many were satisfied";
+  the mean alone hides a few very unhappy customers behind many happy ones.
 Purchases must include history before ``start`` (to know first purchases and who
 was active at the start).
 """
@@ -70,9 +75,39 @@ class PeriodKPI:
     buyers: int
     revenue: float
     referrals: int
-    csat: float | None
+    csat: float | None  # percent of answers that are 4 or 5 (``csat_of``)
     csat_responses: int
+    csat_mean: float | None
     notes: tuple[str, ...]
+
+
+SATISFIED_FROM = 4  # on the 1-5 scale, answers of 4 and 5 count as satisfied
+
+
+@dataclass(frozen=True)
+class Csat:
+    """CSAT of a set of survey answers (module docstring)."""
+
+    responses: int
+    satisfied: int  # answers of SATISFIED_FROM or more
+    pct: float | None  # satisfied / responses * 100
+    mean: float | None
+
+
+def csat_of(scores: ArrayLike) -> Csat:
+    """CSAT of 1-5 scores; NaN entries (no answer) are left out."""
+    values = np.asarray(scores, dtype=np.float64).ravel()
+    values = values[np.isfinite(values)]
+    if np.any((values < 1) | (values > 5)):
+        raise ValueError("survey scores are 1 to 5")
+    responses = int(values.size)
+    satisfied = int((values >= SATISFIED_FROM).sum())
+    return Csat(
+        responses=responses,
+        satisfied=satisfied,
+        pct=_pct(satisfied, responses),
+        mean=float(values.mean()) if responses else None,
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -213,18 +248,14 @@ def kpis_from_summary(
         rd = _days(referral_dates)
         referrals = int(((rd >= d0) & (rd < d1)).sum())
 
-    csat, responses = None, 0
-    if csat_scores is not None:
-        scores = np.asarray(csat_scores, dtype=np.float64)
-        if csat_dates is not None:
-            cd = _days(csat_dates)
-            if cd.shape != scores.shape:
-                raise ValueError("csat_dates must match csat_scores")
-            scores = scores[(cd >= d0) & (cd < d1)]
-        scores = scores[np.isfinite(scores)]
-        responses = int(scores.size)
-        csat = float(scores.mean()) if responses else None
-    if csat is None:
+    scores = np.asarray([] if csat_scores is None else csat_scores, dtype=np.float64)
+    if csat_dates is not None:
+        cd = _days(csat_dates)
+        if cd.shape != scores.shape:
+            raise ValueError("csat_dates must match csat_scores")
+        scores = scores[(cd >= d0) & (cd < d1)]
+    satisfaction = csat_of(scores)
+    if satisfaction.pct is None:
         notes.append("csat: no survey scores")
 
     return PeriodKPI(
@@ -240,7 +271,8 @@ def kpis_from_summary(
         buyers=n_buyers,
         revenue=revenue,
         referrals=referrals,
-        csat=csat,
-        csat_responses=responses,
+        csat=satisfaction.pct,
+        csat_responses=satisfaction.responses,
+        csat_mean=satisfaction.mean,
         notes=tuple(notes),
     )

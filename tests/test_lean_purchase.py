@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -17,7 +18,18 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
 from bot.db.engine import Database, WriterQueue, create_database
-from bot.db.models import AuditEntry, LedgerEntry, OutboxMessage, ProcessedUpdate, Purchase
+from bot.db.models import (
+    AuditEntry,
+    LedgerEntry,
+    Offer,
+    OfferKind,
+    OutboxMessage,
+    ProcessedUpdate,
+    Purchase,
+    Survey,
+)
+from bot.services import offers
+from bot.testing.telegram_double import find_button
 from tests.conftest import BACKENDS
 from tests.support.flows import hire, join
 from tests.support.harness import App
@@ -165,4 +177,51 @@ async def test_concurrent_purchases_count_each_other_for_the_tier(app: App) -> N
     await asyncio.gather(cashier.feed(first), cashier.feed(second))
     assert await _rows(app, Purchase) == 2
     assert (await app.customer(id=customer.id)).tier == "silver"  # type: ignore[union-attr]
+    assert await app.balance_consistent()
+
+
+# What an offer or a survey adds to a plain purchase (measured and pinned, see README):
+# the survey's insert; the offer's read, its conditional update (with the purchase's id)
+# and the balance written back (money off changes what the first statement credited, a
+# bonus adds to it); a points offer also adds its bonus to the purchase's earned points.
+SURVEY_EXTRA, PERCENT_OFFER_EXTRA, POINTS_OFFER_EXTRA = 1, 3, 4
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_a_survey_and_an_offer_cost_a_few_statements_more(app: App) -> None:
+    """An opted-in customer is asked after the purchase (one more statement); an offer used
+    at the counter (``offer:<code>``) costs its own few, and every effect is written."""
+    user = app.user(CUSTOMER, "en")
+    customer = await join(app, user)
+    await user.send("/settings")
+    shown = app.fake.last(CUSTOMER)
+    await user.click(find_button(shown, "Send me offers"), shown)
+    cashier = app.user(CASHIER, "en")
+    await hire(app, cashier)
+    await cashier.send(f"/purchase {customer.card_code} 100")  # warm: statements built once
+    now = app.clock.now()
+    codes = {}
+    async with app.biz.db.write() as session:
+        for kind, value in ((OfferKind.PERCENT, "10"), (OfferKind.POINTS, "50")):
+            offer = await offers.grant(
+                session, customer_id=customer.id, kind=kind, value=Decimal(value),
+                valid_from=now, valid_until=now + timedelta(days=7), source="job:test",
+                dedupe_key=None, now=now,
+            )  # fmt: skip
+            assert offer is not None
+            codes[kind] = offer.code
+    cases = (
+        ("", MAX_STATEMENTS + SURVEY_EXTRA),
+        (f" offer:{codes[OfferKind.PERCENT]}", MAX_STATEMENTS + SURVEY_EXTRA + PERCENT_OFFER_EXTRA),
+        (f" offer:{codes[OfferKind.POINTS]}", MAX_STATEMENTS + SURVEY_EXTRA + POINTS_OFFER_EXTRA),
+    )
+    for number, (suffix, most) in enumerate(cases, start=2):
+        with statements(app.biz.db) as sent:
+            await cashier.send(f"/purchase {customer.card_code} 2000{suffix}")
+        assert f"Purchase №{number} recorded" in app.fake.last(CASHIER).text
+        assert len(sent) <= most, (suffix, "\n".join(sent))
+        assert sum(s.startswith("INSERT INTO surveys") for s in sent) == 1, sent
+    assert await _rows(app, Survey) == 4
+    assert await _rows(app, Offer, used_purchase_id=3) == 1
+    assert await _rows(app, Offer, used_purchase_id=4) == 1
     assert await app.balance_consistent()

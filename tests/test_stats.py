@@ -90,7 +90,8 @@ async def test_stats_by_hand(app: App, db_url: str) -> None:
     assert "Churn: 33.3%" in report and "Repeat purchases: 50.0%" in report
     assert "Purchases 2 by 2 customers, 1.00 each" in report
     assert "Average check: RUB200.00" in report
-    assert "Satisfaction: no surveys yet" in report  # no survey table yet: no number
+    # no survey answered (the customers here are not opted in): no number, not 0 %
+    assert "share of 4–5 answers): no survey answers. By staff member: /stats staff 30" in report
 
     weekly = await stats.weekly_series(variant.biz, Period.last_days(variant.biz, 30))
     assert len(weekly.starts) == 5  # 30 days: four weeks and a first one of 2 days
@@ -283,5 +284,5 @@ async def test_russian_report(app: App) -> None:
     report = app.fake.last(OWNER_ID).text
     assert "За последние 30 дн.:" in report
     assert "Баллов на счетах клиентов: 0" in report
-    assert "Удовлетворённость: опросов пока нет" in report
+    assert "(CSAT, доля оценок 4–5): ответов на опросы нет" in report
     assert "по неделям" in (photos(app)[-1].text or "")

@@ -23,13 +23,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
-from bot.config.base import (
-    DEFAULT_LOCALE,
-    SUPPORTED_LOCALES,
-    ConfigError,
-    Locale,
-    Section,
-)
+from bot.config.base import DEFAULT_LOCALE, SUPPORTED_LOCALES, ConfigError, Locale, Section
 from bot.config.jobs import (
     BirthdaySettings,
     Holiday,
@@ -46,6 +40,7 @@ from bot.config.messaging import (
     ContactSettings,
     MessageKind,
     OutboxSettings,
+    SurveySettings,
     TextsSettings,
 )
 from bot.config.programme import (
@@ -91,6 +86,7 @@ __all__ = [
     "ScoringSettings",
     "Settings",
     "StaffSettings",
+    "SurveySettings",
     "TelegramSettings",
     "TextsSettings",
     "Tier",
@@ -226,6 +222,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     outbox: OutboxSettings = OutboxSettings()
     contact: ContactSettings = ContactSettings()
+    survey: SurveySettings = SurveySettings()
     scoring: ScoringSettings = ScoringSettings()
     tiers: TiersSettings = TiersSettings()
     expiry: ExpirySettings = ExpirySettings()

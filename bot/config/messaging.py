@@ -110,3 +110,15 @@ class ContactSettings(Section):
     # Local time of the business; start-end, may wrap midnight; "" for none.
     quiet_hours: str = Field(default="21:00-09:00", pattern=rf"^({_CLOCK}-{_CLOCK})?$")
     max_marketing_per_week: int = Field(default=2, ge=0, le=100)
+
+
+class SurveySettings(Section):
+    """The post-visit survey (seeds 003, 004): "how was it?" a while after each purchase."""
+
+    enabled: bool = True
+    delay_minutes: int = Field(default=120, ge=0, le=7 * 24 * 60)  # after the purchase
+    low_score_threshold: int = Field(default=3, ge=1, le=5)  # at or below: owners alerted
+    ask_comment: bool = True  # after the score, invite an optional comment
+    max_comment_length: int = Field(default=1000, ge=10, le=4000)
+    needs_opt_in: bool = True  # only customers who turned offers and news on in /settings
+    answer_days: int = Field(default=7, ge=1, le=90)  # a score later than this is refused

@@ -436,6 +436,34 @@ class CampaignMember(Base):
     offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"))
 
 
+class Survey(Base):
+    """The post-visit survey of one purchase (``purchase_id`` unique: one per purchase).
+
+    ``staff_tg_id`` is who served the customer (the purchase's author), for the owner's
+    alert and the per-staff CSAT; ``comment`` is personal data (erased by /forget).
+    """
+
+    __tablename__ = "surveys"
+    __table_args__ = (
+        CheckConstraint("score >= 1 AND score <= 5", name="ck_surveys_score_range"),
+        Index("ix_surveys_answered", "answered_at"),
+        Index("ix_surveys_customer", "customer_id", "answered_at"),
+        Index("ix_surveys_staff", "staff_tg_id", "answered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id"), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    staff_tg_id: Mapped[int] = mapped_column(BigInteger)
+    outlet_code: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    ask_at: Mapped[datetime]  # when the question goes out (the outbox row's not_before)
+    score: Mapped[int | None] = mapped_column(Integer)
+    answered_at: Mapped[datetime | None]
+    comment: Mapped[str | None] = mapped_column(Text)
+    commented_at: Mapped[datetime | None]
+
+
 class Note(Base):
     __tablename__ = "notes"
     __table_args__ = (Index("ix_notes_customer", "customer_id"),)

@@ -2,24 +2,37 @@
 
 Earn at the tier held before the purchase (SPEC.md, Rules that need one answer) -> the
 purchase row -> the EARN entry -> the referral reward -> the tier recheck -> the
-customer's notice. Used by a staff ``/purchase`` and by a confirmed redemption against a
-purchase amount (the part paid in money earns; the part paid in points does not).
+customer's notice -> the post-visit survey. Used by a staff ``/purchase`` and by a
+confirmed redemption against a purchase amount (the part paid in money earns; the part
+paid in points does not). The earn rule in SQL (``earn_by_tier``) makes a staff purchase's
+first statement (``credit_statement``): find, lock and credit the customer at once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Integer, bindparam, case
+from sqlalchemy import Integer, Update, bindparam, case, literal_column, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.config import Settings
 from bot.db.models import Customer, LedgerKind, Purchase, unix_seconds
-from bot.services.books import Account, Books
+from bot.services.books import ACCOUNT_COLUMNS, Account, Books
+from bot.services.customers import token_where
+from bot.services.idempotency import CLAIMED
 from bot.services.ledger import earned_points
 from bot.services.referrals import reward_first_purchase
-from bot.services.tiers import Standing, earn_percent, ladder, retier, with_new_purchase
+from bot.services.surveys import schedule as schedule_survey
+from bot.services.tiers import (
+    Standing,
+    earn_percent,
+    ladder,
+    retier,
+    standing_columns,
+    with_new_purchase,
+)
 
 EARNED_NOTICE = "customer.points_earned"
 
@@ -115,4 +128,28 @@ async def book_purchase(
     await reward_first_purchase(books, customer, purchase, key)
     _change, tier_notice = retier(biz, customer, with_new_purchase(standing, amount), now)
     books.queue(tier_notice)
+    await schedule_survey(books, customer, purchase)  # survey hook (surveys.py)
     return Booked(purchase_id, points)
+
+
+def credit_statement(shape: frozenset[str], settings: Settings, with_standing: bool) -> Update:
+    """The purchase's first statement: credit what the purchase earns to the customer(s)
+    the token names (which locks them) and return their rows with the update's claim and,
+    ``with_standing``, their tier standing. Built once per token shape and tier ladder."""
+    key = (shape, settings.tiers.preset, tuple(t.code for t in ladder(settings)), with_standing)
+    stmt = _CREDITS.get(key)
+    if stmt is None:
+        standing = standing_columns(settings, _RETURNED_ID) if with_standing else ()
+        stmt = _CREDITS[key] = (
+            update(Customer)
+            .where(token_where(shape))
+            .values(balance=Customer.balance + earn_by_tier(settings))
+            .returning(*ACCOUNT_COLUMNS, CLAIMED, *standing)
+        )
+    return stmt
+
+
+_CREDITS: dict[tuple[Any, ...], Update] = {}
+# SQLAlchemy renders SQLite's RETURNING columns unqualified, subqueries included, where a
+# bare "id" would name the purchase's own id: the correlation is spelled out.
+_RETURNED_ID = literal_column(f"{Customer.__tablename__}.id", Integer)

@@ -48,6 +48,8 @@ class Account:
     referred_by: int | None
     referral_rewarded_at: datetime | None
     erased_at: datetime | None
+    marketing_opt_in: bool  # contact.reach and the survey's opt-in read these two
+    unreachable_at: datetime | None
 
 
 _ACCOUNT_FIELDS = tuple(f.name for f in fields(Account))

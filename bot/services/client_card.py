@@ -14,8 +14,10 @@ import scoring
 from bot.db.models import CustomerScore, Note, Purchase, Visit
 from bot.money import from_minor
 from bot.services.context import Business
+from bot.services.counter_offers import OfferView, live_views
 from bot.services.customers import CustomerView, require_customer, view
 from bot.services.live_purchases import IS_LIVE, NET_AMOUNT, NET_MINOR
+from bot.services.satisfaction import CustomerSatisfaction, for_customer
 
 RECENT_PURCHASES = 5
 
@@ -41,6 +43,8 @@ class ClientCard(BaseModel):
     service: SourceWording | None
     long_term: SourceWording | None  # seed 001: for every rated customer but the released
     value_basis: str | None  # what ranked the value: "clv" (model) or "monthly_spend"
+    offers: list[OfferView] = []  # live offers, each with a button on the card
+    satisfaction: CustomerSatisfaction | None = None  # post-visit surveys (seed 000)
 
 
 def _wording(text: scoring.value.SourceText | None, locale: str) -> SourceWording | None:
@@ -94,6 +98,8 @@ async def client_card(biz: Business, token: str, locale: str) -> ClientCard:
             .limit(1)
         )
         score = await session.get(CustomerScore, customer.id)
+        offers = await live_views(session, customer.id, biz.clock.now())
+        satisfaction = await for_customer(session, customer.id)
     return ClientCard(
         customer=view(customer, biz.settings.loyalty.point_value),
         joined_at=customer.created_at,
@@ -108,6 +114,8 @@ async def client_card(biz: Business, token: str, locale: str) -> ClientCard:
         strategy=_wording(scoring.STRATEGY_TEXT.get(score.strategy) if score else None, locale),
         service=_wording(scoring.SERVICE_TEXT.get(score.service) if score else None, locale),
         value_basis=scoring.value_basis(score.clv_method) if score else None,
+        offers=offers,
+        satisfaction=satisfaction,
         long_term=_wording(
             scoring.LONG_TERM_TEXT
             if score and score.strategy in scoring.STRATEGIES and score.strategy != "release"

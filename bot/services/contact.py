@@ -65,17 +65,24 @@ async def marketing_sent_recently(
     return int(count or 0)
 
 
+def chat_verdict(customer: Any) -> ContactVerdict:
+    """The part of :func:`reach` that reads only the customer's row (an ORM ``Customer``
+    or a ``books.Account``): all a kind that is no marketing needs."""
+    if customer.telegram_id is None or customer.erased_at is not None:
+        return ContactVerdict.NO_CHAT
+    if customer.unreachable_at is not None:
+        return ContactVerdict.UNREACHABLE
+    return ContactVerdict.OK
+
+
 def _verdict(
     biz: Business, customer: Customer, kind: str, sent_recently: Callable[[], int] | None
 ) -> ContactVerdict | None:
     """The rule itself; None means "ask the cap" (``sent_recently`` not given yet)."""
     rule = kind_rule(biz.settings.outbox.kinds, kind)
-    if customer.telegram_id is None or customer.erased_at is not None:
-        return ContactVerdict.NO_CHAT
-    if customer.unreachable_at is not None:
-        return ContactVerdict.UNREACHABLE
-    if not rule.marketing:
-        return ContactVerdict.OK
+    verdict = chat_verdict(customer)
+    if verdict is not ContactVerdict.OK or not rule.marketing:
+        return verdict
     if not customer.marketing_opt_in:
         return ContactVerdict.OPTED_OUT
     if sent_recently is None:

@@ -9,8 +9,9 @@ Python, never every purchase.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,6 +26,7 @@ from bot.services.contact import unreachable_count
 from bot.services.context import Business
 from bot.services.live_purchases import IS_LIVE, NET_MINOR
 from bot.services.local_days import LocalDays
+from bot.services.satisfaction import answered_scores
 from bot.services.scoring_aggregates import fetch_int64, unix_seconds_sql
 
 MAX_PERIOD_DAYS = 3650
@@ -43,17 +45,15 @@ class Period:
         end = biz.clock.now().astimezone(biz.settings.business.zone).date() + timedelta(days=1)
         return cls(start=end - timedelta(days=days), end=end, days=days)
 
+    def bounds(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
+        """[start, end) as moments: the local midnights that start the two days."""
+        return datetime.combine(self.start, time(), zone), datetime.combine(self.end, time(), zone)
 
-async def survey_scores(
-    conn: AsyncConnection, days: LocalDays
-) -> tuple[NDArray[np.float64], NDArray[np.int64]] | None:
-    """CSAT hook: (scores, local day numbers) of the satisfaction surveys answered.
 
-    The surveys table does not exist yet (the post-visit survey is being built); until it
-    does there are no scores, and the report says "no surveys yet" instead of a number.
-    Fill this in with one SELECT over the answers; ``scoring.kpis_from_summary`` takes it.
-    """
-    return None
+async def survey_scores(conn: AsyncConnection, start: datetime, end: datetime) -> NDArray[np.int64]:
+    """CSAT hook of the report (and so of /stats): one score per post-visit survey answer
+    given in [start, end) (``satisfaction.answered_scores``; ``scoring.csat_of`` counts)."""
+    return await answered_scores(conn, start, end)
 
 
 def summary_statement(start: date, end: date, window_days: int, days: LocalDays) -> Select[Any]:
@@ -84,6 +84,11 @@ def summary_statement(start: date, end: date, window_days: int, days: LocalDays)
     )
 
 
+def period_bounds(biz: Business, days: int) -> tuple[datetime, datetime]:
+    """The last ``days`` local days (``Period.last_days``) as [start, end) moments."""
+    return Period.last_days(biz, days).bounds(biz.settings.business.zone)
+
+
 async def period_report(biz: Business, days: int) -> scoring.PeriodKPI:
     """The last ``days`` days up to today in the business's time zone, from every purchase
     not fully refunded (history before the period tells who was new and who was active)."""
@@ -101,7 +106,7 @@ async def period_report(biz: Business, days: int) -> scoring.PeriodKPI:
                 Customer.referred_by.is_not(None)
             ),
         )
-        csat = await survey_scores(conn, days_of)
+        csat = await survey_scores(conn, *period.bounds(zone))
     summary = scoring.CustomerPeriodSummary(
         first_day=rows[:, 1],
         active_at_start=rows[:, 2] > 0,
@@ -115,8 +120,7 @@ async def period_report(biz: Business, days: int) -> scoring.PeriodKPI:
         start=np.datetime64(start, "D"),
         end=np.datetime64(end, "D"),
         referral_dates=referred[:, 0],
-        csat_scores=None if csat is None else csat[0],
-        csat_dates=None if csat is None else csat[1],
+        csat_scores=csat,
     )
 
 

@@ -1,11 +1,12 @@
 """Personal offers: made for one customer by a job or a campaign, used once at the counter.
 
 One home for what an offer is worth and when it may be used. Jobs and campaigns call
-``grant`` (exactly once per ``dedupe_key``); the purchase path calls ``use`` inside its own
-write transaction, which marks the offer used with a conditional UPDATE, so two cashiers
-using one code at once get one success and one refusal ("offer_used"), never two discounts.
-What a use gives is an ``OfferUse``: money off the purchase (PERCENT, FIXED) or bonus points
-(POINTS) that the caller credits through the ledger with ``bonus_key``.
+``grant`` (exactly once per ``dedupe_key``); the purchase path calls ``use`` (or ``check``,
+then ``claim`` once the purchase is booked) inside its own write transaction, which marks
+the offer used with a conditional UPDATE, so two cashiers using one code at once get one
+success and one refusal ("offer_used"), never two discounts. What a use gives is an
+``OfferUse``: money off the purchase (PERCENT, FIXED) or bonus points (POINTS) that the
+caller credits through the ledger with ``bonus_key``.
 """
 
 from __future__ import annotations
@@ -207,13 +208,38 @@ async def use(
     actor_tg_id: int,
     purchase_id: int | None = None,
 ) -> OfferUse:
-    """Use the offer ``code`` on a purchase of ``amount`` by ``customer_id``.
+    """Use the offer ``code`` on a purchase of ``amount`` by ``customer_id``: ``check``
+    then ``claim``.
 
     Refusals (ServiceError): offer_unknown, offer_not_yours, offer_used, offer_not_started,
     offer_expired, offer_wrong_service. The UPDATE is conditional on the offer still being
     unused, so of two concurrent uses exactly one wins. ``purchase_id`` may be set later
     with ``attach_purchase``, once the purchase row exists.
     """
+    used = await check(
+        session,
+        code=code,
+        customer_id=customer_id,
+        amount=amount,
+        service_tag=service_tag,
+        now=now,
+    )
+    await claim(session, used, now=now, actor_tg_id=actor_tg_id, purchase_id=purchase_id)
+    return used
+
+
+async def check(
+    session: AsyncSession,
+    *,
+    code: str,
+    customer_id: int,
+    amount: Decimal,
+    service_tag: str | None,
+    now: datetime,
+) -> OfferUse:
+    """What using ``code`` would give, or the refusal (``use``'s), writing nothing. Only
+    ``claim`` makes it used: a caller that books the purchase in between (to claim with
+    its id in one statement) must claim in the same transaction."""
     offer = await session.scalar(select(Offer).where(Offer.code == code.upper()))
     if offer is None:
         raise ServiceError("offer_unknown", offer=code)
@@ -228,19 +254,6 @@ async def use(
     if offer.service_tag is not None and offer.service_tag != service_tag:
         raise ServiceError("offer_wrong_service", offer=offer.code, service=offer.service_tag)
     discount, points = offer_worth(offer, amount)
-    claimed = await session.execute(
-        update(Offer)
-        .where(Offer.id == offer.id, Offer.used_at.is_(None))
-        .values(
-            used_at=now,
-            used_by_tg_id=actor_tg_id,
-            used_purchase_id=purchase_id,
-            discount=discount if discount else None,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        raise ServiceError("offer_used", offer=offer.code)
     return OfferUse(
         offer_id=offer.id,
         code=offer.code,
@@ -248,6 +261,31 @@ async def use(
         discount=discount,
         bonus_points=points,
     )
+
+
+async def claim(
+    session: AsyncSession,
+    used: OfferUse,
+    *,
+    now: datetime,
+    actor_tg_id: int,
+    purchase_id: int | None = None,
+) -> None:
+    """Mark the offer ``check`` returned used (conditional on it still being unused: of
+    two concurrent uses exactly one wins, the other is refused "offer_used")."""
+    claimed = await session.execute(
+        update(Offer)
+        .where(Offer.id == used.offer_id, Offer.used_at.is_(None))
+        .values(
+            used_at=now,
+            used_by_tg_id=actor_tg_id,
+            used_purchase_id=purchase_id,
+            discount=used.discount if used.discount else None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise ServiceError("offer_used", offer=used.code)
 
 
 async def attach_purchase(session: AsyncSession, offer_id: int, purchase_id: int) -> None:

@@ -8,7 +8,8 @@ purchases' amounts stay, tied to an anonymous row, for the books:
 - the customer row: Telegram id, phone, name (whoever entered it: the customer, or staff
   at the counter), birthday, profile, consent, referral link and language are cleared, the
   card code is replaced (an old QR finds nobody);
-- staff notes about the customer are deleted;
+- staff notes about the customer are deleted; their survey comments are cleared (the
+  scores stay, anonymous, for CSAT);
 - outbox rows about them lose their text and chat id (pending ones are cancelled);
   messages to staff name customers by card code only, and that code is replaced;
 - free-text reasons on their ledger entries (an owner's /adjust reason) are cleared;
@@ -47,6 +48,7 @@ from bot.db.models import (
     OutboxState,
     Purchase,
     Redemption,
+    Survey,
     Visit,
 )
 from bot.services.audit import add_audit
@@ -75,7 +77,7 @@ def _plain(value: Any) -> Any:
 
 
 # Columns about the staff who served the customer, not about the customer: not exported.
-STAFF_COLUMNS = ("author_tg_id", "author_locale")
+STAFF_COLUMNS = ("author_tg_id", "author_locale", "staff_tg_id")
 
 
 def _row(obj: Any, skip: tuple[str, ...] = STAFF_COLUMNS) -> dict[str, Any]:
@@ -113,6 +115,7 @@ async def export(biz: Business, tg_id: int) -> dict[str, Any]:
             "ledger": await rows(LedgerEntry, LedgerEntry.customer_id),
             "redemptions": await rows(Redemption, Redemption.customer_id),
             "notes": await rows(Note, Note.customer_id),
+            "surveys": await rows(Survey, Survey.customer_id),
             "messages": [
                 {k: v for k, v in r.items() if k in ("id", "text", "state", "created_at")}
                 for r in await rows(OutboxMessage, OutboxMessage.customer_id)
@@ -130,6 +133,7 @@ def erase_statements(customer_id: int, tg_id: int) -> list[Executable]:
     pending = OutboxMessage.state == OutboxState.PENDING
     return [
         delete(Note).where(Note.customer_id == customer_id),
+        update(Survey).where(Survey.customer_id == customer_id).values(comment=None),
         update(OutboxMessage)
         .where(OutboxMessage.customer_id == customer_id)
         .values(

@@ -16,6 +16,7 @@ from bot.config import SUPPORTED_LOCALES
 from bot.db.models import Customer, LedgerEntry, Purchase
 from bot.money import points_value
 from bot.services.context import Business
+from bot.services.counter_offers import OfferView, live_views
 from bot.services.errors import ServiceError
 from bot.services.expiry import expiring
 from bot.services.idempotency import Outcome, run_once
@@ -56,6 +57,7 @@ class HistoryPage(BaseModel):
 class Offers(BaseModel):
     tier: TierProgress
     ladder: list[dict[str, object]]
+    personal: list[OfferView] = []  # live offers made for this customer, soonest to end first
 
 
 class Preferences(BaseModel):
@@ -130,8 +132,13 @@ async def history(biz: Business, tg_id: int, page: int) -> HistoryPage:
 async def offers(biz: Business, tg_id: int) -> Offers:
     async with biz.db.read() as session:
         customer = await _member(session, tg_id)
-        tier = await progress(session, biz.settings, customer, biz.clock.now())
-        return Offers(tier=tier, ladder=ladder_view(biz.settings, customer.language))
+        now = biz.clock.now()
+        tier = await progress(session, biz.settings, customer, now)
+        return Offers(
+            tier=tier,
+            ladder=ladder_view(biz.settings, customer.language),
+            personal=await live_views(session, customer.id, now),
+        )
 
 
 async def preferences(biz: Business, tg_id: int) -> Preferences:

@@ -4,28 +4,31 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Integer, Update, literal_column, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from bot.config import Settings
-from bot.db.models import Customer, LedgerKind, Note, Purchase, Visit
-from bot.services import mileage
+from bot.db.models import LedgerKind, Note, Purchase, Visit
+from bot.services import counter_offers, mileage
 from bot.services.audit import audit_act
-from bot.services.booking import book_purchase, earn_by_tier, earn_params, purchase_points
-from bot.services.books import ACCOUNT_COLUMNS, Books, account_of
+from bot.services.booking import (
+    EARNED_NOTICE,
+    book_purchase,
+    credit_statement,
+    earn_params,
+    purchase_points,
+)
+from bot.services.books import Books, account_of
 from bot.services.context import Business
 from bot.services.customers import (
     customer_for,
     refuse_ambiguous,
     refuse_own_account,
     token_params,
-    token_where,
 )
 from bot.services.errors import ServiceError
-from bot.services.idempotency import CLAIMED, Outcome, Replay, personal, run_once, run_once_core
+from bot.services.idempotency import Outcome, Replay, personal, run_once, run_once_core
 from bot.services.ledger import lock_customer, post, take_back
 from bot.services.live_purchases import IS_LIVE, NET_AMOUNT
 from bot.services.notify import notify_customer
@@ -39,9 +42,7 @@ from bot.services.requests import (
 )
 from bot.services.roles import Actor
 from bot.services.tiers import (
-    ladder,
     recheck,
-    standing_columns,
     standing_of,
     window_start,
 )
@@ -57,6 +58,9 @@ class PurchaseResult(BaseModel):
     balance: int
     service_tag: str | None
     receipt_no: str | None
+    offer_code: str | None = None  # an offer used on it: amount is what was paid
+    discount: Decimal = Decimal("0")
+    bonus: int = 0
 
 
 class VisitResult(BaseModel):
@@ -114,29 +118,6 @@ class NoteResult(BaseModel):
     card_code: str
 
 
-def _credit(shape: frozenset[str], settings: Settings, with_standing: bool) -> Update:
-    """The purchase's first statement: credit what the purchase earns to the customer(s)
-    the token names (which locks them) and return their rows with the update's claim and,
-    ``with_standing``, their tier standing. Built once per token shape and tier ladder."""
-    key = (shape, settings.tiers.preset, tuple(t.code for t in ladder(settings)), with_standing)
-    stmt = _CREDITS.get(key)
-    if stmt is None:
-        standing = standing_columns(settings, _RETURNED_ID) if with_standing else ()
-        stmt = _CREDITS[key] = (
-            update(Customer)
-            .where(token_where(shape))
-            .values(balance=Customer.balance + earn_by_tier(settings))
-            .returning(*ACCOUNT_COLUMNS, CLAIMED, *standing)
-        )
-    return stmt
-
-
-_CREDITS: dict[tuple[Any, ...], Update] = {}
-# SQLAlchemy renders SQLite's RETURNING columns unqualified, subqueries included, where a
-# bare "id" would name the purchase's own id: the correlation is spelled out.
-_RETURNED_ID = literal_column(f"{Customer.__tablename__}.id", Integer)
-
-
 async def record_purchase(
     biz: Business, actor: Actor, key: str, request: PurchaseRequest
 ) -> Outcome[PurchaseResult]:
@@ -145,8 +126,9 @@ async def record_purchase(
     and (SQLite) their tier standing, then the purchase, the ledger entry, the outbox row,
     the audit row and the claim. PostgreSQL reads the standing after the lock, with the
     purchase's insert (``Database.serialises_writes``). A change of tier or a referral reward adds
-    the customer's write-back (and the referrer's read); a refusal or a replay rolls the
-    credit back."""
+    the customer's write-back (and the referrer's read); an offer used at the counter
+    (``counter_offers``) or a post-visit survey (``surveys.schedule``) a few statements; a
+    refusal or a replay rolls the credit back."""
     now = biz.clock.now()
     settings = biz.settings
     folded = biz.db.serialises_writes
@@ -157,7 +139,7 @@ async def record_purchase(
     async def work(conn: AsyncConnection) -> PurchaseResult | Replay:
         rows = (
             await conn.execute(
-                _credit(frozenset(params), settings, with_standing=folded),
+                credit_statement(frozenset(params), settings, with_standing=folded),
                 params
                 | earn_params(settings, request.amount)
                 | {"claim_key": key, "since": window_start(settings, now)},
@@ -170,10 +152,17 @@ async def record_purchase(
         customer = account_of(row)
         refuse_own_account(actor, customer)
         credited = customer.balance
-        # As it stood before the credit: book_purchase posts the same points again.
+        # As it stood before the credit: book_purchase posts the same points again (on
+        # the amount less an offer's money off: then flush writes the balance back).
         customer.balance -= purchase_points(settings, customer.tier, request.amount)
         books = Books(conn, biz, now)
         books.hold(customer, stored_balance=credited)
+        # Offer hook (bot.services.counter_offers): checked here, claimed by settle.
+        offer = await counter_offers.take(
+            conn, customer.id, code=request.offer_code, amount=request.amount,
+            service_tag=request.service_tag, now=now,
+        )  # fmt: skip
+        paid = counter_offers.to_book(request.amount, offer)
         booked = await book_purchase(
             books,
             customer,
@@ -181,22 +170,33 @@ async def record_purchase(
             key=key,
             author_tg_id=actor.tg_id,
             outlet_code=actor.outlet_code,
-            amount=request.amount,
+            amount=paid,
             service_tag=request.service_tag,
             receipt_no=request.receipt_no,
+            notice=EARNED_NOTICE if offer is None else None,
         )
-        books.act(actor, "purchase", key, customer.id, purchase_id=booked.purchase_id)
+        bonus = 0
+        if offer is not None:
+            bonus = await counter_offers.settle(
+                books, customer, offer, booked.purchase_id, paid=paid, earned=booked.points,
+                author_tg_id=actor.tg_id,
+            )  # fmt: skip
+        used = {"offer_id": offer.offer_id} if offer else {}
+        books.act(actor, "purchase", key, customer.id, purchase_id=booked.purchase_id, **used)
         await books.flush()
         return PurchaseResult(
             purchase_id=booked.purchase_id,
             customer_id=customer.id,
             card_code=customer.card_code,
             customer_name=customer.name,
-            amount=request.amount,
+            amount=paid,
             points=booked.points,
             balance=customer.balance,
             service_tag=request.service_tag,
             receipt_no=request.receipt_no,
+            offer_code=offer.code if offer else None,
+            discount=offer.discount if offer else Decimal("0"),
+            bonus=bonus,
         )
 
     return await run_once_core(biz.db, biz.clock, key, PurchaseResult, work, event="purchase")

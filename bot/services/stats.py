@@ -15,7 +15,7 @@ Definitions (period = the last ``days`` local days up to today, as /kpi counts t
   when none were issued; it can pass 100 when older points are spent);
 - weekly series: live purchases (count, net revenue) and new members per week, weeks
   counted back from the period's end (the first week may be shorter).
-CSAT comes from ``kpis.survey_scores`` (a hook until the surveys table exists).
+CSAT comes from ``kpis.survey_scores`` (the post-visit surveys, ``bot.services.satisfaction``).
 """
 
 from __future__ import annotations

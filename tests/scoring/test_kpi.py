@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from scoring.kpi import period_kpis
+from scoring.kpi import csat_of, period_kpis
 
 START, END = "2025-01-01", "2026-01-01"
 
@@ -72,8 +72,20 @@ def test_other_metrics_hand_computed() -> None:
     assert kpi.purchase_frequency == pytest.approx(1.25)
     assert kpi.repeat_purchase_pct == pytest.approx(100.0)
     assert kpi.referrals == 2
-    assert kpi.csat == pytest.approx((5 + 4 + 5) / 3)  # the 2024 answer is outside
+    # the 2024 answer (2) is outside; 5, 4, 5 are all satisfied answers
+    assert kpi.csat == pytest.approx(100.0)
+    assert kpi.csat_mean == pytest.approx((5 + 4 + 5) / 3)
     assert kpi.csat_responses == 3
+
+
+def test_csat_is_the_share_of_four_and_five_answers() -> None:
+    """By hand: 5, 4, 3, 1, 2, 5, 4, 4 -> satisfied 5 of 8 = 62.5 %; mean 28 / 8 = 3.5."""
+    csat = csat_of([5, 4, 3, 1, 2, 5, 4, 4])
+    assert (csat.responses, csat.satisfied) == (8, 5)
+    assert csat.pct == pytest.approx(62.5) and csat.mean == pytest.approx(3.5)
+    assert csat_of([]).pct is None and csat_of([]).mean is None
+    with pytest.raises(ValueError, match="1 to 5"):
+        csat_of([0, 5])
 
 
 def test_repeat_rate_counts_only_buyers_with_two_purchases() -> None:
