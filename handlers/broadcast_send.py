@@ -18,7 +18,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 
 from bot.background import BackgroundTasks
 from bot.numbers import is_ascii_number
-from bot.services import broadcasts
+from bot.services import broadcasts, offers
 from bot.services.context import Business
 from bot.services.roles import Actor
 from handlers.keyboards import BroadcastStep, BroadcastStop, inline_button, inline_markup
@@ -61,7 +61,7 @@ async def ask_offer(query: CallbackQuery | Message, biz: Business, actor: Actor)
 
 
 OFFER_KINDS = (None, "points", "percent")
-OFFER_LIMITS = {"points": broadcasts.MAX_POINTS, "percent": 100}
+OFFER_LIMITS = {"points": broadcasts.MAX_POINTS, "percent": int(offers.MAX_PERCENT)}
 
 
 async def offer_step(

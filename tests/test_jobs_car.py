@@ -160,6 +160,9 @@ async def test_tradein_once_by_age_or_estimated_mileage(app: App) -> None:
     slowed = await member(app.biz.db, 4, now, profile={**VESTA, "year": 2024})
     await reading(app.biz.db, slowed.id, 140_000, now - timedelta(days=400), 2000)
     await reading(app.biz.db, slowed.id, 141_000, now - timedelta(days=10), 100)
+    # a year that is no number (a text field, an imported value) is no candidate, and no
+    # cast error on PostgreSQL either
+    await member(app.biz.db, 5, now, name="Text", profile={**VESTA, "year": "about 2015"})
     assert await jobs_car.run_tradein(jobs.biz) == {"candidates": 3, "sent": 2, "nothing": 1}
     assert sorted(m.customer_id for m in await members(app.biz.db)) == [old.id, far.id]
     await app.deliver()  # within the offer message's deadline (outbox.kinds.tradein)

@@ -56,7 +56,7 @@ async def _use(db: Database, clock: FrozenClock, code: str, customer_id: int, am
     [
         (OfferKind.PERCENT, "15", "2000.00", "300.00", 0),  # seed 004: 15% off an oil change
         (OfferKind.PERCENT, "15", "0.99", "0.14", 0),  # rounded down to the cent
-        (OfferKind.PERCENT, "100", "10.00", "10.00", 0),
+        (OfferKind.PERCENT, "99", "10.00", "9.90", 0),  # the most: a purchase is never free
         (OfferKind.FIXED, "500", "2000.00", "500.00", 0),
         (OfferKind.FIXED, "500", "300.00", "300.00", 0),  # never more than the purchase
         (OfferKind.POINTS, "250", "100.00", "0", 250),
@@ -162,7 +162,10 @@ def test_offer_tokens() -> None:
 @on_backends
 async def test_bad_grants_are_refused(database: Database, clock: FrozenClock) -> None:
     cid = await add_customer(database, clock.now(), "Ivan")
-    bad = [(OfferKind.PERCENT, "101"), (OfferKind.FIXED, "0"), (OfferKind.POINTS, "1.5")]
+    bad = [
+        (OfferKind.PERCENT, "100"), (OfferKind.PERCENT, "101"), (OfferKind.FIXED, "0"),
+        (OfferKind.POINTS, "1.5"),
+    ]  # fmt: skip
     for kind, value in bad:
         with pytest.raises(ValueError):
             await _grant(database, clock, cid, kind, value)

@@ -10,6 +10,10 @@ from pydantic import Field, field_validator, model_validator
 
 from bot.config.base import Section, localized
 
+# The largest percent an offer may take off: a purchase is never free (it would book an
+# amount of 0), so 100 % could be granted but never used at the counter.
+MAX_OFFER_PERCENT = Decimal(99)
+
 _HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
 
 
@@ -23,8 +27,8 @@ class OfferSpec(Section):
 
     @model_validator(mode="after")
     def _value_fits_kind(self) -> OfferSpec:
-        if self.kind == "percent" and self.value > 100:
-            raise ValueError("a percent offer is at most 100")
+        if self.kind == "percent" and self.value > MAX_OFFER_PERCENT:
+            raise ValueError(f"a percent offer is at most {MAX_OFFER_PERCENT}")
         if self.kind == "points" and self.value != self.value.to_integral_value():
             raise ValueError("a points offer gives whole points")
         return self

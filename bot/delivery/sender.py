@@ -63,6 +63,9 @@ class OutboxSender:
         self.settings = biz.settings.outbox
         self.batch = max(self.settings.concurrency, math.ceil(self.settings.rate_per_second))
         self.lease = timedelta(seconds=self.settings.claim_lease_seconds)
+        # A send starts at the latest with a quarter of its claim's lease left and must end
+        # within it: past the lease another sender may claim the row and send it again.
+        self.send_timeout = max(1, int(self.settings.claim_lease_seconds / 4))
         self._wake = asyncio.Event()
         self._pacer: Pacer | None = None
         self._slots = asyncio.Semaphore(self.settings.concurrency)
@@ -211,7 +214,12 @@ class OutboxSender:
         )
         db = self.biz.db
         try:
-            await self.bot.send_message(message.chat_id, message.text, reply_markup=markup)
+            await self.bot.send_message(
+                message.chat_id,
+                message.text,
+                reply_markup=markup,
+                request_timeout=self.send_timeout,
+            )
         except TelegramRetryAfter as err:
             self.pacer.pause(err.retry_after)
             FLOOD_WAITS.inc()

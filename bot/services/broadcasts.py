@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Campaign, CampaignKind, OfferKind, OutboxMessage, OutboxState
+from bot.db.models import Campaign, CampaignKind, Offer, OfferKind, OutboxMessage, OutboxState
 from bot.services import audience, campaigns, contact, offers
 from bot.services.audit import audit_act
 from bot.services.broadcast_text import CheckResult, MessageSpec, Renderer, check_all
@@ -83,8 +83,9 @@ def _validated(biz: Business, draft: Draft) -> Draft:
         filters = audience.validate(biz.settings, draft.filters)
     except audience.AudienceError as err:
         raise ServiceError("broadcast_bad_filter", reason=str(err)) from None
-    if draft.offer is not None and draft.offer.kind == "percent" and draft.offer.value > 100:
-        raise ServiceError("broadcast_bad_offer")
+    offer = draft.offer
+    if offer is not None and offer.kind == "percent" and offer.value > offers.MAX_PERCENT:
+        raise ServiceError("broadcast_bad_offer", most=offers.MAX_PERCENT)
     return draft.model_copy(update={"filters": filters})
 
 
@@ -304,7 +305,8 @@ class Cancelled(BaseModel):
 
 
 async def cancel(biz: Business, actor: Actor, key: str, campaign_id: int) -> Outcome[Cancelled]:
-    """Stop a broadcast: its messages not yet sent are cancelled (the sender skips them)."""
+    """Stop a broadcast: its messages not yet sent are cancelled (the sender skips them),
+    and so are the offers they carried."""
     now = biz.clock.now()
 
     async def work(session: AsyncSession) -> Cancelled:
@@ -318,6 +320,22 @@ async def cancel(biz: Business, actor: Actor, key: str, campaign_id: int) -> Out
                 OutboxMessage.state == OutboxState.PENDING,
             )
             .values(state=OutboxState.CANCELLED)
+            .execution_options(synchronize_session=False)
+        )
+        # an offer is only worth what its message said: those never told lose theirs
+        untold = select(OutboxMessage.customer_id).where(
+            OutboxMessage.source == campaigns.source_of(campaign_id),
+            OutboxMessage.state == OutboxState.CANCELLED,
+        )
+        await session.execute(
+            update(Offer)
+            .where(
+                Offer.source == campaigns.source_of(campaign_id),
+                Offer.used_at.is_(None),
+                Offer.valid_until > now,
+                Offer.customer_id.in_(untold),
+            )
+            .values(valid_until=now)
             .execution_options(synchronize_session=False)
         )
         campaign.state = "cancelled"

@@ -25,7 +25,19 @@ from datetime import UTC, date, datetime, timedelta
 from time import perf_counter
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Select, and_, cast, exists, func, or_, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -201,7 +213,10 @@ async def tradein_candidates(
 ) -> list[int]:
     found: set[int] = set()
     if rules.age_years is not None:
-        year = cast(Customer.profile["year"].as_string(), Integer)
+        text = Customer.profile["year"].as_string()
+        # anything but four digits is no year (a text field, an imported value): no cast
+        # error on PostgreSQL, no accidental 0 on SQLite
+        year = case((text.regexp_match("^[0-9]{4}$"), cast(text, Integer)), else_=None)
         rows = await session.scalars(
             select(Customer.id).where(
                 marketable(),

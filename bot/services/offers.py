@@ -20,13 +20,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.codes import ALPHABET, new_card_code
+from bot.config.jobs import MAX_OFFER_PERCENT
 from bot.db.models import Offer, OfferKind
 from bot.money import CENT
 from bot.services.errors import ServiceError
 
 OFFER_CODE_LENGTH = 7  # one more than a card code, so the two are never confused
 OFFER_TOKEN_PREFIX = "offer:"  # how staff name an offer in a command: offer:K7M2XQ9
-MAX_PERCENT = Decimal(100)
+MAX_PERCENT = MAX_OFFER_PERCENT
 _CODE_CHECK = 500  # codes per IN (...) when checking fresh codes against stored ones
 
 
