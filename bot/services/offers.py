@@ -52,10 +52,6 @@ def bonus_key(offer_id: int) -> str:
     return f"offer:{offer_id}"
 
 
-def is_live(offer: Offer, now: datetime) -> bool:
-    return offer.used_at is None and offer.valid_from <= now < offer.valid_until
-
-
 @dataclass(frozen=True)
 class OfferUse:
     """What using an offer gives; the caller books ``amount - discount`` and credits
@@ -214,8 +210,8 @@ async def use(
 
     Refusals (ServiceError): offer_unknown, offer_not_yours, offer_used, offer_not_started,
     offer_expired, offer_wrong_service. The UPDATE is conditional on the offer still being
-    unused, so of two concurrent uses exactly one wins. ``purchase_id`` may be set later
-    with ``attach_purchase``, once the purchase row exists.
+    unused, so of two concurrent uses exactly one wins. ``purchase_id`` may be given
+    later, once the purchase row exists (``claim``).
     """
     used = await check(
         session,
@@ -287,13 +283,3 @@ async def claim(
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         raise ServiceError("offer_used", offer=used.code)
-
-
-async def attach_purchase(session: AsyncSession, offer_id: int, purchase_id: int) -> None:
-    """Record which purchase used the offer (campaign reports count these)."""
-    await session.execute(
-        update(Offer)
-        .where(Offer.id == offer_id)
-        .values(used_purchase_id=purchase_id)
-        .execution_options(synchronize_session=False)
-    )
