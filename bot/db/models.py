@@ -102,9 +102,16 @@ class OutboxState(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"  # Telegram refused it for good (400, 403)
-    CANCELLED = "cancelled"  # the customer used /forget before it went out
+    CANCELLED = "cancelled"  # /forget, or a stopped broadcast, before it went out
     EXPIRED = "expired"  # still undelivered at its deadline (e.g. a long outage)
     SKIPPED = "skipped"  # marketing whose customer opted out or blocked the bot before it went
+
+
+# Never tried and never will be: these reached nobody (not counted against the weekly cap,
+# reported as "not sent" by campaigns).
+NEVER_SENT: tuple[OutboxState, ...] = (
+    OutboxState.CANCELLED, OutboxState.EXPIRED, OutboxState.SKIPPED,
+)  # fmt: skip
 
 
 class OutboxPriority(IntEnum):

@@ -23,7 +23,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Campaign, CampaignKind, Offer, OfferKind, OutboxMessage, OutboxState
+from bot.db.models import (
+    NEVER_SENT,
+    Campaign,
+    CampaignKind,
+    Offer,
+    OfferKind,
+    OutboxMessage,
+    OutboxState,
+)
 from bot.services import audience, campaigns, contact, offers
 from bot.services.audit import audit_act
 from bot.services.broadcast_text import CheckResult, MessageSpec, Renderer, check_all
@@ -276,14 +284,13 @@ class Progress:
 
     @property
     def stopped(self) -> int:
-        return sum(self.counts.get(s, 0) for s in _VOID)
+        return sum(self.counts.get(s, 0) for s in NEVER_SENT)
 
     @property
     def finished(self) -> bool:
         return self.pending == 0
 
 
-_VOID = (OutboxState.CANCELLED, OutboxState.EXPIRED, OutboxState.SKIPPED)
 
 
 async def progress(biz: Business, campaign_id: int) -> Progress:

@@ -18,7 +18,15 @@ from decimal import Decimal
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Campaign, CampaignMember, Offer, OutboxMessage, OutboxState, Purchase
+from bot.db.models import (
+    NEVER_SENT,
+    Campaign,
+    CampaignMember,
+    Offer,
+    OutboxMessage,
+    OutboxState,
+    Purchase,
+)
 from bot.money import from_minor
 from bot.services.campaigns import source_of
 from bot.services.context import Business
@@ -174,7 +182,7 @@ async def report(biz: Business, campaign: Campaign, session: AsyncSession) -> Ca
         delivered=counts.get(OutboxState.SENT, 0),
         blocked=counts.get("blocked", 0),
         failed=counts.get(OutboxState.FAILED, 0),
-        stopped=sum(counts.get(s, 0) for s in ("cancelled", "expired", "skipped")),
+        stopped=sum(counts.get(s, 0) for s in NEVER_SENT),
         pending=counts.get(OutboxState.PENDING, 0),
         offers_made=int(made or 0),
         offers_used=int(used or 0),

@@ -26,14 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.config import MessageKind
-from bot.db.models import Customer, OutboxMessage, OutboxState
+from bot.db.models import NEVER_SENT, Customer, OutboxMessage
 from bot.services.context import Business
 from bot.services.outbox import kind_rule, outbox_row
 
 CAP_WINDOW = timedelta(days=7)
 _CHUNK = 500  # customer ids per IN (...) of reach_many
-# What never reached anyone does not use up the cap.
-_NOT_COUNTED = (OutboxState.EXPIRED, OutboxState.SKIPPED, OutboxState.CANCELLED)
 
 
 class ContactVerdict(StrEnum):
@@ -49,7 +47,7 @@ def _counted_since(biz: Business, now: datetime) -> tuple[ColumnElement[bool], .
     return (
         OutboxMessage.created_at > now - CAP_WINDOW,
         OutboxMessage.kind.in_(biz.settings.outbox.marketing_kinds()),
-        OutboxMessage.state.not_in([s.value for s in _NOT_COUNTED]),
+        OutboxMessage.state.not_in([s.value for s in NEVER_SENT]),
     )
 
 

@@ -38,10 +38,15 @@ async def claimed_owner_ids(session: AsyncSession) -> set[int]:
     return {int(r) for r in rows}
 
 
+async def owners_in(session: AsyncSession, biz: Business) -> set[int]:
+    """Every owner, in the caller's transaction: listed in config, or claimed with a code."""
+    return set(biz.settings.business.owner_ids) | await claimed_owner_ids(session)
+
+
 async def owner_ids(biz: Business) -> set[int]:
     """Every owner: listed in config, or claimed with a code."""
     async with biz.db.read() as session:
-        return set(biz.settings.business.owner_ids) | await claimed_owner_ids(session)
+        return await owners_in(session, biz)
 
 
 async def issue_code(biz: Business) -> str:
@@ -103,8 +108,11 @@ async def tell_owners(biz: Business, message: str, **context: Any) -> int:
     """Queue ``message`` (a template key) to every owner, in the business's default
     language; returns how many owners were told."""
     async with biz.db.write() as session:
-        ids = set(biz.settings.business.owner_ids) | await claimed_owner_ids(session)
+        ids = await owners_in(session, biz)
         text = biz.texts.render(biz.texts.default_locale, message, **context)
         for owner_id in sorted(ids):
-            enqueue(session, now=biz.clock.now(), chat_id=owner_id, text=text)
+            enqueue(
+                session, now=biz.clock.now(), chat_id=owner_id, text=text,
+                kinds=biz.settings.outbox.kinds,
+            )  # fmt: skip
     return len(ids)

@@ -32,7 +32,7 @@ from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
 from bot.services.outbox import enqueue, kind_rule, outbox_row
-from bot.services.owners import claimed_owner_ids
+from bot.services.owners import owners_in
 
 SURVEY_PREFIX = "sv"  # callback data: sv:<survey id>:<score>
 SCORES = range(1, 6)
@@ -238,7 +238,7 @@ async def _alert_owners(
     served_by = await session.scalar(
         select(Staff.name).where(Staff.telegram_id == survey.staff_tg_id)
     )
-    owners = set(biz.settings.business.owner_ids) | await claimed_owner_ids(session)
+    owners = await owners_in(session, biz)
     body = biz.texts.render(
         biz.texts.default_locale,
         ALERT,
@@ -252,4 +252,7 @@ async def _alert_owners(
         owner_served=survey.staff_tg_id in owners,
     )
     for owner in sorted(owners):
-        enqueue(session, now=now, chat_id=owner, text=body, source=f"survey:{survey.id}")
+        enqueue(
+            session, now=now, chat_id=owner, text=body, source=f"survey:{survey.id}",
+            kinds=biz.settings.outbox.kinds,
+        )  # fmt: skip
