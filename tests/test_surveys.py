@@ -284,3 +284,26 @@ async def test_a_customer_who_blocked_the_bot_is_not_asked(app: App) -> None:
         await mark_unreachable(session, customer.id, app.clock.now())
     await cashier.send(f"/purchase {card} 1500")
     assert await _surveys(app) == []
+
+
+async def test_a_purchase_refunded_in_full_is_not_asked_about(app: App) -> None:
+    """No "how was your visit?" about a purchase that was taken back; a partial refund
+    still asks, and a question already sent stays answerable."""
+    _, cashier, card = await _setup(app)
+    await cashier.send(f"/purchase {card} 1500")  # purchase 1: refunded in full
+    await cashier.send(f"/purchase {card} 800")  # purchase 2: refunded in part
+    await cashier.send("/refund 1")
+    await cashier.send("/refund 2 300")
+    await _asked(app)
+    questions = _questions(app)
+    assert len(questions) == 1 and "RUB800.00" in questions[0]
+    async with app.biz.db.read() as session:
+        states = {
+            m.source: m.state
+            for m in await session.scalars(select(OutboxMessage).where(
+                OutboxMessage.source.in_(["survey-q:1", "survey-q:2"])
+            ))
+        }  # fmt: skip
+    assert states == {"survey-q:1": "cancelled", "survey-q:2": "sent"}
+    await cashier.send("/refund 2")  # the rest, after the question went out: nothing to undo
+    assert len(_questions(app)) == 1

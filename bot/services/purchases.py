@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.db.models import LedgerKind, Note, Purchase, Visit
-from bot.services import counter_offers, mileage
+from bot.services import counter_offers, mileage, surveys
 from bot.services.audit import audit_act
 from bot.services.booking import (
     EARNED_NOTICE,
@@ -298,6 +298,8 @@ async def refund(
         )
         shortfall = to_reverse - reversed_points
         purchase.refunded_amount = after
+        if after >= purchase.amount:
+            await surveys.withdraw_question(session, purchase.id)
         await session.flush()
         await reverse_on_refund(session, biz, purchase, key=key, now=now, actor=actor)
         await recheck(session, biz, customer, now)

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Customer, Purchase, Staff, Survey
+from bot.db.models import Customer, OutboxMessage, OutboxState, Purchase, Staff, Survey
 from bot.services.books import Account, Books
 from bot.services.contact import ContactVerdict, after_quiet_hours, chat_verdict, reach
 from bot.services.context import Business
@@ -39,6 +39,31 @@ SCORES = range(1, 6)
 ASK = "customer.survey_ask"
 KIND = "survey"  # the outbox kind ([outbox.kinds.survey]: priority, deadline, quiet hours)
 ALERT = "owner.survey_alert"
+
+
+def question_source(purchase_id: int) -> str:
+    """The outbox ``source`` of the question about one purchase."""
+    return f"survey-q:{purchase_id}"
+
+
+def alert_source(survey_id: int) -> str:
+    """The outbox ``source`` of the owners' alert about one survey's answer."""
+    return f"survey-alert:{survey_id}"
+
+
+async def withdraw_question(session: AsyncSession, purchase_id: int) -> int:
+    """A purchase refunded in full is not asked about: its question, if still waiting to
+    go out, is cancelled (a question already sent stays answerable). Returns how many."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.source == question_source(purchase_id),
+            OutboxMessage.state == OutboxState.PENDING,
+        )
+        .values(state=OutboxState.CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def survey_keyboard(labels: list[str], survey_id: int) -> dict[str, object]:
@@ -112,7 +137,7 @@ async def schedule(books: Books, customer: Account, purchase: Purchase) -> int |
             text=biz.texts.render(locale, ASK, amount=purchase.amount, day=now),
             reply_markup=survey_keyboard(labels, survey_id),
             kind=KIND,
-            source=f"survey:{purchase.id}",
+            source=question_source(purchase.id),
             not_before=ask_at,
             kinds=biz.settings.outbox.kinds,
         )
@@ -253,6 +278,6 @@ async def _alert_owners(
     )
     for owner in sorted(owners):
         enqueue(
-            session, now=now, chat_id=owner, text=body, source=f"survey:{survey.id}",
+            session, now=now, chat_id=owner, text=body, source=alert_source(survey.id),
             kinds=biz.settings.outbox.kinds,
         )  # fmt: skip
