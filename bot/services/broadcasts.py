@@ -32,7 +32,7 @@ from bot.db.models import (
     OutboxMessage,
     OutboxState,
 )
-from bot.services import audience, campaigns, contact, offers
+from bot.services import audience, campaigns, contact, delivery_queue, offers
 from bot.services.audit import audit_act
 from bot.services.broadcast_text import CheckResult, MessageSpec, Renderer, check_all
 from bot.services.context import Business
@@ -325,6 +325,7 @@ async def cancel(biz: Business, actor: Actor, key: str, campaign_id: int) -> Out
             .where(
                 OutboxMessage.source == campaigns.source_of(campaign_id),
                 OutboxMessage.state == OutboxState.PENDING,
+                delivery_queue.unclaimed(now),  # a message in flight is sent, not stopped
             )
             .values(state=OutboxState.CANCELLED)
             .execution_options(synchronize_session=False)

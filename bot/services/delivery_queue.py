@@ -49,11 +49,16 @@ class Claim:
     skipped: int  # no longer wanted (opted out, blocked) and marked so
 
 
+def unclaimed(now: datetime) -> Any:
+    """No sender holds the row now: it is not in flight (a claim's lease has run out)."""
+    return or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now)
+
+
 def _due(now: datetime) -> Any:
     return and_(
         OutboxMessage.state == PENDING,
         or_(OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= now),
-        or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
+        unclaimed(now),
     )
 
 
