@@ -88,9 +88,10 @@ async def days_step(
     data: Data,
 ) -> None:  # fmt: skip
     kind, value = data.get("offer_kind"), data.get("offer_value")
-    if step.arg >= len(broadcasts.OFFER_DAYS) or kind is None or value is None:
+    choices = biz.settings.campaigns.offer_days
+    if step.arg >= len(choices) or kind is None or value is None:
         return
-    offer = {"kind": kind, "value": value, "days": broadcasts.OFFER_DAYS[step.arg]}
+    offer = {"kind": kind, "value": value, "days": choices[step.arg]}
     await state.update_data(offer=offer)
     await clear_buttons(query)
     await confirm(query.message, biz, actor, state)
@@ -110,7 +111,7 @@ async def on_offer_value(message: Message, biz: Business, actor: Actor, state: F
         text(biz, actor, "broadcast.ask_offer_days"),
         reply_markup=inline_markup(
             [step_button(biz, actor, "button_days", "days", i, days=d)
-             for i, d in enumerate(broadcasts.OFFER_DAYS)],
+             for i, d in enumerate(biz.settings.campaigns.offer_days)],
             [step_button(biz, actor, "button_quit", "quit")],
         ),
     )  # fmt: skip

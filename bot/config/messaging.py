@@ -25,6 +25,15 @@ class CampaignSettings(Section):
     report_days: int = Field(default=14, ge=1, le=365)  # purchases counted after a send
     # How often a broadcast's progress message is edited while it is delivered.
     progress_seconds: float = Field(default=5.0, gt=0, le=300)
+    # How long a broadcast's offer may last: the choices the /broadcast wizard offers.
+    offer_days: tuple[int, ...] = Field(default=(7, 14, 30), min_length=1, max_length=6)
+
+    @field_validator("offer_days")
+    @classmethod
+    def _offer_days(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(not 1 <= d <= 365 for d in value):
+            raise ValueError("offer_days must be 1-365 days each")
+        return value
 
 
 class MessageKind(Section):

@@ -43,7 +43,6 @@ from bot.services.roles import Actor
 OCCURRENCE = "send"  # a broadcast is sent once: one occurrence per campaign
 KIND = "broadcast"  # the outbox kind (``[outbox.kinds.broadcast]``)
 MESSAGE_TEMPLATE = "broadcast.message"  # body and offer line, as a customer gets them
-OFFER_DAYS = (7, 14, 30)
 MAX_POINTS = 100_000
 MAX_TITLE = 64
 PREVIEW_CODE = "PREVIEW"  # the offer code shown in the owner's preview
