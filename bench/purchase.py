@@ -143,10 +143,10 @@ class StatementCounter:
     def __init__(self, db: Database) -> None:
         self.statements = 0
         self.transactions = 0
-        sync_engine = db.engine.sync_engine
-        event.listen(sync_engine, "before_cursor_execute", self._statement)
-        event.listen(sync_engine, "commit", self._transaction)
-        event.listen(sync_engine, "rollback", self._transaction)
+        for sync_engine in db.sync_engines():
+            event.listen(sync_engine, "before_cursor_execute", self._statement)
+            event.listen(sync_engine, "commit", self._transaction)
+            event.listen(sync_engine, "rollback", self._transaction)
 
     def _statement(self, *_: Any) -> None:
         self.statements += 1

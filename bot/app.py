@@ -38,6 +38,7 @@ from bot.lease import hold_then_run, lease_for
 from bot.logs import redact
 from bot.override_report import OverrideReporter
 from bot.polling import poll
+from bot.response_types import PinResponseTypes
 from bot.scheduler import build_scheduler
 from bot.services import owners
 from bot.services.context import Business
@@ -93,7 +94,7 @@ def build_business(
             on_problem=reporter,
         ),
     )
-    reporter.biz = biz
+    reporter.attach(biz)
     return biz
 
 
@@ -147,6 +148,7 @@ def build_dispatcher(biz: Business, storage: BaseStorage | None = None) -> Dispa
 def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     if session is None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_server))
+    session.middleware(PinResponseTypes())
     return Bot(
         settings.bot_token or PLACEHOLDER_TOKEN,
         session=session,

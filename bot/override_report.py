@@ -9,6 +9,7 @@ background task, never inside the caller's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from bot.background import BackgroundTasks
 from bot.services import owners
@@ -19,15 +20,31 @@ from bot.texts import OverrideProblem
 class OverrideReporter:
     def __init__(self) -> None:
         self.biz: Business | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks = BackgroundTasks()
+
+    def attach(self, biz: Business) -> None:
+        """Report for ``biz``, on the event loop running now (if any): a message rendered
+        on another thread (the SQLite writer's, ``Database.run_write``) is reported there."""
+        self.biz = biz
+        with contextlib.suppress(RuntimeError):
+            self._loop = asyncio.get_running_loop()
 
     def __call__(self, problem: OverrideProblem) -> None:
         if self.biz is None:
             return
         try:
             asyncio.get_running_loop()
-        except RuntimeError:  # rendered outside the bot (the CLI): the log line says it
+        except RuntimeError:
+            loop = self._loop
+            if loop is None or loop.is_closed():
+                return  # rendered outside the bot (the CLI): the log line says it
+            loop.call_soon_threadsafe(self._start, problem)
             return
+        self._start(problem)
+
+    def _start(self, problem: OverrideProblem) -> None:
+        assert self.biz is not None
         self._tasks.start(self._tell(self.biz, problem), name="override-report")
 
     @staticmethod

@@ -83,9 +83,11 @@ async def test_bulk_offers_are_unique_and_usable(database: Database) -> None:
         )  # fmt: skip
     assert sorted(codes) == ids and len({code for _, code in codes.values()}) == len(ids)
     async with database.write() as session:
-        used = await offers.use(session, code=codes[ids[0]][1], customer_id=ids[0],
-                                amount=Decimal("1000"), service_tag=None, now=NOW,
-                                actor_tg_id=1)  # fmt: skip
+        used = await session.run_sync(
+            lambda s: offers.use(s, code=codes[ids[0]][1], customer_id=ids[0],
+                                 amount=Decimal("1000"), service_tag=None, now=NOW,
+                                 actor_tg_id=1)
+        )  # fmt: skip
     assert used.discount == Decimal("150.00")
     async with database.read() as session:
         stored = list(await session.scalars(select(Offer).where(Offer.source == "campaign:9")))

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.logs import UpdateIdFilter
-from tests.support.flows import join
+from tests.support.flows import hire, join
 from tests.support.harness import OWNER_ID, App
 
 
@@ -45,6 +45,36 @@ async def test_broken_owner_template_sends_the_shipped_text_and_tells_the_owners
     assert app.fake.last(5001).text == shipped
     await broken.biz.texts.on_problem.wait()  # type: ignore[union-attr]
     assert await broken.deliver() == 0
+
+
+async def test_a_broken_notice_rendered_in_the_purchase_transaction_is_reported(
+    app: App, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The purchase notice is rendered inside the purchase's transaction, which on a SQLite
+    file runs on the writer thread (``Database.run_write``): a broken override there is
+    still logged with the update id and reported to the owners on the bot's event loop,
+    and the customer gets the shipped text."""
+    customer = await join(app, app.user(5001, "en"), name="Ivan")
+    cashier = app.user(7001, "en")
+    await hire(app, cashier)
+    override = tmp_path / "en"
+    override.mkdir()
+    (override / "customer.html").write_text(
+        "{% block points_earned %}{{ no_such_thing.value }}{% endblock %}", encoding="utf-8"
+    )
+    broken = app.variant(override_dir=tmp_path)
+    caplog.handler.addFilter(UpdateIdFilter())
+    with caplog.at_level(logging.ERROR):
+        update = broken.user(7001, "en").build_message(f"/purchase {customer.card_code} 100")
+        await broken.user(7001, "en").feed(update)
+    assert "Purchase" in app.fake.last(7001).text
+    report = [r for r in caplog.records if r.getMessage().startswith("owner's template")]
+    assert report and report[0].update_id == str(update.update_id)
+    assert report[0].where == "en/customer.points_earned"  # type: ignore[attr-defined]
+    await broken.biz.texts.on_problem.wait()  # type: ignore[union-attr]
+    await broken.deliver()
+    assert "Thank you for your purchase" in app.fake.last(5001).text
+    assert "en/customer.points_earned" in app.fake.last(OWNER_ID).text
 
 
 async def test_a_crash_apologises_logs_the_update_and_the_bot_goes_on(

@@ -7,7 +7,8 @@ turns in the process instead of failing on the file lock.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -52,16 +53,18 @@ def statements(db: Database) -> Iterator[list[str]]:
         if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
             sent.append("BEGIN (driver)")
 
-    engine = db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    if not db.is_sqlite:
-        event.listen(engine, "begin", begin)
+    engines = db.sync_engines()
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
+        if not db.is_sqlite:
+            event.listen(engine, "begin", begin)
     try:
         yield sent
     finally:
-        event.remove(engine, "before_cursor_execute", count)
-        if not db.is_sqlite:
-            event.remove(engine, "begin", begin)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
+            if not db.is_sqlite:
+                event.remove(engine, "begin", begin)
 
 
 async def _rows(app: App, model: type, **where: Any) -> int:
@@ -225,3 +228,56 @@ async def test_a_survey_and_an_offer_cost_a_few_statements_more(app: App) -> Non
     assert await _rows(app, Offer, used_purchase_id=3) == 1
     assert await _rows(app, Offer, used_purchase_id=4) == 1
     assert await app.balance_consistent()
+
+
+async def test_sqlite_run_write_is_one_call_on_the_writer_thread(db_url: str) -> None:
+    """``Database.run_write`` on a SQLite file: the whole transaction runs on the writer
+    thread, in turn with the async engine's writers (busy_timeout 0: any overlap would be
+    refused "database is locked"); a caller cancelled mid-transaction keeps its turn until
+    the transaction has ended, and an exception rolls it back."""
+    db = create_database(db_url, busy_timeout_ms=0)
+    db.writers = WriterQueue(30)
+    release = threading.Event()
+    threads: list[str] = []
+
+    def insert(n: int, *, hold: bool = False, fail: bool = False) -> Callable[[Any], None]:
+        def work(conn: Any) -> None:
+            threads.append(threading.current_thread().name)
+            conn.execute(
+                insert_audit, {"actor_tg_id": n, "actor_role": "owner", "action": "t",
+                               "outcome": "ok", "created_at": NOW},
+            )  # fmt: skip
+            if hold:
+                release.wait(5)
+            if fail:
+                raise RuntimeError("refused")
+
+        return work
+
+    async def orm_write(n: int) -> None:
+        async with db.write() as session:
+            session.add(AuditEntry(actor_tg_id=n, actor_role="owner", action="t", outcome="ok",
+                                   created_at=NOW))  # fmt: skip
+
+    insert_audit = AuditEntry.__table__.insert()
+    try:
+        held = asyncio.create_task(db.run_write(insert(1, hold=True)))
+        await asyncio.sleep(0.05)
+        held.cancel()
+        behind = asyncio.create_task(orm_write(2))  # must wait for the held transaction
+        await asyncio.sleep(0.05)
+        assert not behind.done()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await held
+        await behind
+        with pytest.raises(RuntimeError):
+            await db.run_write(insert(3, fail=True))
+        await asyncio.gather(*(db.run_write(insert(10 + n)) for n in range(10)),
+                             *(orm_write(20 + n) for n in range(10)))  # fmt: skip
+        async with db.read() as session:
+            written = set(await session.scalars(select(AuditEntry.actor_tg_id)))
+        assert written == {1, 2} | set(range(10, 20)) | set(range(20, 30))  # not 3
+        assert set(threads) == {threads[0]} and threads[0].startswith("sqlite-writer")
+    finally:
+        await db.dispose()

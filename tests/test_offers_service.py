@@ -44,9 +44,11 @@ async def _grant(
 async def _use(db: Database, clock: FrozenClock, code: str, customer_id: int, amount: str,
                service: str | None = None) -> offers.OfferUse:  # fmt: skip
     async with db.write() as session:
-        return await offers.use(
-            session, code=code, customer_id=customer_id, amount=D(amount),
-            service_tag=service, now=clock.now(), actor_tg_id=7,
+        return await session.run_sync(
+            lambda s: offers.use(
+                s, code=code, customer_id=customer_id, amount=D(amount),
+                service_tag=service, now=clock.now(), actor_tg_id=7,
+            )
         )  # fmt: skip
 
 

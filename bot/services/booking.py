@@ -72,7 +72,7 @@ def earn_params(settings: Settings, amount: Decimal) -> dict[str, int]:
     }
 
 
-async def book_purchase(
+def book_purchase(
     books: Books,
     customer: Account,
     standing: Standing | None,
@@ -105,7 +105,7 @@ async def book_purchase(
         "created_at": now,
         "created_ts": unix_seconds(now),
     }
-    purchase_id, read = await books.insert_purchase(row, with_standing=standing is None)
+    purchase_id, read = books.insert_purchase(row, with_standing=standing is None)
     if standing is None:
         standing = read
     assert standing is not None  # insert_purchase read it
@@ -125,10 +125,10 @@ async def book_purchase(
             balance=customer.balance,
         )  # fmt: skip
     purchase = Purchase(id=purchase_id, **row)  # transient: what the referral rule reads
-    await reward_first_purchase(books, customer, purchase, key)
+    reward_first_purchase(books, customer, purchase, key)
     _change, tier_notice = retier(biz, customer, with_new_purchase(standing, amount), now)
     books.queue(tier_notice)
-    await schedule_survey(books, customer, purchase)  # survey hook (surveys.py)
+    schedule_survey(books, customer, purchase)  # survey hook (surveys.py)
     return Booked(purchase_id, points)
 
 

@@ -9,6 +9,9 @@ audit rows it adds. The rules stay in their homes: entries from ``ledger.entry_r
 ``notify.customer_notice``, audit rows from ``audit.act_row``, tiers from
 ``tiers.retier``. ``flush`` writes it all with one statement per table (an executemany),
 so a purchase costs the same few statements whatever it triggers.
+
+Synchronous, on the transaction's Core ``Connection``: the whole transaction is one call
+(``Database.run_write``; on SQLite it runs on the writer thread).
 """
 
 from __future__ import annotations
@@ -17,9 +20,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, insert, select, update
+from sqlalchemy import Connection, Integer, Select, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.config import Settings
 from bot.db.models import AuditEntry, Customer, LedgerEntry, OutboxMessage, Purchase
@@ -121,7 +123,7 @@ _REPEATED_RECEIPT = select(Purchase.id).where(
 class Books:
     """One write transaction's changes, written by ``flush`` before it commits."""
 
-    def __init__(self, conn: AsyncConnection, biz: Business, now: datetime) -> None:
+    def __init__(self, conn: Connection, biz: Business, now: datetime) -> None:
         self.conn = conn
         self.biz = biz
         self.now = now
@@ -143,12 +145,12 @@ class Books:
             self._stored[account.id] = stored
         return account
 
-    async def lock(self, customer_id: int) -> Account:
+    def lock(self, customer_id: int) -> Account:
         """Another customer's account, locked (a referrer's, on a first purchase)."""
         held = self.accounts.get(customer_id)
         if held is not None:
             return held
-        row = (await self.conn.execute(_LOCK, {"customer_id": customer_id})).first()
+        row = self.conn.execute(_LOCK, {"customer_id": customer_id}).first()
         if row is None:
             raise ServiceError("customer_not_found", token=str(customer_id))
         return self.hold(account_of(row))
@@ -172,7 +174,7 @@ class Books:
     def act(self, actor: Actor, action: str, key: str, customer_id: int, **details: Any) -> None:
         self.audit.append(act_row(actor, action, key, self.now, customer_id, **details))
 
-    async def insert_purchase(
+    def insert_purchase(
         self, row: dict[str, Any], with_standing: bool = False
     ) -> tuple[int, Standing | None]:
         """The purchase's id and, ``with_standing`` (PostgreSQL only), the customer's tier
@@ -184,20 +186,20 @@ class Books:
                 "customer_id": row["customer_id"],
                 "since": window_start(settings, self.now),
             }
-            found = (await self.conn.execute(_booked_with_standing(settings), params)).first()
+            found = self.conn.execute(_booked_with_standing(settings), params).first()
             if found is not None:
                 return int(found.id), standing_of(found)
         else:
             stmt = _INSERT_PURCHASE[self.conn.dialect.name]
-            purchase_id = (await self.conn.execute(stmt, row)).scalar()
+            purchase_id = self.conn.execute(stmt, row).scalar()
             if purchase_id is not None:
                 return int(purchase_id), None
-        repeated = await self.conn.scalar(
+        repeated = self.conn.scalar(
             _REPEATED_RECEIPT, {"outlet_code": row["outlet_code"], "receipt_no": row["receipt_no"]}
         )
         raise ServiceError("receipt_repeated", receipt=row["receipt_no"], purchase_id=repeated)
 
-    async def flush(self) -> None:
+    def flush(self) -> None:
         """The accounts that changed, ledger entries, outbox rows and audit rows: at most a
         statement each."""
         changed = [
@@ -206,11 +208,11 @@ class Books:
             if any(getattr(a, name) != self._stored[a.id][name] for name in _WRITTEN)
         ]
         if changed:
-            await self.conn.execute(_WRITE_BACK, changed)
+            self.conn.execute(_WRITE_BACK, changed)
         for stmt, rows in (
             (_INSERT_LEDGER, self.ledger),
             (_INSERT_OUTBOX, self.outbox),
             (_INSERT_AUDIT, self.audit),
         ):
             if rows:
-                await self.conn.execute(stmt, rows)
+                self.conn.execute(stmt, rows)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -51,16 +51,17 @@ def _counted_since(biz: Business, now: datetime) -> tuple[ColumnElement[bool], .
     )
 
 
+def _sent_recently(biz: Business, customer_id: int, now: datetime) -> Select[Any]:
+    return select(func.count(OutboxMessage.id)).where(
+        OutboxMessage.customer_id == customer_id, *_counted_since(biz, now)
+    )
+
+
 async def marketing_sent_recently(
     session: AsyncSession, biz: Business, customer_id: int, now: datetime
 ) -> int:
     """Marketing messages queued for the customer in the cap's window (the 7 days to now)."""
-    count = await session.scalar(
-        select(func.count(OutboxMessage.id)).where(
-            OutboxMessage.customer_id == customer_id, *_counted_since(biz, now)
-        )
-    )
-    return int(count or 0)
+    return int(await session.scalar(_sent_recently(biz, customer_id, now)) or 0)
 
 
 def chat_verdict(customer: Any) -> ContactVerdict:
@@ -102,6 +103,16 @@ async def reach(
     verdict = _verdict(biz, customer, kind, lambda: sent)
     assert verdict is not None
     return verdict
+
+
+def reach_on(
+    conn: Connection, biz: Business, customer: Any, now: datetime, *, kind: str
+) -> ContactVerdict:
+    """:func:`reach` inside a hot path's synchronous transaction (``Database.run_write``),
+    for an ORM ``Customer`` or a ``books.Account``."""
+    return _verdict(  # type: ignore[return-value]  # never None: the cap is given
+        biz, customer, kind, lambda: int(conn.scalar(_sent_recently(biz, customer.id, now)) or 0)
+    )
 
 
 async def reach_many(

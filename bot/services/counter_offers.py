@@ -21,8 +21,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from pydantic import BaseModel
-from sqlalchemy import Integer, bindparam, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import Connection, Integer, bindparam, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.db.models import LedgerKind, Offer, Purchase
 from bot.services import offers
@@ -64,8 +65,8 @@ async def live_for(biz: Business, customer_id: int) -> list[OfferView]:
         return await live_views(session, customer_id, biz.clock.now())
 
 
-async def take(
-    conn: AsyncConnection,
+def take(
+    conn: Connection,
     customer_id: int,
     *,
     code: str | None,
@@ -82,8 +83,8 @@ async def take(
     """
     if code is None:
         return None
-    async with AsyncSession(bind=conn) as session:
-        used = await offers.check(
+    with Session(bind=conn) as session:
+        used = offers.check(
             session,
             code=code,
             customer_id=customer_id,
@@ -108,7 +109,7 @@ _ADD_EARNED = (
 )
 
 
-async def settle(
+def settle(
     books: Books,
     customer: Account,
     used: OfferUse,
@@ -122,8 +123,8 @@ async def settle(
     the offer for it (``offers.claim``: refused "offer_used" when a concurrent purchase got
     it first, and this transaction rolls back), credit a POINTS offer's bonus and tell the
     customer. Returns the bonus credited."""
-    async with AsyncSession(bind=books.conn) as session:
-        await offers.claim(
+    with Session(bind=books.conn) as session:
+        offers.claim(
             session, used, now=books.now, actor_tg_id=author_tg_id, purchase_id=purchase_id
         )
     if used.bonus_points:
@@ -136,7 +137,7 @@ async def settle(
             purchase_id=purchase_id,
             reason=f"offer {used.code}",
         )
-        await books.conn.execute(
+        books.conn.execute(
             _ADD_EARNED, {"purchase_id": purchase_id, "bonus": used.bonus_points}
         )
     books.notify(

@@ -7,8 +7,10 @@ transaction, no second notification is ever queued. On PostgreSQL a concurrent d
 blocks on the primary key until the first commits, then fails and reads the stored result.
 
 The hot paths (a purchase, a redemption's confirmation) run on Core statements through
-``run_once_core``: their first statement reads the claim along with the rows they need
-(``CLAIMED``), and the claim is inserted last, with its result, in the same transaction. A
+``run_once_core``, as one synchronous function of the transaction's connection
+(``Database.run_write``): their first statement reads the claim along with the rows they
+need (``CLAIMED``), and the claim is inserted last, with its result, in the same
+transaction. A
 duplicate that slips past that read (a concurrent delivery on PostgreSQL) fails on the
 primary key, rolls back, and gets the stored result, as with ``run_once``.
 
@@ -26,9 +28,9 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db.engine import Database
@@ -153,22 +155,26 @@ async def run_once_core(
     clock: Clock,
     key: str,
     result_type: type[R],
-    work: Callable[[AsyncConnection], Awaitable[R | Replay]],
+    work: Callable[[Connection], R | Replay],
     event: str | None = None,
 ) -> Outcome[R]:
-    """``run_once`` on a Core connection: ``work`` reads ``CLAIMED`` (bound ``claim_key``)
-    with its first statement and returns ``Replay`` when it is set (the transaction is
-    then rolled back); otherwise the claim is
+    """``run_once`` on a Core connection, in one call (``Database.run_write``): ``work``
+    reads ``CLAIMED`` (bound ``claim_key``) with its first statement and returns
+    ``Replay`` when it is set (the transaction is then rolled back); otherwise the claim is
     inserted after the effect, with its result, in the same transaction. A refusal
     (``ServiceError``) of an update already processed gets the stored result, as the
     claim read before the work would have."""
+
+    def transaction(conn: Connection) -> tuple[R, dict[str, Any]]:
+        done = work(conn)
+        if isinstance(done, Replay):
+            raise _Replayed(done.stored)  # rolls back
+        stored = stored_form(done)
+        conn.execute(_CLAIM, {"key": key, "result": stored, "created_at": clock.now()})
+        return done, stored
+
     try:
-        async with db.write_connection() as conn:
-            done = await work(conn)
-            if isinstance(done, Replay):
-                raise _Replayed(done.stored)  # rolls back
-            stored = stored_form(done)
-            await conn.execute(_CLAIM, {"key": key, "result": stored, "created_at": clock.now()})
+        done, stored = await db.run_write(transaction)
     except _Replayed as replayed:
         return Outcome(result_type.model_validate(replayed.stored), duplicate=True)
     except (IntegrityError, ServiceError):

@@ -6,7 +6,9 @@ then ``claim`` once the purchase is booked) inside its own write transaction, wh
 the offer used with a conditional UPDATE, so two cashiers using one code at once get one
 success and one refusal ("offer_used"), never two discounts. What a use gives is an
 ``OfferUse``: money off the purchase (PERCENT, FIXED) or bonus points (POINTS) that the
-caller credits through the ledger with ``bonus_key``.
+caller credits through the ledger with ``bonus_key``. ``use``, ``check`` and ``claim`` are
+synchronous: the purchase's transaction is one call (``Database.run_write``); from an
+``AsyncSession``, ``await session.run_sync(lambda s: offers.use(s, ...))``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from decimal import ROUND_FLOOR, Decimal
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.codes import ALPHABET, new_card_code
 from bot.config.jobs import MAX_OFFER_PERCENT
@@ -194,8 +197,8 @@ async def live_offers(session: AsyncSession, customer_id: int, now: datetime) ->
     return list(rows)
 
 
-async def use(
-    session: AsyncSession,
+def use(
+    session: Session,
     *,
     code: str,
     customer_id: int,
@@ -213,7 +216,7 @@ async def use(
     unused, so of two concurrent uses exactly one wins. ``purchase_id`` may be given
     later, once the purchase row exists (``claim``).
     """
-    used = await check(
+    used = check(
         session,
         code=code,
         customer_id=customer_id,
@@ -221,12 +224,12 @@ async def use(
         service_tag=service_tag,
         now=now,
     )
-    await claim(session, used, now=now, actor_tg_id=actor_tg_id, purchase_id=purchase_id)
+    claim(session, used, now=now, actor_tg_id=actor_tg_id, purchase_id=purchase_id)
     return used
 
 
-async def check(
-    session: AsyncSession,
+def check(
+    session: Session,
     *,
     code: str,
     customer_id: int,
@@ -237,7 +240,7 @@ async def check(
     """What using ``code`` would give, or the refusal (``use``'s), writing nothing. Only
     ``claim`` makes it used: a caller that books the purchase in between (to claim with
     its id in one statement) must claim in the same transaction."""
-    offer = await session.scalar(select(Offer).where(Offer.code == code.upper()))
+    offer = session.scalar(select(Offer).where(Offer.code == code.upper()))
     if offer is None:
         raise ServiceError("offer_unknown", offer=code)
     if offer.customer_id != customer_id:
@@ -260,8 +263,8 @@ async def check(
     )
 
 
-async def claim(
-    session: AsyncSession,
+def claim(
+    session: Session,
     used: OfferUse,
     *,
     now: datetime,
@@ -270,7 +273,7 @@ async def claim(
 ) -> None:
     """Mark the offer ``check`` returned used (conditional on it still being unused: of
     two concurrent uses exactly one wins, the other is refused "offer_used")."""
-    claimed = await session.execute(
+    claimed = session.execute(
         update(Offer)
         .where(Offer.id == used.offer_id, Offer.used_at.is_(None))
         .values(

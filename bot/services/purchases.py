@@ -6,8 +6,8 @@ from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import Connection, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import LedgerKind, Note, Purchase, Visit
 from bot.services import counter_offers, mileage, surveys
@@ -136,14 +136,12 @@ async def record_purchase(
     if not params:
         raise ServiceError("customer_not_found", token=request.customer)
 
-    async def work(conn: AsyncConnection) -> PurchaseResult | Replay:
-        rows = (
-            await conn.execute(
-                credit_statement(frozenset(params), settings, with_standing=folded),
-                params
-                | earn_params(settings, request.amount)
-                | {"claim_key": key, "since": window_start(settings, now)},
-            )
+    def work(conn: Connection) -> PurchaseResult | Replay:
+        rows = conn.execute(
+            credit_statement(frozenset(params), settings, with_standing=folded),
+            params
+            | earn_params(settings, request.amount)
+            | {"claim_key": key, "since": window_start(settings, now)},
         ).all()
         claimed = next((row.claimed for row in rows if row.claimed is not None), None)
         if claimed is not None:
@@ -158,12 +156,12 @@ async def record_purchase(
         books = Books(conn, biz, now)
         books.hold(customer, stored_balance=credited)
         # Offer hook (bot.services.counter_offers): checked here, claimed by settle.
-        offer = await counter_offers.take(
+        offer = counter_offers.take(
             conn, customer.id, code=request.offer_code, amount=request.amount,
             service_tag=request.service_tag, now=now,
         )  # fmt: skip
         paid = counter_offers.to_book(request.amount, offer)
-        booked = await book_purchase(
+        booked = book_purchase(
             books,
             customer,
             standing_of(row) if folded else None,
@@ -177,13 +175,13 @@ async def record_purchase(
         )
         bonus = 0
         if offer is not None:
-            bonus = await counter_offers.settle(
+            bonus = counter_offers.settle(
                 books, customer, offer, booked.purchase_id, paid=paid, earned=booked.points,
                 author_tg_id=actor.tg_id,
             )  # fmt: skip
         used = {"offer_id": offer.offer_id} if offer else {}
         books.act(actor, "purchase", key, customer.id, purchase_id=booked.purchase_id, **used)
-        await books.flush()
+        books.flush()
         return PurchaseResult(
             purchase_id=booked.purchase_id,
             customer_id=customer.id,

@@ -10,8 +10,8 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Select, bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import Connection, Select, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.db.models import Customer, LedgerKind, Redemption, RedemptionState
@@ -184,16 +184,14 @@ async def decide_redemption(
     now = biz.clock.now()
     folded = biz.db.serialises_writes
 
-    async def work(conn: AsyncConnection) -> RedemptionDecision | Replay:
-        row = (
-            await conn.execute(
-                _decision_read(biz.settings, with_standing=folded),
-                {
-                    "redemption_id": redemption_id,
-                    "claim_key": key,
-                    "since": window_start(biz.settings, now),
-                },
-            )
+    def work(conn: Connection) -> RedemptionDecision | Replay:
+        row = conn.execute(
+            _decision_read(biz.settings, with_standing=folded),
+            {
+                "redemption_id": redemption_id,
+                "claim_key": key,
+                "since": window_start(biz.settings, now),
+            },
         ).first()
         if row is not None and row.claimed is not None:
             return Replay(row.claimed)
@@ -222,7 +220,7 @@ async def decide_redemption(
         else:
             decision.state = RedemptionState.CONFIRMED
             if row.r_purchase_amount is not None:
-                booked = await book_purchase(
+                booked = book_purchase(
                     books,
                     customer,
                     standing_of(row) if folded else None,
@@ -278,7 +276,7 @@ async def decide_redemption(
                 details={"redemption_id": redemption_id, "state": decision.state},
             )
         )
-        await conn.execute(
+        conn.execute(
             _DECIDE,
             {
                 "r_id": redemption_id,
@@ -287,7 +285,7 @@ async def decide_redemption(
                 "r_purchase_id": decision.purchase_id,
             },
         )
-        await books.flush()
+        books.flush()
         return decision
 
     return await run_once_core(

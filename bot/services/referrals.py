@@ -46,7 +46,7 @@ def qualifies(purchase: Purchase, settings: ReferralSettings) -> bool:
     return is_live(purchase) and net_amount(purchase) >= settings.min_purchase
 
 
-async def reward_first_purchase(
+def reward_first_purchase(
     books: Books, customer: Account, purchase: Purchase, key: str
 ) -> bool:
     """Credit both sides if ``customer`` was referred, is not rewarded yet, and ``purchase``
@@ -57,7 +57,7 @@ async def reward_first_purchase(
     if not qualifies(purchase, settings):
         return False
     customer.referral_rewarded_at = books.now
-    referrer = await books.lock(customer.referred_by)
+    referrer = books.lock(customer.referred_by)
     rewards = (
         (customer, settings.referred_points, REFERRED),
         (referrer, settings.referrer_points if referrer.erased_at is None else 0, REFERRER),

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Customer, OutboxMessage, OutboxState, Purchase, Staff, Survey
 from bot.services.books import Account, Books
-from bot.services.contact import ContactVerdict, after_quiet_hours, chat_verdict, reach
+from bot.services.contact import ContactVerdict, after_quiet_hours, reach_on
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
@@ -87,17 +87,7 @@ def _wanted(biz: Business, customer: Account) -> bool:
 _INSERT_SURVEY = insert(Survey).returning(Survey.id)
 
 
-async def _verdict(books: Books, customer: Account) -> ContactVerdict:
-    """``contact.reach`` for a survey: by the shipped kind table no marketing, so the
-    account's row decides without a query; an owner who made it marketing gets the full
-    rule (opt-in, weekly cap) on the purchase's connection."""
-    if not kind_rule(books.biz.settings.outbox.kinds, KIND).marketing:
-        return chat_verdict(customer)
-    async with AsyncSession(bind=books.conn) as session:
-        return await reach(session, books.biz, customer, books.now, kind=KIND)  # type: ignore[arg-type]
-
-
-async def schedule(books: Books, customer: Account, purchase: Purchase) -> int | None:
+def schedule(books: Books, customer: Account, purchase: Purchase) -> int | None:
     """Queue the survey of a just-booked ``purchase`` in its write transaction (``books``);
     its id, or None when this customer is not asked.
 
@@ -110,12 +100,14 @@ async def schedule(books: Books, customer: Account, purchase: Purchase) -> int |
     biz, now = books.biz, books.now
     if not _wanted(biz, customer) or customer.telegram_id is None:
         return None
-    if await _verdict(books, customer) is not ContactVerdict.OK:
+    # By the shipped kind table no marketing, so the account's row decides without a
+    # query; an owner who made it marketing gets the full rule (opt-in, weekly cap).
+    if reach_on(books.conn, biz, customer, now, kind=KIND) is not ContactVerdict.OK:
         return None
     ask_at = now + timedelta(minutes=biz.settings.survey.delay_minutes)
     if kind_rule(biz.settings.outbox.kinds, KIND).waits_for_morning:
         ask_at = after_quiet_hours(biz, ask_at)
-    survey_id = await books.conn.scalar(
+    survey_id = books.conn.scalar(
         _INSERT_SURVEY,
         {
             "purchase_id": purchase.id,
