@@ -522,6 +522,10 @@ class OutboxMessage(Base):
     deadline: Mapped[datetime | None]  # undelivered after it: expired
     claimed_until: Mapped[datetime | None]  # a sender's lease on the row
     source: Mapped[str | None] = mapped_column(String(40))  # 'job:birthday', 'campaign:17'
+    # Rendered at delivery (0016): text is None until then; see bot.services.deferred_text
+    template: Mapped[str | None] = mapped_column(String(80))
+    locale: Mapped[str | None] = mapped_column(String(16))
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class AuditEntry(Base):

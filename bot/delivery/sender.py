@@ -40,6 +40,7 @@ from bot.logs import redact
 from bot.metrics import FLOOD_WAITS, OUTBOX_DEPTH, SENDS
 from bot.services import delivery_queue as queue
 from bot.services.context import Business
+from bot.services.deferred_text import render as render_deferred
 from bot.services.delivery_queue import Claimed
 from bot.waiting import wait_event
 
@@ -213,10 +214,23 @@ class OutboxSender:
             else None
         )
         db = self.biz.db
+        text, rendered = message.text, None
+        if text is None:  # queued as a template (deferred_text): rendered now
+            try:
+                text = rendered = render_deferred(
+                    self.biz.texts, message.template or "", message.locale, message.context or {}
+                )
+            except Exception as err:  # a template that no longer fits what was queued
+                SENDS.labels(outcome="failed").inc()
+                log.exception("render failed", extra={"outbox_id": message.id})
+                error = f"render: {type(err).__name__}: {err}"
+                await queue.mark_failed(db, message.id, error, unreachable_customer=None,
+                                        now=self.now())  # fmt: skip
+                return
         try:
             await self.bot.send_message(
                 message.chat_id,
-                message.text,
+                text,
                 reply_markup=markup,
                 request_timeout=self.send_timeout,
             )
@@ -247,7 +261,7 @@ class OutboxSender:
         except Exception as err:  # 5xx, network, timeouts, unexpected: retry until the deadline
             await self._retry_or_expire(message, self._error_text(err))
             return
-        await queue.mark_sent(db, message.id, self.now())
+        await queue.mark_sent(db, message.id, self.now(), rendered)
         SENDS.labels(outcome="sent").inc()
 
     async def _retry_or_expire(self, message: Claimed, error: str) -> None:

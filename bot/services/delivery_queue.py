@@ -33,13 +33,16 @@ class Claimed:
 
     id: int
     chat_id: int
-    text: str
+    text: str | None  # None: rendered from template, locale and context when sent
     reply_markup: dict[str, Any] | None
     kind: str
     priority: int
     attempts: int
     deadline: datetime | None
     customer_id: int | None
+    template: str | None = None
+    locale: str | None = None
+    context: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -143,13 +146,16 @@ def _claimed(message: OutboxMessage) -> Claimed:
     return Claimed(
         id=message.id,
         chat_id=message.chat_id,
-        text=message.text or "",
+        text=message.text if message.text is not None or message.template else "",
         reply_markup=message.reply_markup,
         kind=message.kind,
         priority=message.priority,
         attempts=message.attempts,
         deadline=message.deadline,
         customer_id=message.customer_id,
+        template=message.template,
+        locale=message.locale,
+        context=message.context,
     )
 
 
@@ -186,8 +192,12 @@ async def release_all(db: Database) -> int:
         return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def mark_sent(db: Database, message_id: int, now: datetime) -> None:
-    await _finish(db, message_id, state=OutboxState.SENT, sent_at=now)
+async def mark_sent(
+    db: Database, message_id: int, now: datetime, rendered: str | None = None
+) -> None:
+    """Sent; ``rendered``: the text of a row rendered at delivery, kept as sent."""
+    text = {} if rendered is None else {"text": rendered}
+    await _finish(db, message_id, state=OutboxState.SENT, sent_at=now, **text)
 
 
 async def mark_failed(

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Customer, OutboxMessage
 from bot.services.context import Business
+from bot.services.deferred_text import Deferred
 from bot.services.outbox import outbox_row
 
 
@@ -23,7 +24,8 @@ def customer_notice(
     **context: Any,
 ) -> dict[str, Any] | None:
     """The outbox row telling ``customer`` (an ORM ``Customer`` or an ``Account``) about a
-    change, rendered in their language; None for customers not in the bot.
+    change, in their language, rendered when it is sent (``deferred_text``: not in the
+    caller's transaction); None for customers not in the bot.
 
     For what the customer's own act caused (a purchase, a redemption, a tier): no opt-in
     or cap applies. Marketing goes through ``bot.services.contact.queue_for`` instead.
@@ -34,7 +36,7 @@ def customer_notice(
         now=biz.clock.now(),
         chat_id=customer.telegram_id,
         customer_id=customer.id,
-        text=biz.texts.render(customer.language, message, **context),
+        text=Deferred(customer.language, message, context),
         reply_markup=reply_markup,
         kind=kind,
         deadline=deadline,

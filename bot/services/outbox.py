@@ -13,13 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import DEFAULT_MESSAGE_KINDS, MessageKind
 from bot.db.models import OutboxMessage, OutboxPriority, OutboxState
+from bot.services.deferred_text import NOT_DEFERRED, Deferred
 
 
 def outbox_row(
     *,
     now: datetime,
     chat_id: int,
-    text: str,
+    text: str | Deferred,
     customer_id: int | None = None,
     reply_markup: dict[str, Any] | None = None,
     kind: str = "notice",
@@ -29,11 +30,13 @@ def outbox_row(
     kinds: Mapping[str, MessageKind] = DEFAULT_MESSAGE_KINDS,
 ) -> dict[str, Any]:
     """A pending ``outbox`` row (for a Core insert in the effect's transaction), with its
-    kind's columns (see :func:`enqueue`)."""
+    kind's columns (see :func:`enqueue`); ``text`` a ``Deferred`` template is rendered when
+    the row is sent (``bot.services.deferred_text``). Every row has the same keys, so that
+    a transaction's rows are inserted by one statement."""
     return {
         "chat_id": chat_id,
         "customer_id": customer_id,
-        "text": text,
+        **(text.columns() if isinstance(text, Deferred) else {"text": text, **NOT_DEFERRED}),
         "reply_markup": reply_markup,
         "state": OutboxState.PENDING,
         "attempts": 0,

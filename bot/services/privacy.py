@@ -54,6 +54,7 @@ from bot.db.models import (
 from bot.services.audit import add_audit
 from bot.services.context import Business
 from bot.services.customers import unique_card_code
+from bot.services.deferred_text import text_of
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
 from bot.services.roles import Role
@@ -105,6 +106,9 @@ async def export(biz: Business, tg_id: int) -> dict[str, Any]:
             found = await session.scalars(select(model).where(column == cid).order_by(model.id))
             return [_row(r) for r in found]
 
+        messages = await session.scalars(
+            select(OutboxMessage).where(OutboxMessage.customer_id == cid).order_by(OutboxMessage.id)
+        )
         return {
             "export_version": EXPORT_VERSION,
             "business": biz.settings.business.name,
@@ -117,8 +121,9 @@ async def export(biz: Business, tg_id: int) -> dict[str, Any]:
             "notes": await rows(Note, Note.customer_id),
             "surveys": await rows(Survey, Survey.customer_id),
             "messages": [
-                {k: v for k, v in r.items() if k in ("id", "text", "state", "created_at")}
-                for r in await rows(OutboxMessage, OutboxMessage.customer_id)
+                {k: v for k, v in _row(m).items() if k in ("id", "state", "created_at")}
+                | {"text": text_of(biz.texts, m)}  # a queued template: as it would be sent
+                for m in messages
             ],
         }
 
@@ -138,6 +143,7 @@ def erase_statements(customer_id: int, tg_id: int) -> list[Executable]:
         .where(OutboxMessage.customer_id == customer_id)
         .values(
             text=None,
+            context=None,
             chat_id=None,
             state=case((pending, OutboxState.CANCELLED.value), else_=OutboxMessage.state),
         ),

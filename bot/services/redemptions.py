@@ -20,6 +20,7 @@ from bot.services.booking import book_purchase
 from bot.services.books import ACCOUNT_COLUMNS, Books, account_of
 from bot.services.context import Business
 from bot.services.customers import customer_for
+from bot.services.deferred_text import Deferred
 from bot.services.errors import ServiceError
 from bot.services.idempotency import CLAIMED, Outcome, Replay, personal, run_once, run_once_core
 from bot.services.ledger import max_redeemable
@@ -254,13 +255,15 @@ async def decide_redemption(
             outbox_row(
                 now=now,
                 chat_id=row.r_author_tg_id,
-                text=biz.texts.render(
+                text=Deferred(
                     row.r_author_locale,
                     "staff.redemption_decided",
-                    state=decision.state,
-                    points=points,
-                    card_code=customer.card_code,
-                    balance=customer.balance,
+                    {
+                        "state": decision.state,
+                        "points": points,
+                        "card_code": customer.card_code,
+                        "balance": customer.balance,
+                    },
                 ),
                 kinds=biz.settings.outbox.kinds,
             )

@@ -29,6 +29,7 @@ from bot.db.models import Customer, OutboxMessage, OutboxState, Purchase, Staff,
 from bot.services.books import Account, Books
 from bot.services.contact import ContactVerdict, after_quiet_hours, reach_on
 from bot.services.context import Business
+from bot.services.deferred_text import Deferred
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
 from bot.services.outbox import enqueue, kind_rule, outbox_row
@@ -126,7 +127,7 @@ def schedule(books: Books, customer: Account, purchase: Purchase) -> int | None:
             now=now,
             chat_id=customer.telegram_id,
             customer_id=customer.id,
-            text=biz.texts.render(locale, ASK, amount=purchase.amount, day=now),
+            text=Deferred(locale, ASK, {"amount": purchase.amount, "day": now}),
             reply_markup=survey_keyboard(labels, survey_id),
             kind=KIND,
             source=question_source(purchase.id),
