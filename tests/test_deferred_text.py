@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from bot.db.models import RedemptionState
+from bot.db.models import OutboxMessage, RedemptionState
+from bot.services import delivery_queue
 from bot.services.deferred_text import Deferred, render, text_of
 from bot.services.outbox import outbox_row
+from bot.services.privacy import erase_statements
 from bot.texts import Texts
+from tests.support.flows import join
+from tests.support.harness import App
 
 NOW = datetime(2026, 3, 8, 9, 30, tzinfo=UTC)
 
@@ -71,3 +75,27 @@ def test_text_of_renders_a_queued_template_and_keeps_a_text() -> None:
     assert "Thank you for your purchase" in (text_of(texts, Row()) or "")
     Row.text, Row.template = "as sent", None
     assert text_of(texts, Row()) == "as sent"
+
+
+async def test_a_notice_in_flight_when_the_customer_is_erased_keeps_no_text(app: App) -> None:
+    """/forget while a deferred notice is being sent: the sender does not write the text
+    it rendered back onto the erased row (``delivery_queue.mark_sent``)."""
+    customer = await join(app, app.user(5001, "en"), name="Ivan")
+    await app.deliver()
+    async with app.biz.db.write() as session:
+        session.add(OutboxMessage(**outbox_row(
+            now=NOW, chat_id=5001, customer_id=customer.id,
+            text=Deferred("en", "customer.adjusted", {"points": 5, "reason": "gift", "balance": 5}),
+        )))  # fmt: skip
+    claim = await delivery_queue.claim(app.biz.db, app.clock.now(), limit=10,
+                                       lease=timedelta(seconds=60),
+                                       kinds=app.biz.settings.outbox.kinds)  # fmt: skip
+    (message,) = claim.messages
+    assert message.text is None and message.template == "customer.adjusted"
+    async with app.biz.db.write() as session:
+        for statement in erase_statements(customer.id, 5001):
+            await session.execute(statement)
+    await delivery_queue.mark_sent(app.biz.db, message.id, app.clock.now(), "gift: +5 points")
+    async with app.biz.db.read() as session:
+        row = await session.get(OutboxMessage, message.id)
+    assert row is not None and row.text is None and row.context is None and row.chat_id is None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import MessageKind
@@ -195,8 +195,10 @@ async def release_all(db: Database) -> int:
 async def mark_sent(
     db: Database, message_id: int, now: datetime, rendered: str | None = None
 ) -> None:
-    """Sent; ``rendered``: the text of a row rendered at delivery, kept as sent."""
-    text = {} if rendered is None else {"text": rendered}
+    """Sent; ``rendered``: the text of a row rendered at delivery, kept as sent unless
+    the customer was erased (/forget) while it was in flight."""
+    erased = OutboxMessage.chat_id.is_(None)
+    text = {} if rendered is None else {"text": case((erased, None), else_=literal(rendered))}
     await _finish(db, message_id, state=OutboxState.SENT, sent_at=now, **text)
 
 
