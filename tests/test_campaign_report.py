@@ -22,6 +22,7 @@ from bot.db.models import (
 )
 from bot.services.campaign_report import recent
 from bot.services.campaigns import is_held_out, source_of
+from bot.services.delivery_queue import BLOCKED_ERROR
 from scoring.uplift import mean_difference, proportion_difference, wilson
 from tests.conftest import BACKENDS
 from tests.support.harness import OWNER_ID, App
@@ -103,9 +104,9 @@ async def test_report_counts_live_purchases_in_the_window_by_hand(app: App) -> N
             _purchase(c, 2, 90, refunded=90), _purchase(d, -1, 70), _purchase(e, 13, 50),
         ])  # fmt: skip
         source = source_of(campaign.id)
-        for state, error in [("sent", None), ("sent", None), ("failed", "Telegram server says "
-                             "- Forbidden: bot was blocked by the user"), ("failed", "Bad Request"),
-                             ("cancelled", None)]:  # fmt: skip
+        for state, error in [("sent", None), ("sent", None), ("failed", BLOCKED_ERROR +
+                             "Telegram server says - Forbidden: bot was blocked by the user"),
+                             ("failed", "Bad Request"), ("cancelled", None)]:  # fmt: skip
             session.add(OutboxMessage(chat_id=1, text="x", state=state, last_error=error,
                                       created_at=NOW, source=source, kind="winback"))  # fmt: skip
         for used in (True, False):

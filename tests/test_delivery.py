@@ -24,6 +24,7 @@ from bot.db.models import Customer, OutboxMessage, OutboxState
 from bot.delivery.pacing import GUARD, RUN_START_SLACK, Pacer
 from bot.delivery.sender import OutboxSender, backoff
 from bot.metrics import REGISTRY
+from bot.services import delivery_queue
 from bot.services.contact import ContactVerdict, reach
 from bot.testing.telegram_double import RecordingSession
 from tests.conftest import BACKENDS, make_settings
@@ -262,6 +263,9 @@ async def test_blocked_customer_is_unreachable_until_they_write(app: App) -> Non
     blocked = await app.customer(id=customer.id)
     assert blocked is not None and blocked.unreachable_at == app.clock.now()
     async with app.biz.db.read() as session:
+        # what /campaigns counts as blocked (delivery_queue.blocked): the 403, whatever its text
+        refused = await session.scalars(select(OutboxMessage.kind).where(delivery_queue.blocked()))
+        assert list(refused) == ["purchase"]
         assert await reach(
             session, app.biz, blocked, app.clock.now(), kind="survey"
         ) is ContactVerdict.UNREACHABLE

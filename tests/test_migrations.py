@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.db import migrate
 from bot.db.models import Base, UTCDateTime
+from bot.services.delivery_queue import BLOCKED_ERROR
 from tests.conftest import scratch_postgres
 
 
@@ -147,3 +148,47 @@ def test_migration_0005_strips_names_from_stored_results(backend: str, tmp_path:
         ("u:1", {"purchase_id": 1, "points": 5}),
         ("u:2", {"customer_id": 1}),
     ]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migration_0016_marks_messages_refused_by_a_blocked_chat(
+    backend: str, tmp_path: Path
+) -> None:
+    """403s stored before 0016 carry only Telegram's wording; afterwards they start with
+    ``delivery_queue.BLOCKED_ERROR`` (what the campaign report counts as blocked), other
+    failures are left as they were, and a downgrade takes the mark off again."""
+    table = sa.table(
+        "outbox",
+        sa.column("id", sa.Integer),
+        sa.column("chat_id", sa.BigInteger),
+        sa.column("text", sa.Text),
+        sa.column("state", sa.String),
+        sa.column("attempts", sa.Integer),
+        sa.column("last_error", sa.String),
+        sa.column("created_at", UTCDateTime()),
+    )
+    forbidden = "Telegram server says - Forbidden: bot was blocked by the user"
+    now = datetime(2026, 1, 15, tzinfo=UTC)
+    old = [
+        {"id": 1, "state": "failed", "last_error": forbidden},
+        {"id": 2, "state": "failed", "last_error": "Telegram server says - Bad Request: x"},
+        {"id": 3, "state": "sent", "last_error": None},
+        {"id": 4, "state": "failed", "last_error": (forbidden + " " + "x" * 200)[:200]},
+    ]
+    rows = [{"chat_id": 1, "text": "t", "attempts": 1, "created_at": now} | r for r in old]
+    select_errors = sa.select(table.c.id, table.c.last_error).order_by(table.c.id)
+    with ExitStack() as stack:
+        if backend == "postgresql":
+            url = stack.enter_context(scratch_postgres("loyalty_mig"))
+        else:
+            url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+        migrate.upgrade(url, "0015")
+        _run(url, sa.insert(table), rows)
+        migrate.upgrade(url)
+        upgraded = dict(_run(url, select_errors))
+        migrate.downgrade(url, "0015")
+        downgraded = dict(_run(url, select_errors))
+    assert upgraded[1] == BLOCKED_ERROR + forbidden
+    assert upgraded[2] == old[1]["last_error"] and upgraded[3] is None
+    assert upgraded[4].startswith(BLOCKED_ERROR) and len(upgraded[4]) == 200  # the column's
+    assert downgraded[1] == forbidden and downgraded[2] == old[1]["last_error"]

@@ -243,11 +243,11 @@ class OutboxSender:
             return
         except TelegramForbiddenError as err:
             SENDS.labels(outcome="forbidden").inc()
-            await queue.mark_failed(
+            await queue.mark_blocked(
                 db,
                 message.id,
                 self._error_text(err),
-                unreachable_customer=message.customer_id,
+                customer_id=message.customer_id,
                 now=self.biz.clock.now(),
             )
             return

@@ -28,15 +28,13 @@ from bot.db.models import (
     Purchase,
 )
 from bot.money import from_minor
+from bot.services import delivery_queue
 from bot.services.campaigns import source_of
 from bot.services.context import Business
 from bot.services.live_purchases import IS_LIVE, NET_MINOR
 from scoring.uplift import Interval, mean_difference, proportion_difference
 
 MAX_CAMPAIGNS = 10
-# A 403 ("Forbidden: bot was blocked by the user") is how Telegram says a chat is blocked;
-# the sender keeps the error's text in last_error.
-BLOCKED_MARK = "Forbidden"
 
 
 @dataclass(frozen=True)
@@ -78,16 +76,7 @@ class CampaignReport:
 
 
 async def _outbox_counts(session: AsyncSession, source: str) -> dict[str, int]:
-    blocked = case(
-        (
-            and_(
-                OutboxMessage.state == OutboxState.FAILED,
-                OutboxMessage.last_error.contains(BLOCKED_MARK),
-            ),
-            "blocked",
-        ),
-        else_=OutboxMessage.state,
-    )
+    blocked = case((delivery_queue.blocked(), "blocked"), else_=OutboxMessage.state)
     rows = await session.execute(
         select(blocked, func.count(OutboxMessage.id))
         .where(OutboxMessage.source == source)

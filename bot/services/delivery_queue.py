@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.config import MessageKind
 from bot.db.engine import Database
@@ -210,6 +211,27 @@ async def mark_failed(
         await _update(session, message_id, state=OutboxState.FAILED, last_error=error[:200])
         if unreachable_customer is not None:
             await mark_unreachable(session, unreachable_customer, now)
+
+
+# A message refused because its chat blocked the bot (a 403, whatever Telegram's wording):
+# its error starts so (migration 0016 marked the ones stored before).
+BLOCKED_ERROR = "blocked: "
+
+
+async def mark_blocked(
+    db: Database, message_id: int, error: str, *, customer_id: int | None, now: datetime
+) -> None:
+    """Refused with a 403: failed for good, and the customer is marked unreachable."""
+    await mark_failed(db, message_id, BLOCKED_ERROR + error, unreachable_customer=customer_id,
+                      now=now)  # fmt: skip
+
+
+def blocked() -> ColumnElement[bool]:
+    """Outbox rows refused because the chat blocked the bot (``mark_blocked``)."""
+    return and_(
+        OutboxMessage.state == OutboxState.FAILED,
+        OutboxMessage.last_error.startswith(BLOCKED_ERROR),
+    )
 
 
 async def mark_retry(db: Database, message_id: int, error: str, retry_at: datetime) -> None:
