@@ -21,13 +21,14 @@ from bot.services.context import Business
 from bot.services.roles import Actor
 from handlers.keyboards import DbId
 from handlers.replies import clear_buttons, text
+from scoring.kpi import SURVEY_HIGHEST, SURVEY_LOWEST
 
 
 class SurveyScore(CallbackData, prefix=surveys.SURVEY_PREFIX):
     """The buttons surveys.survey_keyboard queues: ``sv:<survey id>:<score>``."""
 
     survey_id: DbId
-    score: Annotated[int, Field(ge=1, le=5)]
+    score: Annotated[int, Field(ge=SURVEY_LOWEST, le=SURVEY_HIGHEST)]
 
 
 class SurveyComment(StatesGroup):

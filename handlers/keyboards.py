@@ -12,10 +12,11 @@ from aiogram.types import (
     KeyboardButton,
     ReplyKeyboardMarkup,
 )
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from bot.numbers import MAX_DB_ID
 from bot.services.context import Business
+from bot.services.offers import looks_like_offer_code
 from bot.services.redemptions import CONFIRM_PREFIX
 from bot.services.roles import Actor
 
@@ -67,11 +68,18 @@ class BroadcastStop(CallbackData, prefix="bws"):
 CARD_ACTIONS = ("purchase", "visit", "redeem", "refund", "note")
 
 
+def _offer_code(value: str) -> str:
+    """A button's offer code, by the one rule of what an offer code is."""
+    if not looks_like_offer_code(value):
+        raise ValueError("not an offer code")
+    return value.upper()
+
+
 class OfferPick(CallbackData, prefix="op"):
     """A live offer chosen on a customer's card: log a purchase with it."""
 
     customer_id: DbId
-    code: Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9]+$")]
+    code: Annotated[str, AfterValidator(_offer_code)]
 
 
 class RefundPick(CallbackData, prefix="rf"):

@@ -81,6 +81,10 @@ class PeriodKPI:
     notes: tuple[str, ...]
 
 
+# The post-visit survey's scale (seeds 003, 004): one home for the bot's buttons, the
+# callback's check, the table's constraint and the config's threshold.
+SURVEY_LOWEST, SURVEY_HIGHEST = 1, 5
+SURVEY_SCORES = range(SURVEY_LOWEST, SURVEY_HIGHEST + 1)
 SATISFIED_FROM = 4  # on the 1-5 scale, answers of 4 and 5 count as satisfied
 
 
@@ -98,8 +102,8 @@ def csat_of(scores: ArrayLike) -> Csat:
     """CSAT of 1-5 scores; NaN entries (no answer) are left out."""
     values = np.asarray(scores, dtype=np.float64).ravel()
     values = values[np.isfinite(values)]
-    if np.any((values < 1) | (values > 5)):
-        raise ValueError("survey scores are 1 to 5")
+    if np.any((values < SURVEY_LOWEST) | (values > SURVEY_HIGHEST)):
+        raise ValueError(f"survey scores are {SURVEY_LOWEST} to {SURVEY_HIGHEST}")
     responses = int(values.size)
     satisfied = int((values >= SATISFIED_FROM).sum())
     return Csat(

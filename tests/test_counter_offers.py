@@ -239,6 +239,10 @@ async def test_owner_client_card_lists_offers_with_buttons(app: App) -> None:
     assert "not available" in app.fake.calls("answerCallbackQuery")[-1].params["text"]
     await ivan.send("1000")
     assert await app.counts() == before
+    for forged in (f"op:{cid}:{code}X", f"op:{cid}:{code[:-1]}0", f"op:{cid}:<b>"):
+        await app.owner.click(forged)  # not an offer code (offers.looks_like_offer_code)
+        await app.owner.send("1000")
+        assert await app.counts() == before, forged
     await app.owner.click(pick, shown)
     await app.owner.send("1000")
     assert f"Offer {code}: +200 points bonus" in app.fake.last(app.owner.user_id).text

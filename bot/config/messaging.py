@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from bot.config.base import Section
+from scoring.kpi import SURVEY_HIGHEST, SURVEY_LOWEST
 
 
 class TextsSettings(Section):
@@ -126,7 +127,8 @@ class SurveySettings(Section):
 
     enabled: bool = True
     delay_minutes: int = Field(default=120, ge=0, le=7 * 24 * 60)  # after the purchase
-    low_score_threshold: int = Field(default=3, ge=1, le=5)  # at or below: owners alerted
+    # at or below: owners alerted
+    low_score_threshold: int = Field(default=3, ge=SURVEY_LOWEST, le=SURVEY_HIGHEST)
     ask_comment: bool = True  # after the score, invite an optional comment
     max_comment_length: int = Field(default=1000, ge=10, le=4000)
     needs_opt_in: bool = True  # only customers who turned offers and news on in /settings

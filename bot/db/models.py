@@ -37,6 +37,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.config import DEFAULT_LOCALE
 from bot.money import from_minor, to_minor
+from scoring.kpi import SURVEY_HIGHEST, SURVEY_LOWEST
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -452,7 +453,9 @@ class Survey(Base):
 
     __tablename__ = "surveys"
     __table_args__ = (
-        CheckConstraint("score >= 1 AND score <= 5", name="ck_surveys_score_range"),
+        CheckConstraint(
+            f"score >= {SURVEY_LOWEST} AND score <= {SURVEY_HIGHEST}", name="ck_surveys_score_range"
+        ),
         Index("ix_surveys_answered", "answered_at"),
         Index("ix_surveys_customer", "customer_id", "answered_at"),
         Index("ix_surveys_staff", "staff_tg_id", "answered_at"),

@@ -34,9 +34,10 @@ from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
 from bot.services.outbox import enqueue, kind_rule, outbox_row
 from bot.services.owners import owners_in
+from scoring.kpi import SURVEY_SCORES
 
 SURVEY_PREFIX = "sv"  # callback data: sv:<survey id>:<score>
-SCORES = range(1, 6)
+SCORES = SURVEY_SCORES
 ASK = "customer.survey_ask"
 KIND = "survey"  # the outbox kind ([outbox.kinds.survey]: priority, deadline, quiet hours)
 ALERT = "owner.survey_alert"
