@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.db.models import (
     Campaign,
     CampaignMember,
+    CampaignState,
     Customer,
     CustomerScore,
     Offer,
@@ -114,6 +115,9 @@ async def test_filters_own_text_offer_preview_send_progress_and_report(app: App)
 
     await press(app, "Send")
     [campaign] = await rows(app, Campaign)
+    # untitled: named in the owner's language at the business's local time (not UTC 12:00)
+    assert campaign.name.startswith("Broadcast ") and "3:00" in campaign.name, campaign.name
+    assert campaign.state == CampaignState.ACTIVE
     members = await rows(app, CampaignMember)
     assert sorted(m.customer_id for m in members) == [ann.id, bob.id]
     recipients = {m.customer_id for m in members if not m.held_out}

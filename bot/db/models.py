@@ -395,6 +395,11 @@ class CampaignKind(StrEnum):
     BROADCAST = "broadcast"  # an owner's broadcast: one campaign per send
 
 
+class CampaignState(StrEnum):
+    ACTIVE = "active"  # a job's campaign, or a broadcast being sent or sent
+    CANCELLED = "cancelled"  # a broadcast stopped by its owner (what was unsent, cancelled)
+
+
 class Campaign(Base):
     """Who was reached by what, and who was held out, so the effect can be measured.
 
@@ -410,7 +415,7 @@ class Campaign(Base):
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(64))
     holdout_percent: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(16), default="active")
+    state: Mapped[str] = mapped_column(String(16), default=CampaignState.ACTIVE)
     created_by_tg_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
     audience: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -27,6 +27,7 @@ from bot.db.models import (
     NEVER_SENT,
     Campaign,
     CampaignKind,
+    CampaignState,
     Offer,
     OfferKind,
     OutboxMessage,
@@ -45,6 +46,7 @@ KIND = "broadcast"  # the outbox kind (``[outbox.kinds.broadcast]``)
 MESSAGE_TEMPLATE = "broadcast.message"  # body and offer line, as a customer gets them
 MAX_POINTS = 100_000
 MAX_TITLE = 64
+DEFAULT_TITLE = "broadcast.default_title"  # an untitled broadcast's name: its local time
 PREVIEW_CODE = "PREVIEW"  # the offer code shown in the owner's preview
 
 
@@ -200,9 +202,9 @@ async def launch(biz: Business, actor: Actor, key: str, draft: Draft) -> Outcome
         renderer = Renderer(biz, draft.message)
         campaign = Campaign(
             kind=CampaignKind.BROADCAST,
-            name=(draft.title or f"broadcast {now:%Y-%m-%d %H:%M}")[:MAX_TITLE],
+            name=(draft.title or biz.texts.plain(actor.locale, DEFAULT_TITLE, at=now))[:MAX_TITLE],
             holdout_percent=biz.settings.campaigns.holdout_percent,
-            state="active",
+            state=CampaignState.ACTIVE,
             created_by_tg_id=actor.tg_id,
             created_at=now,
             audience=draft.filters,
@@ -345,7 +347,7 @@ async def cancel(biz: Business, actor: Actor, key: str, campaign_id: int) -> Out
             .values(valid_until=now)
             .execution_options(synchronize_session=False)
         )
-        campaign.state = "cancelled"
+        campaign.state = CampaignState.CANCELLED
         cancelled = int(result.rowcount or 0)  # type: ignore[attr-defined]
         audit_act(session, actor, "broadcast_cancel", key, now, campaign_id=campaign_id,
                   cancelled=cancelled)  # fmt: skip

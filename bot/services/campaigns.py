@@ -19,7 +19,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Campaign, CampaignKind, CampaignMember
+from bot.db.models import Campaign, CampaignKind, CampaignMember, CampaignState
 
 SOURCE_PREFIX = "campaign:"  # outbox.source and offers.source of what a campaign sent
 _BUCKETS = 10_000
@@ -53,7 +53,7 @@ async def job_campaign(
             kind=CampaignKind.JOB,
             name=job,
             holdout_percent=holdout_percent,
-            state="active",
+            state=CampaignState.ACTIVE,
             created_at=now,
         )
         session.add(campaign)
