@@ -40,7 +40,7 @@ from bot.logs import redact
 from bot.metrics import FLOOD_WAITS, OUTBOX_DEPTH, SENDS
 from bot.services import delivery_queue as queue
 from bot.services.context import Business
-from bot.services.deferred_text import render as render_deferred
+from bot.services.deferred_text import text_of
 from bot.services.delivery_queue import Claimed
 from bot.waiting import wait_event
 
@@ -214,19 +214,16 @@ class OutboxSender:
             else None
         )
         db = self.biz.db
-        text, rendered = message.text, None
-        if text is None:  # queued as a template (deferred_text): rendered now
-            try:
-                text = rendered = render_deferred(
-                    self.biz.texts, message.template or "", message.locale, message.context or {}
-                )
-            except Exception as err:  # a template that no longer fits what was queued
-                SENDS.labels(outcome="failed").inc()
-                log.exception("render failed", extra={"outbox_id": message.id})
-                error = f"render: {type(err).__name__}: {err}"
-                await queue.mark_failed(db, message.id, error, unreachable_customer=None,
-                                        now=self.now())  # fmt: skip
-                return
+        try:  # a row queued as a template (deferred_text) is rendered now
+            text = text_of(self.biz.texts, message) or ""
+        except Exception as err:  # a template that no longer fits what was queued
+            SENDS.labels(outcome="failed").inc()
+            log.exception("render failed", extra={"outbox_id": message.id})
+            error = f"render: {type(err).__name__}: {err}"
+            await queue.mark_failed(db, message.id, error, unreachable_customer=None,
+                                    now=self.now())  # fmt: skip
+            return
+        rendered = text if message.text is None else None  # kept as sent
         try:
             await self.bot.send_message(
                 message.chat_id,

@@ -147,7 +147,7 @@ def _claimed(message: OutboxMessage) -> Claimed:
     return Claimed(
         id=message.id,
         chat_id=message.chat_id,
-        text=message.text if message.text is not None or message.template else "",
+        text=message.text,  # None for a template rendered when sent (deferred_text)
         reply_markup=message.reply_markup,
         kind=message.kind,
         priority=message.priority,
