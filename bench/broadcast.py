@@ -58,12 +58,12 @@ from bot.config import Settings, settings_from_dict
 from bot.db.engine import create_database
 from bot.db.models import Customer, LedgerEntry, OutboxMessage, OutboxState, Staff
 from bot.delivery.sender import OutboxSender
-from bot.services import broadcasts
-from bot.services.broadcast_text import MessageSpec
-from bot.services.campaigns import source_of
+from bot.services.campaigns import broadcasts
+from bot.services.campaigns.broadcast_text import MessageSpec
+from bot.services.campaigns.enrolment import source_of
 from bot.services.context import Business
-from bot.services.roles import resolve_actor
-from bot.services.staff import sync_outlets
+from bot.services.people.roles import resolve_actor
+from bot.services.people.staff import sync_outlets
 from bot.testing.telegram_double import ChatUser, FakeTelegram, RecordingSession
 
 CUSTOMER_BASE_ID = 20_000_000

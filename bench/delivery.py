@@ -55,7 +55,7 @@ from bot.db.engine import create_database
 from bot.db.migrate import upgrade
 from bot.delivery.sender import OutboxSender
 from bot.services.context import Business
-from bot.services.outbox import enqueue
+from bot.services.outbox.rows import enqueue
 from bot.testing.telegram_double import BotAPIServer, FakeTelegram
 
 FIRST_CHAT = 7_000_000

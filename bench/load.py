@@ -62,8 +62,8 @@ from bot.app import build_business
 from bot.config import load_settings
 from bot.db.migrate import upgrade
 from bot.db.models import OutboxMessage, OutboxState, Purchase
-from bot.services.signup import register
-from bot.services.staff import sync_outlets
+from bot.services.members.signup import register
+from bot.services.people.staff import sync_outlets
 from bot.testing.telegram_double import BotAPIServer, FakeTelegram
 from bot.web import SECRET_HEADER
 from tests.support.crash import BotProcess

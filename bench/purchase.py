@@ -65,7 +65,7 @@ from bot.db.engine import Database, create_database
 from bot.db.migrate import upgrade
 from bot.db.models import Customer, LedgerEntry, OutboxMessage, Purchase, Staff
 from bot.services.context import Business
-from bot.services.staff import sync_outlets
+from bot.services.people.staff import sync_outlets
 from bot.testing.telegram_double import ChatUser, FakeTelegram, RecordingSession
 
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

@@ -31,9 +31,9 @@ from bot.app import build_business
 from bot.clock import FrozenClock
 from bot.config import settings_from_dict
 from bot.db.models import CustomerScore
+from bot.services.insight.scoring_aggregates import aggregate
+from bot.services.insight.scoring_job import rating_preset, reclassify, score_settings
 from bot.services.local_days import LocalDays
-from bot.services.scoring_aggregates import aggregate
-from bot.services.scoring_job import rating_preset, reclassify, score_settings
 
 RFM_REPEATS = 7
 

@@ -2,7 +2,7 @@
 
 ``python -m bench.selection [--customers 1000000] [--pg-url URL] [--record]``
 
-What is timed is ``bot.services.job_selection.selection_pass`` -- the candidate queries of
+What is timed is ``bot.services.jobs.selection.selection_pass`` -- the candidate queries of
 birthdays (today's, 29 February folded in), service reminders (two rules: oil by days and
 km, tyres by days), trade-in (car age from the profile, projected mileage from the newest
 reading) and win-back (own interval or P(alive) from customer_scores) -- selection only,
@@ -46,8 +46,8 @@ from bench.scoring_data import PG_EPOCH_US, sqlite_times
 from bot.config import Settings, settings_from_dict
 from bot.db.engine import create_database
 from bot.db.migrate import upgrade
-from bot.services.job_selection import selection_pass
-from bot.services.jobs_common import local_today, window_start
+from bot.services.jobs.common import local_today, window_start
+from bot.services.jobs.selection import selection_pass
 
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # 10:00 in Moscow
 DAY_US = 86_400 * 1_000_000

@@ -40,10 +40,10 @@ from bot.override_report import OverrideReporter
 from bot.polling import poll
 from bot.response_types import PinResponseTypes
 from bot.scheduler import build_scheduler
-from bot.services import owners
 from bot.services.context import Business
 from bot.services.errors import ServiceError
-from bot.services.staff import sync_outlets
+from bot.services.people import owners
+from bot.services.people.staff import sync_outlets
 from bot.texts import Texts
 from bot.web import build_web_app
 from handlers import (

@@ -19,7 +19,7 @@ from bot.logs import setup_logging
 
 if TYPE_CHECKING:
     from bot.services.context import Business
-    from bot.services.scoring_job import Progress
+    from bot.services.insight.scoring_job import Progress
 
 T = TypeVar("T")
 
@@ -130,7 +130,7 @@ def owner_code(config: Path = ConfigOption) -> None:
     /start own_<code> to the bot becomes an owner."""
     from bot.app import build_business
     from bot.db.migrate import SchemaNotCurrentError, check_schema
-    from bot.services.owners import issue_code
+    from bot.services.people.owners import issue_code
     from handlers.deep_links import OWNER_CODE_PREFIX
 
     settings = _settings(config)
@@ -207,7 +207,7 @@ def _with_business(settings: Settings, work: Callable[[Business], Awaitable[T]])
 @app.command()
 def score(config: Path = ConfigOption) -> None:
     """Reclassify every customer now (RFM, stage, value, lifetime value), with progress."""
-    from bot.services.scoring_job import ScoringBusyError, reclassify
+    from bot.services.insight.scoring_job import ScoringBusyError, reclassify
 
     settings = _settings(config)
 
@@ -254,7 +254,7 @@ def export_command(
     from datetime import datetime
 
     from bot import spreadsheet
-    from bot.services.customer_export import customer_table
+    from bot.services.members.customer_export import customer_table
 
     if fmt not in spreadsheet.FORMATS:
         _fail(f"--format {fmt!r}: use {' or '.join(spreadsheet.FORMATS)}")
@@ -290,7 +290,7 @@ def import_command(
     or nothing; a phone already imported changes nothing. Imported customers find their
     balance when they join in the bot with the same phone."""
     from bot import spreadsheet
-    from bot.services.customer_import import ImportReport, run_import
+    from bot.services.members.customer_import import ImportReport, run_import
 
     fmt = spreadsheet.format_of(source)
     if fmt is None:
@@ -345,7 +345,7 @@ def preview(job: str, customer: str = PreviewCustomer, config: Path = ConfigOpti
     from bot.app import build_business
     from bot.db.migrate import SchemaNotCurrentError, check_schema
     from bot.services.errors import ServiceError
-    from bot.services.jobs_preview import preview as render
+    from bot.services.jobs.preview import preview as render
 
     settings = _settings(config)
 

@@ -23,7 +23,7 @@ from bot.config import settings_from_dict
 from bot.db.engine import create_database
 from bot.db.migrate import upgrade
 from bot.delivery.sender import OutboxSender
-from bot.services.staff import sync_outlets
+from bot.services.people.staff import sync_outlets
 from bot.testing.telegram_double import Call, ChatUser, FakeTelegram, buttons, recording_bot
 
 OWNER, CASHIER, CUSTOMER = 100, 200, 300

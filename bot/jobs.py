@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from bot.scheduler import DailyJob
-from bot.services import expiry, jobs_car, jobs_greetings, jobs_winback, retention, tiers
-from bot.services.scoring_job import run_nightly
+from bot.services.insight.scoring_job import run_nightly
+from bot.services.jobs import car as jobs_car
+from bot.services.jobs import greetings as jobs_greetings
+from bot.services.jobs import winback as jobs_winback
+from bot.services.members import retention
+from bot.services.money import expiry, tiers
 
 DAILY_JOBS: list[DailyJob] = [
     DailyJob(id="rescore", at=lambda s: s.scoring.nightly_at, run=run_nightly),

@@ -12,8 +12,8 @@ import asyncio
 import contextlib
 
 from bot.background import BackgroundTasks
-from bot.services import owners
 from bot.services.context import Business
+from bot.services.people import owners
 from bot.texts import OverrideProblem
 
 

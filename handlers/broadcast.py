@@ -26,8 +26,8 @@ from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.background import BackgroundTasks
-from bot.services import audience
-from bot.services.broadcast_text import (
+from bot.services.campaigns import audience
+from bot.services.campaigns.broadcast_text import (
     MAX_TEXT,
     MessageError,
     MessageSpec,
@@ -37,8 +37,8 @@ from bot.services.broadcast_text import (
 )
 from bot.services.context import Business
 from bot.services.errors import ServiceError
-from bot.services.roles import Actor, Role
-from bot.services.tiers import tier_of
+from bot.services.money.tiers import tier_of
+from bot.services.people.roles import Actor, Role
 from handlers.broadcast_send import (
     Data,
     Wizard,

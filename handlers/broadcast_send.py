@@ -18,9 +18,10 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 
 from bot.background import BackgroundTasks
 from bot.numbers import is_ascii_number
-from bot.services import broadcasts, offers
+from bot.services.campaigns import broadcasts
 from bot.services.context import Business
-from bot.services.roles import Actor
+from bot.services.money import offers
+from bot.services.people.roles import Actor
 from handlers.keyboards import BroadcastStep, BroadcastStop, inline_button, inline_markup
 from handlers.replies import clear_buttons, replace_text, text
 

@@ -6,10 +6,10 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
-from bot.services import campaign_report
-from bot.services.audit import audit_view
+from bot.services.campaigns import report as campaign_report
 from bot.services.context import Business
-from bot.services.roles import Actor, Role
+from bot.services.people.audit import audit_view
+from bot.services.people.roles import Actor, Role
 from handlers.middlewares import RequireRole
 from handlers.replies import text
 

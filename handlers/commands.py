@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from bot.config import Settings
 from bot.numbers import MAX_DB_ID, is_ascii_number
-from bot.services.offers import looks_like_offer_code, offer_code_in
+from bot.services.money.offers import looks_like_offer_code, offer_code_in
 from bot.services.requests import (
     AddCustomerRequest,
     AdjustRequest,

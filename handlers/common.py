@@ -9,10 +9,10 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message, ReplyKeyboardRemove
 
-from bot.services import customers, owners, staff
 from bot.services.context import Business
-from bot.services.program import program_rules
-from bot.services.roles import Actor, Role
+from bot.services.members.program import program_rules
+from bot.services.people import customers, owners, staff
+from bot.services.people.roles import Actor, Role
 from handlers.deep_links import (
     CARD_LINK_PREFIX,
     INVITE_PREFIX,

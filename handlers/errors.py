@@ -27,7 +27,7 @@ from aiogram.types import (
 from bot.logs import current_update
 from bot.services.context import Business
 from bot.services.errors import AUDITED_REFUSALS, ServiceError
-from bot.services.roles import Actor, resolve_actor
+from bot.services.people.roles import Actor, resolve_actor
 from handlers.commands import CommandError
 from handlers.keyboards import choose_customer_keyboard
 from handlers.middlewares import action_name, audit_denied, event_key

@@ -14,10 +14,10 @@ from aiogram.types import BufferedInputFile, Message
 
 from bot import spreadsheet
 from bot.background import BackgroundTasks
-from bot.services.audit import audit_view
 from bot.services.context import Business
-from bot.services.customer_export import customer_table
-from bot.services.roles import Actor
+from bot.services.members.customer_export import customer_table
+from bot.services.people.audit import audit_view
+from bot.services.people.roles import Actor
 from handlers.replies import text
 
 log = logging.getLogger(__name__)

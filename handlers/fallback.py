@@ -16,7 +16,7 @@ from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery, Message
 
 from bot.services.context import Business
-from bot.services.roles import Actor, Role
+from bot.services.people.roles import Actor, Role
 from handlers.menu import COMMANDS_BY_ROLE
 from handlers.replies import text
 

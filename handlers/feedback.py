@@ -1,6 +1,6 @@
 """Customer feedback: the post-visit survey's 1-5 buttons and the optional comment.
 
-The question itself is queued by ``bot.services.surveys`` when a purchase is booked; a
+The question itself is queued by ``bot.services.counter.surveys`` when a purchase is booked; a
 score or a comment is one service call each, answered with one template.
 """
 
@@ -16,9 +16,9 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from pydantic import Field
 
-from bot.services import surveys
 from bot.services.context import Business
-from bot.services.roles import Actor
+from bot.services.counter import surveys
+from bot.services.people.roles import Actor
 from handlers.keyboards import DbId
 from handlers.replies import clear_buttons, text
 from scoring.kpi import SURVEY_HIGHEST, SURVEY_LOWEST

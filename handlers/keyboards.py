@@ -16,9 +16,9 @@ from pydantic import AfterValidator, Field
 
 from bot.numbers import MAX_DB_ID
 from bot.services.context import Business
-from bot.services.offers import looks_like_offer_code
-from bot.services.redemptions import CONFIRM_PREFIX
-from bot.services.roles import Actor
+from bot.services.counter.redemptions import CONFIRM_PREFIX
+from bot.services.money.offers import looks_like_offer_code
+from bot.services.people.roles import Actor
 
 # Ids in callback data are checked like any input: a forged 20-digit id is no match,
 # instead of an overflow in the database driver.

@@ -13,10 +13,10 @@ from aiogram.utils.deep_linking import create_start_link
 from pydantic import Field
 
 from bot.config import SUPPORTED_LOCALES
-from bot.services import profile
 from bot.services.context import Business
-from bot.services.redemptions import decide_redemption
-from bot.services.roles import Actor
+from bot.services.counter.redemptions import decide_redemption
+from bot.services.members import profile
+from bot.services.people.roles import Actor
 from handlers.deep_links import CARD_LINK_PREFIX, REFERRAL_PREFIX
 from handlers.keyboards import RedeemAnswer, inline_button, inline_markup
 from handlers.replies import clear_buttons, replace_text, text

@@ -12,9 +12,9 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
 from bot.config import SUPPORTED_LOCALES
-from bot.services import owners, staff
 from bot.services.context import Business
-from bot.services.roles import Role
+from bot.services.people import owners, staff
+from bot.services.people.roles import Role
 from handlers.staff import STAFF_COMMANDS
 
 log = logging.getLogger(__name__)

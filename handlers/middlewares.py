@@ -14,11 +14,11 @@ from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 
 from bot.logs import current_update
 from bot.metrics import HANDLER_SECONDS, UPDATES
-from bot.services.audit import AuditOutcome, audit_by
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import callback_key, message_key, update_key
-from bot.services.roles import Actor, Role, resolve_actor
+from bot.services.people.audit import AuditOutcome, audit_by
+from bot.services.people.roles import Actor, Role, resolve_actor
 from handlers.commands import CommandError
 
 log = logging.getLogger(__name__)

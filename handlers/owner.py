@@ -13,12 +13,13 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.deep_linking import create_start_link
 
 from bot.background import BackgroundTasks
-from bot.services import customers, owners, purchases, staff
-from bot.services.audit import audit_view
-from bot.services.client_card import client_card
 from bot.services.context import Business
-from bot.services.roles import Actor, Role
-from bot.services.scoring_job import ScoringBusyError, reclassify
+from bot.services.counter import purchases
+from bot.services.insight.scoring_job import ScoringBusyError, reclassify
+from bot.services.members.client_card import client_card
+from bot.services.people import customers, owners, staff
+from bot.services.people.audit import audit_view
+from bot.services.people.roles import Actor, Role
 from handlers import commands
 from handlers.commands import MAX_FIND_QUERY
 from handlers.deep_links import INVITE_PREFIX

@@ -10,9 +10,9 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
-from bot.services import privacy
 from bot.services.context import Business
-from bot.services.roles import Actor
+from bot.services.members import privacy
+from bot.services.people.roles import Actor
 from handlers.keyboards import inline_button, inline_markup
 from handlers.replies import clear_buttons, text
 

@@ -10,7 +10,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.services.context import Business
 from bot.services.errors import ServiceError
-from bot.services.roles import Actor
+from bot.services.people.roles import Actor
 from handlers.commands import CommandError
 
 

@@ -17,11 +17,11 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot import charts
-from bot.services import segments
-from bot.services.audit import audit_view
-from bot.services.client_card import SourceWording, strategy_wordings
 from bot.services.context import Business
-from bot.services.roles import Actor, Role
+from bot.services.insight import segments
+from bot.services.members.client_card import SourceWording, strategy_wordings
+from bot.services.people.audit import audit_view
+from bot.services.people.roles import Actor, Role
 from handlers.broadcast import start_broadcast
 from handlers.keyboards import inline_button, inline_markup
 from handlers.middlewares import RequireRole

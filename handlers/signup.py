@@ -1,7 +1,7 @@
 """Sign-up: what the programme gives, consent, the customer's own contact, name, birthday
 and the business's profile fields.
 
-Progress after the contact lives in the database (bot.services.signup), so any text a
+Progress after the contact lives in the database (bot.services.members.signup), so any text a
 customer sends while a question is open is taken as the answer to it, whatever the
 conversation state: /cancel, a restart or a week's pause resume where they stopped.
 """
@@ -20,11 +20,11 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, ReplyKeyboardRemove
 from pydantic import Field
 
-from bot.services import signup
 from bot.services.context import Business
 from bot.services.errors import ServiceError
-from bot.services.program import program_rules
-from bot.services.roles import Actor, Role
+from bot.services.members import signup
+from bot.services.members.program import program_rules
+from bot.services.people.roles import Actor, Role
 from handlers.keyboards import (
     ConsentAnswer,
     consent_keyboard,

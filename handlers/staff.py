@@ -19,12 +19,14 @@ from aiogram.types import CallbackQuery, Message
 from pydantic import BaseModel
 
 from bot.config import Settings
-from bot.services import counter_offers, customers, purchases, redemptions
-from bot.services.audit import audit_view
 from bot.services.context import Business
+from bot.services.counter import offers_at_counter as counter_offers
+from bot.services.counter import purchases, redemptions
 from bot.services.idempotency import Outcome
-from bot.services.offers import OFFER_TOKEN_PREFIX
-from bot.services.roles import Actor, Role
+from bot.services.money.offers import OFFER_TOKEN_PREFIX
+from bot.services.people import customers
+from bot.services.people.audit import audit_view
+from bot.services.people.roles import Actor, Role
 from handlers import commands
 from handlers.keyboards import (
     CardAction,

@@ -16,10 +16,11 @@ from pydantic import Field
 
 from bot import charts
 from bot.numbers import is_ascii_number
-from bot.services import kpis, owners, satisfaction, stats
-from bot.services.audit import audit_view
 from bot.services.context import Business
-from bot.services.roles import Actor, Role
+from bot.services.insight import kpis, satisfaction, stats
+from bot.services.people import owners
+from bot.services.people.audit import audit_view
+from bot.services.people.roles import Actor, Role
 from handlers.keyboards import inline_button, inline_markup
 from handlers.middlewares import RequireRole
 from handlers.replies import text
@@ -102,7 +103,8 @@ async def send_stats(message: Message, biz: Business, actor: Actor, days: int) -
 async def send_staff_view(
     message: Message, command: CommandObject, biz: Business, actor: Actor, key: str, arg: str
 ) -> None:
-    """CSAT per staff member who served the surveyed purchases (bot.services.satisfaction)."""
+    """CSAT per staff member who served the surveyed purchases
+    (bot.services.insight.satisfaction)."""
     days = parse_days(arg)
     if days is None:
         await message.answer(text(biz, actor, "errors.usage_stats_staff", command=command.command))

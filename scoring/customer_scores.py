@@ -4,7 +4,7 @@
 rating scale) over a ``PurchaseHistory`` — one array entry per customer, as the
 database aggregates it — and returns ``Scores``. Pure: the storage side (the GROUP BY
 that fills the history, the upsert of the results, the run bookkeeping) is
-``bot.services.scoring_job``; the settings arrive as a ``ScoreSettings`` value.
+``bot.services.insight.scoring_job``; the settings arrive as a ``ScoreSettings`` value.
 """
 
 from __future__ import annotations

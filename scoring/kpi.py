@@ -118,7 +118,7 @@ def csat_of(scores: ArrayLike) -> Csat:
 class CustomerPeriodSummary:
     """Per customer (one entry each, any order): what the KPIs need from their purchases.
 
-    A database computes this with one GROUP BY (see ``bot.services.kpis``); here it is
+    A database computes this with one GROUP BY (see ``bot.services.insight.kpis``); here it is
     also derived from purchase-level arrays, so both roads meet in ``kpis_from_summary``.
     """
 

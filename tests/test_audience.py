@@ -1,4 +1,4 @@
-"""Broadcast audiences (bot/services/audience.py) against a hand-built set of customers.
+"""Broadcast audiences (bot/services/campaigns/audience.py) against a hand-built set of customers.
 
 Issue 12: "audience by filters — tier, RFM segment, lifecycle stage, value and strategy,
 days since the last visit, birthday month, service tags bought, profile fields (make =
@@ -19,9 +19,9 @@ from bot.app import build_business
 from bot.clock import FrozenClock
 from bot.db.engine import Database
 from bot.db.models import Customer, CustomerScore, Purchase, Visit
-from bot.services import audience
+from bot.services.campaigns import audience
 from bot.services.context import Business
-from bot.services.staff import sync_outlets
+from bot.services.people.staff import sync_outlets
 from tests.conftest import BACKENDS, make_settings
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)

@@ -14,9 +14,10 @@ from bot.app import build_business
 from bot.clock import FrozenClock
 from bot.db.engine import Database
 from bot.db.models import Customer, Offer, OfferKind
-from bot.services import contact, offers
 from bot.services.context import Business
-from bot.services.outbox import enqueue
+from bot.services.money import offers
+from bot.services.outbox import contact
+from bot.services.outbox.rows import enqueue
 from tests.conftest import BACKENDS, make_settings
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)

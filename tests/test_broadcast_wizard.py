@@ -29,7 +29,7 @@ from bot.db.models import (
     Offer,
     OutboxMessage,
 )
-from bot.services.contact import ContactVerdict, queue_for
+from bot.services.outbox.contact import ContactVerdict, queue_for
 from bot.testing.telegram_double import Call, buttons, find_button
 from handlers.keyboards import BroadcastStep, BroadcastStop
 from handlers.segments import SegmentAudience

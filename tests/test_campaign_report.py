@@ -20,9 +20,9 @@ from bot.db.models import (
     OutboxMessage,
     Purchase,
 )
-from bot.services.campaign_report import recent
-from bot.services.campaigns import is_held_out, source_of
-from bot.services.delivery_queue import BLOCKED_ERROR
+from bot.services.campaigns.enrolment import is_held_out, source_of
+from bot.services.campaigns.report import recent
+from bot.services.outbox.delivery_queue import BLOCKED_ERROR
 from scoring.uplift import mean_difference, proportion_difference, wilson
 from tests.conftest import BACKENDS
 from tests.support.harness import OWNER_ID, App

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from bot.clock import FrozenClock
 from bot.db.engine import Database
 from bot.db.models import CampaignMember
-from bot.services import campaigns
+from bot.services.campaigns import enrolment as campaigns
 from tests.conftest import BACKENDS
 from tests.support.seed_data import add_customer
 

@@ -1,4 +1,4 @@
-"""Contact discipline (bot/services/contact.py): who may be sent what, and when.
+"""Contact discipline (bot/services/outbox/contact.py): who may be sent what, and when.
 
 Issue 11: "quiet hours in the business's time zone (marketing due at night waits for the
 morning) and a frequency cap (at most N marketing messages per customer per week) shared
@@ -19,9 +19,9 @@ from bot.clock import FrozenClock
 from bot.config import ConfigError
 from bot.db.engine import Database
 from bot.db.models import Customer, OutboxMessage, OutboxPriority, OutboxState
-from bot.services.contact import ContactVerdict, after_quiet_hours, queue_for, reach
 from bot.services.context import Business
-from bot.services.outbox import enqueue
+from bot.services.outbox.contact import ContactVerdict, after_quiet_hours, queue_for, reach
+from bot.services.outbox.rows import enqueue
 from tests.conftest import BACKENDS, make_settings
 
 UTC_NOON = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db.models import LedgerEntry, Offer, OfferKind, Purchase
-from bot.services import expiry, offers
+from bot.services.money import expiry, offers
 from bot.testing.telegram_double import ChatUser, buttons, find_button
 from tests.conftest import BACKENDS
 from tests.support.flows import hire, join

@@ -39,8 +39,8 @@ from bot.db.models import (
     Purchase,
 )
 from bot.services.context import Business
-from bot.services.signup import register
-from bot.services.staff import sync_outlets
+from bot.services.members.signup import register
+from bot.services.people.staff import sync_outlets
 from bot.testing.telegram_double import BotAPIServer, FakeTelegram, next_message_id, next_update_id
 from tests.support.crash import BotProcess
 

@@ -22,7 +22,7 @@ from bot.cli import app as cli
 from bot.config import Settings
 from bot.db.migrate import upgrade
 from bot.db.models import Customer
-from bot.services.customer_export import SCORE_COLUMNS
+from bot.services.members.customer_export import SCORE_COLUMNS
 from bot.testing.telegram_double import Call, find_button
 from tests.conftest import BACKENDS, make_settings
 from tests.support.flows import hire, join
@@ -222,7 +222,7 @@ def test_cli_export_writes_a_private_file(tmp_path: Path) -> None:
 
 def test_export_columns_follow_the_profile_config() -> None:
     """The profile columns follow the config (a café declares none)."""
-    from bot.services.customer_export import CUSTOMER_COLUMNS, header
+    from bot.services.members.customer_export import CUSTOMER_COLUMNS, header
 
     cafe = make_settings("sqlite+aiosqlite:///unused.db")
     assert header(cafe) == [*CUSTOMER_COLUMNS, *SCORE_COLUMNS]

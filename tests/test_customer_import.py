@@ -22,7 +22,7 @@ from bot.cli import app as cli
 from bot.config import Settings
 from bot.db.migrate import upgrade
 from bot.db.models import AuditEntry, Customer, LedgerEntry, LedgerKind
-from bot.services.customer_import import check, run_import
+from bot.services.members.customer_import import check, run_import
 from bot.testing.telegram_double import find_button
 from tests.conftest import BACKENDS, make_settings
 from tests.support.flows import join

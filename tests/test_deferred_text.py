@@ -1,4 +1,4 @@
-"""Messages queued as templates and rendered at delivery (``bot.services.deferred_text``)."""
+"""Messages queued as templates and rendered at delivery (``bot.services.outbox.deferred_text``)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 
 from bot.db.models import OutboxMessage, RedemptionState
-from bot.services import delivery_queue
-from bot.services.deferred_text import Deferred, render, text_of
-from bot.services.outbox import outbox_row
-from bot.services.privacy import erase_statements
+from bot.services.members.privacy import erase_statements
+from bot.services.outbox import delivery_queue
+from bot.services.outbox.deferred_text import Deferred, render, text_of
+from bot.services.outbox.rows import outbox_row
 from bot.texts import Texts
 from tests.support.flows import join
 from tests.support.harness import App

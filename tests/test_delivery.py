@@ -24,8 +24,8 @@ from bot.db.models import Customer, OutboxMessage, OutboxState
 from bot.delivery.pacing import GUARD, RUN_START_SLACK, Pacer
 from bot.delivery.sender import OutboxSender, backoff
 from bot.metrics import REGISTRY
-from bot.services import delivery_queue
-from bot.services.contact import ContactVerdict, reach
+from bot.services.outbox import delivery_queue
+from bot.services.outbox.contact import ContactVerdict, reach
 from bot.testing.telegram_double import RecordingSession
 from tests.conftest import BACKENDS, make_settings
 from tests.support.flows import join

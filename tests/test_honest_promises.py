@@ -15,12 +15,12 @@ import pytest
 
 from bot.config import SUPPORTED_LOCALES, TIER_PRESETS
 from bot.jobs import DAILY_JOBS
-from bot.services.roles import Role
+from bot.services.people.roles import Role
 from bot.texts import TEMPLATES_DIR
 from handlers.menu import COMMANDS_BY_ROLE
 
 # Patterns over word stems, so no inflected form slips through ("персональных предложений").
-# Birthday and holiday greetings with gifts are built (bot/services/jobs_greetings.py):
+# Birthday and holiday greetings with gifts are built (bot/services/jobs/greetings.py):
 # their words moved to PROMISES below.
 NOT_YET = (r"personal offer", r"персональн\w* предлож")
 

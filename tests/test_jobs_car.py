@@ -15,8 +15,8 @@ from decimal import Decimal
 import pytest
 
 from bot.db.models import OfferKind
-from bot.services import jobs_car
-from bot.services.mileage import Odometer
+from bot.services.jobs import car as jobs_car
+from bot.services.people.mileage import Odometer
 from tests.conftest import BACKENDS, make_settings
 from tests.support.harness import App
 from tests.support.job_rows import (

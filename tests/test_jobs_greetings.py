@@ -16,9 +16,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bot.db.models import LedgerKind, OfferKind, OutboxState
-from bot.services import jobs_greetings
-from bot.services.campaigns import source_of
-from bot.services.job_selection import birthday_dates
+from bot.services.campaigns.enrolment import source_of
+from bot.services.jobs import greetings as jobs_greetings
+from bot.services.jobs.selection import birthday_dates
 from tests.conftest import BACKENDS, make_settings
 from tests.support.harness import App
 from tests.support.job_rows import CHAT_BASE, ledger_of, member, members, offers_of, outbox
@@ -171,7 +171,7 @@ async def test_opt_out_unreachable_no_chat_and_cap_get_nothing(app: App) -> None
     fine = await member(app.biz.db, 5, now, birthday=birthday)
     # the capped customer had a marketing message this week (a holiday greeting, say)
     await member(app.biz.db, 6, now, birthday=date(1990, 6, 1))
-    from bot.services.outbox import enqueue
+    from bot.services.outbox.rows import enqueue
 
     async with app.biz.db.write() as session:
         enqueue(session, now=now - timedelta(days=2), chat_id=CHAT_BASE + 4, text="hi",

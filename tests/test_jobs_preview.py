@@ -16,7 +16,7 @@ from bot.db.migrate import upgrade
 from bot.db.models import Outlet
 from bot.jobs import DAILY_JOBS
 from bot.scheduler import build_scheduler
-from bot.services.jobs_preview import preview
+from bot.services.jobs.preview import preview
 from tests.conftest import make_settings
 from tests.support.harness import App
 from tests.support.job_rows import member, service

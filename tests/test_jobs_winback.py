@@ -13,8 +13,8 @@ from datetime import timedelta
 import pytest
 
 from bot.db.models import OfferKind
-from bot.services import jobs_winback
-from bot.services.jobs_common import window_start
+from bot.services.jobs import winback as jobs_winback
+from bot.services.jobs.common import window_start
 from tests.conftest import BACKENDS, make_settings
 from tests.support.harness import App
 from tests.support.job_rows import CHAT_BASE, member, members, offers_of, outbox, score

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot.config import Settings
 from bot.db.models import LedgerEntry, OutboxMessage
-from bot.services import expiry
+from bot.services.money import expiry
 from bot.testing.telegram_double import find_button
 from tests.conftest import BACKENDS, make_settings
 from tests.support.flows import hire, join

@@ -3,7 +3,7 @@ newest first, /offers, /language, /settings (marketing opt-in) and /help."""
 
 from __future__ import annotations
 
-from bot.services.profile import HISTORY_PAGE_SIZE, qr_png
+from bot.services.members.profile import HISTORY_PAGE_SIZE, qr_png
 from bot.testing.telegram_double import buttons, find_button
 from tests.support.flows import hire, join
 from tests.support.harness import App

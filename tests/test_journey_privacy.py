@@ -13,7 +13,7 @@ from sqlalchemy import JSON, BigInteger, String, Text, create_engine, func, sele
 
 from bot.config import Settings
 from bot.db.models import Base, Customer, LedgerEntry, Purchase
-from bot.services import privacy
+from bot.services.members import privacy
 from bot.testing.telegram_double import buttons, find_button
 from tests.conftest import BACKENDS, make_settings
 from tests.support.flows import hire

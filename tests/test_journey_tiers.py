@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.config import ConfigError, Settings
 from bot.db.models import CustomerScore, Purchase
-from bot.services import tiers
+from bot.services.money import tiers
 from tests.conftest import make_settings
 from tests.support.flows import hire, join
 from tests.support.harness import App

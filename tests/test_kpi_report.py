@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 import scoring
 from bot.db.models import Customer, Purchase
-from bot.services.kpis import period_report
+from bot.services.insight.kpis import period_report
 from tests.conftest import BACKENDS, make_settings
 from tests.support.harness import App
 from tests.support.seed_data import add_customer

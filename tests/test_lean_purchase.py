@@ -29,7 +29,7 @@ from bot.db.models import (
     Purchase,
     Survey,
 )
-from bot.services import offers
+from bot.services.money import offers
 from bot.testing.telegram_double import find_button
 from tests.conftest import BACKENDS
 from tests.support.flows import hire, join

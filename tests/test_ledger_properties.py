@@ -19,17 +19,17 @@ from hypothesis import strategies as st
 from bot.app import build_business
 from bot.clock import FrozenClock
 from bot.db.engine import create_database
-from bot.services import expiry
 from bot.services.context import Business
+from bot.services.counter.purchases import adjust, record_purchase, refund
+from bot.services.counter.redemptions import decide_redemption, request_redemption
 from bot.services.errors import ServiceError
-from bot.services.ledger import earned_points
-from bot.services.purchases import adjust, record_purchase, refund
-from bot.services.redemptions import decide_redemption, request_redemption
+from bot.services.members.signup import register
+from bot.services.money import expiry
+from bot.services.money.ledger import earned_points
+from bot.services.money.tiers import earn_percent
+from bot.services.people.roles import Actor, Role
+from bot.services.people.staff import sync_outlets
 from bot.services.requests import AdjustRequest, PurchaseRequest, RedeemRequest, RefundRequest
-from bot.services.roles import Actor, Role
-from bot.services.signup import register
-from bot.services.staff import sync_outlets
-from bot.services.tiers import earn_percent
 from tests.conftest import make_settings
 from tests.support.harness import find_customer, ledger_consistent, table_counts
 

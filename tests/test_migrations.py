@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.db import migrate
 from bot.db.models import Base, UTCDateTime
-from bot.services.delivery_queue import BLOCKED_ERROR
+from bot.services.outbox.delivery_queue import BLOCKED_ERROR
 from tests.conftest import scratch_postgres
 
 

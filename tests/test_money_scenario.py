@@ -44,7 +44,7 @@ from sqlalchemy import select
 
 from bot.config import Settings
 from bot.db.models import LedgerEntry, Purchase
-from bot.services import expiry, tiers
+from bot.services.money import expiry, tiers
 from bot.testing.telegram_double import ChatUser, buttons, find_button
 from tests.conftest import BACKENDS, make_settings
 from tests.support.flows import hire, join

@@ -10,7 +10,7 @@ import pytest
 from aiogram.filters import Command
 from aiogram.types import BotCommandScopeChat, BotCommandScopeDefault, Update
 
-from bot.services.roles import Role
+from bot.services.people.roles import Role
 from bot.testing.telegram_double import buttons
 from handlers.menu import COMMANDS_BY_ROLE
 from tests.support.flows import hire, join

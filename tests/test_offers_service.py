@@ -11,8 +11,8 @@ import pytest
 from bot.clock import FrozenClock
 from bot.db.engine import Database
 from bot.db.models import Offer, OfferKind
-from bot.services import offers
 from bot.services.errors import ServiceError
+from bot.services.money import offers
 from tests.conftest import BACKENDS
 from tests.support.harness import table_counts
 from tests.support.seed_data import add_customer

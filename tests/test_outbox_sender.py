@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.db.models import OutboxMessage, OutboxState
-from bot.services.outbox import enqueue
+from bot.services.outbox.rows import enqueue
 from tests.support.harness import App
 
 

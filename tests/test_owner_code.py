@@ -17,7 +17,7 @@ from bot.cli import app as cli
 from bot.config import Settings
 from bot.db.migrate import upgrade
 from bot.db.models import Owner
-from bot.services import owners
+from bot.services.people import owners
 from tests.conftest import BACKENDS, make_settings
 from tests.support.flows import join
 from tests.support.harness import App

@@ -19,7 +19,8 @@ from bot.db.models import ProcessedUpdate
 from bot.jobs import DAILY_JOBS
 from bot.logs import UpdateIdFilter
 from bot.scheduler import build_scheduler
-from bot.services import expiry, retention
+from bot.services.members import retention
+from bot.services.money import expiry
 from tests.conftest import BACKENDS, make_settings
 from tests.support.flows import hire, join
 from tests.support.harness import App

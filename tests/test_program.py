@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.services.program import program_rules
+from bot.services.members.program import program_rules
 from tests.conftest import make_settings
 from tests.support.flows import join
 from tests.support.harness import App
@@ -85,7 +85,7 @@ async def test_a_member_in_their_language(app: App, db_url: str, locale: str) ->
 
 
 def test_the_intro_and_program_share_one_source(db_url: str) -> None:
-    """The sign-up intro and /program take the same values (bot.services.program)."""
+    """The sign-up intro and /program take the same values (bot.services.members.program)."""
     settings = make_settings(db_url, **RULES)
     rules = program_rules(settings, "en")
     assert rules.redeem_share_pct == 30 and rules.earn_percent == 5

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.db.models import LedgerEntry, LedgerKind, Redemption, RedemptionState
-from bot.services.redemptions import decide_redemption, request_redemption
+from bot.services.counter.redemptions import decide_redemption, request_redemption
+from bot.services.people.roles import Actor, Role
 from bot.services.requests import RedeemRequest
-from bot.services.roles import Actor, Role
 from tests.conftest import BACKENDS
 from tests.support.flows import join
 from tests.support.harness import App

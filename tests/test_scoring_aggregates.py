@@ -13,15 +13,15 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from bot.db.models import CustomerScore, Purchase, ScoringRun
-from bot.services.local_days import LocalDays
-from bot.services.scoring_aggregates import (
+from bot.services.insight.scoring_aggregates import (
     DAY_S,
     aggregate,
     fetch_int64,
     parse_binary_copy,
     purchases_statement,
 )
-from bot.services.scoring_job import ScoringBusyError, reclassify, run_nightly
+from bot.services.insight.scoring_job import ScoringBusyError, reclassify, run_nightly
+from bot.services.local_days import LocalDays
 from tests.conftest import BACKENDS, make_settings
 from tests.support.harness import App
 from tests.support.seed_data import add_customer

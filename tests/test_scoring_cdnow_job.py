@@ -22,9 +22,9 @@ from sqlalchemy import insert
 
 from bot.db.engine import Database
 from bot.db.models import Customer, Outlet, Purchase
+from bot.services.insight.scoring_aggregates import aggregate
+from bot.services.insight.scoring_job import score_settings
 from bot.services.local_days import LocalDays
-from bot.services.scoring_aggregates import aggregate
-from bot.services.scoring_job import score_settings
 from scoring import score
 from tests.conftest import BACKENDS, make_settings
 

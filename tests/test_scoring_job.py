@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db.models import CustomerScore, ScoringRun
-from bot.services.scoring_job import reclassify
+from bot.services.insight.scoring_job import reclassify
 from scoring.calendar import add_months
 from tests.conftest import BACKENDS, make_settings
 from tests.support.harness import App

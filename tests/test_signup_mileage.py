@@ -1,4 +1,4 @@
-"""The sign-up's mileage answer is the first reading (bot.services.mileage): the estimate
+"""The sign-up's mileage answer is the first reading (bot.services.people.mileage): the estimate
 starts from it, and a later reading below it is refused at the counter."""
 
 from __future__ import annotations

@@ -21,8 +21,9 @@ from sqlalchemy import func, select, update
 
 from bot import charts
 from bot.db.models import Customer, Purchase
-from bot.services import expiry, stats
-from bot.services.kpis import Period
+from bot.services.insight import stats
+from bot.services.insight.kpis import Period
+from bot.services.money import expiry
 from bot.testing.telegram_double import Call, buttons, find_button
 from tests.conftest import BACKENDS, make_settings
 from tests.support.flows import hire, join

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.db.models import OutboxMessage, Survey
-from bot.services import privacy
-from bot.services.contact import mark_unreachable
+from bot.services.members import privacy
+from bot.services.outbox.contact import mark_unreachable
 from bot.testing.telegram_double import ChatUser, buttons, find_button
 from tests.conftest import BACKENDS
 from tests.support.flows import hire, join

@@ -10,7 +10,7 @@ import pytest
 from jinja2 import meta
 
 from bot.config import SUPPORTED_LOCALES
-from bot.services.purchases import AdjustResult
+from bot.services.counter.purchases import AdjustResult
 from bot.testing.telegram_double import plain_text as telegram_plain_text
 from bot.texts import TEMPLATES_DIR, OverrideProblem, Texts
 

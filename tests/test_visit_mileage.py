@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db.models import MileageReport
-from bot.services.mileage import odometer
+from bot.services.people.mileage import odometer
 from tests.conftest import BACKENDS
 from tests.support.flows import hire, join
 from tests.support.harness import App

@@ -20,7 +20,7 @@ from bot.db.engine import Database
 from bot.db.models import OutboxMessage, OutboxState
 from bot.lease import FileLease, PostgresLease, hold_then_run, lease_for
 from bot.services.context import Business
-from bot.services.outbox import enqueue
+from bot.services.outbox.rows import enqueue
 from bot.testing.telegram_double import BotAPIServer, FakeTelegram
 from tests.conftest import BACKENDS
 from tests.support.crash import BotProcess

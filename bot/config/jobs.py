@@ -18,7 +18,7 @@ _HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
 
 
 class OfferSpec(Section):
-    """An offer a job grants with its message (bot.services.offers): bonus points, percent
+    """An offer a job grants with its message (bot.services.money.offers): bonus points, percent
     off (the reminder's service tag, when the job has one) or a fixed amount off."""
 
     kind: Literal["points", "percent", "fixed"] = "percent"
@@ -124,7 +124,7 @@ class TradeInSettings(Section):
 
 
 class WinBackSettings(Section):
-    """Win-back (bot.services.jobs_winback): one offer per window to a drifting customer."""
+    """Win-back (bot.services.jobs.winback): one offer per window to a drifting customer."""
 
     enabled: bool = True
     run_at: str = Field(default="11:30", pattern=_HHMM)

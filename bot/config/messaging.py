@@ -20,7 +20,7 @@ class TextsSettings(Section):
 
 
 class CampaignSettings(Section):
-    """Measuring what broadcasts and scheduled jobs bring (bot.services.campaigns)."""
+    """Measuring what broadcasts and scheduled jobs bring (bot.services.campaigns.enrolment)."""
 
     holdout_percent: int = Field(default=10, ge=0, le=50)  # kept out of each send, compared
     report_days: int = Field(default=14, ge=1, le=365)  # purchases counted after a send
@@ -115,7 +115,7 @@ _CLOCK = r"([01]\d|2[0-3]):[0-5]\d"
 
 
 class ContactSettings(Section):
-    """Contact discipline for marketing (bot/services/contact.py)."""
+    """Contact discipline for marketing (bot/services/outbox/contact.py)."""
 
     # Local time of the business; start-end, may wrap midnight; "" for none.
     quiet_hours: str = Field(default="21:00-09:00", pattern=rf"^({_CLOCK}-{_CLOCK})?$")

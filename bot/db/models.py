@@ -290,7 +290,7 @@ class MileageReport(Base):
 
     The sign-up's ``profile.mileage`` counts as a report at sign-up time. Readings never go
     down (a lower one is refused); the estimated monthly run is learned from them
-    (bot.services.mileage).
+    (bot.services.people.mileage).
     """
 
     __tablename__ = "mileage_reports"
@@ -530,7 +530,7 @@ class OutboxMessage(Base):
     deadline: Mapped[datetime | None]  # undelivered after it: expired
     claimed_until: Mapped[datetime | None]  # a sender's lease on the row
     source: Mapped[str | None] = mapped_column(String(40))  # 'job:birthday', 'campaign:17'
-    # Rendered at delivery (0016): text is None until then; see bot.services.deferred_text
+    # Rendered at delivery (0016): text is None until then; see bot.services.outbox.deferred_text
     template: Mapped[str | None] = mapped_column(String(80))
     locale: Mapped[str | None] = mapped_column(String(16))
     context: Mapped[dict[str, Any] | None] = mapped_column(JSON)

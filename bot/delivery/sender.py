@@ -11,7 +11,7 @@
   until the message's deadline; then it is ``expired``. A 400 is ``failed`` (the message
   itself is wrong); a 403 is ``failed`` and marks the customer unreachable.
 - **Crash-safe, several senders**: messages are claimed under a lease
-  (bot/services/delivery_queue.py); a message is marked sent after Telegram accepted it,
+  (bot/services/outbox/delivery_queue.py); a message is marked sent after Telegram accepted it,
   so a crash can duplicate only the messages in flight, at most ``outbox.concurrency``.
   A sender starting on SQLite (one sender, the worker lease) drops stale leases at once;
   on PostgreSQL they run out. The pacing is per sender process: with several senders,
@@ -38,10 +38,10 @@ from aiogram.types import InlineKeyboardMarkup
 from bot.delivery.pacing import Pacer
 from bot.logs import redact
 from bot.metrics import FLOOD_WAITS, OUTBOX_DEPTH, SENDS
-from bot.services import delivery_queue as queue
 from bot.services.context import Business
-from bot.services.deferred_text import text_of
-from bot.services.delivery_queue import Claimed
+from bot.services.outbox import delivery_queue as queue
+from bot.services.outbox.deferred_text import text_of
+from bot.services.outbox.delivery_queue import Claimed
 from bot.waiting import wait_event
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ primary key, rolls back, and gets the stored result, as with ``run_once``.
 The stored result holds ids and numbers, never personal data (SPEC.md, Rules that need one
 answer): a result model marks its names and phones with ``personal()``, those fields are
 left out of the stored copy, and a re-delivered update answers without them. The records
-are pruned after ``privacy.processed_retention_days`` (``bot.services.retention``).
+are pruned after ``privacy.processed_retention_days`` (``bot.services.members.retention``).
 """
 
 from __future__ import annotations

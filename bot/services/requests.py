@@ -16,7 +16,7 @@ class PurchaseRequest:
     amount: Decimal
     service_tag: str | None
     receipt_no: str | None
-    offer_code: str | None = None  # ``offer:<code>`` typed with it (bot.services.offers)
+    offer_code: str | None = None  # ``offer:<code>`` typed with it (bot.services.money.offers)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from bot.db.engine import Database
 from bot.db.models import Base, Customer, LedgerEntry
 from bot.delivery.sender import OutboxSender
 from bot.services.context import Business
-from bot.services.staff import sync_outlets
+from bot.services.people.staff import sync_outlets
 from bot.testing.telegram_double import ChatUser, FakeTelegram, RecordingSession
 
 OWNER_ID = 1000

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 from bot.db.engine import Database
 from bot.db.models import Customer, OutboxMessage
 from bot.services.context import Business
-from bot.services.outbox import enqueue
+from bot.services.outbox.rows import enqueue
 
 FIRST_CHAT = 7_000_000
 

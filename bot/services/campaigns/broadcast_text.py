@@ -1,0 +1,165 @@
+"""A broadcast's message for one customer: a shipped template or the owner's own text.
+
+The owner's text is plain text with Jinja2 placeholders (``Hello, {{ name }}! Your
+{{ make }} {{ model }} ...``). It is compiled in Jinja2's SandboxedEnvironment with
+StrictUndefined: the text around the placeholders is escaped for Telegram HTML (the owner
+writes plain text), every value is escaped by autoescape, and a placeholder the customer
+has no value for (a profile field they skipped) is an error, not an empty gap. The wizard
+renders the message for EVERY customer of the audience at the preview
+(:func:`check_all`), so such errors stop the broadcast there, never half-way through.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
+from pydantic import BaseModel, Field
+
+from bot.services.context import Business
+from bot.services.money.tiers import tier_of
+
+MAX_TEXT = 3000  # the owner's text; the rendered message must fit Telegram's 4096
+MAX_RENDERED = 3500  # leaves room for the offer line under the body
+TEMPLATE_PREFIX = "tpl_"  # blocks of templates/<locale>/broadcast.html offered as templates
+SHOWN_FAILURES = 5
+
+_ENV = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+_JINJA = re.compile(r"({{.*?}}|{%.*?%}|{#.*?#})", re.DOTALL)
+
+
+class MessageSpec(BaseModel):
+    """What the owner chose: a shipped template (``tpl_<name>`` block) or their own text."""
+
+    kind: Literal["template", "text"]
+    body: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class MessageError(ValueError):
+    """The owner's text does not compile (broken Jinja)."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    customer_id: int
+    card_code: str
+    name: str | None
+    error: str
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    checked: int
+    failed: int
+    examples: list[Failure]
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+
+def _as_template_source(text: str) -> str:
+    """Plain text around the placeholders escaped for HTML; the placeholders kept."""
+    parts = _JINJA.split(text)
+    return "".join(p if i % 2 else html.escape(p, quote=False) for i, p in enumerate(parts))
+
+
+def compile_text(text: str) -> Any:
+    """The owner's text as a sandboxed template; MessageError when Jinja cannot parse it."""
+    try:
+        return _ENV.from_string(_as_template_source(text))
+    except TemplateSyntaxError as err:
+        raise MessageError(f"line {err.lineno}: {err.message}") from None
+
+
+def placeholders(biz: Business, customer: Any, tier_name: str | None = None) -> dict[str, Any]:
+    """(``customer``: a Customer or a customers row, ``audience.customers``.) The values a
+    message may use: name, tier, balance, card, and each profile answer the
+    customer gave (a skipped field is absent, so using it is an error)."""
+    values: dict[str, Any] = {
+        "name": customer.name or "",
+        "tier": tier_name
+        if tier_name is not None
+        else tier_of(biz.settings, customer.tier).name(biz.texts.locale_for(customer.language)),
+        "balance": customer.balance,
+        "card": customer.card_code,
+    }
+    for field in biz.settings.profile.fields:
+        answer = (customer.profile or {}).get(field.code)
+        if answer is not None and answer != "":
+            values[field.code] = answer
+    return values
+
+
+def placeholder_names(biz: Business) -> list[str]:
+    return ["name", "tier", "balance", "card", *(f.code for f in biz.settings.profile.fields)]
+
+
+class Renderer:
+    """Renders one spec for many customers (the text compiled once)."""
+
+    def __init__(self, biz: Business, spec: MessageSpec) -> None:
+        self.biz = biz
+        self.spec = spec
+        self._compiled = compile_text(spec.body) if spec.kind == "text" else None
+        self._tiers: dict[tuple[str | None, str], str] = {}  # (tier, language) -> its name
+        if spec.kind == "template" and not spec.body.startswith(TEMPLATE_PREFIX):
+            raise MessageError(f"not a broadcast template: {spec.body!r}")
+
+    def render(self, customer: Any) -> Markup:
+        """The body for ``customer`` (escaped HTML); TemplateError/MessageError on failure."""
+        tier_key = (customer.tier, customer.language)
+        tier_name = self._tiers.get(tier_key)
+        if tier_name is None:
+            locale = self.biz.texts.locale_for(customer.language)
+            tier_name = self._tiers[tier_key] = tier_of(self.biz.settings, customer.tier).name(
+                locale
+            )
+        context = placeholders(self.biz, customer, tier_name)
+        if self._compiled is None:
+            body = self.biz.texts.render(
+                customer.language, f"broadcast.{self.spec.body}", **context
+            )
+        else:
+            body = self._compiled.render(**context).strip()
+        if not body:
+            raise MessageError("the message is empty")
+        if len(body) > MAX_RENDERED:
+            raise MessageError(f"the message is {len(body)} characters, over {MAX_RENDERED}")
+        return Markup(body)
+
+
+def describe(err: Exception) -> str:
+    """A failure as the owner reads it (Jinja's own words: "'make' is undefined")."""
+    return str(err)[:200] or type(err).__name__
+
+
+def check_all(biz: Business, spec: MessageSpec, customers: list[Any]) -> CheckResult:
+    """Render for every customer; count the failures and keep a few examples.
+    MessageError from compiling is raised: nothing can be rendered then."""
+    renderer = Renderer(biz, spec)
+    failed = 0
+    examples: list[Failure] = []
+    for customer in customers:
+        try:
+            renderer.render(customer)
+        except (TemplateError, MessageError, KeyError, TypeError, ValueError) as err:
+            failed += 1
+            if len(examples) < SHOWN_FAILURES:
+                examples.append(
+                    Failure(customer.id, customer.card_code, customer.name, describe(err))
+                )
+    return CheckResult(checked=len(customers), failed=failed, examples=examples)
+
+
+def template_names(biz: Business, locale: str) -> list[str]:
+    """The shipped broadcast templates (``tpl_*`` blocks), in a stable order."""
+    return sorted(
+        name for name in biz.texts.block_names(locale, "broadcast")
+        if name.startswith(TEMPLATE_PREFIX)
+    )  # fmt: skip

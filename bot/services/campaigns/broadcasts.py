@@ -1,0 +1,359 @@
+"""An owner's broadcast: check it over the whole audience, then queue it at once.
+
+The wizard (``handlers/broadcast.py``) builds a :class:`Draft`; :func:`prepare` renders
+it for every customer of the audience (placeholder failures are found here, before
+anything is sent) and says who the contact rules exclude; :func:`launch` makes the
+campaign and, in one transaction, enrols the reachable audience (a random holdout gets
+nothing), grants the optional offer and queues each message through the contact rules
+(opt-in, frequency cap, quiet hours) with the campaign as the rows' ``source``. The outbox
+sender delivers; :func:`progress` reads the campaign's rows; :func:`cancel` stops what is
+still pending.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from markupsafe import Markup
+from pydantic import BaseModel, Field
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import (
+    NEVER_SENT,
+    Campaign,
+    CampaignKind,
+    CampaignState,
+    Offer,
+    OfferKind,
+    OutboxMessage,
+    OutboxState,
+)
+from bot.services.campaigns import audience
+from bot.services.campaigns import enrolment as campaigns
+from bot.services.campaigns.broadcast_text import CheckResult, MessageSpec, Renderer, check_all
+from bot.services.context import Business
+from bot.services.errors import ServiceError
+from bot.services.idempotency import Outcome, run_once
+from bot.services.money import offers
+from bot.services.outbox import contact, delivery_queue
+from bot.services.people.audit import audit_act
+from bot.services.people.roles import Actor
+
+OCCURRENCE = "send"  # a broadcast is sent once: one occurrence per campaign
+KIND = "broadcast"  # the outbox kind (``[outbox.kinds.broadcast]``)
+MESSAGE_TEMPLATE = "broadcast.message"  # body and offer line, as a customer gets them
+MAX_POINTS = 100_000
+MAX_TITLE = 64
+DEFAULT_TITLE = "broadcast.default_title"  # an untitled broadcast's name: its local time
+PREVIEW_CODE = "PREVIEW"  # the offer code shown in the owner's preview
+
+
+class OfferSpec(BaseModel):
+    """The optional offer: bonus points, or a percent off, valid ``days`` from the send."""
+
+    kind: Literal["points", "percent"]
+    value: int = Field(ge=1, le=MAX_POINTS)
+    days: int = Field(ge=1, le=365)
+
+    def offer_kind(self) -> OfferKind:
+        return OfferKind.POINTS if self.kind == "points" else OfferKind.PERCENT
+
+
+class Draft(BaseModel):
+    """A broadcast as the owner confirmed it (the wizard's FSM data, JSON)."""
+
+    filters: dict[str, object] = Field(default_factory=dict)
+    message: MessageSpec
+    offer: OfferSpec | None = None
+    title: str | None = Field(default=None, max_length=MAX_TITLE)
+
+
+@dataclass(frozen=True)
+class Preparation:
+    audience: int  # customers matching the filters
+    reachable: int  # of them, those the contact rules allow now
+    excluded: dict[str, int]  # contact verdict -> customers it excludes
+    holdout_percent: int
+    expected_holdout: int
+    check: CheckResult
+    sample: Any  # a real customer of the audience (a customers row), for the preview
+    seconds: float  # the send's duration at Telegram's rate
+    starts_at: datetime  # after the quiet hours, if they are on now
+
+    @property
+    def expected_recipients(self) -> int:
+        return self.reachable - self.expected_holdout
+
+
+def _validated(biz: Business, draft: Draft) -> Draft:
+    try:
+        filters = audience.validate(biz.settings, draft.filters)
+    except audience.AudienceError as err:
+        raise ServiceError("broadcast_bad_filter", reason=str(err)) from None
+    offer = draft.offer
+    if offer is not None and offer.kind == "percent" and offer.value > offers.MAX_PERCENT:
+        raise ServiceError("broadcast_bad_offer", most=offers.MAX_PERCENT)
+    return draft.model_copy(update={"filters": filters})
+
+
+async def _reachable(
+    session: AsyncSession, biz: Business, draft: Draft, now: datetime
+) -> tuple[list[Any], list[Any], Counter[str]]:
+    everyone = await audience.customers(session, biz, draft.filters)
+    verdicts = await contact.reach_many(session, biz, everyone, now, kind=KIND)
+    ok = [c for c in everyone if verdicts[c.id] is contact.ContactVerdict.OK]
+    excluded = Counter(str(v) for v in verdicts.values() if v is not contact.ContactVerdict.OK)
+    return everyone, ok, excluded
+
+
+async def prepare(biz: Business, draft: Draft) -> Preparation:
+    """Everything the confirmation shows, and the message rendered for the WHOLE audience
+    (raises MessageError when the owner's text does not compile)."""
+    draft = _validated(biz, draft)
+    now = biz.clock.now()
+    async with biz.db.read() as session:
+        everyone, ok, excluded = await _reachable(session, biz, draft, now)
+    check = check_all(biz, draft.message, everyone)
+    percent = biz.settings.campaigns.holdout_percent
+    holdout = round(len(ok) * percent / 100)
+    rule = biz.settings.outbox.kinds[KIND]
+    starts = contact.after_quiet_hours(biz, now) if rule.waits_for_morning else now
+    return Preparation(
+        audience=len(everyone),
+        reachable=len(ok),
+        excluded=dict(excluded),
+        holdout_percent=percent,
+        expected_holdout=holdout,
+        check=check,
+        sample=(ok or everyone or [None])[0],
+        seconds=(len(ok) - holdout) / biz.settings.outbox.rate_per_second,
+        starts_at=starts,
+    )
+
+
+def preview_text(biz: Business, draft: Draft, customer: Any, locale: str) -> str:
+    """The message exactly as ``customer`` would get it (a sample offer code)."""
+    body = Renderer(biz, draft.message).render(customer)
+    code = PREVIEW_CODE if draft.offer is not None else None
+    return MessageWrapper(biz, draft, biz.clock.now()).text(locale, body, code)
+
+
+def _offer_view(draft: Draft, code: str, now: datetime) -> dict[str, object] | None:
+    if draft.offer is None:
+        return None
+    return {
+        "kind": draft.offer.kind,
+        "value": draft.offer.value,
+        "code": code,
+        "until": now + timedelta(days=draft.offer.days),
+    }
+
+
+class MessageWrapper:
+    """``broadcast.message`` around each customer's body: rendered once per language with
+    markers where the body and the offer code go, then filled in per customer (the body
+    is escaped HTML already, an offer code is letters and digits), so 10,000 messages do
+    not cost 10,000 template renders."""
+
+    _BODY = "\u27e6body\u27e7"
+    _CODE = "\u27e6code\u27e7"
+
+    def __init__(self, biz: Business, draft: Draft, now: datetime) -> None:
+        self.biz, self.draft, self.now = biz, draft, now
+        self._wrappers: dict[str, str] = {}
+
+    def text(self, language: str, body: str, code: str | None) -> str:
+        locale = self.biz.texts.locale_for(language)
+        wrapper = self._wrappers.get(locale)
+        if wrapper is None:
+            offer = _offer_view(self.draft, self._CODE, self.now)
+            wrapper = self.biz.texts.render(
+                locale, MESSAGE_TEMPLATE, body=Markup(self._BODY), offer=offer
+            )
+            self._wrappers[locale] = wrapper
+        filled = wrapper.replace(self._BODY, str(body), 1)
+        if self.draft.offer is None:
+            return filled
+        if not code:
+            raise ValueError("an offer's message needs the offer's code")
+        return filled.replace(self._CODE, code, 1)
+
+
+class Launched(BaseModel):
+    campaign_id: int
+    queued: int
+    held_out: int
+    excluded: int
+
+
+async def launch(biz: Business, actor: Actor, key: str, draft: Draft) -> Outcome[Launched]:
+    """Make the campaign and queue every message, exactly once per ``key`` (the confirm
+    button's callback). A message that fails to render refuses the whole send
+    (``broadcast_render_failed``): nothing is written, nothing half-sent."""
+    draft = _validated(biz, draft)
+    now = biz.clock.now()
+
+    async def work(session: AsyncSession) -> Launched:
+        everyone, ok, _ = await _reachable(session, biz, draft, now)
+        if not ok:
+            raise ServiceError("broadcast_nobody")
+        renderer = Renderer(biz, draft.message)
+        campaign = Campaign(
+            kind=CampaignKind.BROADCAST,
+            name=(draft.title or biz.texts.plain(actor.locale, DEFAULT_TITLE, at=now))[:MAX_TITLE],
+            holdout_percent=biz.settings.campaigns.holdout_percent,
+            state=CampaignState.ACTIVE,
+            created_by_tg_id=actor.tg_id,
+            created_at=now,
+            audience=draft.filters,
+            message=draft.message.model_dump_json(),
+            offer=draft.offer.model_dump() if draft.offer else None,
+        )
+        session.add(campaign)
+        await session.flush()
+        held = campaigns.holdout(campaign, [c.id for c in ok])
+        recipients = [c for c in ok if not held[c.id]]
+        source = campaigns.source_of(campaign.id)
+        made: dict[int, tuple[int, str]] = {}
+        if draft.offer is not None:
+            made = await offers.grant_many(
+                session,
+                customer_ids=[c.id for c in recipients],
+                kind=draft.offer.offer_kind(),
+                value=Decimal(draft.offer.value),
+                valid_from=now,
+                valid_until=now + timedelta(days=draft.offer.days),
+                source=source,
+                now=now,
+            )
+        messages = MessageWrapper(biz, draft, now)
+        texts = []
+        for customer in recipients:
+            try:
+                body = renderer.render(customer)
+            except Exception as err:
+                raise ServiceError("broadcast_render_failed", card=customer.card_code) from err
+            code = made[customer.id][1] if customer.id in made else None
+            texts.append((customer, messages.text(customer.language, body, code)))
+        rows = contact.reached_rows(biz, texts, kind=KIND, source=source, now=now)
+        outbox_ids: dict[int, int] = {}
+        if rows:
+            table = OutboxMessage.__table__
+            queued = await session.execute(
+                insert(table).returning(table.c.customer_id, table.c.id), rows
+            )
+            outbox_ids = dict(queued.all())
+        await campaigns.enrol_new(
+            session, campaign, held, OCCURRENCE, now=now, outbox_ids=outbox_ids,
+            offer_ids={cid: offer_id for cid, (offer_id, _) in made.items()},
+        )  # fmt: skip
+        audit_act(session, actor, "broadcast", key, now, campaign_id=campaign.id,
+                  queued=len(rows), audience=len(everyone))  # fmt: skip
+        return Launched(
+            campaign_id=campaign.id,
+            queued=len(rows),
+            held_out=len(ok) - len(recipients),
+            excluded=len(everyone) - len(ok),
+        )
+
+    return await run_once(biz.db, biz.clock, key, Launched, work, event="broadcast")
+
+
+@dataclass
+class Progress:
+    campaign_id: int
+    state: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def pending(self) -> int:
+        return self.counts.get(OutboxState.PENDING, 0)
+
+    @property
+    def sent(self) -> int:
+        return self.counts.get(OutboxState.SENT, 0)
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get(OutboxState.FAILED, 0)
+
+    @property
+    def stopped(self) -> int:
+        return sum(self.counts.get(s, 0) for s in NEVER_SENT)
+
+    @property
+    def finished(self) -> bool:
+        return self.pending == 0
+
+
+
+
+async def progress(biz: Business, campaign_id: int) -> Progress:
+    """The campaign's outbox rows by state."""
+    async with biz.db.read() as session:
+        campaign = await session.get(Campaign, campaign_id)
+        rows = await session.execute(
+            select(OutboxMessage.state, func.count(OutboxMessage.id))
+            .where(OutboxMessage.source == campaigns.source_of(campaign_id))
+            .group_by(OutboxMessage.state)
+        )
+        counts = {str(state): int(n) for state, n in rows.all()}
+    return Progress(campaign_id, campaign.state if campaign else "unknown", counts)
+
+
+class Cancelled(BaseModel):
+    campaign_id: int
+    cancelled: int
+
+
+async def cancel(biz: Business, actor: Actor, key: str, campaign_id: int) -> Outcome[Cancelled]:
+    """Stop a broadcast: its messages not yet sent are cancelled (the sender skips them),
+    and so are the offers they carried."""
+    now = biz.clock.now()
+
+    async def work(session: AsyncSession) -> Cancelled:
+        campaign = await session.get(Campaign, campaign_id)
+        if campaign is None or campaign.kind != CampaignKind.BROADCAST:
+            raise ServiceError("campaign_unknown")
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.source == campaigns.source_of(campaign_id),
+                OutboxMessage.state == OutboxState.PENDING,
+                delivery_queue.unclaimed(now),  # a message in flight is sent, not stopped
+            )
+            .values(state=OutboxState.CANCELLED)
+            .execution_options(synchronize_session=False)
+        )
+        # an offer is only worth what its message said: those never told lose theirs
+        untold = select(OutboxMessage.customer_id).where(
+            OutboxMessage.source == campaigns.source_of(campaign_id),
+            OutboxMessage.state == OutboxState.CANCELLED,
+        )
+        await session.execute(
+            update(Offer)
+            .where(
+                Offer.source == campaigns.source_of(campaign_id),
+                Offer.used_at.is_(None),
+                Offer.valid_until > now,
+                Offer.customer_id.in_(untold),
+            )
+            .values(valid_until=now)
+            .execution_options(synchronize_session=False)
+        )
+        campaign.state = CampaignState.CANCELLED
+        cancelled = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        audit_act(session, actor, "broadcast_cancel", key, now, campaign_id=campaign_id,
+                  cancelled=cancelled)  # fmt: skip
+        return Cancelled(campaign_id=campaign_id, cancelled=cancelled)
+
+    return await run_once(biz.db, biz.clock, key, Cancelled, work, event="broadcast_cancel")

@@ -1,0 +1,155 @@
+"""Booking a purchase: the one road every purchase takes into the books.
+
+Earn at the tier held before the purchase (SPEC.md, Rules that need one answer) -> the
+purchase row -> the EARN entry -> the referral reward -> the tier recheck -> the
+customer's notice -> the post-visit survey. Used by a staff ``/purchase`` and by a
+confirmed redemption against a purchase amount (the part paid in money earns; the part
+paid in points does not). The earn rule in SQL (``earn_by_tier``) makes a staff purchase's
+first statement (``credit_statement``): find, lock and credit the customer at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Integer, Update, bindparam, case, literal_column, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from bot.config import Settings
+from bot.db.models import Customer, LedgerKind, Purchase, unix_seconds
+from bot.services.counter.books import ACCOUNT_COLUMNS, Account, Books
+from bot.services.counter.referrals import reward_first_purchase
+from bot.services.counter.surveys import schedule as schedule_survey
+from bot.services.idempotency import CLAIMED
+from bot.services.money.ledger import earned_points
+from bot.services.money.tiers import (
+    Standing,
+    earn_percent,
+    ladder,
+    retier,
+    standing_columns,
+    with_new_purchase,
+)
+from bot.services.people.customers import token_where
+
+EARNED_NOTICE = "customer.points_earned"
+
+
+@dataclass(frozen=True)
+class Booked:
+    purchase_id: int
+    points: int  # earned by it
+
+
+def purchase_points(
+    settings: Settings, tier: str | None, amount: Decimal, points_redeemed: int = 0
+) -> int:
+    """What a purchase earns at the tier held before it (SPEC.md, Rules that need one
+    answer): the part paid in money, at the tier's earn rate."""
+    loyalty = settings.loyalty
+    paid = max(amount - loyalty.point_value * points_redeemed, Decimal("0"))
+    return earned_points(paid, loyalty, earn_percent(settings, tier))
+
+
+def earn_by_tier(settings: Settings) -> ColumnElement[int]:
+    """``purchase_points`` in SQL: the customer's held tier picks one of the values
+    ``earn_params`` computed for every tier of the ladder (an unknown or no tier: the
+    first, as ``tiers.tier_of`` reads it). Lets one statement find and credit a customer."""
+    levels = ladder(settings)
+    return case(
+        {tier.code: bindparam(f"earn_{i}", type_=Integer) for i, tier in enumerate(levels)},
+        value=Customer.tier,
+        else_=bindparam("earn_0", type_=Integer),
+    )
+
+
+def earn_params(settings: Settings, amount: Decimal) -> dict[str, int]:
+    return {
+        f"earn_{i}": purchase_points(settings, tier.code, amount)
+        for i, tier in enumerate(ladder(settings))
+    }
+
+
+def book_purchase(
+    books: Books,
+    customer: Account,
+    standing: Standing | None,
+    *,
+    key: str,
+    author_tg_id: int,
+    outlet_code: str,
+    amount: Decimal,
+    points_redeemed: int = 0,
+    service_tag: str | None = None,
+    receipt_no: str | None = None,
+    notice: str | None = EARNED_NOTICE,
+) -> Booked:
+    """Book one purchase for a locked ``customer`` whose tier ``standing`` (before this
+    purchase) was read with it, or None to read it with the purchase's insert (PostgreSQL:
+    after the lock, see ``Database.serialises_writes``); ``notice`` None when the caller
+    tells the customer itself (a redemption says what was spent and earned in one message)."""
+    biz, now = books.biz, books.now
+    points = purchase_points(biz.settings, customer.tier, amount, points_redeemed)
+    row = {
+        "customer_id": customer.id,
+        "author_tg_id": author_tg_id,
+        "outlet_code": outlet_code,
+        "amount": amount,
+        "refunded_amount": Decimal("0"),
+        "service_tag": service_tag,
+        "receipt_no": receipt_no,
+        "points_earned": points,
+        "points_redeemed": points_redeemed,
+        "created_at": now,
+        "created_ts": unix_seconds(now),
+    }
+    purchase_id, read = books.insert_purchase(row, with_standing=standing is None)
+    if standing is None:
+        standing = read
+    assert standing is not None  # insert_purchase read it
+    books.hold(customer)
+    if points:
+        books.post(
+            customer,
+            kind=LedgerKind.EARN,
+            points=points,
+            key=f"{key}:earn",
+            author_tg_id=author_tg_id,
+            purchase_id=purchase_id,
+        )
+    if notice is not None:
+        books.notify(
+            customer, notice, kind="purchase", amount=amount, points=points,
+            balance=customer.balance,
+        )  # fmt: skip
+    purchase = Purchase(id=purchase_id, **row)  # transient: what the referral rule reads
+    reward_first_purchase(books, customer, purchase, key)
+    _change, tier_notice = retier(biz, customer, with_new_purchase(standing, amount), now)
+    books.queue(tier_notice)
+    schedule_survey(books, customer, purchase)  # survey hook (surveys.py)
+    return Booked(purchase_id, points)
+
+
+def credit_statement(shape: frozenset[str], settings: Settings, with_standing: bool) -> Update:
+    """The purchase's first statement: credit what the purchase earns to the customer(s)
+    the token names (which locks them) and return their rows with the update's claim and,
+    ``with_standing``, their tier standing. Built once per token shape and tier ladder."""
+    key = (shape, settings.tiers.preset, tuple(t.code for t in ladder(settings)), with_standing)
+    stmt = _CREDITS.get(key)
+    if stmt is None:
+        standing = standing_columns(settings, _RETURNED_ID) if with_standing else ()
+        stmt = _CREDITS[key] = (
+            update(Customer)
+            .where(token_where(shape))
+            .values(balance=Customer.balance + earn_by_tier(settings))
+            .returning(*ACCOUNT_COLUMNS, CLAIMED, *standing)
+        )
+    return stmt
+
+
+_CREDITS: dict[tuple[Any, ...], Update] = {}
+# SQLAlchemy renders SQLite's RETURNING columns unqualified, subqueries included, where a
+# bare "id" would name the purchase's own id: the correlation is spelled out.
+_RETURNED_ID = literal_column(f"{Customer.__tablename__}.id", Integer)

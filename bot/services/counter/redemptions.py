@@ -1,0 +1,296 @@
+"""Redemption: staff ask, the customer confirms with a button, the ledger moves only then.
+
+The request row is not a ledger effect; the balance is checked again under the lock at
+confirmation, so two staff phones redeeming one balance at once cannot overdraw it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Connection, Select, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.db.models import Customer, LedgerKind, Redemption, RedemptionState
+from bot.services.context import Business
+from bot.services.counter.booking import book_purchase
+from bot.services.counter.books import ACCOUNT_COLUMNS, Books, account_of
+from bot.services.errors import ServiceError
+from bot.services.idempotency import CLAIMED, Outcome, Replay, personal, run_once, run_once_core
+from bot.services.money.ledger import max_redeemable
+from bot.services.money.tiers import (
+    standing_columns,
+    standing_of,
+    window_start,
+)
+from bot.services.outbox.deferred_text import Deferred
+from bot.services.outbox.notify import notify_customer
+from bot.services.outbox.rows import outbox_row
+from bot.services.people.audit import audit_act, audit_row
+from bot.services.people.customers import customer_for
+from bot.services.people.roles import Actor
+from bot.services.requests import RedeemRequest
+
+CONFIRM_PREFIX = "rd"
+
+
+def confirm_keyboard(texts_yes: str, texts_no: str, redemption_id: int) -> dict[str, object]:
+    return {
+        "inline_keyboard": [
+            [
+                {"text": texts_yes, "callback_data": f"{CONFIRM_PREFIX}:y:{redemption_id}"},
+                {"text": texts_no, "callback_data": f"{CONFIRM_PREFIX}:n:{redemption_id}"},
+            ]
+        ]
+    }
+
+
+class RedemptionRequested(BaseModel):
+    redemption_id: int
+    customer_id: int
+    card_code: str
+    customer_name: str | None = personal()
+    points: int
+    minutes: int
+
+
+class RedemptionDecision(BaseModel):
+    redemption_id: int
+    state: RedemptionState
+    points: int
+    balance: int
+    purchase_id: int | None = None
+    earned: int = 0
+
+
+async def request_redemption(
+    biz: Business, actor: Actor, key: str, request: RedeemRequest
+) -> Outcome[RedemptionRequested]:
+    now = biz.clock.now()
+    loyalty = biz.settings.loyalty
+
+    async def work(session: AsyncSession) -> RedemptionRequested:
+        customer = await customer_for(session, biz, actor, request.customer)
+        if customer.telegram_id is None:
+            raise ServiceError("customer_not_in_bot", card_code=customer.card_code)
+        if request.points > customer.balance:
+            raise ServiceError(
+                "insufficient_points", balance=customer.balance, points=request.points
+            )
+        if request.purchase_amount is not None:
+            limit = max_redeemable(request.purchase_amount, loyalty)
+            if request.points > limit:
+                raise ServiceError(
+                    "redeem_over_share", limit=limit, share=loyalty.max_redeem_share * 100
+                )
+        redemption = Redemption(
+            customer_id=customer.id,
+            author_tg_id=actor.tg_id,
+            author_locale=actor.locale,
+            outlet_code=actor.outlet_code,
+            points=request.points,
+            purchase_amount=request.purchase_amount,
+            state=RedemptionState.PENDING,
+            created_at=now,
+            expires_at=now + timedelta(minutes=loyalty.redemption_confirm_minutes),
+        )
+        session.add(redemption)
+        await session.flush()
+        texts, lang = biz.texts, customer.language
+        notify_customer(
+            session,
+            biz,
+            customer,
+            "customer.redeem_confirm",
+            kind="redemption_prompt",
+            deadline=redemption.expires_at,  # useless once the request has expired
+            reply_markup=confirm_keyboard(
+                texts.render(lang, "customer.button_confirm"),
+                texts.render(lang, "customer.button_decline"),
+                redemption.id,
+            ),
+            points=request.points,
+            value=loyalty.point_value * request.points,
+            amount=request.purchase_amount,
+            minutes=loyalty.redemption_confirm_minutes,
+        )
+        audit_act(
+            session, actor, "redeem_request", key, now, customer.id,
+            redemption_id=redemption.id, points=request.points,
+        )  # fmt: skip
+        return RedemptionRequested(
+            redemption_id=redemption.id,
+            customer_id=customer.id,
+            card_code=customer.card_code,
+            customer_name=customer.name,
+            points=request.points,
+            minutes=loyalty.redemption_confirm_minutes,
+        )
+
+    return await run_once(
+        biz.db, biz.clock, key, RedemptionRequested, work, event="redemption requested"
+    )
+
+
+def _decision_read(settings: Settings, with_standing: bool) -> Select[Any]:
+    """The confirmation's one read: the redemption and its customer, both locked, with the
+    update's claim and, ``with_standing``, the customer's tier standing (a purchase may be
+    booked; PostgreSQL reads it after the lock, see ``Database.serialises_writes``)."""
+    key = (settings.tiers.preset, with_standing)
+    stmt = _DECISION_READS.get(key)
+    if stmt is None:
+        stmt = _DECISION_READS[key] = (
+            select(
+                *ACCOUNT_COLUMNS,
+                CLAIMED,
+                *(standing_columns(settings) if with_standing else ()),
+                *(column.label(f"r_{column.key}") for column in _REDEMPTION_COLUMNS),
+            )
+            .join_from(Redemption, Customer, Redemption.customer_id == Customer.id)
+            .where(Redemption.id == bindparam("redemption_id"))
+            .with_for_update(of=(Redemption, Customer))
+        )
+    return stmt
+
+
+_REDEMPTION_COLUMNS = (
+    Redemption.author_tg_id,
+    Redemption.author_locale,
+    Redemption.outlet_code,
+    Redemption.points,
+    Redemption.purchase_amount,
+    Redemption.state,
+    Redemption.expires_at,
+)
+_DECISION_READS: dict[tuple[str | None, bool], Select[Any]] = {}
+_DECIDE = (
+    update(Redemption)
+    .where(Redemption.id == bindparam("r_id"))
+    .values(
+        state=bindparam("r_state"),
+        decided_at=bindparam("r_decided_at"),
+        purchase_id=bindparam("r_purchase_id"),
+    )
+)
+
+
+async def decide_redemption(
+    biz: Business, tg_id: int, key: str, redemption_id: int, accept: bool
+) -> Outcome[RedemptionDecision]:
+    """The customer's button. Refuses anyone but the redemption's own customer. On
+    prebuilt Core statements, like a purchase (``bot.services.counter.books``)."""
+    now = biz.clock.now()
+    folded = biz.db.serialises_writes
+
+    def work(conn: Connection) -> RedemptionDecision | Replay:
+        row = conn.execute(
+            _decision_read(biz.settings, with_standing=folded),
+            {
+                "redemption_id": redemption_id,
+                "claim_key": key,
+                "since": window_start(biz.settings, now),
+            },
+        ).first()
+        if row is not None and row.claimed is not None:
+            return Replay(row.claimed)
+        if row is None:
+            raise ServiceError("redemption_not_found")
+        customer = account_of(row)
+        if customer.telegram_id != tg_id:
+            raise ServiceError("not_your_redemption")
+        if row.r_state != RedemptionState.PENDING:
+            raise ServiceError("redemption_closed", state=row.r_state)
+        books = Books(conn, biz, now)
+        books.hold(customer)
+        points = row.r_points
+        decision = RedemptionDecision(
+            redemption_id=redemption_id,
+            state=row.r_state,
+            points=points,
+            balance=customer.balance,
+        )
+        if not accept:
+            decision.state = RedemptionState.DECLINED
+        elif now >= row.r_expires_at:
+            decision.state = RedemptionState.EXPIRED
+        elif customer.balance < points:
+            decision.state = RedemptionState.FAILED
+        else:
+            decision.state = RedemptionState.CONFIRMED
+            if row.r_purchase_amount is not None:
+                booked = book_purchase(
+                    books,
+                    customer,
+                    standing_of(row) if folded else None,
+                    key=key,
+                    author_tg_id=row.r_author_tg_id,
+                    outlet_code=row.r_outlet_code,
+                    amount=row.r_purchase_amount,
+                    points_redeemed=points,
+                    notice=None,  # "customer.redeemed" below says both
+                )
+                decision.purchase_id, decision.earned = booked.purchase_id, booked.points
+            books.post(
+                customer,
+                kind=LedgerKind.REDEEM,
+                points=-points,
+                key=f"{key}:redeem",
+                author_tg_id=row.r_author_tg_id,
+                purchase_id=decision.purchase_id,
+                redemption_id=redemption_id,
+            )
+        decision.balance = customer.balance
+        if decision.state == RedemptionState.CONFIRMED:
+            books.notify(
+                customer,
+                "customer.redeemed",
+                points=points,
+                earned=decision.earned,
+                balance=customer.balance,
+            )
+        books.queue(
+            outbox_row(
+                now=now,
+                chat_id=row.r_author_tg_id,
+                text=Deferred(
+                    row.r_author_locale,
+                    "staff.redemption_decided",
+                    {
+                        "state": decision.state,
+                        "points": points,
+                        "card_code": customer.card_code,
+                        "balance": customer.balance,
+                    },
+                ),
+                kinds=biz.settings.outbox.kinds,
+            )
+        )
+        books.audit.append(
+            audit_row(
+                now=now,
+                actor_tg_id=tg_id,
+                actor_role="customer",
+                action="redeem_decision",
+                customer_id=customer.id,
+                update_key=key,
+                details={"redemption_id": redemption_id, "state": decision.state},
+            )
+        )
+        conn.execute(
+            _DECIDE,
+            {
+                "r_id": redemption_id,
+                "r_state": decision.state,
+                "r_decided_at": now,
+                "r_purchase_id": decision.purchase_id,
+            },
+        )
+        books.flush()
+        return decision
+
+    return await run_once_core(
+        biz.db, biz.clock, key, RedemptionDecision, work, event="redemption decided"
+    )

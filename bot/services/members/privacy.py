@@ -1,0 +1,195 @@
+"""/mydata and /forget (SPEC.md, Privacy; Russia's 152-FZ and GDPR).
+
+Export: everything stored about the customer, as one JSON document, without the
+Telegram ids of the staff who served them (``author_tg_id``) or their language.
+
+Erasure: personal data is removed everywhere it is stored; the ledger's points and the
+purchases' amounts stay, tied to an anonymous row, for the books:
+- the customer row: Telegram id, phone, name (whoever entered it: the customer, or staff
+  at the counter), birthday, profile, consent, referral link and language are cleared, the
+  card code is replaced (an old QR finds nobody);
+- staff notes about the customer are deleted; their survey comments are cleared (the
+  scores stay, anonymous, for CSAT);
+- outbox rows about them lose their text and chat id (pending ones are cancelled);
+  messages to staff name customers by card code only, and that code is replaced;
+- free-text reasons on their ledger entries (an owner's /adjust reason) are cleared;
+- the audit log keeps its rows, but those where the customer was the actor lose their
+  Telegram id;
+- stored results of processed updates hold no personal data at all (names and phones are
+  never stored: bot.services.idempotency), so they need no scan.
+Every statement finds its rows through an index on the customer (or, for the audit rows
+the customer wrote, some before they had an account, on the actor's Telegram id), so one
+/forget costs time in proportion to that customer's rows, not to the size of any table.
+A salted hash of the Telegram id is kept in ``forgotten_identities`` for one purpose:
+someone who joins again gets no second welcome bonus and counts as nobody's referral
+(``signup.was_forgotten``).
+The opening balance of a customer brought by ``loyalty-bot import`` keeps its ledger
+key, a salted hash of the phone (``customer_import.opening_key``), for one purpose too:
+importing the old file again does not bring the erased person back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Executable, case, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import (
+    AuditEntry,
+    Customer,
+    ForgottenIdentity,
+    LedgerEntry,
+    LedgerKind,
+    Note,
+    OutboxMessage,
+    OutboxState,
+    Purchase,
+    Redemption,
+    Survey,
+    Visit,
+)
+from bot.services.context import Business
+from bot.services.errors import ServiceError
+from bot.services.idempotency import Outcome, run_once
+from bot.services.members.signup import id_hash
+from bot.services.outbox.deferred_text import text_of
+from bot.services.people.audit import add_audit
+from bot.services.people.customers import unique_card_code
+from bot.services.people.roles import Role
+
+EXPORT_VERSION = 1
+
+# Audit rows written while this person acted as a customer (or before they joined); their
+# acts as staff or owner are other people's records and keep the id.
+CUSTOMER_ROLES = (Role.CUSTOMER, Role.STRANGER)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if value is None or isinstance(value, (bool, int, float, str, list, dict)):
+        return value
+    return str(value)
+
+
+# Columns about the staff who served the customer, not about the customer: not exported.
+STAFF_COLUMNS = ("author_tg_id", "author_locale", "staff_tg_id")
+
+
+def _row(obj: Any, skip: tuple[str, ...] = STAFF_COLUMNS) -> dict[str, Any]:
+    return {
+        column.key: _plain(getattr(obj, column.key))
+        for column in obj.__table__.columns
+        if column.key not in skip
+    }
+
+
+async def _member(session: AsyncSession, tg_id: int) -> Customer:
+    customer = await session.scalar(select(Customer).where(Customer.telegram_id == tg_id))
+    if customer is None:
+        raise ServiceError("not_registered")
+    return customer
+
+
+async def export(biz: Business, tg_id: int) -> dict[str, Any]:
+    """Everything stored about the customer, in the database's own terms."""
+    async with biz.db.read() as session:
+        customer = await _member(session, tg_id)
+        cid = customer.id
+
+        async def rows(model: Any, column: Any) -> list[dict[str, Any]]:
+            found = await session.scalars(select(model).where(column == cid).order_by(model.id))
+            return [_row(r) for r in found]
+
+        messages = await session.scalars(
+            select(OutboxMessage).where(OutboxMessage.customer_id == cid).order_by(OutboxMessage.id)
+        )
+        return {
+            "export_version": EXPORT_VERSION,
+            "business": biz.settings.business.name,
+            "exported_at": biz.clock.now().isoformat(),
+            "customer": _row(customer),
+            "purchases": await rows(Purchase, Purchase.customer_id),
+            "visits": await rows(Visit, Visit.customer_id),
+            "ledger": await rows(LedgerEntry, LedgerEntry.customer_id),
+            "redemptions": await rows(Redemption, Redemption.customer_id),
+            "notes": await rows(Note, Note.customer_id),
+            "surveys": await rows(Survey, Survey.customer_id),
+            "messages": [
+                {k: v for k, v in _row(m).items() if k in ("id", "state", "created_at")}
+                | {"text": text_of(biz.texts, m)}  # a queued template: as it would be sent
+                for m in messages
+            ],
+        }
+
+
+class Forgotten(BaseModel):
+    customer_id: int
+    language: str
+
+
+def erase_statements(customer_id: int, tg_id: int) -> list[Executable]:
+    """The bulk part of an erasure, each statement on an index (see the module docstring)."""
+    pending = OutboxMessage.state == OutboxState.PENDING
+    return [
+        delete(Note).where(Note.customer_id == customer_id),
+        update(Survey).where(Survey.customer_id == customer_id).values(comment=None),
+        update(OutboxMessage)
+        .where(OutboxMessage.customer_id == customer_id)
+        .values(
+            text=None,
+            context=None,
+            chat_id=None,
+            state=case((pending, OutboxState.CANCELLED.value), else_=OutboxMessage.state),
+        ),
+        update(LedgerEntry)
+        .where(LedgerEntry.customer_id == customer_id, LedgerEntry.kind == LedgerKind.ADJUSTMENT)
+        .values(reason=None),
+        update(AuditEntry)
+        .where(AuditEntry.actor_tg_id == tg_id, AuditEntry.actor_role.in_(CUSTOMER_ROLES))
+        .values(actor_tg_id=None),
+    ]
+
+
+async def forget(biz: Business, key: str, tg_id: int) -> Outcome[Forgotten]:
+    now = biz.clock.now()
+
+    async def work(session: AsyncSession) -> Forgotten:
+        customer = await _member(session, tg_id)
+        cid, language = customer.id, customer.language
+        identity = id_hash(biz.settings, tg_id)
+        if await session.get(ForgottenIdentity, identity) is None:
+            session.add(ForgottenIdentity(id_hash=identity, created_at=now))
+        for statement in erase_statements(cid, tg_id):
+            await session.execute(statement)
+        customer.telegram_id = None
+        customer.phone = None
+        customer.name = None
+        customer.name_key = None
+        customer.birthday = None
+        customer.profile = None
+        customer.consent_at = None
+        customer.consent_version = None
+        customer.signup_step = None
+        customer.referred_by = None
+        customer.marketing_opt_in = False
+        customer.language = biz.settings.business.default_language
+        customer.card_code = await unique_card_code(session)
+        customer.erased_at = now
+        add_audit(
+            session,
+            now=now,
+            actor_tg_id=None,
+            actor_role="customer",
+            action="forget",
+            customer_id=cid,
+            update_key=key,
+        )
+        return Forgotten(customer_id=cid, language=language)
+
+    return await run_once(biz.db, biz.clock, key, Forgotten, work)

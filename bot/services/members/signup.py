@@ -1,0 +1,388 @@
+"""Sign-up after consent: own contact, name, birthday, the business's profile fields, bonus.
+
+Where a sign-up stands is stored in the database, not only in the conversation state, so
+it survives /cancel, a restart with in-memory FSM storage, or a customer who simply comes
+back days later: ``customers.signup_step`` names the question being asked (``name``,
+``birthday``, ``p:<field code>``) and is None once sign-up is complete. Nothing is stored
+before consent: consent and the contact arrive together in :func:`begin`, which creates
+the row (or links the one staff entered by the same phone). Until then the conversation
+state alone holds the consent time and an invitation's referrer; an interruption there
+means starting from /start again, which costs the customer two taps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.codes import looks_like_card_code
+from bot.config import ProfileField, Settings
+from bot.db.models import Customer, ForgottenIdentity, LedgerKind, Purchase
+from bot.numbers import is_ascii_number
+from bot.phones import normalise_phone
+from bot.services.context import Business
+from bot.services.errors import ServiceError
+from bot.services.idempotency import Outcome, personal, run_once
+from bot.services.money.ledger import post
+from bot.services.outbox.rows import enqueue
+from bot.services.people import mileage
+from bot.services.people.customers import (
+    clean_name,
+    search_key,
+    unique_card_code,
+)
+
+STEP_NAME = "name"
+STEP_BIRTHDAY = "birthday"
+PROFILE_PREFIX = "p:"
+SKIP = None  # the answer of a "Skip" button
+
+_DATE_FORMATS = (
+    re.compile(r"^(?P<d>\d{1,2})[./-](?P<m>\d{1,2})[./-](?P<y>\d{4})$"),
+    re.compile(r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$"),
+)
+
+
+def identity_hash(settings: Settings, value: str) -> str:
+    """Salted hash of an identifier (a Telegram id, a phone) for records that must outlive
+    /forget without holding the identifier itself."""
+    key = settings.privacy.id_hash_salt.encode()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def id_hash(settings: Settings, tg_id: int) -> str:
+    """Salted hash of a Telegram id, kept after /forget only to refuse a second welcome
+    bonus and a second referral (:func:`was_forgotten`)."""
+    return identity_hash(settings, str(tg_id))
+
+
+async def was_forgotten(session: AsyncSession, settings: Settings, tg_id: int) -> bool:
+    """Whether this Telegram id used /forget before: it joins again with no welcome bonus
+    and as nobody's referral, whatever the bonus amounts are."""
+    return await session.get(ForgottenIdentity, id_hash(settings, tg_id)) is not None
+
+
+def steps(settings: Settings) -> list[str]:
+    return [STEP_NAME, STEP_BIRTHDAY] + [PROFILE_PREFIX + f.code for f in settings.profile.fields]
+
+
+def next_step(settings: Settings, step: str | None) -> str | None:
+    order = steps(settings)
+    if step not in order:
+        return order[0] if step is None else None
+    at = order.index(step)
+    return order[at + 1] if at + 1 < len(order) else None
+
+
+def profile_field(settings: Settings, step: str) -> ProfileField | None:
+    if not step.startswith(PROFILE_PREFIX):
+        return None
+    code = step[len(PROFILE_PREFIX) :]
+    return next((f for f in settings.profile.fields if f.code == code), None)
+
+
+class SignupState(BaseModel):
+    """Where a customer's sign-up stands; ``step`` None means complete."""
+
+    customer_id: int
+    card_code: str
+    name: str | None = personal()
+    step: str | None
+    step_no: int | None
+    welcome_bonus: int = 0
+
+
+def is_own_link(state: SignupState, referrer_code: str | None) -> bool:
+    """A member opening their own invitation link (nobody invites themselves)."""
+    return referrer_code is not None and referrer_code.upper() == state.card_code
+
+
+def _state(settings: Settings, customer: Customer, bonus: int = 0) -> SignupState:
+    order = steps(settings)
+    step = customer.signup_step
+    return SignupState(
+        customer_id=customer.id,
+        card_code=customer.card_code,
+        name=customer.name,
+        step=step,
+        step_no=order.index(step) if step in order else None,
+        welcome_bonus=bonus,
+    )
+
+
+async def _by_tg(session: AsyncSession, tg_id: int) -> Customer | None:
+    return await session.scalar(select(Customer).where(Customer.telegram_id == tg_id))
+
+
+async def current(biz: Business, tg_id: int) -> SignupState | None:
+    """The sign-up of ``tg_id``, or None for someone who has not shared a contact yet."""
+    async with biz.db.read() as session:
+        customer = await _by_tg(session, tg_id)
+        return _state(biz.settings, customer) if customer else None
+
+
+async def _attach(
+    session: AsyncSession,
+    biz: Business,
+    *,
+    tg_id: int,
+    phone: str,
+    language: str,
+    consent_at: datetime,
+    referrer_code: str | None,
+) -> Customer:
+    """Create the customer, or link the one staff entered (or imported) with this phone."""
+    normalised = normalise_phone(phone, biz.settings.business.phone_region)
+    if normalised is None:
+        raise ServiceError("bad_phone")
+    customer = await session.scalar(select(Customer).where(Customer.phone == normalised))
+    if customer is not None and customer.telegram_id is not None:
+        raise ServiceError("phone_taken")
+    if customer is None:
+        customer = Customer(
+            card_code=await unique_card_code(session),
+            balance=0,
+            created_at=biz.clock.now(),
+            phone=normalised,
+        )
+        session.add(customer)
+        await session.flush()
+    customer.telegram_id = tg_id
+    customer.language = language
+    customer.consent_at = consent_at
+    customer.consent_version = biz.settings.privacy.policy_version
+    await _record_referrer(session, biz.settings, customer, tg_id, referrer_code)
+    return customer
+
+
+async def _record_referrer(
+    session: AsyncSession, settings: Settings, customer: Customer, tg_id: int, code: str | None
+) -> None:
+    """Only a customer new to the business counts as referred: no purchases yet, never
+    used /forget, and not the owner of the code (someone staff entered by phone opening
+    the link of the card they were given)."""
+    if not code or not looks_like_card_code(code) or customer.referred_by is not None:
+        return
+    if await was_forgotten(session, settings, tg_id):
+        return
+    referrer = await session.scalar(
+        select(Customer).where(
+            Customer.card_code == code.upper(),
+            Customer.telegram_id.is_not(None),
+            Customer.id != customer.id,
+        )
+    )
+    bought = await session.scalar(select(exists().where(Purchase.customer_id == customer.id)))
+    if referrer is not None and not bought:
+        customer.referred_by = referrer.id
+
+
+async def _finish(session: AsyncSession, biz: Business, customer: Customer, key: str) -> int:
+    """Sign-up complete: the welcome bonus, unless this Telegram id used /forget before."""
+    customer.signup_step = None
+    bonus = biz.settings.loyalty.welcome_bonus
+    if not bonus or customer.telegram_id is None:
+        return 0
+    if await was_forgotten(session, biz.settings, customer.telegram_id):
+        return 0
+    now = biz.clock.now()
+    post(
+        session,
+        customer,
+        kind=LedgerKind.BONUS,
+        points=bonus,
+        key=f"{key}:welcome",
+        now=now,
+        author_tg_id=None,
+        reason="welcome",
+    )
+    enqueue(
+        session,
+        now=now,
+        chat_id=customer.telegram_id,
+        customer_id=customer.id,
+        text=biz.texts.render(
+            customer.language, "customer.welcome_bonus", points=bonus, balance=customer.balance
+        ),
+        kinds=biz.settings.outbox.kinds,
+    )
+    return bonus
+
+
+async def begin(
+    biz: Business,
+    *,
+    key: str,
+    tg_id: int,
+    phone: str,
+    language: str,
+    consent_at: datetime,
+    referrer_code: str | None = None,
+) -> Outcome[SignupState]:
+    """Consent and the customer's own contact: the row exists from here on."""
+
+    async def work(session: AsyncSession) -> SignupState:
+        existing = await _by_tg(session, tg_id)
+        if existing is not None:
+            return _state(biz.settings, existing)
+        customer = await _attach(
+            session,
+            biz,
+            tg_id=tg_id,
+            phone=phone,
+            language=language,
+            consent_at=consent_at,
+            referrer_code=referrer_code,
+        )
+        customer.signup_step = next_step(biz.settings, None)
+        return _state(biz.settings, customer)
+
+    return await run_once(biz.db, biz.clock, key, SignupState, work)
+
+
+async def register(
+    biz: Business,
+    *,
+    key: str,
+    tg_id: int,
+    phone: str,
+    name: str,
+    language: str,
+    consent_at: datetime,
+) -> Outcome[SignupState]:
+    """All at once (imports, demos, tests): consent, contact and name, no optional steps."""
+    display_name = clean_name(name)
+
+    async def work(session: AsyncSession) -> SignupState:
+        existing = await _by_tg(session, tg_id)
+        if existing is not None:
+            return _state(biz.settings, existing)
+        customer = await _attach(
+            session,
+            biz,
+            tg_id=tg_id,
+            phone=phone,
+            language=language,
+            consent_at=consent_at,
+            referrer_code=None,
+        )
+        customer.name, customer.name_key = display_name, search_key(display_name)
+        bonus = await _finish(session, biz, customer, key)
+        return _state(biz.settings, customer, bonus)
+
+    return await run_once(biz.db, biz.clock, key, SignupState, work)
+
+
+def parse_birthday(text: str, today: date, settings: Settings) -> date:
+    """``31.12.1990``, ``31/12/1990`` or ``1990-12-31``; a real, past, plausible date."""
+    cleaned = text.strip()
+    for pattern in _DATE_FORMATS:
+        match = pattern.match(cleaned)
+        if match:
+            break
+    else:
+        raise ServiceError("bad_birthday", text=cleaned[:40])
+    try:
+        born = date(int(match["y"]), int(match["m"]), int(match["d"]))
+    except ValueError:
+        raise ServiceError("birthday_impossible", text=cleaned[:40]) from None
+    if born > today:
+        raise ServiceError("birthday_future", text=cleaned[:40])
+    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    privacy = settings.privacy
+    if age > privacy.max_age_years or age < privacy.min_age_years:
+        raise ServiceError(
+            "birthday_implausible",
+            text=cleaned[:40],
+            youngest=privacy.min_age_years,
+            oldest=privacy.max_age_years,
+        )
+    return born
+
+
+def parse_profile_value(field: ProfileField, text: str, today: date) -> Any:
+    """A profile answer checked against its declared kind and limits."""
+    value = " ".join(text.split())
+    params = {"field": field.code, "text": value[:40]}
+    if field.kind == "choice":
+        for choice in field.choices:
+            if choice.casefold() == value.casefold():
+                return choice
+        raise ServiceError("profile_bad_choice", choices=list(field.choices), **params)
+    if field.kind in ("int", "year"):
+        digits = value.replace(" ", "").replace("\xa0", "")
+        if not is_ascii_number(digits) or len(digits) > 9:
+            raise ServiceError("profile_not_number", **params)
+        number = int(digits)
+        low = field.min if field.min is not None else (1900 if field.kind == "year" else 0)
+        high = (
+            field.max
+            if field.max is not None
+            else (today.year + 1 if field.kind == "year" else None)
+        )
+        if number < low or (high is not None and number > high):
+            raise ServiceError("profile_out_of_range", low=low, high=high, **params)
+        return number
+    if not value or len(value) > field.max_length or not value.isprintable():
+        raise ServiceError("profile_bad_text", maximum=field.max_length, **params)
+    return value
+
+
+async def answer(
+    biz: Business, *, key: str, tg_id: int, step: str | None, text: str | None
+) -> Outcome[SignupState]:
+    """The customer's answer to the current question (``text`` None: the Skip button).
+
+    ``step`` is the question the answer belongs to (a button carries it); None means the
+    current one. An answer to a question already passed is refused and changes nothing.
+    """
+    settings = biz.settings
+    today = biz.clock.now().astimezone(settings.business.zone).date()
+
+    async def work(session: AsyncSession) -> SignupState:
+        customer = await _by_tg(session, tg_id)
+        if customer is None:
+            raise ServiceError("not_registered")
+        current_step = customer.signup_step
+        if current_step is None or (step is not None and step != current_step):
+            raise ServiceError("signup_step_passed")
+        field = profile_field(settings, current_step)
+        if current_step == STEP_NAME:
+            if text is SKIP:
+                raise ServiceError("bad_name", maximum=64)
+            name = clean_name(text)
+            customer.name, customer.name_key = name, search_key(name)
+        elif current_step == STEP_BIRTHDAY:
+            customer.birthday = None if text is SKIP else parse_birthday(text, today, settings)
+        elif field is not None:
+            profile = dict(customer.profile or {})
+            if text is SKIP:
+                if field.required:
+                    raise ServiceError("profile_required", field=field.code)
+                profile.pop(field.code, None)
+            else:
+                profile[field.code] = parse_profile_value(field, text, today)
+                if field.code == mileage.PROFILE_FIELD and isinstance(profile[field.code], int):
+                    await mileage.report(
+                        session,
+                        settings.reminders,
+                        customer.id,
+                        profile[field.code],
+                        biz.clock.now(),
+                        author_tg_id=None,
+                    )
+            customer.profile = profile
+        customer.signup_step = next_step(settings, current_step)
+        bonus = 0
+        if customer.signup_step is None:
+            bonus = await _finish(session, biz, customer, key)
+        return _state(settings, customer, bonus)
+
+    return await run_once(biz.db, biz.clock, key, SignupState, work)

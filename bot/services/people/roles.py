@@ -1,0 +1,93 @@
+"""Who is talking: owner (from config), staff (active row), customer, or stranger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import BigInteger, Select, bindparam, select
+
+from bot.db.models import Customer, Owner, Staff
+from bot.services.context import Business
+from bot.services.outbox.contact import mark_reachable
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    STAFF = "staff"
+    CUSTOMER = "customer"
+    STRANGER = "stranger"
+
+
+# Which roles may use a privilege level: one table instead of a chain of ifs.
+ALLOWED: dict[Role, frozenset[Role]] = {
+    Role.STAFF: frozenset({Role.STAFF, Role.OWNER}),
+    Role.OWNER: frozenset({Role.OWNER}),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    tg_id: int
+    role: Role
+    locale: str
+    customer_id: int | None = None
+    staff_id: int | None = None
+    outlet_code: str = ""  # resolve_actor fills it: the staff's outlet or the default
+
+    def may(self, level: Role) -> bool:
+        return self.role in ALLOWED[level]
+
+
+def _actor_statement() -> Select[Any]:
+    me = select(bindparam("tg_id", type_=BigInteger).label("tg_id")).subquery()
+    return (
+        select(
+            Owner.id,
+            Staff.id,
+            Staff.outlet_code,
+            Customer.id,
+            Customer.language,
+            Customer.unreachable_at,
+        )
+        .select_from(me)
+        .outerjoin(Owner, Owner.telegram_id == me.c.tg_id)
+        .outerjoin(Staff, (Staff.telegram_id == me.c.tg_id) & Staff.active.is_(True))
+        .outerjoin(Customer, Customer.telegram_id == me.c.tg_id)
+    )
+
+
+# Built once, run for every update: the owner, active staff and customer rows of one id.
+ACTOR_STATEMENT = _actor_statement()
+
+
+async def resolve_actor(biz: Business, tg_id: int, language_code: str | None) -> Actor:
+    """One statement, outside a transaction: the owner, active staff and customer rows for
+    this Telegram id.
+
+    Every update passes here, so this is where a customer who had blocked the bot (a 403
+    marked them unreachable) becomes reachable again: they are writing to it."""
+    row = await biz.db.read_one(ACTOR_STATEMENT, {"tg_id": tg_id})
+    assert row is not None  # the outer joins start from one row
+    owner_row, staff_id, outlet_code, customer_id, language, unreachable_at = row
+    if customer_id is not None and unreachable_at is not None:
+        await mark_reachable(biz, customer_id)  # they wrote: the block is over
+    settings = biz.settings
+    locale = biz.texts.locale_for(language if customer_id is not None else language_code)
+    if tg_id in settings.business.owner_ids or owner_row is not None:
+        role = Role.OWNER
+    elif staff_id is not None:
+        role = Role.STAFF
+    elif customer_id is not None:
+        role = Role.CUSTOMER
+    else:
+        role = Role.STRANGER
+    return Actor(
+        tg_id=tg_id,
+        role=role,
+        locale=locale,
+        customer_id=customer_id,
+        staff_id=staff_id,
+        outlet_code=outlet_code or settings.business.default_outlet,
+    )

@@ -1,0 +1,168 @@
+"""Staff management: one-time expiring invite links, listing and removal."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.codes import new_invite_token
+from bot.db.models import Customer, Invite, Staff
+from bot.services.context import Business
+from bot.services.errors import ServiceError
+from bot.services.idempotency import Outcome, personal, run_once
+from bot.services.outbox.rows import enqueue
+from bot.services.people.audit import add_audit, audit_act
+from bot.services.people.customers import telegram_name
+from bot.services.people.roles import Actor
+
+
+class InviteCreated(BaseModel):
+    token: str
+    expires_at: datetime
+
+
+class StaffJoined(BaseModel):
+    staff_id: int
+    name: str | None = personal()
+    outlet_code: str
+
+
+class StaffMember(BaseModel):
+    staff_id: int
+    telegram_id: int
+    name: str
+    outlet_code: str
+
+
+class StaffRemoved(BaseModel):
+    staff_id: int
+    telegram_id: int | None = None  # None in results stored before it was recorded
+    name: str | None = personal()
+
+
+async def create_invite(
+    biz: Business, actor: Actor, key: str, outlet_code: str | None = None
+) -> Outcome[InviteCreated]:
+    now = biz.clock.now()
+    expires = now + timedelta(hours=biz.settings.staff.invite_ttl_hours)
+    outlet = outlet_code or biz.settings.business.default_outlet
+
+    async def work(session: AsyncSession) -> InviteCreated:
+        token = new_invite_token()
+        session.add(
+            Invite(
+                token=token,
+                created_by=actor.tg_id,
+                outlet_code=outlet,
+                created_at=now,
+                expires_at=expires,
+            )
+        )
+        audit_act(session, actor, "invite_create", key, now, outlet=outlet)
+        return InviteCreated(token=token, expires_at=expires)
+
+    return await run_once(biz.db, biz.clock, key, InviteCreated, work)
+
+
+async def accept_invite(
+    biz: Business, tg_id: int, name: str, key: str, token: str
+) -> Outcome[StaffJoined]:
+    now = biz.clock.now()
+    display = telegram_name(name, fallback=str(tg_id))
+
+    async def work(session: AsyncSession) -> StaffJoined:
+        invite = await session.scalar(select(Invite).where(Invite.token == token).with_for_update())
+        if invite is None:
+            raise ServiceError("invite_unknown")
+        if invite.used_at is not None:
+            raise ServiceError("invite_used")
+        if now >= invite.expires_at:
+            raise ServiceError("invite_expired")
+        staff = await session.scalar(select(Staff).where(Staff.telegram_id == tg_id))
+        if staff is not None and staff.active:
+            raise ServiceError("already_staff")
+        if staff is None:
+            staff = Staff(
+                telegram_id=tg_id,
+                name=display,
+                outlet_code=invite.outlet_code,
+                active=True,
+                invited_by=invite.created_by,
+                created_at=now,
+            )
+            session.add(staff)
+        else:
+            staff.active, staff.removed_at, staff.name = True, None, display
+            staff.outlet_code, staff.invited_by = invite.outlet_code, invite.created_by
+        invite.used_at, invite.used_by = now, tg_id
+        await session.flush()
+        inviter_language = await session.scalar(
+            select(Customer.language).where(Customer.telegram_id == invite.created_by)
+        )
+        enqueue(  # the owner who invited them hears they joined, in their language if known
+            session,
+            now=now,
+            chat_id=invite.created_by,
+            text=biz.texts.render(
+                inviter_language or biz.texts.default_locale,
+                "owner.staff_member_joined",
+                name=display,
+                outlet=staff.outlet_code,
+            ),
+            kinds=biz.settings.outbox.kinds,
+        )
+        add_audit(
+            session,
+            now=now,
+            actor_tg_id=tg_id,
+            actor_role="staff",
+            action="invite_accept",
+            update_key=key,
+            details={"staff_id": staff.id, "invite_id": invite.id},
+        )
+        return StaffJoined(staff_id=staff.id, name=staff.name, outlet_code=staff.outlet_code)
+
+    return await run_once(biz.db, biz.clock, key, StaffJoined, work)
+
+
+async def list_staff(biz: Business) -> list[StaffMember]:
+    async with biz.db.read() as session:
+        rows = await session.scalars(select(Staff).where(Staff.active.is_(True)).order_by(Staff.id))
+        return [
+            StaffMember(
+                staff_id=s.id, telegram_id=s.telegram_id, name=s.name, outlet_code=s.outlet_code
+            )
+            for s in rows
+        ]
+
+
+async def remove_staff(
+    biz: Business, actor: Actor, key: str, staff_id: int
+) -> Outcome[StaffRemoved]:
+    now = biz.clock.now()
+
+    async def work(session: AsyncSession) -> StaffRemoved:
+        staff = await session.get(Staff, staff_id)
+        if staff is None or not staff.active:
+            raise ServiceError("staff_not_found")
+        staff.active, staff.removed_at = False, now
+        audit_act(session, actor, "staff_remove", key, now, staff_id=staff.id)
+        return StaffRemoved(staff_id=staff.id, telegram_id=staff.telegram_id, name=staff.name)
+
+    return await run_once(biz.db, biz.clock, key, StaffRemoved, work)
+
+
+async def sync_outlets(biz: Business) -> None:
+    """Outlets are declared in config; mirror them into the table the foreign keys use."""
+    from bot.db.models import Outlet
+
+    async with biz.db.write() as session:
+        for outlet in biz.settings.business.outlets:
+            row = await session.get(Outlet, outlet.code)
+            if row is None:
+                session.add(Outlet(code=outlet.code, name=outlet.name))
+            else:
+                row.name = outlet.name
