@@ -147,13 +147,19 @@ def test_named_config_keys_exist(document: Path) -> None:
         if model is not None:  # `scoring.lifecycle` style names a section; both are checked
             assert key in model.model_fields, f"{document.name}: no setting {section}.{key}"
     for section in re.findall(r"`\[([a-z_.]+)(?:\.<kind>)?\]`", text):
-        assert _model_of(section) is not None or section == "outbox.kinds", section
+        if section not in ("section", "outbox.kinds"):  # a placeholder; a dict of kinds
+            assert _model_of(section) is not None, f"{document.name}: no section [{section}]"
 
 
-UNAVAILABLE = (r"SPEC\.md", r"\bseeds? \d", r"\b00\d_[0-9a-f]", r"\bissue \d", r"\.\./shared", r"/work/")
+# Documents a reader of this repository does not have: the house's spec, the source
+# texts by file number, issue numbers, the sibling directory they live in.
+UNAVAILABLE = (
+    r"SPEC\.md", r"\bseeds? \d", r"\b00\d_[0-9a-f]", r"\bissue \d", r"\.\./shared", r"/work/",
+)  # fmt: skip
+EXAMPLE = ROOT / "config.example.toml"
 
 
-@pytest.mark.parametrize("document", [*DOCUMENTS, ROOT / "config.example.toml"], ids=lambda p: p.name)
+@pytest.mark.parametrize("document", [*DOCUMENTS, EXAMPLE], ids=lambda p: p.name)
 def test_points_at_nothing_the_reader_does_not_have(document: Path) -> None:
     text = _text(document)
     for pattern in UNAVAILABLE:
@@ -164,7 +170,7 @@ def test_points_at_nothing_the_reader_does_not_have(document: Path) -> None:
 def test_readme_and_example_agree_on_the_token() -> None:
     """The environment's BOT_TOKEN is the recommended place; config.toml may hold
     ``bot_token``: both documents say both, and neither says secrets never go there."""
-    for document in (README, ROOT / "config.example.toml", ROOT / "docs" / "configuration.md"):
+    for document in (README, EXAMPLE, ROOT / "docs" / "configuration.md"):
         text = _text(document)
         assert "BOT_TOKEN" in text and "bot_token" in text, document.name
         assert "recommended" in text, document.name
