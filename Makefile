@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate demo lint bench bench-scale bench-full clean lock
+.PHONY: run test install migrate demo lint bench bench-scale bench-full clean lock browser
 
 # Exact versions (with hashes) from requirements.lock; the project itself without deps.
 $(STAMP): pyproject.toml requirements.lock
@@ -29,7 +29,13 @@ run: migrate
 demo: $(STAMP)
 	$(BIN)/loyalty-bot demo
 
-test: $(STAMP)
+# Debian's chromium for the Mini App's browser tests, where missing (no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "chromium could not be installed: the browser tests will be skipped"
+
+test: $(STAMP) browser
 	$(BIN)/ruff check bot handlers scoring tests bench
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q

@@ -46,6 +46,7 @@ from bot.services.people import owners
 from bot.services.people.staff import sync_outlets
 from bot.texts import Texts
 from bot.web import build_web_app
+from bot.webapp import set_menu_button
 from handlers import (
     broadcast,
     campaigns,
@@ -268,6 +269,8 @@ async def run(settings: Settings, *, webhook: bool = False, role: str = "all") -
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if webhook and not (settings.web.webhook_secret and settings.web.port):
         raise ValueError("--webhook needs web.port and a webhook secret (WEBHOOK_SECRET)")
+    if settings.web.public_url and not settings.web.port and role != "worker":
+        raise ValueError("web.public_url (the Mini App) needs web.port: the server that serves it")
     biz = build_business(settings)
     try:
         await check_schema(biz.db)
@@ -282,8 +285,11 @@ async def run(settings: Settings, *, webhook: bool = False, role: str = "all") -
             if dp is not None:
                 dp["outbox_sender"] = sender
             if webhook or settings.web.port:
-                app = build_web_app(biz, dp if webhook else None, bot)
+                serves_app = bot if role != "worker" else None  # the Mini App: web processes
+                app = build_web_app(biz, dp if webhook else None, serves_app, sender.wake)
                 await _serve_http(stack, app, settings.web.host, settings.web.port)
+            if role != "worker":
+                await set_menu_button(bot, biz)
             if role != "web":
                 check = settings.worker.lease_check_seconds
                 lease = lease_for(biz.db.engine, check)

@@ -233,6 +233,11 @@ class Texts:
         for text outside the templates (the CLI)."""
         return str(self._envs[self.locale_for(locale)].filters["plural"](value, word))
 
+    def format(self, locale: str, how: str, value: Any) -> str:
+        """A value as the templates' filter ``how`` writes it ("num", "money", "pct",
+        "day"), for text drawn outside a template (the Mini App's chart labels)."""
+        return str(self._envs[self.locale_for(locale)].filters[how](value))
+
     def plain(self, locale: str, key: str, **context: Any) -> str:
         """For button labels: Telegram shows them as typed, so no HTML entities."""
         return html.unescape(self.render(locale, key, **context))

@@ -7,12 +7,14 @@
 - ``GET /livez``: the process serves requests.
 - ``GET /readyz``: the database (and Redis, when conversation state lives there) answer.
 - ``GET /metrics``: Prometheus metrics (bot/metrics.py).
+- ``/app/``: the Telegram Mini App (bot/webapp/), when ``web.public_url`` is set.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -26,6 +28,7 @@ from sqlalchemy import text
 from bot.metrics import REGISTRY
 from bot.polling import feed_tagged
 from bot.services.context import Business
+from bot.webapp import add_mini_app
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +88,20 @@ def _readyz(biz: Business) -> Any:
 
 
 def build_web_app(
-    biz: Business, dp: Dispatcher | None = None, bot: Bot | None = None
+    biz: Business,
+    dp: Dispatcher | None = None,
+    bot: Bot | None = None,
+    wake: Callable[[], None] | None = None,
 ) -> web.Application:
-    """Health and metrics always; the webhook when a dispatcher and bot are given."""
+    """Health and metrics always; the webhook when a dispatcher and bot are given; the
+    Mini App when a bot is given and ``web.public_url`` is set (``wake``: the outbox
+    sender's, called after a write so the customer's notice leaves at once)."""
     app = web.Application()
     app.router.add_get("/livez", _livez)
     app.router.add_get("/readyz", _readyz(biz))
     app.router.add_get("/metrics", _metrics)
+    if bot is not None and biz.settings.web.public_url:
+        add_mini_app(app, biz, bot, wake)
     if dp is not None and bot is not None:
         web_settings = biz.settings.web
         if not web_settings.webhook_secret:  # aiogram would accept any request without one

@@ -8,7 +8,14 @@ from typing import Annotated
 from aiogram import Bot, Router
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    WebAppInfo,
+)
 from aiogram.utils.deep_linking import create_start_link
 from pydantic import Field
 
@@ -34,6 +41,17 @@ class MarketingChoice(CallbackData, prefix="mkt"):
     on: bool
 
 
+def open_app_keyboard(biz: Business, actor: Actor) -> InlineKeyboardMarkup | None:
+    """The wallet in the Mini App, when it is on (``web.public_url``)."""
+    url = biz.settings.web.mini_app_url
+    if url is None:
+        return None
+    label = biz.texts.plain(actor.locale, "web/app.card_button")
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=label, web_app=WebAppInfo(url=url))]]
+    )
+
+
 async def on_card(message: Message, bot: Bot, biz: Business, actor: Actor) -> None:
     card = await profile.card(biz, actor.tg_id)
     staff_link = await create_start_link(bot, f"{CARD_LINK_PREFIX}{card.card_code}")
@@ -52,6 +70,7 @@ async def on_card(message: Message, bot: Bot, biz: Business, actor: Actor) -> No
             referred_points=referral.referred_points,
             min_purchase=referral.min_purchase,
         ),
+        reply_markup=open_app_keyboard(biz, actor),
     )
 
 

@@ -33,6 +33,9 @@ class DatabaseSettings(Section):
         return value
 
 
+MINI_APP_PATH = "/app"  # where bot/webapp/ serves the Mini App
+
+
 class WebSettings(Section):
     """The HTTP side: the webhook (``run --webhook``), health checks and metrics."""
 
@@ -41,6 +44,23 @@ class WebSettings(Section):
     webhook_url: str | None = None  # public HTTPS address Telegram posts to (webhook set)
     webhook_path: str = Field(default="/telegram/webhook", pattern=r"^/[A-Za-z0-9/_-]*$")
     webhook_secret: str | None = Field(default=None, repr=False, pattern=r"^[A-Za-z0-9_-]{16,256}$")
+    # The Mini App (bot/webapp/): on when the public HTTPS address is set.
+    public_url: str | None = None
+    init_data_max_age: int = Field(default=3600, ge=60, le=7 * 24 * 3600)  # seconds
+
+    @field_validator("public_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith("https://"):
+            raise ValueError("must start with https:// (Telegram opens Mini Apps over HTTPS only)")
+        return value.rstrip("/")
+
+    @property
+    def mini_app_url(self) -> str | None:
+        """The wallet's address, or None when the Mini App is off."""
+        return f"{self.public_url}{MINI_APP_PATH}/" if self.public_url else None
 
 
 class WorkerSettings(Section):

@@ -47,7 +47,8 @@ _PERSONAL = "personal"
 UPDATE_KEY = "u:"
 CALLBACK_KEY = "cb:"
 MESSAGE_KEY = "m:"  # a message that came without its update (not from the dispatcher)
-TELEGRAM_KEY_PREFIXES = (UPDATE_KEY, CALLBACK_KEY, MESSAGE_KEY)
+WEB_KEY = "w:"  # a Mini App request: the user's id and the key the page made for the write
+TELEGRAM_KEY_PREFIXES = (UPDATE_KEY, CALLBACK_KEY, MESSAGE_KEY, WEB_KEY)
 
 
 def update_key(update_id: int) -> str:
@@ -60,6 +61,11 @@ def callback_key(callback_id: str) -> str:
 
 def message_key(user_id: int, message_id: int) -> str:
     return f"{MESSAGE_KEY}{user_id}:{message_id}"
+
+
+def web_key(user_id: int, request_key: str) -> str:
+    """A Mini App write's key: per user, so one user's key never replays another's."""
+    return f"{WEB_KEY}{user_id}:{request_key}"
 
 
 def personal() -> Any:
