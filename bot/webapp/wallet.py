@@ -6,6 +6,7 @@ and /settings, and the same write (``update_preferences``) as the chat's buttons
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 
 import segno
 from aiogram import Bot
@@ -21,8 +22,10 @@ from bot.webapp.pages import BadRequest, Route, body, chat_text, endpoint, fragm
 from handlers.deep_links import CARD_LINK_PREFIX
 
 QR_SCALE = 6
+QR_CACHE = 4096  # cards whose QR is kept drawn: encoding one costs ~40 ms of CPU
 
 
+@lru_cache(maxsize=QR_CACHE)
 def qr_svg(link: str) -> Markup:
     """The card's QR (the staff deep link, as /card's PNG) as inline SVG: black on white
     whatever the theme, so a scanner reads it off a dark screen too."""
