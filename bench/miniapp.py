@@ -104,6 +104,13 @@ def telegram_stub(data: str) -> str:
     )
 
 
+def stub_route(body: str) -> Any:
+    async def fulfill(route: Any) -> None:
+        await route.fulfill(status=200, content_type="application/javascript", body=body)
+
+    return fulfill
+
+
 async def wallet_paints(base: str, data: str, runs: int) -> tuple[list[float], list[float], int]:
     from playwright.async_api import async_playwright
 
@@ -114,9 +121,7 @@ async def wallet_paints(base: str, data: str, runs: int) -> tuple[list[float], l
             context = await browser.new_context(viewport={"width": 390, "height": 760})
             page = await context.new_page()
             sizes: list[int] = []
-            stub = telegram_stub(data)
-            await page.route("https://telegram.org/**", lambda route, stub=stub: route.fulfill(
-                status=200, content_type="application/javascript", body=stub))  # fmt: skip
+            await page.route("https://telegram.org/**", stub_route(telegram_stub(data)))
 
             async def count(response: Any, sizes: list[int] = sizes) -> None:
                 if not response.url.startswith("https://telegram.org"):
