@@ -13,11 +13,10 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+if TYPE_CHECKING:  # matplotlib loads when the first chart is drawn, not at start-up
+    from matplotlib.figure import Figure
 
 WIDTH_IN, HEIGHT_IN, DPI = 8.0, 6.0, 100  # 800 x 600 pixels
 MAX_TICKS = 8
@@ -38,10 +37,14 @@ class Panel:
 def _value_axis(axis: Any, panel: Panel) -> None:
     """From zero (an empty panel too), whole-number ticks for counts."""
     if panel.whole:
+        from matplotlib.ticker import MaxNLocator
+
         axis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _png(fig: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     buffer = io.BytesIO()
     try:
         FigureCanvasAgg(fig)
@@ -52,6 +55,8 @@ def _png(fig: Figure) -> bytes:
 
 
 def _figure() -> Figure:
+    from matplotlib.figure import Figure
+
     return Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
 
 

@@ -130,15 +130,17 @@ def owner_code(config: Path = ConfigOption) -> None:
     /start own_<code> to the bot becomes an owner."""
     from bot.app import build_business
     from bot.db.migrate import SchemaNotCurrentError, check_schema
-    from bot.services.people.owners import issue_code
+    from bot.services.people.owners import issue_code, owner_ids
     from handlers.deep_links import OWNER_CODE_PREFIX
 
     settings = _settings(config)
 
-    async def main() -> str:
+    async def main() -> str | None:
         biz = build_business(settings)
         try:
             await check_schema(biz.db)
+            if await owner_ids(biz):  # the bot would refuse a code now: say what works
+                return None
             return await issue_code(biz)
         finally:
             await biz.db.dispose()
@@ -147,6 +149,11 @@ def owner_code(config: Path = ConfigOption) -> None:
         code = asyncio.run(main())
     except SchemaNotCurrentError as err:
         _fail(str(err))
+    if code is None:
+        _fail(
+            "the bot has an owner already, so no owner code is issued: an owner sends "
+            "/invite owner to the bot and gives the co-owner the link it answers"
+        )
     typer.echo(f"Send this to the bot to become its owner (once): /start {OWNER_CODE_PREFIX}{code}")
 
 

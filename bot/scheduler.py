@@ -45,9 +45,14 @@ def build_scheduler(
     """``running``, when given, holds the task of every job while it runs (so a worker
     that loses its lease can cancel them)."""
     zone = biz.settings.business.zone
+    # APScheduler logs two lines per job added and two per run; ours are one line for
+    # the whole set here and one per run in _logged.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = AsyncIOScheduler(timezone=zone)
+    times = []
     for job in jobs:
         hour, minute = job.time_of_day(biz.settings)
+        times.append(f"{job.id} {hour:02d}:{minute:02d}")
         scheduler.add_job(
             _logged(job, biz, running if running is not None else set()),
             CronTrigger(hour=hour, minute=minute, timezone=zone),
@@ -57,6 +62,7 @@ def build_scheduler(
             max_instances=1,
             misfire_grace_time=3600,
         )
+    log.info("scheduler: %d daily jobs (%s), %s time", len(times), ", ".join(times), zone)
     return scheduler
 
 

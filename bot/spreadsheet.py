@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.cell import WriteOnlyCell
+if TYPE_CHECKING:  # openpyxl loads with the first XLSX, not at start-up
+    from openpyxl.cell import WriteOnlyCell
 
 Cell = str | int | float | Decimal | date | datetime | bool | None
 
@@ -101,6 +102,9 @@ def write_csv(table: Table) -> bytes:
 
 
 def write_xlsx(table: Table, title: str = "customers") -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title)
 
@@ -153,6 +157,8 @@ def _read_csv(data: bytes) -> list[Sequence[Cell]]:
 
 
 def _read_xlsx(data: bytes) -> list[Sequence[Cell]]:
+    from openpyxl import load_workbook
+
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as err:  # openpyxl raises many kinds for a file that is not XLSX

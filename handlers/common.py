@@ -42,6 +42,15 @@ async def on_invite_link(
     token = (command.args or "")[len(INVITE_PREFIX) :]
     name = message.from_user.full_name if message.from_user else ""
     outcome = await staff.accept_invite(biz, actor.tg_id, name, key, token)
+    if outcome.result.role == "owner":  # an owner's co-owner link
+        await publish_chat_menu(bot, biz, actor.tg_id, Role.OWNER)
+        business = biz.settings.business.name
+        await message.answer(
+            text(biz, actor, "owner.co_owner_joined", business=business)
+            + "\n\n"
+            + text(biz, actor, "owner.landing", business=business)
+        )
+        return
     if actor.role != Role.OWNER:  # an owner keeps the owner's menu
         await publish_chat_menu(bot, biz, actor.tg_id, Role.STAFF)
     await message.answer(text(biz, actor, "staff.staff_joined", name=outcome.result.name))

@@ -23,7 +23,8 @@ from bot.config import SUPPORTED_LOCALES
 from bot.services.context import Business
 from bot.services.counter.redemptions import decide_redemption
 from bot.services.members import profile
-from bot.services.people.roles import Actor
+from bot.services.people import chat_settings
+from bot.services.people.roles import Actor, Role
 from handlers.deep_links import CARD_LINK_PREFIX, REFERRAL_PREFIX
 from handlers.keyboards import RedeemAnswer, inline_button, inline_markup
 from handlers.replies import clear_buttons, replace_text, text
@@ -126,11 +127,17 @@ async def on_language(message: Message, biz: Business, actor: Actor) -> None:
 async def on_language_choice(
     query: CallbackQuery, callback_data: LanguageChoice, biz: Business, actor: Actor, key: str
 ) -> None:
-    outcome = await profile.update_preferences(biz, key, actor.tg_id, language=callback_data.code)
+    if actor.customer_id is None and actor.may(Role.STAFF):  # no card: their own settings
+        chosen = await chat_settings.set_language(biz, key, actor.tg_id, callback_data.code)
+        locale = chosen.result.language
+    else:
+        outcome = await profile.update_preferences(
+            biz, key, actor.tg_id, language=callback_data.code
+        )
+        locale = outcome.result.language
     await query.answer()
     await clear_buttons(query)
     if query.message is not None:
-        locale = outcome.result.language
         await query.message.answer(biz.texts.render(locale, "customer.language_set"))  # type: ignore[union-attr]
 
 
@@ -140,6 +147,9 @@ def _settings_keyboard(biz: Business, actor: Actor, on: bool) -> InlineKeyboardM
 
 
 async def on_settings(message: Message, biz: Business, actor: Actor) -> None:
+    if actor.customer_id is None and actor.may(Role.STAFF):  # no card: language and role
+        await message.answer(text(biz, actor, "staff.settings", role=actor.role.value))
+        return
     prefs = await profile.preferences(biz, actor.tg_id)
     await message.answer(
         text(biz, actor, "customer.settings", p=prefs),

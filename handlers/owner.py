@@ -35,12 +35,21 @@ log = logging.getLogger(__name__)
 ADJUST = CommandSpec(commands.parse_adjust, purchases.adjust, "owner.adjusted")
 
 
-async def on_invite(message: Message, bot: Bot, biz: Business, actor: Actor, key: str) -> None:
-    outcome = await staff.create_invite(biz, actor, key)
+INVITE_KINDS = {"": "staff", "staff": "staff", "owner": "owner"}
+
+
+async def on_invite(
+    message: Message, command: CommandObject, bot: Bot, biz: Business, actor: Actor, key: str
+) -> None:
+    """``/invite``: a cashier's one-time link; ``/invite owner``: a co-owner's."""
+    role = INVITE_KINDS.get((command.args or "").strip().lower())
+    if role is None:
+        await message.answer(text(biz, actor, "errors.usage_invite"))
+        return
+    outcome = await staff.create_invite(biz, actor, key, role=role)
     link = await create_start_link(bot, f"{INVITE_PREFIX}{outcome.result.token}")
-    await message.answer(
-        text(biz, actor, "owner.invite_created", link=link, expires=outcome.result.expires_at)
-    )
+    reply = "owner.invite_owner_created" if role == "owner" else "owner.invite_created"
+    await message.answer(text(biz, actor, reply, link=link, expires=outcome.result.expires_at))
 
 
 async def on_staff(message: Message, biz: Business, actor: Actor, key: str) -> None:

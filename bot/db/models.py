@@ -219,6 +219,19 @@ class Invite(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     used_by: Mapped[int | None] = mapped_column(BigInteger)
+    # "staff", or "owner": an owner's one-time link that makes a co-owner (0017)
+    role: Mapped[str] = mapped_column(String(16), default="staff", server_default="staff")
+
+
+class ChatSettings(Base):
+    """A staff member's or owner's own choices (language), kept apart from any customer
+    card: owners listed in config have no row elsewhere (0017)."""
+
+    __tablename__ = "chat_settings"
+
+    telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    updated_at: Mapped[datetime]
 
 
 def unix_seconds(moment: datetime) -> int:
@@ -597,3 +610,37 @@ class ScoringRun(Base):
     customers: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Conversation(Base):
+    """A customer's question to the business (their free text, later a low survey score):
+    forwarded to the owners, answered from the bot. The words themselves live only in the
+    messages sent (the outbox), never here (0017)."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_customer", "customer_id", "opened_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(16))  # "message" | "survey"
+    opened_at: Mapped[datetime]
+    last_message_at: Mapped[datetime]
+    first_answer_at: Mapped[datetime | None]
+    answered_by: Mapped[int | None] = mapped_column(BigInteger)
+    resolved_at: Mapped[datetime | None]
+
+
+class ConversationMessage(Base):
+    """One message of a conversation, without its text: when, and from whom (the
+    per-customer rate limit counts the customer's own)."""
+
+    __tablename__ = "conversation_messages"
+    __table_args__ = (Index("ix_conversation_messages_at", "conversation_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    at: Mapped[datetime]
+    from_customer: Mapped[bool] = mapped_column(Boolean)
+    author_tg_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import minimize
 
 # Parameters are searched as log(theta) within +-LOG_BOUND: exp(12) ~ 1.6e5 is far
 # outside any sensible value, so an estimate pinned there means "not identified";
@@ -84,6 +83,8 @@ def maximise(
     def objective(log_params: NDArray[np.float64]) -> float:
         value = neg_mean_loglik(log_params)
         return float(value) if np.isfinite(value) else 1e300
+
+    from scipy.optimize import minimize  # loaded with the first fit, not at start-up
 
     res = minimize(objective, initial_log, method="L-BFGS-B", bounds=bounds)
     loglik = -float(res.fun) * total_weight

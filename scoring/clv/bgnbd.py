@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import expit, gammaln, hyp2f1
 
 from scoring.clv._mle import WEAK_REASON, as_history, compress_rows, maximise
 from scoring.clv.status import DataSupport, FitStatus
@@ -61,6 +60,8 @@ def _neg_mean_loglik(
     T: NDArray[np.float64],
     w: NDArray[np.float64],
 ) -> float:
+    from scipy.special import gammaln  # scipy loads with the first fit, not at start-up
+
     r, alpha, a, b = np.exp(log_params)
     # Terms that depend on x only are computed once per distinct x.
     a12 = (
@@ -150,6 +151,8 @@ def _hyp2f1_scaled(
     and Euler's transform 2F1 = (1 - z)^(c - a - b) 2F1(c - a, c - b; c; z) takes
     over where the direct series overflows for heavy buyers.
     """
+    from scipy.special import hyp2f1
+
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         direct = hyp2f1(a, b, c, z)
         out = np.sign(direct) * np.exp(np.log(np.abs(direct)) + log_scale)
@@ -200,6 +203,8 @@ def probability_alive(
     params: BGNBDParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
 ) -> NDArray[np.float64]:
     """P(still a customer | x, t_x, T) (Fader, Hardie & Lee, note 021); 1 when x = 0."""
+    from scipy.special import expit
+
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     xa, ta, Ta = as_history(x, t_x, T)
     log_odds_dead = (r + xa) * np.log((alpha + Ta) / (alpha + ta)) + np.log(

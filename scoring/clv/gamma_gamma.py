@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import gammaln
 
 from scoring.clv._mle import WEAK_REASON, compress_rows, maximise
 from scoring.clv.status import DataSupport, FitStatus
@@ -68,6 +67,8 @@ def _as_spend(x: ArrayLike, mean_value: ArrayLike) -> tuple[NDArray, NDArray]:
 
 
 def _neg_mean_loglik(log_params: NDArray[np.float64], x: NDArray, m: NDArray, w: NDArray) -> float:
+    from scipy.special import gammaln  # loaded with the first fit, not at start-up
+
     p, q, g = np.exp(log_params)
     px = p * x
     ll = (

@@ -3,7 +3,8 @@
 With no owner in config and none claimed yet, the active worker issues a code at start-up
 (and ``loyalty-bot owner-code`` issues a fresh one, replacing any unclaimed code); whoever
 sends it to the bot (``/start own_<code>``) within ``business.owner_code_hours`` becomes
-an owner, recorded in ``owners``. Only the code's SHA-256 is stored.
+an owner, recorded in ``owners``. Only the code's SHA-256 is stored. Once an owner exists,
+more owners join through an owner's one-time link (``/invite owner``: ``add_co_owner``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from pydantic import BaseModel
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Owner
+from bot.db.models import Invite, Owner
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
 from bot.services.outbox.rows import enqueue
 from bot.services.people.audit import add_audit
+from bot.services.people.chat_settings import language_in
 
 
 class OwnerClaimed(BaseModel):
@@ -102,6 +104,37 @@ async def claim(biz: Business, tg_id: int, key: str, code: str) -> Outcome[Owner
         return OwnerClaimed(owner_id=pending.id)
 
     return await run_once(biz.db, biz.clock, key, OwnerClaimed, work)
+
+
+async def add_co_owner(
+    session: AsyncSession, biz: Business, tg_id: int, name: str, invite: Invite, key: str
+) -> None:
+    """Whoever opens an owner's one-time co-owner link becomes an owner (in the caller's
+    transaction, which also locked the invite); the owner who made the link hears it."""
+    if tg_id in await owners_in(session, biz):
+        raise ServiceError("already_owner")
+    now = biz.clock.now()
+    session.add(
+        Owner(
+            code_hash=_hash(f"invite:{invite.token}"),
+            telegram_id=tg_id,
+            created_at=invite.created_at,
+            claimed_at=now,
+        )
+    )
+    invite.used_at, invite.used_by = now, tg_id
+    await session.flush()
+    language = await language_in(session, invite.created_by)
+    enqueue(
+        session, now=now, chat_id=invite.created_by, kinds=biz.settings.outbox.kinds,
+        text=biz.texts.render(
+            biz.texts.locale_for(language), "owner.co_owner_member_joined", name=name
+        ),
+    )  # fmt: skip
+    add_audit(
+        session, now=now, actor_tg_id=tg_id, actor_role="owner", action="co_owner_accept",
+        update_key=key, details={"invite_id": invite.id, "invited_by": invite.created_by},
+    )  # fmt: skip
 
 
 async def tell_owners(biz: Business, message: str, **context: Any) -> int:

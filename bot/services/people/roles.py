@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Select, bindparam, select
 
-from bot.db.models import Customer, Owner, Staff
+from bot.db.models import ChatSettings, Customer, Owner, Staff
 from bot.services.context import Business
 from bot.services.outbox.contact import mark_reachable
 
@@ -50,11 +50,13 @@ def _actor_statement() -> Select[Any]:
             Customer.id,
             Customer.language,
             Customer.unreachable_at,
+            ChatSettings.language,
         )
         .select_from(me)
         .outerjoin(Owner, Owner.telegram_id == me.c.tg_id)
         .outerjoin(Staff, (Staff.telegram_id == me.c.tg_id) & Staff.active.is_(True))
         .outerjoin(Customer, Customer.telegram_id == me.c.tg_id)
+        .outerjoin(ChatSettings, ChatSettings.telegram_id == me.c.tg_id)
     )
 
 
@@ -70,11 +72,15 @@ async def resolve_actor(biz: Business, tg_id: int, language_code: str | None) ->
     marked them unreachable) becomes reachable again: they are writing to it."""
     row = await biz.db.read_one(ACTOR_STATEMENT, {"tg_id": tg_id})
     assert row is not None  # the outer joins start from one row
-    owner_row, staff_id, outlet_code, customer_id, language, unreachable_at = row
+    owner_row, staff_id, outlet_code, customer_id, language, unreachable_at, chosen = row
     if customer_id is not None and unreachable_at is not None:
         await mark_reachable(biz, customer_id)  # they wrote: the block is over
     settings = biz.settings
-    locale = biz.texts.locale_for(language if customer_id is not None else language_code)
+    # a customer's card language; else what staff or an owner chose with /language; else
+    # their Telegram app's
+    locale = biz.texts.locale_for(
+        language if customer_id is not None else chosen or language_code
+    )
     if tg_id in settings.business.owner_ids or owner_row is not None:
         role = Role.OWNER
     elif staff_id is not None:

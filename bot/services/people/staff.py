@@ -1,4 +1,5 @@
-"""Staff management: one-time expiring invite links, listing and removal."""
+"""Staff management: one-time expiring invite links (for staff, or an owner's link that
+makes a co-owner), listing and removal."""
 
 from __future__ import annotations
 
@@ -9,25 +10,31 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.codes import new_invite_token
-from bot.db.models import Customer, Invite, Staff
+from bot.db.models import Invite, Staff
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, personal, run_once
 from bot.services.outbox.rows import enqueue
 from bot.services.people.audit import add_audit, audit_act
+from bot.services.people.chat_settings import language_in
 from bot.services.people.customers import telegram_name
+from bot.services.people.owners import add_co_owner
 from bot.services.people.roles import Actor
+
+INVITE_ROLES = ("staff", "owner")
 
 
 class InviteCreated(BaseModel):
     token: str
     expires_at: datetime
+    role: str = "staff"
 
 
 class StaffJoined(BaseModel):
-    staff_id: int
+    staff_id: int | None = None  # None for a co-owner
     name: str | None = personal()
     outlet_code: str
+    role: str = "staff"
 
 
 class StaffMember(BaseModel):
@@ -44,8 +51,12 @@ class StaffRemoved(BaseModel):
 
 
 async def create_invite(
-    biz: Business, actor: Actor, key: str, outlet_code: str | None = None
+    biz: Business, actor: Actor, key: str, outlet_code: str | None = None, role: str = "staff"
 ) -> Outcome[InviteCreated]:
+    """A one-time link: ``role`` "staff" (a cashier at ``outlet_code``) or "owner" (a
+    co-owner; only an owner may ask for one, which the handler's role check ensures)."""
+    if role not in INVITE_ROLES:
+        raise ServiceError("usage_invite")
     now = biz.clock.now()
     expires = now + timedelta(hours=biz.settings.staff.invite_ttl_hours)
     outlet = outlet_code or biz.settings.business.default_outlet
@@ -59,10 +70,11 @@ async def create_invite(
                 outlet_code=outlet,
                 created_at=now,
                 expires_at=expires,
+                role=role,
             )
         )
-        audit_act(session, actor, "invite_create", key, now, outlet=outlet)
-        return InviteCreated(token=token, expires_at=expires)
+        audit_act(session, actor, "invite_create", key, now, outlet=outlet, role=role)
+        return InviteCreated(token=token, expires_at=expires, role=role)
 
     return await run_once(biz.db, biz.clock, key, InviteCreated, work)
 
@@ -81,6 +93,9 @@ async def accept_invite(
             raise ServiceError("invite_used")
         if now >= invite.expires_at:
             raise ServiceError("invite_expired")
+        if invite.role == "owner":
+            await add_co_owner(session, biz, tg_id, display, invite, key)
+            return StaffJoined(name=display, outlet_code=invite.outlet_code, role="owner")
         staff = await session.scalar(select(Staff).where(Staff.telegram_id == tg_id))
         if staff is not None and staff.active:
             raise ServiceError("already_staff")
@@ -99,9 +114,7 @@ async def accept_invite(
             staff.outlet_code, staff.invited_by = invite.outlet_code, invite.created_by
         invite.used_at, invite.used_by = now, tg_id
         await session.flush()
-        inviter_language = await session.scalar(
-            select(Customer.language).where(Customer.telegram_id == invite.created_by)
-        )
+        inviter_language = await language_in(session, invite.created_by)
         enqueue(  # the owner who invited them hears they joined, in their language if known
             session,
             now=now,
