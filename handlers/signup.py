@@ -20,6 +20,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, ReplyKeyboardRemove
 from pydantic import Field
 
+from bot.phones import looks_like_phone
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.members import signup
@@ -142,6 +143,12 @@ async def on_contact(
             text(biz, actor, "errors.foreign_contact"), reply_markup=contact_keyboard(biz, actor)
         )
         return
+    if signup.contact_phone(biz, contact.phone_number) is None:  # the step stays open
+        await message.answer(
+            text(biz, actor, "customer.contact_refused", phone=contact.phone_number[:32]),
+            reply_markup=contact_keyboard(biz, actor),
+        )
+        return
     data = await state.get_data()
     await state.clear()  # a refusal ends this sign-up attempt too (handlers.errors answers)
     outcome = await signup.begin(
@@ -157,8 +164,11 @@ async def on_contact(
 
 
 async def on_contact_missing(message: Message, biz: Business, actor: Actor) -> None:
+    """Anything but the contact: a typed number is told why the button is needed."""
+    typed = looks_like_phone(message.text or "")
     await message.answer(
-        text(biz, actor, "customer.ask_contact"), reply_markup=contact_keyboard(biz, actor)
+        text(biz, actor, "customer.typed_phone" if typed else "customer.ask_contact_again"),
+        reply_markup=contact_keyboard(biz, actor),
     )
 
 

@@ -128,6 +128,12 @@ async def current(biz: Business, tg_id: int) -> SignupState | None:
         return _state(biz.settings, customer) if customer else None
 
 
+def contact_phone(biz: Business, phone: str) -> str | None:
+    """The number of the customer's own shared contact in E.164, or None if it cannot be
+    a phone number at all (any country; ``business.phone_region`` only for bare digits)."""
+    return normalise_phone(phone, biz.settings.business.phone_region, shared_contact=True)
+
+
 async def _attach(
     session: AsyncSession,
     biz: Business,
@@ -139,7 +145,7 @@ async def _attach(
     referrer_code: str | None,
 ) -> Customer:
     """Create the customer, or link the one staff entered (or imported) with this phone."""
-    normalised = normalise_phone(phone, biz.settings.business.phone_region)
+    normalised = contact_phone(biz, phone)
     if normalised is None:
         raise ServiceError("bad_phone")
     customer = await session.scalar(select(Customer).where(Customer.phone == normalised))
