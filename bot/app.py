@@ -51,6 +51,7 @@ from handlers import (
     broadcast,
     campaigns,
     common,
+    conversations,
     errors,
     fallback,
     feedback,
@@ -138,6 +139,7 @@ def build_dispatcher(biz: Business, storage: BaseStorage | None = None) -> Dispa
         feedback.make_router(),
         privacy.make_router(),
         signup.make_router(),
+        conversations.make_router(),  # a member's own words, once no question is open
         fallback.make_router(),  # nothing goes unanswered
     )
     dp.startup.register(menu.on_startup)  # the command menus, per role

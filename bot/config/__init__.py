@@ -38,6 +38,7 @@ from bot.config.messaging import (
     DEFAULT_MESSAGE_KINDS,
     CampaignSettings,
     ContactSettings,
+    ConversationSettings,
     MessageKind,
     OutboxSettings,
     SurveySettings,
@@ -66,6 +67,7 @@ __all__ = [
     "CampaignSettings",
     "ConfigError",
     "ContactSettings",
+    "ConversationSettings",
     "DatabaseSettings",
     "ExpirySettings",
     "Holiday",
@@ -223,6 +225,7 @@ class Settings(BaseSettings):
     outbox: OutboxSettings = OutboxSettings()
     contact: ContactSettings = ContactSettings()
     survey: SurveySettings = SurveySettings()
+    conversations: ConversationSettings = ConversationSettings()
     scoring: ScoringSettings = ScoringSettings()
     tiers: TiersSettings = TiersSettings()
     expiry: ExpirySettings = ExpirySettings()

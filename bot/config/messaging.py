@@ -122,6 +122,16 @@ class ContactSettings(Section):
     max_marketing_per_week: int = Field(default=2, ge=0, le=100)
 
 
+class ConversationSettings(Section):
+    """A member's own words to the business (bot.services.people.conversations): free text
+    with no question open is passed to the owners, who answer from the bot."""
+
+    enabled: bool = True
+    to_staff: bool = False  # also to every active staff member (they may answer too)
+    max_per_hour: int = Field(default=5, ge=1, le=100)  # a customer's messages passed on
+    max_length: int = Field(default=2000, ge=10, le=3500)  # of a message and of an answer
+
+
 class SurveySettings(Section):
     """The post-visit survey (seeds 003, 004): "how was it?" a while after each purchase."""
 

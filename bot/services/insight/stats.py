@@ -37,6 +37,7 @@ from bot.services.insight.kpis import Period
 from bot.services.insight.scoring_aggregates import unix_seconds_sql
 from bot.services.local_days import LocalDays, sql_int
 from bot.services.money.live_purchases import IS_LIVE, NET_MINOR
+from bot.services.people import conversations
 
 WEEK_DAYS = 7
 
@@ -76,6 +77,7 @@ class StatsReport:
     points: PointsFlow
     weekly: WeeklySeries
     unreachable: int  # customers who blocked the bot (now, not in the period)
+    unanswered: int = 0  # customers' questions nobody answered yet (now)
 
 
 MEMBER = Customer.signup_step.is_(None) & Customer.erased_at.is_(None)
@@ -206,4 +208,10 @@ async def stats_report(biz: Business, days: int) -> StatsReport:
         points=await points_flow(biz, period),
         weekly=await weekly_series(biz, period),
         unreachable=await kpis.unreachable_customers(biz),
+        unanswered=await _unanswered(biz),
     )
+
+
+async def _unanswered(biz: Business) -> int:
+    async with biz.db.read() as session:
+        return await conversations.unanswered(session)
