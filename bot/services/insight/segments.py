@@ -5,6 +5,10 @@ Four dimensions, each a column the scoring job writes: RFM ``segment``, ``lifecy
 stage, ``value`` and seed 001's ``strategy``. One GROUP BY over all four gives the counts
 of each and, per RFM segment, the strategy most of its customers have (what the seed
 says to do with them).
+
+A customer who bought since their last scoring is counted apart (``pending``), in no
+group: their labels predate the purchase, and SPEC says such a customer is never shown
+as lapsing or released.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
-from bot.db.models import Customer, CustomerScore
+from bot.db.models import Customer, CustomerScore, Purchase
 from bot.services.context import Business
+from bot.services.money.live_purchases import IS_LIVE
 
 DIMENSIONS: tuple[str, ...] = ("segment", "lifecycle", "value", "strategy")
 
@@ -28,6 +33,7 @@ class SegmentCounts:
     scored: int
     by: dict[str, list[tuple[str, int]]]
     segment_strategy: dict[str, str] = field(default_factory=dict)
+    pending: int = 0  # bought since their scores were computed: in no group until rescored
 
     def count(self, dimension: str, value: str) -> int:
         return dict(self.by.get(dimension, [])).get(value, 0)
@@ -39,15 +45,26 @@ def _ranked(counter: Counter[str]) -> list[tuple[str, int]]:
 
 async def segment_counts(biz: Business) -> SegmentCounts:
     columns = [getattr(CustomerScore, d) for d in DIMENSIONS]
+    bought_since = exists().where(
+        Purchase.customer_id == CustomerScore.customer_id,
+        Purchase.created_at > CustomerScore.computed_at,
+        IS_LIVE,
+    )
     async with biz.db.read() as session:
         rows = (
             await session.execute(
                 select(*columns, func.count())
                 .join(Customer, Customer.id == CustomerScore.customer_id)
-                .where(Customer.erased_at.is_(None))
+                .where(Customer.erased_at.is_(None), ~bought_since)
                 .group_by(*columns)
             )
         ).all()
+        pending = await session.scalar(
+            select(func.count())
+            .select_from(CustomerScore)
+            .join(Customer, Customer.id == CustomerScore.customer_id)
+            .where(Customer.erased_at.is_(None), bought_since)
+        )
     counters: dict[str, Counter[str]] = {d: Counter() for d in DIMENSIONS}
     per_segment: dict[str, Counter[str]] = {}
     for *labels, n in rows:
@@ -58,4 +75,5 @@ async def segment_counts(biz: Business) -> SegmentCounts:
         scored=sum(counters["segment"].values()),
         by={d: _ranked(c) for d, c in counters.items()},
         segment_strategy={s: _ranked(c)[0][0] for s, c in per_segment.items()},
+        pending=int(pending or 0),
     )

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 import scoring
 from bot.db.models import CustomerScore, Note, Purchase, Visit
-from bot.money import from_minor
+from bot.money import CENT, from_minor
 from bot.services.context import Business
 from bot.services.counter.offers_at_counter import OfferView, live_views
 from bot.services.insight.satisfaction import CustomerSatisfaction, for_customer
@@ -36,6 +36,8 @@ class ClientCard(BaseModel):
     first_purchase: datetime | None
     last_purchase: datetime | None
     total_spend: Decimal
+    average_check: Decimal | None  # live: total_spend / purchases, as of now
+    scores_pending: bool = False  # bought since the scores were computed
     recent: list[tuple[int, datetime, Decimal, str | None]]
     last_note: str | None
     score: dict[str, object] | None
@@ -108,6 +110,8 @@ async def client_card(biz: Business, token: str, locale: str) -> ClientCard:
         first_purchase=first,
         last_purchase=last,
         total_spend=from_minor(int(net_minor)),
+        average_check=(from_minor(int(net_minor)) / int(count)).quantize(CENT) if count else None,
+        scores_pending=bool(score and last and last > score.computed_at),
         recent=[(r[0], r[1], r[2], r[3]) for r in recent],
         last_note=note,
         score=_score_fields(score),
