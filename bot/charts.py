@@ -11,7 +11,7 @@ comes in already localized; this module draws, it says nothing of its own.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,20 +26,25 @@ BAR_COLOR, LINE_COLOR, MEMBER_COLOR = "#4C72B0", "#DD8452", "#55A868"
 @dataclass(frozen=True)
 class Panel:
     """One bar chart: a title, bar labels and their values (counts unless ``whole`` is
-    False: counts get whole-number ticks)."""
+    False: counts get whole-number ticks); ``tick`` writes a value-axis number the way the
+    reader's language does («105 000»)."""
 
     title: str
     labels: Sequence[str]
     values: Sequence[float]
     whole: bool = True
+    tick: Callable[[float], str] | None = None
 
 
 def _value_axis(axis: Any, panel: Panel) -> None:
     """From zero (an empty panel too), whole-number ticks for counts."""
-    if panel.whole:
-        from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+    if panel.whole:
         axis.set_major_locator(MaxNLocator(integer=True))
+    if panel.tick is not None:
+        tick = panel.tick
+        axis.set_major_formatter(FuncFormatter(lambda value, _position: tick(value)))
 
 
 def _png(fig: Figure) -> bytes:

@@ -176,6 +176,11 @@ def webhook_command(
         _fail(str(err))
 
 
+def _count(n: int, noun: str) -> str:
+    """«1 customer», «2 customers»: the CLI speaks English, one plural rule."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 @contextmanager
 def _progress(label: str) -> Iterator[Progress]:
     """A progress bar on stderr (stdout stays the command's answer) fed by (done, total)."""
@@ -277,7 +282,7 @@ def export_command(
         _write_private(target, spreadsheet.write(table, fmt))
     except OSError as err:
         _fail(f"cannot write {target}: {err.strerror}")
-    typer.echo(f"exported {len(table.rows)} customers to {target}")
+    typer.echo(f"exported {_count(len(table.rows), 'customer')} to {target}")
 
 
 ImportFileArgument = typer.Argument(..., help="a .csv or .xlsx file, a header row first")
@@ -332,9 +337,9 @@ def import_command(
         )
         raise typer.Exit(code=IMPORT_PROBLEMS_EXIT)
     summary = (
-        f"{result.rows} rows: {result.created} new customers, opening balances for "
-        f"{result.credited} customers already here, {result.unchanged} unchanged; "
-        f"{result.points} points in all"
+        f"{_count(result.rows, 'row')}: {_count(result.created, 'new customer')}, opening "
+        f"balances for {_count(result.credited, 'customer')} already here, "
+        f"{result.unchanged} unchanged; {_count(result.points, 'point')} in all"
     )
     if result.applied:
         typer.echo(f"imported {summary}")

@@ -25,7 +25,12 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import (
+    format_currency,
+    format_decimal,
+    format_percent,
+    get_currency_symbol,
+)
 from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
@@ -147,10 +152,36 @@ class Texts:
         return pct
 
     def _money_filter(self, locale: Locale) -> Any:
-        def money(value: Decimal | int | str) -> str:
-            return format_currency(Decimal(value), self.currency, locale=locale)
+        """The locale's own currency format. Where the locale has no symbol of its own for
+        the currency (English for roubles), Babel would glue the ISO code on
+        («RUB30,000.00»): the symbol of the business's own language goes into the
+        locale's pattern instead («₽30,000.00»)."""
+        own = locale.currency_symbols.get(self.currency, self.currency)
+        home = next(
+            (
+                symbol
+                for language in (self.default_locale, *SUPPORTED_LOCALES)
+                if (symbol := get_currency_symbol(self.currency, language)) != self.currency
+            ),
+            self.currency,
+        )
+        if own != self.currency or home == self.currency:
+
+            def money(value: Decimal | int | str) -> str:
+                return format_currency(Decimal(value), self.currency, locale=locale)
+
+            return money
+        pattern = locale.currency_formats["standard"].pattern.replace("\u00a4", home)
+
+        def money(value: Decimal | int | str) -> str:  # type: ignore[misc]
+            return format_decimal(Decimal(value), format=pattern, locale=locale)
 
         return money
+
+    def number(self, locale: str, value: float | Decimal | int) -> str:
+        """A number as ``locale`` writes it, grouped («105 000», «105,000»), for places
+        outside templates such as chart ticks."""
+        return format_decimal(value, locale=self.locale_for(locale))
 
     def locale_for(self, language: str | None) -> str:
         if language:

@@ -6,6 +6,7 @@ report with its buttons is the last message in the chat."""
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Annotated
 
 from aiogram import Router
@@ -63,18 +64,24 @@ def weekly_png(biz: Business, actor: Actor, report: stats.StatsReport) -> bytes:
     """The chart of purchases, revenue and new members per week (CPU work: a thread)."""
     label = biz.texts.plain
     weekly = report.weekly
+    number = partial(biz.texts.number, actor.locale)
     return charts.weekly_chart(
         label(actor.locale, "owner.chart_stats_title", days=report.days),
         [label(actor.locale, "owner.chart_week", start=start) for start in weekly.starts],
         [
-            charts.Panel(label(actor.locale, "owner.chart_purchases"), [], weekly.purchases),
+            charts.Panel(
+                label(actor.locale, "owner.chart_purchases"), [], weekly.purchases, tick=number
+            ),
             charts.Panel(
                 label(actor.locale, "owner.chart_revenue"),
                 [],
                 [float(v) for v in weekly.revenue],
                 whole=False,
+                tick=number,
             ),
-            charts.Panel(label(actor.locale, "owner.chart_new_members"), [], weekly.new_members),
+            charts.Panel(
+                label(actor.locale, "owner.chart_new_members"), [], weekly.new_members, tick=number
+            ),
         ],
     )
 

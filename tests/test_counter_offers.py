@@ -88,15 +88,15 @@ async def test_percent_off_a_service_books_what_was_paid(app: App) -> None:
     code = await _grant(app, cid, OfferKind.PERCENT, "15", service="oil")
     await cashier.send(f"/purchase {card} 2000 oil offer:{code.lower()}")
     reply = app.fake.last(CASHIER).text
-    assert f"Offer {code}: RUB300.00 off (full price RUB2,000.00)" in reply, reply
-    assert "RUB1,700.00" in reply and "+85 points" in reply
+    assert f"Offer {code}: ₽300.00 off (full price ₽2,000.00)" in reply, reply
+    assert "₽1,700.00" in reply and "+85 points" in reply
     assert await _purchases(app) == [(D("1700.00"), 85)]
     offer = await _offer(app, code)
     assert offer.used_at == app.clock.now() and offer.used_by_tg_id == CASHIER
     assert offer.used_purchase_id == 1 and offer.discount == D("300.00")
     await app.deliver()
     notice = app.fake.last(CUSTOMER).text
-    assert f"RUB1,700.00! Offer {code}: RUB300.00 off. +85 points" in notice, notice
+    assert f"₽1,700.00! Offer {code}: ₽300.00 off. +85 points" in notice, notice
     assert "Balance: <b>85</b>" in notice
     assert await app.balance_consistent()
 
@@ -106,7 +106,7 @@ async def test_fixed_discount(app: App) -> None:
     _, cashier, cid, card = await _setup(app)
     code = await _grant(app, cid, OfferKind.FIXED, "500")
     await cashier.send(f"/purchase {card} 2 000 offer:{code}")
-    assert "RUB500.00 off" in app.fake.last(CASHIER).text
+    assert "₽500.00 off" in app.fake.last(CASHIER).text
     assert await _purchases(app) == [(D("1500.00"), 75)]
 
 
@@ -181,7 +181,7 @@ async def test_refusals_answer_and_write_nothing(app: App) -> None:
         f"/purchase {card} 1000 offer:{oil}": "is for the service «oil» only",
         f"/purchase {card} 1000 offer:{later}": "is valid from",
         f"/purchase {card} 1000 offer:{expired}": "ended on",
-        f"/purchase {card} 300 offer:{big}": "is worth the whole purchase of RUB300.00",
+        f"/purchase {card} 300 offer:{big}": "is worth the whole purchase of ₽300.00",
         f"/purchase {card} 1000 offer:{used}": "has already been used",
         f"/purchase {card} 0 offer:{big}": "",  # a bad amount: refused before the offer
     }
@@ -205,7 +205,7 @@ async def test_card_button_asks_for_the_amount_and_books_with_the_offer(app: App
     assert f"with offer {code}" in app.fake.last(CASHIER).text
     await cashier.send("1 000")
     reply = app.fake.last(CASHIER).text
-    assert f"Offer {code}: RUB100.00 off" in reply, reply
+    assert f"Offer {code}: ₽100.00 off" in reply, reply
     assert await _purchases(app) == [(D("900.00"), 45)]
     await cashier.send(f"/find {card}")  # used: no longer on the card
     assert code not in app.fake.last(CASHIER).text
@@ -287,7 +287,7 @@ async def test_refund_of_an_offer_purchase_makes_nothing_from_nothing(app: App) 
     pct = await _grant(app, cid, OfferKind.PERCENT, "20")
     await cashier.send(f"/purchase {card} 1000 offer:{pct}")  # 800 paid, 40 points
     await cashier.send("/refund 2 900")  # only what was paid can be refunded
-    assert "RUB800.00" in app.fake.last(CASHIER).text, app.fake.last(CASHIER).text
+    assert "₽800.00" in app.fake.last(CASHIER).text, app.fake.last(CASHIER).text
     assert "Refund on" not in app.fake.last(CASHIER).text
     assert await app.balance_consistent()
 

@@ -202,7 +202,7 @@ def test_cli_export_writes_a_private_file(tmp_path: Path) -> None:
     out = tmp_path / "out.xlsx"
     result = CliRunner().invoke(cli, ["export", "-c", str(config), "-f", "xlsx", "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert f"exported 1 customers to {out}" in result.output
+    assert f"exported 1 customer to {out}" in result.output
     assert stat.S_IMODE(out.stat().st_mode) == 0o600, "personal data: owner-only"
     _, rows, raw = _xlsx_rows(out.read_bytes())
     assert [(r["phone"], r["name"], r["balance"], r["make"]) for r in rows] == [

@@ -173,7 +173,7 @@ async def test_tradein_once_by_age_or_estimated_mileage(app: App) -> None:
     }
     assert app.fake.texts(CHAT_BASE + 1)[0].startswith(
         "Ivan, your car is 7 years old. A good time to think about a new one: "
-        "we will value yours for a trade-in.\nFor you: RUB20,000.00 off until Jan 29, 2026\n"
+        "we will value yours for a trade-in.\nFor you: ₽20,000.00 off until Jan 29, 2026\n"
     )
     assert "a 2024 LADA Vesta has run about 150,505 km" in app.fake.texts(CHAT_BASE + 2)[0]
     [offer] = await offers_of(app.biz.db, far.id)

@@ -51,7 +51,7 @@ def settings(db_url: str) -> Settings:
 Q = {
     "en": {
         "intro": "Welcome to the loyalty programme",
-        "silver": "Silver</b> — from RUB30,000.00 of purchases or from 12 visits in 12 months",
+        "silver": "Silver</b> — from ₽30,000.00 of purchases or from 12 visits in 12 months",
         "consent": ("Operator: Test Garage", "/mydata", "/forget", "Retention", "Purpose"),
         "name": "How should we call you",
         "birthday": "When is your birthday",

@@ -27,17 +27,17 @@ async def test_a_stranger_reads_the_rules_in_force(app: App, db_url: str) -> Non
     text = app.fake.last(STRANGER).text
     for part in (
         "<b>Test Garage</b>: how the loyalty programme works",
-        "5% of every purchase comes back to you as points (1 point = RUB1.00)",
+        "5% of every purchase comes back to you as points (1 point = ₽1.00)",
         "pay up to 30% of a purchase with points: the cashier asks, and you confirm in this "
         "chat within 3 minutes",
         "20 welcome points when you join",
-        "after their first purchase of RUB500.00 or more you get 100 points and your friend "
+        "after their first purchase of ₽500.00 or more you get 100 points and your friend "
         "50 points",
         "points stay valid for 6 months after they are credited; we remind you 7 days before",
         "• <b>Base</b> — from the start: 5% in points.",
-        "• <b>Silver</b> — from RUB30,000.00 of purchases or from 12 visits in 12 months: 7% "
+        "• <b>Silver</b> — from ₽30,000.00 of purchases or from 12 visits in 12 months: 7% "
         "in points, priority booking.",
-        "• <b>Gold</b> — from RUB100,000.00 of purchases or from 24 visits in 12 months: 10%",
+        "• <b>Gold</b> — from ₽100,000.00 of purchases or from 24 visits in 12 months: 10%",
         "you keep it for 45 days more",
     ):
         assert part in text, part
@@ -57,7 +57,7 @@ async def test_other_settings_other_text(app: App, db_url: str) -> None:
     )
     await app.user(STRANGER, "en").send("/program")
     text = app.fake.last(STRANGER).text
-    assert "3% of every purchase comes back to you as points (1 point = RUB0.50)" in text
+    assert "3% of every purchase comes back to you as points (1 point = ₽0.50)" in text
     assert "points never expire" in text
     assert "invite a friend" not in text and "welcome point" not in text
     assert "• <b>No category</b> — from the start: 3% in points." in text

@@ -90,7 +90,7 @@ async def test_stats_by_hand(app: App, db_url: str) -> None:
     assert "CRR = (E − N) / S: 66.7%" in report
     assert "Churn: 33.3%" in report and "Repeat purchases: 50.0%" in report
     assert "Purchases 2 by 2 customers, 1.00 each" in report
-    assert "Average check: RUB200.00" in report
+    assert "Average check: ₽200.00" in report
     # no survey answered (the customers here are not opted in): no number, not 0 %
     assert "share of 4–5 answers): no survey answers. By staff member: /stats staff 30" in report
 
@@ -210,7 +210,7 @@ async def test_points_liability_on_the_product_path(app: App, db_url: str) -> No
     report = app.fake.last(OWNER_ID).text
     assert "Points issued 50, redeemed 30, expired 10, removed by corrections 5." in report
     assert "Redemption rate: 60.0%" in report
-    assert "Points outstanding: 50, worth RUB100.00" in report
+    assert "Points outstanding: 50, worth ₽100.00" in report
 
 
 async def test_forgotten_customers_points_are_owed_to_nobody(app: App, db_url: str) -> None:

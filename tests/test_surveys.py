@@ -71,7 +71,7 @@ async def test_question_comes_after_the_delay_with_five_buttons(app: App) -> Non
     app.clock.advance(timedelta(minutes=1))
     await app.deliver()
     question = app.fake.last(CUSTOMER)
-    assert "How was your visit" in question.text and "RUB1,500.00" in question.text
+    assert "How was your visit" in question.text and "₽1,500.00" in question.text
     assert [label for label, _ in buttons(question)] == ["1", "2", "3", "4", "5"]
     survey = (await _surveys(app))[0]
     assert (survey.purchase_id, survey.staff_tg_id, survey.score) == (1, CASHIER, None)
@@ -296,7 +296,7 @@ async def test_a_purchase_refunded_in_full_is_not_asked_about(app: App) -> None:
     await cashier.send("/refund 2 300")
     await _asked(app)
     questions = _questions(app)
-    assert len(questions) == 1 and "RUB800.00" in questions[0]
+    assert len(questions) == 1 and "₽800.00" in questions[0]
     async with app.biz.db.read() as session:
         states = {
             m.source: m.state

@@ -152,6 +152,10 @@ class BusinessSettings(Section):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def outlet_name(self, code: str) -> str:
+        """An outlet's name for people to read (its code if it is no longer listed)."""
+        return next((o.name for o in self.outlets if o.code == code), code)
+
     @property
     def default_outlet(self) -> str:
         """The first outlet listed: where staff without an outlet of their own work."""

@@ -42,6 +42,7 @@ class StaffMember(BaseModel):
     telegram_id: int
     name: str
     outlet_code: str
+    outlet_name: str = ""
 
 
 class StaffRemoved(BaseModel):
@@ -123,7 +124,7 @@ async def accept_invite(
                 inviter_language or biz.texts.default_locale,
                 "owner.staff_member_joined",
                 name=display,
-                outlet=staff.outlet_code,
+                outlet=biz.settings.business.outlet_name(staff.outlet_code),
             ),
             kinds=biz.settings.outbox.kinds,
         )
@@ -146,7 +147,11 @@ async def list_staff(biz: Business) -> list[StaffMember]:
         rows = await session.scalars(select(Staff).where(Staff.active.is_(True)).order_by(Staff.id))
         return [
             StaffMember(
-                staff_id=s.id, telegram_id=s.telegram_id, name=s.name, outlet_code=s.outlet_code
+                staff_id=s.id,
+                telegram_id=s.telegram_id,
+                name=s.name,
+                outlet_code=s.outlet_code,
+                outlet_name=biz.settings.business.outlet_name(s.outlet_code),
             )
             for s in rows
         ]

@@ -1,0 +1,66 @@
+"""Texts on day one (issue 20, item 10): English money «RUB30,000.00», «работает в точке
+main», «[Удалить Ольга]», «Отправьте число от 0 до 2000000» and chart ticks «105000»."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot import charts
+from bot.testing.telegram_double import buttons
+from bot.texts import Texts
+from tests.support.flows import hire
+from tests.support.harness import OWNER_ID, App
+
+NBSP = "\u00a0"
+
+
+def test_english_money_reads_with_the_rouble_sign_not_the_code() -> None:
+    texts = Texts("RUB", default_locale="ru")
+    money = texts._envs["en"].filters["money"]
+    assert money(Decimal("30000")) == "₽30,000.00"
+    assert money(Decimal("1")) == "₽1.00"
+    assert texts._envs["ru"].filters["money"](Decimal("30000")) == f"30{NBSP}000,00{NBSP}₽"
+    assert Texts("EUR")._envs["en"].filters["money"](Decimal("5")) == "€5.00"
+
+
+def test_prompts_group_big_numbers_but_not_years() -> None:
+    texts = Texts("RUB")
+    mileage = texts.render(
+        "ru", "customer.ask_profile", label="Пробег", kind="int", low=0, high=2000000,
+        required=False,
+    )  # fmt: skip
+    assert f"от 0 до 2{NBSP}000{NBSP}000" in mileage
+    year = texts.render(
+        "ru", "customer.ask_profile", label="Год выпуска", kind="year", low=1950, high=2026,
+        required=False,
+    )  # fmt: skip
+    assert "от 1950 до 2026" in year
+
+
+def test_chart_value_ticks_are_grouped_as_the_reader_writes_numbers() -> None:
+    from matplotlib.figure import Figure
+
+    texts = Texts("RUB")
+    fig = Figure()
+    ax = fig.subplots()
+    ax.bar([0, 1], [105000, 52000])
+    panel = charts.Panel(
+        "Выручка", [], [105000, 52000], whole=False, tick=lambda v: texts.number("ru", v)
+    )
+    charts._value_axis(ax.yaxis, panel)
+    ax.set_ylim(0, 120000)
+    ticks = [ax.yaxis.get_major_formatter()(v, 0) for v in (100000, 0)]
+    assert ticks == [f"100{NBSP}000", "0"]
+
+
+async def test_the_owner_reads_outlet_names_and_a_russian_remove_button(app: App) -> None:
+    olga = app.user(7202, "ru", "Ольга")
+    await hire(app, olga)
+    await app.deliver()
+    joined = app.fake.last(OWNER_ID).text
+    assert "работает в точке Main" in joined, joined  # the outlet's name, not «main»
+    russian_owner = app.user(OWNER_ID, "ru", "Owner")
+    await russian_owner.send("/staff")
+    listing = app.fake.last(OWNER_ID)
+    assert "Ольга (Main," in listing.text
+    assert [label for label, _ in buttons(listing)] == ["✖ Удалить: Ольга"]
