@@ -6,9 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot import charts
-from bot.testing.telegram_double import buttons
+from bot.testing.telegram_double import buttons, find_button
 from bot.texts import Texts
-from tests.support.flows import hire
+from tests.support.flows import hire, join
 from tests.support.harness import OWNER_ID, App
 
 NBSP = "\u00a0"
@@ -64,3 +64,22 @@ async def test_the_owner_reads_outlet_names_and_a_russian_remove_button(app: App
     listing = app.fake.last(OWNER_ID)
     assert "Ольга (Main," in listing.text
     assert [label for label, _ in buttons(listing)] == ["✖ Удалить: Ольга"]
+
+
+async def test_after_a_redemption_the_cashier_sees_what_is_left_to_collect(app: App) -> None:
+    """«after a redemption the cashier sees no amount left to collect»: 200 points on a
+    1 000 purchase, the customer confirms, the cashier reads «Collect ₽800.00»."""
+    ivan = app.user(7301, "en", "Ivan")
+    customer = await join(app, ivan, name="Ivan")
+    cashier = app.user(7302, "en", "Olga")
+    await hire(app, cashier)
+    await app.owner.send(f"/adjust {customer.card_code} +500 opening")
+    await app.deliver()
+    await cashier.send(f"/redeem {customer.card_code} 200 1000")
+    await app.deliver()
+    prompt = app.fake.last(7301)
+    await ivan.click(find_button(prompt, "Confirm"), prompt)
+    await app.deliver()
+    decided = app.fake.last(7302).text
+    assert "200 points paid" in decided
+    assert "<b>Collect ₽800.00</b> (purchase ₽1,000.00 − ₽200.00 in points)" in decided

@@ -7,6 +7,7 @@ confirmation, so two staff phones redeeming one balance at once cannot overdraw 
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.db.models import Customer, LedgerKind, Redemption, RedemptionState
+from bot.money import points_value
 from bot.services.context import Business
 from bot.services.counter.booking import book_purchase
 from bot.services.counter.books import ACCOUNT_COLUMNS, Books, account_of
@@ -177,6 +179,15 @@ _DECIDE = (
 )
 
 
+def _to_collect(biz: Business, amount: Decimal | None, points: int) -> dict[str, str]:
+    """What the cashier still takes from the customer after the points: the purchase
+    amount less the points' value (strings: the context is stored as JSON)."""
+    if amount is None:
+        return {}
+    paid = points_value(points, biz.settings.loyalty.point_value)
+    return {"amount": str(amount), "paid": str(paid), "to_collect": str(max(amount - paid, 0))}
+
+
 async def decide_redemption(
     biz: Business, tg_id: int, key: str, redemption_id: int, accept: bool
 ) -> Outcome[RedemptionDecision]:
@@ -263,6 +274,7 @@ async def decide_redemption(
                         "points": points,
                         "card_code": customer.card_code,
                         "balance": customer.balance,
+                        **_to_collect(biz, row.r_purchase_amount, points),
                     },
                 ),
                 kinds=biz.settings.outbox.kinds,
