@@ -3,11 +3,13 @@ main», «[Удалить Ольга]», «Отправьте число от 0 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from bot import charts
 from bot.testing.telegram_double import buttons, find_button
 from bot.texts import Texts
+from tests.conftest import make_settings
 from tests.support.flows import hire, join
 from tests.support.harness import OWNER_ID, App
 
@@ -83,3 +85,17 @@ async def test_after_a_redemption_the_cashier_sees_what_is_left_to_collect(app: 
     decided = app.fake.last(7302).text
     assert "200 points paid" in decided
     assert "<b>Collect ₽800.00</b> (purchase ₽1,000.00 − ₽200.00 in points)" in decided
+
+
+async def test_client_card_counts_a_survey_as_sent_only_once_it_is_due(
+    app: App, db_url: str
+) -> None:
+    """«/client says „опросов отправлено 1“ before the delayed question was sent»."""
+    variant = app.variant(make_settings(db_url, survey={"needs_opt_in": False}))
+    customer = await join(variant, variant.user(7401, "en"), name="Anna")
+    await variant.owner.send(f"/purchase {customer.card_code} 1500 oil")
+    await variant.owner.send(f"/client {customer.card_code}")
+    assert "no surveys yet" in variant.fake.last(OWNER_ID).text
+    variant.clock.advance(timedelta(minutes=121))  # [survey] delay_minutes: 120
+    await variant.owner.send(f"/client {customer.card_code}")
+    assert "1 survey sent, no answer yet" in variant.fake.last(OWNER_ID).text

@@ -152,10 +152,16 @@ class CustomerSatisfaction(BaseModel):
     last_comment: str | None
 
 
-async def for_customer(session: AsyncSession, customer_id: int) -> CustomerSatisfaction:
+async def for_customer(
+    session: AsyncSession, customer_id: int, now: datetime
+) -> CustomerSatisfaction:
+    """``asked`` counts questions due by ``now`` (or answered): one still waiting for its
+    delay after the purchase has not been sent."""
     c = await period_csat(session, customer_id=customer_id)
     asked = await session.scalar(
-        select(func.count(Survey.id)).where(Survey.customer_id == customer_id)
+        select(func.count(Survey.id)).where(
+            Survey.customer_id == customer_id, (Survey.ask_at <= now) | ANSWERED
+        )
     )
     last = (
         await session.execute(

@@ -101,7 +101,7 @@ async def client_card(biz: Business, token: str, locale: str) -> ClientCard:
         )
         score = await session.get(CustomerScore, customer.id)
         offers = await live_views(session, customer.id, biz.clock.now())
-        satisfaction = await for_customer(session, customer.id)
+        satisfaction = await for_customer(session, customer.id, biz.clock.now())
     return ClientCard(
         customer=view(customer, biz.settings.loyalty.point_value),
         joined_at=customer.created_at,
