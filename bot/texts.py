@@ -69,6 +69,26 @@ def _word_forms(env: SandboxedEnvironment) -> dict[str, dict[str, str]]:
     return forms
 
 
+class Counted(int):
+    """A number that prints with its word in the reader's plural form («172 балла»), for
+    placeholders an owner types bare (``{{ balance }}``); it still compares and adds as a
+    number, and the ``num``/``plural`` filters take its bare value."""
+
+    text: str
+
+    def __new__(cls, value: int, text: str) -> Counted:
+        number = super().__new__(cls, value)
+        number.text = text
+        return number
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _bare(value: Any) -> Any:
+    return int(value) if isinstance(value, Counted) else value
+
+
 class Texts:
     def __init__(
         self,
@@ -107,7 +127,7 @@ class Texts:
         )
         parsed = Locale.parse(locale)  # parsed once: Babel would re-parse it on every call
         env.filters["money"] = self._money_filter(parsed)
-        env.filters["num"] = lambda v, _loc=parsed: format_decimal(v, locale=_loc)
+        env.filters["num"] = lambda v, _loc=parsed: format_decimal(_bare(v), locale=_loc)
         env.filters["pct"] = self._percent_filter(parsed)
         env.filters["dec"] = lambda v, places=1, _loc=parsed: format_decimal(
             v, format="#,##0." + "0" * places, locale=_loc
@@ -115,7 +135,7 @@ class Texts:
         word_of = self._word_filter(parsed, _word_forms(env))
         env.filters["plural_word"] = word_of
         env.filters["plural"] = lambda v, word, _loc=parsed, _w=word_of: (
-            f"{format_decimal(v, locale=_loc)} {_w(v, word)}"
+            f"{format_decimal(_bare(v), locale=_loc)} {_w(_bare(v), word)}"
         )
         env.filters["day"] = lambda v, _loc=parsed: format_date(
             v.astimezone(self.zone), format="medium", locale=_loc

@@ -99,3 +99,24 @@ async def test_client_card_counts_a_survey_as_sent_only_once_it_is_due(
     variant.clock.advance(timedelta(minutes=121))  # [survey] delay_minutes: 120
     await variant.owner.send(f"/client {customer.card_code}")
     assert "1 survey sent, no answer yet" in variant.fake.last(OWNER_ID).text
+
+
+async def test_balance_in_an_owners_broadcast_carries_its_own_plural(app: App) -> None:
+    """«{{ balance }} in an owner's broadcast reads „Ваш баланс: 172 баллов“»."""
+    from bot.services.campaigns.broadcast_text import MessageSpec, Renderer
+
+    kate = await join(app, app.user(7501, "ru"), name="Катя")
+    ann = await join(app, app.user(7502, "en"), name="Ann")
+    await app.owner.send(f"/adjust {kate.card_code} +172 opening")
+    await app.owner.send(f"/adjust {ann.card_code} +1 opening")
+    kate, ann = await app.customer(id=kate.id), await app.customer(id=ann.id)
+    assert kate is not None and ann is not None
+    own = Renderer(app.biz, MessageSpec(kind="text", body="Ваш баланс: {{ balance }}"))
+    assert own.render(kate) == "Ваш баланс: 172 балла"
+    assert own.render(ann) == "Ваш баланс: 1 point"
+    rich = Renderer(
+        app.biz, MessageSpec(kind="text", body="{% if balance > 100 %}много{% endif %}")
+    )
+    assert rich.render(kate) == "много", "it still compares as a number"
+    shipped = Renderer(app.biz, MessageSpec(kind="template", body="tpl_thanks"))
+    assert "Ваш баланс: 172 балла." in shipped.render(kate)

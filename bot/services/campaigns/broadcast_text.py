@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from bot.services.context import Business
 from bot.services.money.tiers import tier_of
+from bot.texts import Counted
 
 MAX_TEXT = 3000  # the owner's text; the rendered message must fit Telegram's 4096
 MAX_RENDERED = 3500  # leaves room for the offer line under the body
@@ -86,7 +87,11 @@ def placeholders(biz: Business, customer: Any, tier_name: str | None = None) -> 
         "tier": tier_name
         if tier_name is not None
         else tier_of(biz.settings, customer.tier).name(biz.texts.locale_for(customer.language)),
-        "balance": customer.balance,
+        # «172 балла» where the owner writes {{ balance }} (Counted: a number with its word)
+        "balance": Counted(
+            customer.balance,
+            biz.texts.count(customer.language, customer.balance, "point"),
+        ),
         "card": customer.card_code,
     }
     for field in biz.settings.profile.fields:
