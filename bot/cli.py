@@ -150,10 +150,7 @@ def owner_code(config: Path = ConfigOption) -> None:
     except SchemaNotCurrentError as err:
         _fail(str(err))
     if code is None:
-        _fail(
-            "the bot has an owner already, so no owner code is issued: an owner sends "
-            "/invite owner to the bot and gives the co-owner the link it answers"
-        )
+        _fail("the bot has an owner already: an owner sends /invite owner for a co-owner's link")
     typer.echo(f"Send this to the bot to become its owner (once): /start {OWNER_CODE_PREFIX}{code}")
 
 
@@ -176,8 +173,7 @@ def webhook_command(
         _fail(str(err))
 
 
-def _count(n: int, noun: str) -> str:
-    """«1 customer», «2 customers»: the CLI speaks English, one plural rule."""
+def _count(n: int, noun: str) -> str:  # «1 customer», «2 customers»: the CLI's English
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
