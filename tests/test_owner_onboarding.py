@@ -25,7 +25,8 @@ async def test_owner_is_told_when_the_invited_cashier_joins(app: App) -> None:
     await hire(app, app.user(6001, "en", "Olga"))
     await app.deliver()
     told = app.fake.last(app.owner.user_id).text
-    assert "Olga принял(а) ваше приглашение" in told and "Main" in told  # the outlet's name (issue 20)
+    # the outlet's name, not its code (issue 20)
+    assert "Olga принял(а) ваше приглашение" in told and "Main" in told
     await join(app, app.owner, name="Boss")  # a member now, in English
     await hire(app, app.user(6002, "en", "Pavel"))
     await app.deliver()
