@@ -114,24 +114,7 @@ def score(history: PurchaseHistory, now_day: float, cfg: ScoreSettings) -> Score
         interval,
         cfg.lifecycle,
     )
-    clv_result = None
-    clv_values = np.full(spend.shape, np.nan)
-    if bought.any():
-        clv_result = estimate_clv(
-            repeat[bought],
-            span[bought],
-            np.maximum(since_first[bought], span[bought]),
-            repeat_value[bought],
-            CLVSettings(
-                margin=cfg.clv_margin,
-                discount_rate=cfg.clv_discount_rate,
-                horizon_periods=cfg.clv_horizon_months,
-                period_length=DAYS_PER_MONTH,
-                min_repeat_buyers=cfg.min_repeat_buyers,
-            ),
-            average_check=average[bought],
-        )
-        clv_values[bought] = clv_result.clv
+    clv_result, clv_values = _clv(bought, repeat, span, since_first, repeat_value, average, cfg)
     tenure_months = np.maximum(np.nan_to_num(since_first, nan=0.0) / DAYS_PER_MONTH, 1.0)
     fitted = clv_result is not None and value_basis(clv_result.purchases_method) == "clv"
     value = value_tiers(clv_values if fitted else None, spend / tenure_months, rated=bought)
@@ -143,18 +126,40 @@ def score(history: PurchaseHistory, now_day: float, cfg: ScoreSettings) -> Score
     )
     rating = _rating(agg, now_day, cfg.rating)
     return Scores(
-        rfm,
-        lifecycle,
-        clv_result,
-        clv_values,
-        value,
-        strategy,
-        rating,
-        since_first,
-        since_last,
-        average,
-        repeat_value,
+        rfm, lifecycle, clv_result, clv_values, value, strategy, rating,
+        since_first, since_last, average, repeat_value,
+    )  # fmt: skip
+
+
+def _clv(
+    bought: NDArray[np.bool_],
+    repeat: NDArray[np.int64],
+    span: NDArray[np.float64],
+    since_first: NDArray[np.float64],
+    repeat_value: NDArray[np.float64],
+    average: NDArray[np.float64],
+    cfg: ScoreSettings,
+) -> tuple[CLVResult | None, NDArray[np.float64]]:
+    """CLV of the customers who bought (NaN for the rest), and the fit it came from."""
+    clv_values = np.full(span.shape, np.nan)
+    if not bought.any():
+        return None, clv_values
+    clv_result = estimate_clv(
+        repeat[bought],
+        span[bought],
+        np.maximum(since_first[bought], span[bought]),
+        repeat_value[bought],
+        CLVSettings(
+            margin=cfg.clv_margin,
+            discount_rate=cfg.clv_discount_rate,
+            horizon_periods=cfg.clv_horizon_months,
+            period_length=DAYS_PER_MONTH,
+            min_repeat_buyers=cfg.min_repeat_buyers,
+        ),
+        average_check=average[bought],
     )
+    clv_values[bought] = clv_result.clv
+    return clv_result, clv_values
 
 
 def _repeat_value(agg: PurchaseHistory, repeat: NDArray[np.int64]) -> NDArray[np.float64]:

@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any, Literal
 
 from markupsafe import Markup
@@ -196,72 +197,106 @@ async def launch(biz: Business, actor: Actor, key: str, draft: Draft) -> Outcome
     button's callback). A message that fails to render refuses the whole send
     (``broadcast_render_failed``): nothing is written, nothing half-sent."""
     draft = _validated(biz, draft)
-    now = biz.clock.now()
-
-    async def work(session: AsyncSession) -> Launched:
-        everyone, ok, _ = await _reachable(session, biz, draft, now)
-        if not ok:
-            raise ServiceError("broadcast_nobody")
-        renderer = Renderer(biz, draft.message)
-        campaign = Campaign(
-            kind=CampaignKind.BROADCAST,
-            name=(draft.title or biz.texts.plain(actor.locale, DEFAULT_TITLE, at=now))[:MAX_TITLE],
-            holdout_percent=biz.settings.campaigns.holdout_percent,
-            state=CampaignState.ACTIVE,
-            created_by_tg_id=actor.tg_id,
-            created_at=now,
-            audience=draft.filters,
-            message=draft.message.model_dump_json(),
-            offer=draft.offer.model_dump() if draft.offer else None,
-        )
-        session.add(campaign)
-        await session.flush()
-        held = campaigns.holdout(campaign, [c.id for c in ok])
-        recipients = [c for c in ok if not held[c.id]]
-        source = campaigns.source_of(campaign.id)
-        made: dict[int, tuple[int, str]] = {}
-        if draft.offer is not None:
-            made = await offers.grant_many(
-                session,
-                customer_ids=[c.id for c in recipients],
-                kind=draft.offer.offer_kind(),
-                value=Decimal(draft.offer.value),
-                valid_from=now,
-                valid_until=now + timedelta(days=draft.offer.days),
-                source=source,
-                now=now,
-            )
-        messages = MessageWrapper(biz, draft, now)
-        texts = []
-        for customer in recipients:
-            try:
-                body = renderer.render(customer)
-            except Exception as err:
-                raise ServiceError("broadcast_render_failed", card=customer.card_code) from err
-            code = made[customer.id][1] if customer.id in made else None
-            texts.append((customer, messages.text(customer.language, body, code)))
-        rows = contact.reached_rows(biz, texts, kind=KIND, source=source, now=now)
-        outbox_ids: dict[int, int] = {}
-        if rows:
-            table = OutboxMessage.__table__
-            queued = await session.execute(
-                insert(table).returning(table.c.customer_id, table.c.id), rows
-            )
-            outbox_ids = dict(queued.all())
-        await campaigns.enrol_new(
-            session, campaign, held, OCCURRENCE, now=now, outbox_ids=outbox_ids,
-            offer_ids={cid: offer_id for cid, (offer_id, _) in made.items()},
-        )  # fmt: skip
-        audit_act(session, actor, "broadcast", key, now, campaign_id=campaign.id,
-                  queued=len(rows), audience=len(everyone))  # fmt: skip
-        return Launched(
-            campaign_id=campaign.id,
-            queued=len(rows),
-            held_out=len(ok) - len(recipients),
-            excluded=len(everyone) - len(ok),
-        )
-
+    work = partial(_launch, biz=biz, actor=actor, key=key, draft=draft, now=biz.clock.now())
     return await run_once(biz.db, biz.clock, key, Launched, work, event="broadcast")
+
+
+async def _launch(
+    session: AsyncSession, *, biz: Business, actor: Actor, key: str, draft: Draft, now: datetime
+) -> Launched:
+    """``launch``'s transaction: the campaign, its holdout, the offer granted, every
+    message queued through the contact rules, the enrolments and the audit row."""
+    everyone, ok, _ = await _reachable(session, biz, draft, now)
+    if not ok:
+        raise ServiceError("broadcast_nobody")
+    campaign = await _new_campaign(session, biz, actor, draft, now)
+    held = campaigns.holdout(campaign, [c.id for c in ok])
+    recipients = [c for c in ok if not held[c.id]]
+    source = campaigns.source_of(campaign.id)
+    made = await _grant_offer(session, draft, recipients, source, now)
+    texts = _texts(biz, draft, recipients, made, now)
+    rows = contact.reached_rows(biz, texts, kind=KIND, source=source, now=now)
+    outbox_ids = await _insert_rows(session, rows)
+    await campaigns.enrol_new(
+        session, campaign, held, OCCURRENCE, now=now, outbox_ids=outbox_ids,
+        offer_ids={cid: offer_id for cid, (offer_id, _) in made.items()},
+    )  # fmt: skip
+    audit_act(session, actor, "broadcast", key, now, campaign_id=campaign.id,
+              queued=len(rows), audience=len(everyone))  # fmt: skip
+    return Launched(
+        campaign_id=campaign.id,
+        queued=len(rows),
+        held_out=len(ok) - len(recipients),
+        excluded=len(everyone) - len(ok),
+    )
+
+
+async def _new_campaign(
+    session: AsyncSession, biz: Business, actor: Actor, draft: Draft, now: datetime
+) -> Campaign:
+    """The broadcast's campaign row, active from now (an untitled one named by its time)."""
+    campaign = Campaign(
+        kind=CampaignKind.BROADCAST,
+        name=(draft.title or biz.texts.plain(actor.locale, DEFAULT_TITLE, at=now))[:MAX_TITLE],
+        holdout_percent=biz.settings.campaigns.holdout_percent,
+        state=CampaignState.ACTIVE,
+        created_by_tg_id=actor.tg_id,
+        created_at=now,
+        audience=draft.filters,
+        message=draft.message.model_dump_json(),
+        offer=draft.offer.model_dump() if draft.offer else None,
+    )
+    session.add(campaign)
+    await session.flush()
+    return campaign
+
+
+async def _grant_offer(
+    session: AsyncSession, draft: Draft, recipients: list[Any], source: str, now: datetime
+) -> dict[int, tuple[int, str]]:
+    """The draft's offer granted to every recipient: customer id -> (offer id, code)."""
+    if draft.offer is None:
+        return {}
+    return await offers.grant_many(
+        session,
+        customer_ids=[c.id for c in recipients],
+        kind=draft.offer.offer_kind(),
+        value=Decimal(draft.offer.value),
+        valid_from=now,
+        valid_until=now + timedelta(days=draft.offer.days),
+        source=source,
+        now=now,
+    )
+
+
+def _texts(
+    biz: Business,
+    draft: Draft,
+    recipients: list[Any],
+    made: dict[int, tuple[int, str]],
+    now: datetime,
+) -> list[tuple[Any, str]]:
+    """Each recipient's message, rendered; one that fails refuses the whole send."""
+    renderer = Renderer(biz, draft.message)
+    messages = MessageWrapper(biz, draft, now)
+    texts = []
+    for customer in recipients:
+        try:
+            body = renderer.render(customer)
+        except Exception as err:
+            raise ServiceError("broadcast_render_failed", card=customer.card_code) from err
+        code = made[customer.id][1] if customer.id in made else None
+        texts.append((customer, messages.text(customer.language, body, code)))
+    return texts
+
+
+async def _insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[int, int]:
+    """The outbox rows inserted in one statement: customer id -> outbox id."""
+    if not rows:
+        return {}
+    table = OutboxMessage.__table__
+    queued = await session.execute(insert(table).returning(table.c.customer_id, table.c.id), rows)
+    return dict(queued.all())
 
 
 @dataclass
