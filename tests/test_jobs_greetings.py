@@ -171,11 +171,11 @@ async def test_opt_out_unreachable_no_chat_and_cap_get_nothing(app: App) -> None
     fine = await member(app.biz.db, 5, now, birthday=birthday)
     # the capped customer had a marketing message this week (a holiday greeting, say)
     await member(app.biz.db, 6, now, birthday=date(1990, 6, 1))
-    from bot.services.outbox.rows import enqueue
+    from bot.services.outbox.rows import enqueue, outbox_row
 
     async with app.biz.db.write() as session:
-        enqueue(session, now=now - timedelta(days=2), chat_id=CHAT_BASE + 4, text="hi",
-                customer_id=capped.id, kind="holiday")  # fmt: skip
+        enqueue(session, outbox_row(now=now - timedelta(days=2), chat_id=CHAT_BASE + 4,
+                                    text="hi", customer_id=capped.id, kind="holiday"))  # fmt: skip
     before = await app.counts()
     report = await jobs_greetings.run_birthdays(jobs.biz)
     # opted-out, unreachable and chatless customers are not even selected; the capped one

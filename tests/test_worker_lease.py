@@ -20,7 +20,7 @@ from bot.db.engine import Database
 from bot.db.models import OutboxMessage, OutboxState
 from bot.lease import FileLease, PostgresLease, hold_then_run, lease_for
 from bot.services.context import Business
-from bot.services.outbox.rows import enqueue
+from bot.services.outbox.rows import enqueue, outbox_row
 from bot.testing.telegram_double import BotAPIServer, FakeTelegram
 from tests.conftest import BACKENDS
 from tests.support.crash import BotProcess
@@ -108,7 +108,8 @@ async def test_standby_worker_takes_over_after_sigkill(
         try:
             async with biz.db.write() as session:
                 for n in range(MESSAGES):
-                    enqueue(session, now=biz.clock.now(), chat_id=8000 + n % CHATS, text=f"m{n}")
+                    row = outbox_row(now=biz.clock.now(), chat_id=8000 + n % CHATS, text=f"m{n}")
+                    enqueue(session, row)
             await active.start()
             await _wait(lambda: "worker lease acquired" in active.tail(), "A leads", active)
             await standby.start()

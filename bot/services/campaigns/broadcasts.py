@@ -215,7 +215,7 @@ async def _launch(
     source = campaigns.source_of(campaign.id)
     made = await _grant_offer(session, draft, recipients, source, now)
     texts = _texts(biz, draft, recipients, made, now)
-    rows = contact.reached_rows(biz, texts, kind=KIND, source=source, now=now)
+    rows = contact.marketing_rows(biz, texts, kind=KIND, source=source, now=now)
     outbox_ids = await _insert_rows(session, rows)
     await campaigns.enrol_new(
         session, campaign, held, OCCURRENCE, now=now, outbox_ids=outbox_ids,

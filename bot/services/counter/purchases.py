@@ -32,7 +32,8 @@ from bot.services.money.tiers import (
     standing_of,
     window_start,
 )
-from bot.services.outbox.notify import notify_customer
+from bot.services.outbox.notify import customer_notice
+from bot.services.outbox.rows import enqueue
 from bot.services.people import mileage
 from bot.services.people.audit import audit_act
 from bot.services.people.customers import (
@@ -320,10 +321,10 @@ async def _refund(
     await session.flush()
     await reverse_on_refund(session, biz, purchase, key=key, now=now, actor=actor)
     await recheck(session, biz, customer, now)
-    notify_customer(
-        session, biz, customer, "customer.refunded", amount=amount, reversed=reversed_points,
+    enqueue(session, customer_notice(
+        biz, customer, "customer.refunded", amount=amount, reversed=reversed_points,
         returned=to_return, balance=customer.balance,
-    )  # fmt: skip
+    ))  # fmt: skip
     audit_act(
         session, actor, "refund", key, now, customer.id, purchase_id=purchase.id,
         amount=str(amount), reversed=reversed_points, returned=to_return, shortfall=shortfall,
@@ -353,14 +354,16 @@ async def adjust(
             author_tg_id=actor.tg_id,
             reason=request.reason,
         )
-        notify_customer(
+        enqueue(
             session,
-            biz,
-            customer,
-            "customer.adjusted",
-            points=request.points,
-            reason=request.reason,
-            balance=customer.balance,
+            customer_notice(
+                biz,
+                customer,
+                "customer.adjusted",
+                points=request.points,
+                reason=request.reason,
+                balance=customer.balance,
+            ),
         )
         audit_act(session, actor, "adjust", key, now, customer.id, points=request.points)
         return AdjustResult(

@@ -28,8 +28,8 @@ from bot.services.money.tiers import (
     window_start,
 )
 from bot.services.outbox.deferred_text import Deferred
-from bot.services.outbox.notify import notify_customer
-from bot.services.outbox.rows import outbox_row
+from bot.services.outbox.notify import customer_notice
+from bot.services.outbox.rows import enqueue, outbox_row
 from bot.services.people.audit import audit_act, audit_row
 from bot.services.people.customers import customer_for
 from bot.services.people.roles import Actor
@@ -116,22 +116,24 @@ async def _ask_customer(
     session.add(redemption)
     await session.flush()
     texts, lang = biz.texts, customer.language
-    notify_customer(
+    enqueue(
         session,
-        biz,
-        customer,
-        "customer.redeem_confirm",
-        kind="redemption_prompt",
-        deadline=redemption.expires_at,  # useless once the request has expired
-        reply_markup=confirm_keyboard(
-            texts.render(lang, "customer.button_confirm"),
-            texts.render(lang, "customer.button_decline"),
-            redemption.id,
+        customer_notice(
+            biz,
+            customer,
+            "customer.redeem_confirm",
+            kind="redemption_prompt",
+            deadline=redemption.expires_at,  # useless once the request has expired
+            reply_markup=confirm_keyboard(
+                texts.render(lang, "customer.button_confirm"),
+                texts.render(lang, "customer.button_decline"),
+                redemption.id,
+            ),
+            points=request.points,
+            value=loyalty.point_value * request.points,
+            amount=request.purchase_amount,
+            minutes=loyalty.redemption_confirm_minutes,
         ),
-        points=request.points,
-        value=loyalty.point_value * request.points,
-        amount=request.purchase_amount,
-        minutes=loyalty.redemption_confirm_minutes,
     )
     audit_act(
         session, actor, "redeem_request", key, now, customer.id,
@@ -298,12 +300,15 @@ def _tell_both_sides(
 ) -> None:
     """The customer's notice of a confirmed redemption; the staff member's of any decision."""
     if decision.state == RedemptionState.CONFIRMED:
-        books.notify(
-            customer,
-            "customer.redeemed",
-            points=decision.points,
-            earned=decision.earned,
-            balance=customer.balance,
+        books.queue(
+            customer_notice(
+                books.biz,
+                customer,
+                "customer.redeemed",
+                points=decision.points,
+                earned=decision.earned,
+                balance=customer.balance,
+            )
         )
     books.queue(
         outbox_row(

@@ -26,7 +26,8 @@ from bot.services.context import Business
 from bot.services.counter.books import Account, Books
 from bot.services.money.ledger import lock_customer, take_back
 from bot.services.money.live_purchases import is_live, net_amount
-from bot.services.outbox.notify import notify_customer
+from bot.services.outbox.notify import customer_notice
+from bot.services.outbox.rows import enqueue
 from bot.services.people.audit import audit_act
 from bot.services.people.roles import Actor
 
@@ -46,9 +47,7 @@ def qualifies(purchase: Purchase, settings: ReferralSettings) -> bool:
     return is_live(purchase) and net_amount(purchase) >= settings.min_purchase
 
 
-def reward_first_purchase(
-    books: Books, customer: Account, purchase: Purchase, key: str
-) -> bool:
+def reward_first_purchase(books: Books, customer: Account, purchase: Purchase, key: str) -> bool:
     """Credit both sides if ``customer`` was referred, is not rewarded yet, and ``purchase``
     (already inserted, so it has an id) qualifies."""
     settings = books.biz.settings.referral
@@ -74,7 +73,9 @@ def reward_first_purchase(
             purchase_id=purchase.id,
             reason=REWARD_REASON,
         )
-        books.notify(who, _MESSAGES[side][0], points=points, balance=who.balance)
+        books.queue(
+            customer_notice(books.biz, who, _MESSAGES[side][0], points=points, balance=who.balance)
+        )
     return True
 
 
@@ -174,7 +175,6 @@ async def _take_reward_back(
         author_tg_id=actor.tg_id, purchase_id=purchase.id, reason=REVERSAL_REASON,
     )  # fmt: skip
     if taken:
-        notify_customer(
-            session, biz, who, _MESSAGES[side][1], points=taken, balance=who.balance,
-        )  # fmt: skip
+        notice = customer_notice(biz, who, _MESSAGES[side][1], points=taken, balance=who.balance)
+        enqueue(session, notice)
     return taken

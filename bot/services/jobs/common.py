@@ -11,7 +11,7 @@ module delivers it the same way for all of them:
 3. a held-out member gets nothing (the comparison group; recorded by the enrolment);
 4. otherwise the gift (bonus points through the ledger, key tied to the member; or an offer
    through ``offers.grant``, dedupe key tied to the member) and the message
-   (``contact.queue_message_for``: the customer's language, quiet hours, the cap), both
+   (in the customer's language, ``contact.marketing_rows``: quiet hours), both
    recorded on the member, in the same transaction.
 
 ``render_preview`` renders the same ``Send`` without writing (``loyalty-bot preview``).
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -37,7 +37,8 @@ from bot.services.context import Business
 from bot.services.money import offers
 from bot.services.money.ledger import lock_customer, post
 from bot.services.money.tiers import tier_of
-from bot.services.outbox.contact import ContactVerdict, queue_message_for, reach
+from bot.services.outbox.contact import ContactVerdict, marketing_rows, reach
+from bot.services.outbox.rows import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,29 @@ class Send:
 
 
 Build = Callable[[AsyncSession, Customer], Awaitable[Send | None]]
+
+
+def job_send(
+    settings: Settings,
+    customer: Customer,
+    kind: str,
+    extra: Mapping[str, Any] | None = None,
+    *,
+    template: str | None = None,
+    offer: OfferSpec | None = None,
+    offer_tag: str | None = None,
+    points: int = 0,
+) -> Send:
+    """What ``customer`` gets from a job of ``kind``: the template ``jobs.<kind>`` unless
+    named, with the profile every job's text may use (``profile_context``) and ``extra``."""
+    return Send(
+        template=template or f"jobs.{kind}",
+        kind=kind,
+        context=profile_context(settings, customer) | dict(extra or {}),
+        offer=offer,
+        offer_tag=offer_tag,
+        points=points,
+    )
 
 
 def local_today(settings: Settings, now: datetime) -> date:
@@ -180,12 +204,9 @@ async def deliver_one(
                 context["offer"] = offer_view(
                     biz.settings, send.offer, send.offer_tag, offer.valid_until, offer.code
                 )
-        verdict, message = await queue_message_for(
-            session, biz, customer, send.template, kind=send.kind, source=source, now=now,
-            **context,
-        )  # fmt: skip
-        if message is None:  # reach said yes a moment ago in this very transaction
-            raise RuntimeError(f"contact refused after reach allowed it: {verdict}")
+        text = biz.texts.render(customer.language, send.template, **context)
+        rows = marketing_rows(biz, [(customer, text)], kind=send.kind, source=source, now=now)
+        message = enqueue(session, rows[0])  # reach said OK above, in this transaction
         await session.flush()
         member.outbox_id = message.id
         return "sent"

@@ -21,9 +21,9 @@ from bot.services.context import Business
 from bot.services.jobs.common import (
     Build,
     Send,
+    job_send,
     local_midnight,
     local_today,
-    profile_context,
     run_for,
 )
 from bot.services.jobs.selection import birthday_candidates, holiday_candidates
@@ -37,17 +37,16 @@ def birthday_build(biz: Business, now: datetime) -> Build:
 
     async def build(_session: AsyncSession, customer: Customer) -> Send:
         day = local_today(biz.settings, now) + timedelta(days=rules.days_ahead)
-        context = profile_context(biz.settings, customer)
-        context.update(
-            birthday=local_midnight(biz.settings, day), days_ahead=rules.days_ahead, points=0
-        )
-        return Send(
-            template="jobs.birthday",
-            kind="birthday",
-            context=context,
+        extra = {
+            "birthday": local_midnight(biz.settings, day),
+            "days_ahead": rules.days_ahead,
+            "points": 0,
+        }
+        return job_send(
+            biz.settings, customer, "birthday", extra,
             points=rules.points if rules.gift == "points" else 0,
             offer=rules.offer if rules.gift == "offer" else None,
-        )
+        )  # fmt: skip
 
     return build
 
@@ -75,11 +74,7 @@ def holiday_today(biz: Business, now: datetime) -> str | None:
 
 def holiday_build(biz: Business, template: str) -> Build:
     async def build(_session: AsyncSession, customer: Customer) -> Send:
-        return Send(
-            template=f"jobs.holiday_{template}",
-            kind="holiday",
-            context=profile_context(biz.settings, customer),
-        )
+        return job_send(biz.settings, customer, "holiday", template=f"jobs.holiday_{template}")
 
     return build
 

@@ -31,7 +31,7 @@ from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, personal, run_once
 from bot.services.money.ledger import post
-from bot.services.outbox.rows import enqueue
+from bot.services.outbox.rows import enqueue, outbox_row
 from bot.services.people import mileage
 from bot.services.people.customers import (
     clean_name,
@@ -205,15 +205,39 @@ async def _finish(session: AsyncSession, biz: Business, customer: Customer, key:
     )
     enqueue(
         session,
-        now=now,
-        chat_id=customer.telegram_id,
-        customer_id=customer.id,
-        text=biz.texts.render(
-            customer.language, "customer.welcome_bonus", points=bonus, balance=customer.balance
+        outbox_row(
+            now=now,
+            chat_id=customer.telegram_id,
+            customer_id=customer.id,
+            text=biz.texts.render(
+                customer.language, "customer.welcome_bonus", points=bonus, balance=customer.balance
+            ),
+            kinds=biz.settings.outbox.kinds,
         ),
-        kinds=biz.settings.outbox.kinds,
     )
     return bonus
+
+
+async def _existing_or_attach(
+    session: AsyncSession,
+    biz: Business,
+    *,
+    tg_id: int,
+    phone: str,
+    language: str,
+    consent_at: datetime,
+    referrer_code: str | None,
+) -> tuple[Customer, bool]:
+    """The chat's customer: the row already there (a repeated or raced start), or one
+    attached to the contact now; and whether it is new."""
+    existing = await _by_tg(session, tg_id)
+    if existing is not None:
+        return existing, False
+    customer = await _attach(
+        session, biz, tg_id=tg_id, phone=phone, language=language, consent_at=consent_at,
+        referrer_code=referrer_code,
+    )  # fmt: skip
+    return customer, True
 
 
 async def begin(
@@ -229,19 +253,12 @@ async def begin(
     """Consent and the customer's own contact: the row exists from here on."""
 
     async def work(session: AsyncSession) -> SignupState:
-        existing = await _by_tg(session, tg_id)
-        if existing is not None:
-            return _state(biz.settings, existing)
-        customer = await _attach(
-            session,
-            biz,
-            tg_id=tg_id,
-            phone=phone,
-            language=language,
-            consent_at=consent_at,
+        customer, new = await _existing_or_attach(
+            session, biz, tg_id=tg_id, phone=phone, language=language, consent_at=consent_at,
             referrer_code=referrer_code,
-        )
-        customer.signup_step = next_step(biz.settings, None)
+        )  # fmt: skip
+        if new:
+            customer.signup_step = next_step(biz.settings, None)
         return _state(biz.settings, customer)
 
     return await run_once(biz.db, biz.clock, key, SignupState, work)
@@ -261,18 +278,12 @@ async def register(
     display_name = clean_name(name)
 
     async def work(session: AsyncSession) -> SignupState:
-        existing = await _by_tg(session, tg_id)
-        if existing is not None:
-            return _state(biz.settings, existing)
-        customer = await _attach(
-            session,
-            biz,
-            tg_id=tg_id,
-            phone=phone,
-            language=language,
-            consent_at=consent_at,
+        customer, new = await _existing_or_attach(
+            session, biz, tg_id=tg_id, phone=phone, language=language, consent_at=consent_at,
             referrer_code=None,
-        )
+        )  # fmt: skip
+        if not new:
+            return _state(biz.settings, customer)
         customer.name, customer.name_key = display_name, search_key(display_name)
         bonus = await _finish(session, biz, customer, key)
         return _state(biz.settings, customer, bonus)

@@ -21,7 +21,7 @@ from bot.db.models import Owner
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
-from bot.services.outbox.rows import enqueue
+from bot.services.outbox.rows import enqueue, outbox_row
 from bot.services.people.audit import add_audit
 
 
@@ -112,7 +112,8 @@ async def tell_owners(biz: Business, message: str, **context: Any) -> int:
         text = biz.texts.render(biz.texts.default_locale, message, **context)
         for owner_id in sorted(ids):
             enqueue(
-                session, now=biz.clock.now(), chat_id=owner_id, text=text,
-                kinds=biz.settings.outbox.kinds,
+                session,
+                outbox_row(now=biz.clock.now(), chat_id=owner_id, text=text,
+                           kinds=biz.settings.outbox.kinds),
             )  # fmt: skip
     return len(ids)

@@ -13,7 +13,7 @@ from bot.db.models import Customer, Invite, Staff
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, personal, run_once
-from bot.services.outbox.rows import enqueue
+from bot.services.outbox.rows import enqueue, outbox_row
 from bot.services.people.audit import add_audit, audit_act
 from bot.services.people.customers import telegram_name
 from bot.services.people.roles import Actor
@@ -104,15 +104,17 @@ async def accept_invite(
         )
         enqueue(  # the owner who invited them hears they joined, in their language if known
             session,
-            now=now,
-            chat_id=invite.created_by,
-            text=biz.texts.render(
-                inviter_language or biz.texts.default_locale,
-                "owner.staff_member_joined",
-                name=display,
-                outlet=staff.outlet_code,
+            outbox_row(
+                now=now,
+                chat_id=invite.created_by,
+                text=biz.texts.render(
+                    inviter_language or biz.texts.default_locale,
+                    "owner.staff_member_joined",
+                    name=display,
+                    outlet=staff.outlet_code,
+                ),
+                kinds=biz.settings.outbox.kinds,
             ),
-            kinds=biz.settings.outbox.kinds,
         )
         add_audit(
             session,
