@@ -39,13 +39,11 @@ import asyncio
 import contextlib
 import itertools
 import os
-import platform
 import random
 import socket
 import sys
 import tempfile
 import time
-import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -54,13 +52,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import func, select
 
+from bench.common import machine, scratch_postgres
 from bot.app import build_business
 from bot.config import load_settings
-from bot.db.migrate import upgrade
 from bot.db.models import OutboxMessage, OutboxState, Purchase
 from bot.services.members.signup import register
 from bot.services.people.staff import sync_outlets
@@ -125,28 +121,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@contextlib.asynccontextmanager
-async def scratch_postgres(admin: str) -> AsyncIterator[str]:
-    admin_url = make_url(admin)
-    name = f"loyalty_load_{uuid.uuid4().hex[:10]}"
-
-    async def run(sql: str) -> None:
-        engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text(sql))
-        finally:
-            await engine.dispose()
-
-    await run(f'CREATE DATABASE "{name}"')
-    try:
-        url = admin_url.set(database=name).render_as_string(hide_password=False)
-        await asyncio.to_thread(upgrade, url)
-        yield url
-    finally:
-        await run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextlib.asynccontextmanager
@@ -374,7 +348,7 @@ async def run(args: argparse.Namespace) -> tuple[list[Phase], dict[str, int], in
     fake = FakeTelegram()
     processes: list[BotProcess] = []
     async with (
-        scratch_postgres(args.pg_url) as db_url,
+        scratch_postgres(args.pg_url, "loyalty_load") as db_url,
         scratch_redis(args.redis_url) as redis_url,
         BotAPIServer(fake) as server,
     ):
@@ -428,17 +402,6 @@ async def run(args: argparse.Namespace) -> tuple[list[Phase], dict[str, int], in
                 for process in processes:
                     await process.stop()
     return phases, counts, sent
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"nproc {os.cpu_count()}, {cpu}, Python {platform.python_version()}, load {load}"
 
 
 def table(phases: list[Phase]) -> str:

@@ -30,13 +30,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
 import gc
 import io
 import math
 import os
-import platform
 import pstats
 import random
 import statistics
@@ -44,7 +42,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -54,10 +51,10 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.types import Message, Update
-from sqlalchemy import event, func, insert, select, text
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.common import load_average, machine, scratch_postgres, server_version
 from bot.app import PLACEHOLDER_TOKEN, build_bot, build_business, build_dispatcher
 from bot.codes import new_card_code
 from bot.config import Settings, settings_from_dict
@@ -112,29 +109,14 @@ async def sqlite_url() -> AsyncIterator[str]:
 @asynccontextmanager
 async def postgres_url(admin: str) -> AsyncIterator[str | None]:
     """A migrated scratch database next to ``admin``; None if the server is unreachable."""
-    admin_url = make_url(admin)
-    name = f"loyalty_bench_{uuid.uuid4().hex[:10]}"
-
-    async def run(sql: str) -> None:
-        engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text(sql))
-        finally:
-            await engine.dispose()
-
     try:
-        await asyncio.wait_for(run(f'CREATE DATABASE "{name}"'), timeout=10)
+        await server_version(admin)
     except Exception as exc:
-        print(f"postgresql: skipped, {admin_url.render_as_string()} unreachable: {exc!r}")
+        print(f"postgresql: skipped, {make_url(admin).render_as_string()} unreachable: {exc!r}")
         yield None
         return
-    try:
-        url = admin_url.set(database=name).render_as_string(hide_password=False)
-        await asyncio.to_thread(upgrade, url)
+    async with scratch_postgres(admin, "loyalty_bench") as url:
         yield url
-    finally:
-        await run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class StatementCounter:
@@ -503,18 +485,8 @@ def table(results: list[BackendResult]) -> str:
     return "\n".join(lines)
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"nproc {os.cpu_count()}, {cpu}, Python {platform.python_version()}"
-
-
 def load() -> str:
-    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return "load average " + load_average()
 
 
 def verdict(results: list[BackendResult]) -> str:
@@ -559,7 +531,7 @@ def record(
 ) -> None:
     entry = (
         f"\n### Run {date.today().isoformat()}: `python -m bench.purchase {' '.join(argv)}`\n\n"
-        f"{machine()}; {code_version()}; {loads[0]} before, {loads[1]} after.\n"
+        f"{machine(with_load=False)}; {code_version()}; {loads[0]} before, {loads[1]} after.\n"
         f"{parameters(args)}.\n\n"
         f"```\n{table(results)}\n```\n\n"
         f"purchase/echo: {verdict(results)}.\n"
@@ -629,7 +601,7 @@ async def main(argv: Sequence[str]) -> int:
     if not results:
         return 0
     loads = (before, load())
-    print(f"\n{machine()}; {loads[0]} -> {loads[1]}\n{parameters(args)}")
+    print(f"\n{machine(with_load=False)}; {loads[0]} -> {loads[1]}\n{parameters(args)}")
     print(table(results))
     print(f"purchase/echo: {verdict(results)}")
     if args.record:

@@ -18,8 +18,7 @@ from bot.config import DEFAULT_CONFIG_PATH, DEFAULT_LOCALE, ConfigError, Setting
 from bot.logs import setup_logging
 
 if TYPE_CHECKING:
-    from bot.services.context import Business
-    from bot.services.insight.scoring_job import Progress
+    from bot.services.context import Business, Progress
 
 T = TypeVar("T")
 

@@ -192,9 +192,7 @@ def estimate_clv(
     check = ma if average_check is None else _per_customer(average_check, xa, "average_check")
     support = DataSupport(n_customers=int(xa.size), n_repeat_buyers=int((xa > 0).sum()))
     purchases_fit = fit_bgnbd(xa, ta, Ta, min_repeat_buyers=settings.min_repeat_buyers)
-    per_period, p_alive, purchases_method = _expected_purchases(
-        purchases_fit, xa, ta, Ta, settings
-    )
+    per_period, p_alive, purchases_method = _expected_purchases(purchases_fit, xa, ta, Ta, settings)
     value_fit = fit_gamma_gamma(xa, ma, min_repeat_buyers=settings.min_repeat_buyers)
     value, value_method = _expected_value(value_fit, xa, ma, check)
     clv = npv_of_purchases(per_period, value, settings)

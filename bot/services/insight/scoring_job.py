@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -27,7 +26,7 @@ import scoring
 from bot.config import ScoringSettings
 from bot.db.models import CustomerScore, ScoringRun
 from bot.money import to_minor
-from bot.services.context import Business
+from bot.services.context import Business, Progress
 from bot.services.insight.scoring_aggregates import Aggregates, aggregate
 from bot.services.local_days import LocalDays
 from scoring import Scores
@@ -35,8 +34,6 @@ from scoring import Scores
 log = logging.getLogger(__name__)
 
 WRITE_CHUNK = 20_000
-
-Progress = Callable[[int, int], Awaitable[None]]
 
 
 @dataclass(frozen=True)

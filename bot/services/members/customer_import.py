@@ -33,9 +33,8 @@ from bot.config import ProfileField, Settings
 from bot.db.models import Customer, LedgerEntry, LedgerKind
 from bot.numbers import is_ascii_number
 from bot.phones import normalise_phone
-from bot.services.context import Business
+from bot.services.context import Business, Progress
 from bot.services.errors import ServiceError
-from bot.services.insight.scoring_job import Progress
 from bot.services.members.signup import identity_hash, parse_birthday, parse_profile_value
 from bot.services.money.ledger import post
 from bot.services.people.audit import add_audit
