@@ -42,7 +42,8 @@ async def _admin(admin: URL, sql: str) -> str:
     engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as conn:
-            return str((await conn.execute(text(sql))).scalar() if sql.startswith("SELECT") else "")
+            result = await conn.execute(text(sql))
+            return str(result.scalar()) if sql.startswith("SELECT") else ""
     finally:
         await engine.dispose()
 

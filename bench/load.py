@@ -62,7 +62,8 @@ from bot.services.members.signup import register
 from bot.services.people.staff import sync_outlets
 from bot.testing.telegram_double import BotAPIServer, FakeTelegram
 from bot.web import SECRET_HEADER
-from tests.support.crash import BotProcess
+from tests.support.crash import BotProcess, counter_business
+from tests.support.crash import write_config as config_file
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -72,39 +73,6 @@ PATH = "/telegram/webhook"
 CASHIER_BASE = 1000
 CUSTOMER_BASE = 9_000_000
 START_TIMEOUT = 90.0
-
-CONFIG = """\
-[business]
-name = "Load Garage"
-timezone = "Europe/Moscow"
-currency = "RUB"
-default_language = "en"
-owner_ids = {cashiers}
-outlets = [{{ code = "main", name = "Main" }}]
-
-[loyalty]
-point_value = "1"
-earn_percent = "5"
-welcome_bonus = 0
-service_tags = ["oil", "tyres", "wash"]
-max_purchase_amount = "1000000"
-
-[telegram]
-api_server = "{api}"
-fsm_redis_url = "{redis}"
-
-[database]
-url = "{db_url}"
-
-[outbox]
-poll_seconds = 0.5
-
-[web]
-host = "127.0.0.1"
-port = {port}
-webhook_path = "{path}"
-webhook_secret = "{secret}"
-"""
 
 
 def cpu_seconds(pids: Sequence[int]) -> float:
@@ -327,20 +295,14 @@ async def totals(config: Path) -> dict[str, int]:
 def write_config(
     tmp: Path, name: str, api: str, redis: str, db_url: str, port: int, cashiers: list[int]
 ) -> Path:
-    path = tmp / f"{name}.toml"
-    path.write_text(
-        CONFIG.format(
-            cashiers=cashiers,
-            api=api,
-            redis=redis,
-            db_url=db_url,
-            port=port,
-            path=PATH,
-            secret=SECRET,
-        ),
-        encoding="utf-8",
+    return config_file(
+        tmp / f"{name}.toml",
+        **counter_business("Load Garage", cashiers),
+        telegram={"api_server": api, "fsm_redis_url": redis},
+        database={"url": db_url},
+        outbox={"poll_seconds": 0.5},
+        web={"host": "127.0.0.1", "port": port, "webhook_path": PATH, "webhook_secret": SECRET},
     )
-    return path
 
 
 async def run(args: argparse.Namespace) -> tuple[list[Phase], dict[str, int], int]:

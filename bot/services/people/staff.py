@@ -74,13 +74,7 @@ async def accept_invite(
     display = telegram_name(name, fallback=str(tg_id))
 
     async def work(session: AsyncSession) -> StaffJoined:
-        invite = await session.scalar(select(Invite).where(Invite.token == token).with_for_update())
-        if invite is None:
-            raise ServiceError("invite_unknown")
-        if invite.used_at is not None:
-            raise ServiceError("invite_used")
-        if now >= invite.expires_at:
-            raise ServiceError("invite_expired")
+        invite = await _open_invite(session, token, now)
         staff = await session.scalar(select(Staff).where(Staff.telegram_id == tg_id))
         if staff is not None and staff.active:
             raise ServiceError("already_staff")
@@ -99,23 +93,7 @@ async def accept_invite(
             staff.outlet_code, staff.invited_by = invite.outlet_code, invite.created_by
         invite.used_at, invite.used_by = now, tg_id
         await session.flush()
-        inviter_language = await session.scalar(
-            select(Customer.language).where(Customer.telegram_id == invite.created_by)
-        )
-        enqueue(  # the owner who invited them hears they joined, in their language if known
-            session,
-            outbox_row(
-                now=now,
-                chat_id=invite.created_by,
-                text=biz.texts.render(
-                    inviter_language or biz.texts.default_locale,
-                    "owner.staff_member_joined",
-                    name=display,
-                    outlet=staff.outlet_code,
-                ),
-                kinds=biz.settings.outbox.kinds,
-            ),
-        )
+        await _tell_inviter(session, biz, invite, staff, now)
         add_audit(
             session,
             now=now,
@@ -128,6 +106,35 @@ async def accept_invite(
         return StaffJoined(staff_id=staff.id, name=staff.name, outlet_code=staff.outlet_code)
 
     return await run_once(biz.db, biz.clock, key, StaffJoined, work)
+
+
+async def _open_invite(session: AsyncSession, token: str, now: datetime) -> Invite:
+    """The invite of ``token``, locked; refused when unknown, used or expired."""
+    invite = await session.scalar(select(Invite).where(Invite.token == token).with_for_update())
+    if invite is None:
+        raise ServiceError("invite_unknown")
+    if invite.used_at is not None:
+        raise ServiceError("invite_used")
+    if now >= invite.expires_at:
+        raise ServiceError("invite_expired")
+    return invite
+
+
+async def _tell_inviter(
+    session: AsyncSession, biz: Business, invite: Invite, staff: Staff, now: datetime
+) -> None:
+    """The owner who invited them hears they joined, in their language if known."""
+    inviter_language = await session.scalar(
+        select(Customer.language).where(Customer.telegram_id == invite.created_by)
+    )
+    text = biz.texts.render(
+        inviter_language or biz.texts.default_locale,
+        "owner.staff_member_joined",
+        name=staff.name,
+        outlet=staff.outlet_code,
+    )
+    row = outbox_row(now=now, chat_id=invite.created_by, text=text, kinds=biz.settings.outbox.kinds)
+    enqueue(session, row)
 
 
 async def list_staff(biz: Business) -> list[StaffMember]:
