@@ -128,7 +128,7 @@ async def current(biz: Business, tg_id: int) -> SignupState | None:
         return _state(biz.settings, customer) if customer else None
 
 
-async def _attach(
+async def _existing_or_attach(
     session: AsyncSession,
     biz: Business,
     *,
@@ -137,8 +137,13 @@ async def _attach(
     language: str,
     consent_at: datetime,
     referrer_code: str | None,
-) -> Customer:
-    """Create the customer, or link the one staff entered (or imported) with this phone."""
+) -> tuple[Customer, bool]:
+    """The chat's customer, and whether it is new here: the row already there (a repeated
+    or raced start), else a new one, or the one staff entered (or imported) with this
+    phone, linked to the chat."""
+    existing = await _by_tg(session, tg_id)
+    if existing is not None:
+        return existing, False
     normalised = normalise_phone(phone, biz.settings.business.phone_region)
     if normalised is None:
         raise ServiceError("bad_phone")
@@ -159,7 +164,7 @@ async def _attach(
     customer.consent_at = consent_at
     customer.consent_version = biz.settings.privacy.policy_version
     await _record_referrer(session, biz.settings, customer, tg_id, referrer_code)
-    return customer
+    return customer, True
 
 
 async def _record_referrer(
@@ -216,28 +221,6 @@ async def _finish(session: AsyncSession, biz: Business, customer: Customer, key:
         ),
     )
     return bonus
-
-
-async def _existing_or_attach(
-    session: AsyncSession,
-    biz: Business,
-    *,
-    tg_id: int,
-    phone: str,
-    language: str,
-    consent_at: datetime,
-    referrer_code: str | None,
-) -> tuple[Customer, bool]:
-    """The chat's customer: the row already there (a repeated or raced start), or one
-    attached to the contact now; and whether it is new."""
-    existing = await _by_tg(session, tg_id)
-    if existing is not None:
-        return existing, False
-    customer = await _attach(
-        session, biz, tg_id=tg_id, phone=phone, language=language, consent_at=consent_at,
-        referrer_code=referrer_code,
-    )  # fmt: skip
-    return customer, True
 
 
 async def begin(
