@@ -245,8 +245,6 @@ async def queue_for(
     kind: str,
     source: str | None,
     now: datetime,
-    reply_markup: dict[str, Any] | None = None,
-    deadline: datetime | None = None,
     **context: Any,
 ) -> ContactVerdict:
     """Queue a rendered template for the customer if :func:`reach` allows; returns the
@@ -254,10 +252,7 @@ async def queue_for(
     verdict = await reach(session, biz, customer, now, kind=kind)
     if verdict is ContactVerdict.OK:
         text = biz.texts.render(customer.language, template_name, **context)
-        enqueue(session, _marketing_row(
-            biz, customer, text, kind=kind, source=source, now=now,
-            reply_markup=reply_markup, deadline=deadline,
-        ))  # fmt: skip
+        enqueue(session, _marketing_row(biz, customer, text, kind=kind, source=source, now=now))
     return verdict
 
 
@@ -269,8 +264,6 @@ def _marketing_row(
     kind: str,
     source: str | None,
     now: datetime,
-    reply_markup: dict[str, Any] | None = None,
-    deadline: datetime | None = None,
 ) -> dict[str, Any]:
     """The outbox row of ``text`` (rendered in the customer's language) for a customer
     :func:`reach` said OK to: quiet hours and the kind's rule applied."""
@@ -282,11 +275,9 @@ def _marketing_row(
         chat_id=customer.telegram_id,
         customer_id=customer.id,
         text=text,
-        reply_markup=reply_markup,
         kind=kind,
         source=source,
         not_before=None if not_before == now else not_before,
-        deadline=deadline,
         kinds=biz.settings.outbox.kinds,
     )
 
