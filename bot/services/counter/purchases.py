@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
@@ -40,7 +41,7 @@ from bot.services.people.customers import (
     refuse_own_account,
     token_params,
 )
-from bot.services.people.roles import Actor
+from bot.services.people.roles import Actor, still_holds
 from bot.services.requests import (
     AdjustRequest,
     NoteRequest,
@@ -199,7 +200,10 @@ async def record_purchase(
             bonus=bonus,
         )
 
-    return await run_once_core(biz.db, biz.clock, key, PurchaseResult, work, event="purchase")
+    return await run_once_core(
+        biz.db, biz.clock, key, PurchaseResult, work, event="purchase",
+        guard=functools.partial(still_holds, actor=actor),
+    )  # fmt: skip
 
 
 async def record_visit(
