@@ -20,12 +20,11 @@ Usage::
 
     .venv/bin/python -m bench.purchase [--backend sqlite|postgresql|both] [--updates N]
         [--cashiers K] [--rounds R] [--rate UPDATES_PER_S] [--profile] [--record]
-        [--lock-holder] [--sqlite-inline]
+        [--lock-holder]
 
 ``--lock-holder`` (SQLite): during the latency measurement a second process holds the
 file's write lock like a CLI import, ``BEGIN IMMEDIATE`` … ``COMMIT`` for
-``--lock-hold-ms`` out of every ``--lock-every-ms``. ``--sqlite-inline`` runs the
-purchase's transaction on the event loop's thread instead of the writer thread.
+``--lock-hold-ms`` out of every ``--lock-every-ms``.
 
 PostgreSQL: a scratch database is created next to ``--pg-url`` (default
 ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``, or ``$LOYALTY_BENCH_POSTGRES_URL``)
@@ -592,8 +591,6 @@ def parameters(args: argparse.Namespace) -> str:
     extra = ""
     if args.lock_holder:
         extra += f"; SQLite lock held {args.lock_hold_ms:g} ms of every {args.lock_every_ms:g} ms"
-    if args.sqlite_inline:
-        extra += "; SQLite purchase inline on the event loop"
     return (
         f"N={args.updates} updates x {args.rounds} rounds, K={args.cashiers} cashiers, "
         f"{args.customers} customers; upd/s = median, CPU = process CPU (incl. driver threads)"
@@ -635,8 +632,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                    "holds the write lock during the latency measurement (a CLI import)")
     p.add_argument("--lock-hold-ms", type=float, default=100.0)
     p.add_argument("--lock-every-ms", type=float, default=1000.0)
-    p.add_argument("--sqlite-inline", action="store_true",
-                   help="SQLite: the purchase's transaction on the event loop, not a thread")
     p.add_argument("--profile", action="store_true", help="cProfile a purchase round instead")
     p.add_argument("--profile-updates", type=int, default=500)
     p.add_argument("--profile-top", type=int, default=25)
@@ -651,8 +646,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 async def run_backend(name: str, url: str, args: argparse.Namespace) -> BackendResult | None:
     started = time.perf_counter()
     h = await Harness.start(name, url, args.customers, args.cashiers)
-    if args.sqlite_inline and h.biz.db.sqlite_writer is not None:
-        h.biz.db.sqlite_writer.inline = True
     try:
         if args.profile:
             print(f"== {name}: {await profile(h, args)}")

@@ -117,7 +117,6 @@ class SqliteWriter:
         ).execution_options(**{WRITE_OPTION: True})
         _install_sqlite_listeners(self.engine, busy_timeout_ms)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-        self.inline = False  # bench.purchase --sqlite-inline: on the event loop's thread
 
     def _transaction(self, work: Callable[[Connection], T]) -> T:
         with self.engine.begin() as conn:
@@ -127,8 +126,6 @@ class SqliteWriter:
         """``work`` in a transaction on the writer thread. A cancelled caller waits for it
         to end (commit or roll back) before letting go, so its write turn is not handed
         on while the transaction still holds SQLite's lock."""
-        if self.inline:
-            return self._transaction(work)
         # In the caller's context, as asyncio.to_thread does: log lines keep the update id.
         call = functools.partial(contextvars.copy_context().run, self._transaction, work)
         done = asyncio.get_running_loop().run_in_executor(self._thread, call)
