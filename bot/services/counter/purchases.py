@@ -200,10 +200,8 @@ async def record_purchase(
             bonus=bonus,
         )
 
-    return await run_once_core(
-        biz.db, biz.clock, key, PurchaseResult, work, event="purchase",
-        guard=functools.partial(still_holds, actor=actor),
-    )  # fmt: skip
+    guard = functools.partial(still_holds, actor=actor)  # the actor may be a kept one
+    return await run_once_core(biz.db, biz.clock, key, PurchaseResult, work, "purchase", guard)
 
 
 async def record_visit(
