@@ -20,6 +20,11 @@ Usage::
 
     .venv/bin/python -m bench.purchase [--backend sqlite|postgresql|both] [--updates N]
         [--cashiers K] [--rounds R] [--rate UPDATES_PER_S] [--profile] [--record]
+        [--lock-holder]
+
+``--lock-holder`` (SQLite): during the latency measurement a second process holds the
+file's write lock like a CLI import, ``BEGIN IMMEDIATE`` … ``COMMIT`` for
+``--lock-hold-ms`` out of every ``--lock-every-ms``.
 
 PostgreSQL: a scratch database is created next to ``--pg-url`` (default
 ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``, or ``$LOYALTY_BENCH_POSTGRES_URL``)
@@ -267,6 +272,43 @@ async def seed_customers(biz: Business, count: int) -> list[str]:
 
 # --------------------------------------------------------------------------- measuring
 
+# A CLI import's write lock, held from another process: BEGIN IMMEDIATE, a write, a pause
+# holding the lock, COMMIT, a pause without it; until killed.
+LOCK_HOLDER = """
+import sqlite3, sys, time
+path, hold, every = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+conn = sqlite3.connect(path, isolation_level=None, timeout=60)
+conn.execute("PRAGMA busy_timeout=60000")
+print("ready", flush=True)
+while True:
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("UPDATE customers SET name = name WHERE id = (SELECT min(id) FROM customers)")
+    time.sleep(hold)
+    conn.execute("COMMIT")
+    time.sleep(max(every - hold, 0))
+"""
+
+
+@asynccontextmanager
+async def lock_holder(h: Harness, args: argparse.Namespace) -> AsyncIterator[None]:
+    """``--lock-holder`` on SQLite: another process taking the write lock meanwhile."""
+    if not args.lock_holder or h.backend != "sqlite":
+        yield
+        return
+    path = str(make_url(h.biz.settings.database.url).database)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", LOCK_HOLDER, path,
+        str(args.lock_hold_ms / 1000), str(args.lock_every_ms / 1000),
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        await proc.stdout.readline()  # ready
+        yield
+    finally:
+        proc.kill()
+        await proc.wait()
+
 
 @dataclass
 class Run:
@@ -381,7 +423,8 @@ async def measure(h: Harness, args: argparse.Namespace) -> BackendResult:
         hot.append(await closed_loop(h, h.app_dp, h.purchase_updates(args.hot_updates, hot=True)))
         h.check_replies(args.hot_updates, "Purchase №")
     count = max(k * 10, int(args.rate * args.latency_seconds))
-    latencies = await open_loop(h, h.app_dp, h.purchase_updates(count), args.rate)
+    async with lock_holder(h, args):
+        latencies = await open_loop(h, h.app_dp, h.purchase_updates(count), args.rate)
     h.check_replies(count, "Purchase №")
     return BackendResult(h.backend, k, echo, purchase, hot, args.rate, latencies)
 
@@ -517,9 +560,13 @@ def code_version() -> str:
 
 
 def parameters(args: argparse.Namespace) -> str:
+    extra = ""
+    if args.lock_holder:
+        extra += f"; SQLite lock held {args.lock_hold_ms:g} ms of every {args.lock_every_ms:g} ms"
     return (
         f"N={args.updates} updates x {args.rounds} rounds, K={args.cashiers} cashiers, "
         f"{args.customers} customers; upd/s = median, CPU = process CPU (incl. driver threads)"
+        + extra
     )
 
 
@@ -553,6 +600,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--hot-updates", type=int, default=150, help="one-hot-customer round (0: off)")
     p.add_argument("--rate", type=float, default=15.0, help="offered load for latency, upd/s")
     p.add_argument("--latency-seconds", type=float, default=10.0, help="open-loop duration")
+    p.add_argument("--lock-holder", action="store_true", help="SQLite: another process "
+                   "holds the write lock during the latency measurement (a CLI import)")
+    p.add_argument("--lock-hold-ms", type=float, default=100.0)
+    p.add_argument("--lock-every-ms", type=float, default=1000.0)
     p.add_argument("--profile", action="store_true", help="cProfile a purchase round instead")
     p.add_argument("--profile-updates", type=int, default=500)
     p.add_argument("--profile-top", type=int, default=25)

@@ -63,6 +63,7 @@ from handlers import (
     staff,
     stats,
 )
+from handlers.command_table import CommandTable
 from handlers.commands import CommandError
 from handlers.deep_links import OWNER_CODE_PREFIX
 from handlers.middlewares import ActorMiddleware, UpdateContextMiddleware
@@ -123,7 +124,8 @@ def build_dispatcher(biz: Business, storage: BaseStorage | None = None) -> Dispa
         background=BackgroundTasks(),
     )
     dp.update.outer_middleware(UpdateContextMiddleware())
-    actor = ActorMiddleware()
+    table = CommandTable(menu.STAFF_ONLY_COMMANDS + menu.OWNER_ONLY_COMMANDS)
+    actor = ActorMiddleware(table, kept=staff.ACTOR_CHECKED)
     dp.message.outer_middleware(actor)
     dp.callback_query.outer_middleware(actor)
     dp.include_routers(  # sign-up last: its catch-alls answer an open question

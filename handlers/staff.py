@@ -70,6 +70,10 @@ STAFF_COMMANDS: dict[str, CommandSpec] = {
     ),
 }
 
+# Commands whose service checks the actor's rows in its own transaction
+# (roles.still_holds), so the actor may be kept between updates (ActorMiddleware).
+ACTOR_CHECKED = frozenset({"purchase"})
+
 
 async def run_command(
     message: Message, biz: Business, actor: Actor, key: str, spec: CommandSpec, args: str | None

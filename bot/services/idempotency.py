@@ -163,18 +163,28 @@ async def run_once_core(
     result_type: type[R],
     work: Callable[[Connection], R | Replay],
     event: str | None = None,
+    guard: Callable[[Connection], None] | None = None,
 ) -> Outcome[R]:
     """``run_once`` on a Core connection, in one call (``Database.run_write``): ``work``
     reads ``CLAIMED`` (bound ``claim_key``) with its first statement and returns
     ``Replay`` when it is set (the transaction is then rolled back); otherwise the claim is
     inserted after the effect, with its result, in the same transaction. A refusal
     (``ServiceError``) of an update already processed gets the stored result, as the
-    claim read before the work would have."""
+    claim read before the work would have. ``guard`` runs before the claim and before a
+    refusal leaves, in the transaction: what it raises rolls everything back (a kept
+    actor whose rows changed: ``roles.still_holds``)."""
 
     def transaction(conn: Connection) -> tuple[R, dict[str, Any]]:
-        done = work(conn)
+        try:
+            done = work(conn)
+        except ServiceError:
+            if guard is not None:
+                guard(conn)  # a refusal by someone who is no longer who they were
+            raise
         if isinstance(done, Replay):
             raise _Replayed(done.stored)  # rolls back
+        if guard is not None:
+            guard(conn)
         stored = stored_form(done)
         conn.execute(_CLAIM, {"key": key, "result": stored, "created_at": clock.now()})
         return done, stored

@@ -42,7 +42,7 @@ from bot.services.people.customers import (
     refuse_own_account,
     token_params,
 )
-from bot.services.people.roles import Actor
+from bot.services.people.roles import Actor, still_holds
 from bot.services.requests import (
     AdjustRequest,
     NoteRequest,
@@ -138,7 +138,8 @@ async def record_purchase(
         raise ServiceError("customer_not_found", token=request.customer)
     work = partial(_book_staff_purchase, biz=biz, actor=actor, key=key, request=request,
                    params=params, now=biz.clock.now())  # fmt: skip
-    return await run_once_core(biz.db, biz.clock, key, PurchaseResult, work, event="purchase")
+    guard = partial(still_holds, actor=actor)  # the actor may be a kept one
+    return await run_once_core(biz.db, biz.clock, key, PurchaseResult, work, "purchase", guard)
 
 
 def _book_staff_purchase(
