@@ -22,8 +22,8 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 from aiogram.filters import ExceptionTypeFilter
-from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.utils.deep_linking import create_start_link
 from aiohttp import web
 
@@ -108,17 +108,23 @@ def build_storage(settings: Settings) -> BaseStorage:
     return MemoryStorage()
 
 
-def build_dispatcher(biz: Business, storage: BaseStorage | None = None) -> Dispatcher:
-    """With Redis storage (several web processes), one user's updates are also handled one
-    at a time across processes (aiogram's Redis event isolation, keyed like the state)."""
-    isolation = None
+def build_isolation(storage: BaseStorage) -> BaseEventIsolation:
+    """One user's updates are handled one at a time whatever the transport: across
+    processes with Redis storage (aiogram's Redis event isolation, keyed like the state),
+    within the process otherwise (a webhook takes parallel connections; memory storage
+    serves one process only)."""
     if type(storage).__name__ == "RedisStorage":  # not imported: redis is an extra
         from aiogram.fsm.storage.redis import RedisEventIsolation
 
-        isolation = RedisEventIsolation(storage.redis, key_builder=storage.key_builder)  # type: ignore[attr-defined]
+        return RedisEventIsolation(storage.redis, key_builder=storage.key_builder)  # type: ignore[attr-defined]
+    return SimpleEventIsolation()
+
+
+def build_dispatcher(biz: Business, storage: BaseStorage | None = None) -> Dispatcher:
+    storage = storage or MemoryStorage()
     dp = Dispatcher(
-        storage=storage or MemoryStorage(),
-        events_isolation=isolation,
+        storage=storage,
+        events_isolation=build_isolation(storage),
         biz=biz,
         background=BackgroundTasks(),
     )
