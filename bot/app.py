@@ -29,7 +29,7 @@ from aiohttp import web
 
 from bot.background import BackgroundTasks
 from bot.clock import Clock, SystemClock
-from bot.config import Settings
+from bot.config import Settings, salt
 from bot.db.engine import Database, create_database
 from bot.db.migrate import check_schema
 from bot.delivery.sender import OutboxSender
@@ -42,6 +42,7 @@ from bot.response_types import PinResponseTypes
 from bot.scheduler import build_scheduler
 from bot.services.context import Business
 from bot.services.errors import ServiceError
+from bot.services.members import rekey
 from bot.services.people import owners
 from bot.services.people.staff import sync_outlets
 from bot.texts import Texts
@@ -262,6 +263,17 @@ async def check_bot_api(bot: Bot, settings: Settings) -> None:
         ) from None
 
 
+async def check_salt(biz: Business) -> None:
+    """A public salt, in the config or behind the database's keys, is refused until
+    ``loyalty-bot rekey`` (``bot.config.salt``)."""
+    problem = salt.refusal(biz.settings.privacy.id_hash_salt)
+    if problem is None:
+        used = await rekey.public_salt_in_use(biz, salt.KNOWN_SALTS)
+        problem = salt.database_refusal(used) if used is not None else None
+    if problem is not None:
+        raise StartupError(problem)
+
+
 async def run(settings: Settings, *, webhook: bool = False, role: str = "all") -> None:
     """Start a bot process: refuse an unmigrated database, then its role's work.
 
@@ -280,6 +292,7 @@ async def run(settings: Settings, *, webhook: bool = False, role: str = "all") -
     biz = build_business(settings)
     try:
         await check_schema(biz.db)
+        await check_salt(biz)
         await sync_outlets(biz)
         async with contextlib.AsyncExitStack() as stack:
             bot = build_bot(settings)

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
-from bot.config import DEFAULT_CONFIG_PATH, DEFAULT_LOCALE, ConfigError, Settings, load_settings
+from bot.config import (
+    DEFAULT_CONFIG_PATH,
+    DEFAULT_LOCALE,
+    ConfigError,
+    Settings,
+    load_settings,
+    salt,
+)
 from bot.logs import setup_logging
 
 if TYPE_CHECKING:
@@ -33,12 +40,17 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
-def _settings(path: Path) -> Settings:
+def _settings(path: Path, *, secret_salt: bool = False) -> Settings:
+    """The config; ``secret_salt``: refuse a public ``privacy.id_hash_salt``, for what
+    writes hashes (``bot.config.salt``; the first start writes a random one)."""
     try:
-        return load_settings(path)
+        settings = salt.settled(path, load_settings)
     except ConfigError as err:
         _fail(f"config error: {err}")
         raise  # unreachable: _fail exits
+    if secret_salt and (problem := salt.refusal(settings.privacy.id_hash_salt)):
+        _fail(problem)
+    return settings
 
 
 @app.command()
@@ -64,7 +76,7 @@ def run(
     outbox sender, one active process at a time)."""
     if not isinstance(logging.getLevelName(log_level.upper()), int):
         _fail(f"--log-level {log_level!r}: use DEBUG, INFO, WARNING or ERROR")
-    settings = _settings(config)  # before importing aiogram: a typo answers at once
+    settings = _settings(config, secret_salt=True)  # before importing aiogram: a typo answers
     if not settings.bot_token:
         _fail(f"no bot token: set BOT_TOKEN in the environment or bot_token in {config}")
     from bot.app import StartupError
@@ -296,7 +308,7 @@ def import_command(
     if fmt is None:
         _fail(f"{source}: use a .csv or .xlsx file")
         return
-    settings = _settings(config)
+    settings = _settings(config, secret_salt=True)
     try:
         table = spreadsheet.read(source.read_bytes(), fmt)
     except OSError as err:
@@ -385,6 +397,8 @@ def demo(lang: str = DemoLanguage) -> None:
     for line in asyncio.run(run_demo(lang)):
         typer.echo(line)
 
+
+from bot import cli_rekey  # noqa: E402, F401  (registers `rekey` on the app)
 
 if __name__ == "__main__":
     app()

@@ -36,7 +36,13 @@ from bot.phones import normalise_phone
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.insight.scoring_job import Progress
-from bot.services.members.signup import identity_hash, parse_birthday, parse_profile_value
+from bot.services.members.signup import (
+    identity_hash,
+    identity_hashes,
+    keyed_hash,
+    parse_birthday,
+    parse_profile_value,
+)
 from bot.services.money.ledger import post
 from bot.services.people.audit import add_audit
 from bot.services.people.customers import clean_name, search_key, unique_card_codes
@@ -84,6 +90,16 @@ class ImportReport:
 
 def opening_key(settings: Settings, phone: str) -> str:
     return KEY_PREFIX + identity_hash(settings, phone)
+
+
+def opening_keys(settings: Settings, phone: str) -> list[str]:
+    """Every key this phone's opening balance may be stored under (``identity_hashes``)."""
+    return [KEY_PREFIX + h for h in identity_hashes(settings, phone)]
+
+
+def opening_key_under(salt: str, phone: str) -> str:
+    """The opening balance's key under another salt (re-keying: ``members.rekey``)."""
+    return KEY_PREFIX + keyed_hash(salt, phone)
 
 
 def _columns(table: Table, settings: Settings) -> tuple[dict[str, int], list[Problem]]:
@@ -202,7 +218,7 @@ async def _existing(
     phones = [e.phone for e in batch]
     query = select(Customer).where(Customer.phone.in_(phones))
     customers = await session.scalars(query.with_for_update() if lock else query)
-    keys = [opening_key(settings, p) for p in phones]
+    keys = [key for p in phones for key in opening_keys(settings, p)]
     done = await session.scalars(
         select(LedgerEntry.idempotency_key).where(LedgerEntry.idempotency_key.in_(keys))
     )
@@ -241,7 +257,7 @@ async def _plan(
         to_credit: list[tuple[Entry, Customer | None]] = []
         for entry in batch:
             customer = customers.get(entry.phone)
-            if opening_key(settings, entry.phone) in done or (
+            if not done.isdisjoint(opening_keys(settings, entry.phone)) or (
                 customer is not None and not entry.balance
             ):
                 report.unchanged += 1

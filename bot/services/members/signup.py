@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.codes import looks_like_card_code
 from bot.config import ProfileField, Settings
+from bot.config.salt import KNOWN_SALTS
 from bot.db.models import Customer, ForgottenIdentity, LedgerKind, Purchase
 from bot.numbers import is_ascii_number
 from bot.phones import normalise_phone
@@ -50,11 +51,22 @@ _DATE_FORMATS = (
 )
 
 
+def keyed_hash(salt: str, value: str) -> str:
+    """HMAC-SHA256 of ``value`` under ``salt`` (the secret ``privacy.id_hash_salt``)."""
+    return hmac.new(salt.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
 def identity_hash(settings: Settings, value: str) -> str:
     """Salted hash of an identifier (a Telegram id, a phone) for records that must outlive
     /forget without holding the identifier itself."""
-    key = settings.privacy.id_hash_salt.encode()
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+    return keyed_hash(settings.privacy.id_hash_salt, value)
+
+
+def identity_hashes(settings: Settings, value: str) -> list[str]:
+    """Every hash a record about ``value`` may be stored under: the secret salt's, then the
+    public salts of earlier versions (kept by erased customers' records until an owner
+    drops them: ``loyalty-bot rekey --drop-erased``, ``bot.config.salt``)."""
+    return [identity_hash(settings, value), *(keyed_hash(s, value) for s in sorted(KNOWN_SALTS))]
 
 
 def id_hash(settings: Settings, tg_id: int) -> str:
@@ -66,7 +78,11 @@ def id_hash(settings: Settings, tg_id: int) -> str:
 async def was_forgotten(session: AsyncSession, settings: Settings, tg_id: int) -> bool:
     """Whether this Telegram id used /forget before: it joins again with no welcome bonus
     and as nobody's referral, whatever the bonus amounts are."""
-    return await session.get(ForgottenIdentity, id_hash(settings, tg_id)) is not None
+    hashes = identity_hashes(settings, str(tg_id))
+    found = await session.scalar(
+        select(ForgottenIdentity.id_hash).where(ForgottenIdentity.id_hash.in_(hashes)).limit(1)
+    )
+    return found is not None
 
 
 def steps(settings: Settings) -> list[str]:
