@@ -35,7 +35,12 @@ from bot.db.models import (
 )
 from bot.services.campaigns import audience
 from bot.services.campaigns import enrolment as campaigns
-from bot.services.campaigns.broadcast_text import CheckResult, MessageSpec, Renderer, check_all
+from bot.services.campaigns.broadcast_text import (
+    CheckResult,
+    MessageSpec,
+    Renderer,
+    check_all_async,
+)
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
@@ -118,7 +123,7 @@ async def prepare(biz: Business, draft: Draft) -> Preparation:
     now = biz.clock.now()
     async with biz.db.read() as session:
         everyone, ok, excluded = await _reachable(session, biz, draft, now)
-    check = check_all(biz, draft.message, everyone)
+    check = await check_all_async(biz, draft.message, everyone)
     percent = biz.settings.campaigns.holdout_percent
     holdout = round(len(ok) * percent / 100)
     rule = biz.settings.outbox.kinds[KIND]
@@ -192,9 +197,10 @@ class Launched(BaseModel):
 
 
 async def launch(biz: Business, actor: Actor, key: str, draft: Draft) -> Outcome[Launched]:
-    """Make the campaign and queue every message, exactly once per ``key`` (the confirm
-    button's callback). A message that fails to render refuses the whole send
-    (``broadcast_render_failed``): nothing is written, nothing half-sent."""
+    """Make the campaign and queue every message, exactly once per ``key`` (the wizard's
+    own id, so a double-tapped confirm button launches once). A message that fails to
+    render refuses the whole send (``broadcast_render_failed``): nothing is written,
+    nothing half-sent."""
     draft = _validated(biz, draft)
     now = biz.clock.now()
 
