@@ -22,7 +22,7 @@ from bot.cli import app as cli
 from bot.config import Settings, load_settings, salt
 from bot.db.models import Base, LedgerEntry, LedgerKind
 from bot.services.members.customer_import import opening_key_under, run_import
-from bot.services.members.signup import keyed_hash
+from bot.services.members.identity import keyed_hash
 from bot.testing.telegram_double import find_button
 from tests.conftest import BACKENDS, make_settings
 from tests.support.flows import join
@@ -173,7 +173,8 @@ async def test_rekey_a_database_keyed_with_the_old_default(
         assert (again.created, again.unchanged) == (0, 2)
 
         dropped = await rekey(upgraded.biz, SHIPPED, secret, drop=True)
-        assert (dropped.left, dropped.dropped) == (0, 2)  # Boris's key and forgotten id
+        # Boris's opening key, and his forgotten Telegram id and phone
+        assert (dropped.left, dropped.dropped) == (0, 3)
         stored = await _every_stored_value(app)
         assert not {v for v in stored if keyed_hash(SHIPPED, OTHER) in v}
         assert not {v for v in stored if keyed_hash(SHIPPED, "5002") in v}

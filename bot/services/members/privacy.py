@@ -28,8 +28,9 @@ A salted hash of the Telegram id is kept in ``forgotten_identities`` for one pur
 someone who joins again gets no second welcome bonus and counts as nobody's referral
 (``signup.was_forgotten``).
 The opening balance of a customer brought by ``loyalty-bot import`` keeps its ledger
-key, a salted hash of the phone (``customer_import.opening_key``), for one purpose too:
-importing the old file again does not bring the erased person back.
+key, a salted hash of the phone (``customer_import.opening_key``), and the phone's salted
+hash joins ``forgotten_identities`` too (a zero opening balance has no ledger entry), for
+one purpose: importing the old file again does not bring the erased person back.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ from bot.services.campaigns.audience import PROFILE_PREFIX
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
-from bot.services.members.signup import id_hash
+from bot.services.members.identity import id_hash, identity_hash
 from bot.services.outbox.deferred_text import text_of
 from bot.services.people.audit import add_audit
 from bot.services.people.customers import unique_card_code
@@ -213,9 +214,12 @@ async def forget(biz: Business, key: str, tg_id: int) -> Outcome[Forgotten]:
     async def work(session: AsyncSession) -> Forgotten:
         customer = await _member(session, tg_id)
         cid, language = customer.id, customer.language
-        identity = id_hash(biz.settings, tg_id)
-        if await session.get(ForgottenIdentity, identity) is None:
-            session.add(ForgottenIdentity(id_hash=identity, created_at=now))
+        identities = {id_hash(biz.settings, tg_id)}
+        if customer.phone:  # an old import file brings nobody back, balance or not
+            identities.add(identity_hash(biz.settings, customer.phone))
+        for identity in sorted(identities):
+            if await session.get(ForgottenIdentity, identity) is None:
+                session.add(ForgottenIdentity(id_hash=identity, created_at=now))
         for statement in erase_statements(cid, tg_id):
             await session.execute(statement)
         await _erase_audience_answers(session, cid)

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.models import Customer, ForgottenIdentity, LedgerEntry, LedgerKind
 from bot.services.context import Business
 from bot.services.members.customer_import import KEY_PREFIX, opening_key_under
-from bot.services.members.signup import keyed_hash
+from bot.services.members.identity import keyed_hash
 
 DROPPED = KEY_PREFIX + "dropped:"  # + the entry's id: unique, and reveals nothing
 

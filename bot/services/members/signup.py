@@ -12,8 +12,6 @@ means starting from /start again, which costs the customer two taps.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from datetime import date, datetime
 from typing import Any
@@ -24,13 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.codes import looks_like_card_code
 from bot.config import ProfileField, Settings
-from bot.config.salt import KNOWN_SALTS
 from bot.db.models import Customer, ForgottenIdentity, LedgerKind, Purchase
 from bot.numbers import is_ascii_number
 from bot.phones import normalise_phone
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, personal, run_once
+from bot.services.members.identity import identity_hashes
 from bot.services.money.ledger import post
 from bot.services.outbox.rows import enqueue
 from bot.services.people import mileage
@@ -49,30 +47,6 @@ _DATE_FORMATS = (
     re.compile(r"^(?P<d>\d{1,2})[./-](?P<m>\d{1,2})[./-](?P<y>\d{4})$"),
     re.compile(r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$"),
 )
-
-
-def keyed_hash(salt: str, value: str) -> str:
-    """HMAC-SHA256 of ``value`` under ``salt`` (the secret ``privacy.id_hash_salt``)."""
-    return hmac.new(salt.encode(), value.encode(), hashlib.sha256).hexdigest()
-
-
-def identity_hash(settings: Settings, value: str) -> str:
-    """Salted hash of an identifier (a Telegram id, a phone) for records that must outlive
-    /forget without holding the identifier itself."""
-    return keyed_hash(settings.privacy.id_hash_salt, value)
-
-
-def identity_hashes(settings: Settings, value: str) -> list[str]:
-    """Every hash a record about ``value`` may be stored under: the secret salt's, then the
-    public salts of earlier versions (kept by erased customers' records until an owner
-    drops them: ``loyalty-bot rekey --drop-erased``, ``bot.config.salt``)."""
-    return [identity_hash(settings, value), *(keyed_hash(s, value) for s in sorted(KNOWN_SALTS))]
-
-
-def id_hash(settings: Settings, tg_id: int) -> str:
-    """Salted hash of a Telegram id, kept after /forget only to refuse a second welcome
-    bonus and a second referral (:func:`was_forgotten`)."""
-    return identity_hash(settings, str(tg_id))
 
 
 async def was_forgotten(session: AsyncSession, settings: Settings, tg_id: int) -> bool:
