@@ -1,6 +1,6 @@
 """A broadcast is launched once per wizard, whatever the transport (issue 19, item 1):
 a double-tapped Send posted to the webhook at once, with the default memory FSM storage,
-makes one campaign and one offer per recipient."""
+makes one campaign and one offer per recipient. Item 8: stopping a finished broadcast."""
 
 from __future__ import annotations
 
@@ -98,3 +98,19 @@ async def test_two_sends_of_one_wizard_without_isolation_launch_once(app: App) -
     await app.owner.click(data, confirm)
     assert len(await _rows(app, Campaign)) == 1
     assert len(await _rows(app, Offer)) == 2
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_stopping_a_finished_broadcast_leaves_it_finished(app: App) -> None:
+    """Issue 19, item 8: Stop after everything was delivered changes nothing."""
+    for n in (1, 2):
+        await join(app, app.user(5400 + n, "en", f"E{n}"))
+    data, confirm = await _ready_to_send(app)
+    await app.owner.click(data, confirm)
+    progress = app.fake.last(OWNER_ID)
+    assert await app.deliver() == 2
+    await app.owner.click(find_button(progress, "Stop"), progress)
+    assert "already finished" in (app.fake.last(OWNER_ID).text or "")
+    [campaign] = await _rows(app, Campaign)
+    assert campaign.state == "active"
+    assert all(o.valid_until > app.clock.now() for o in await _rows(app, Offer))

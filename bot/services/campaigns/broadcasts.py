@@ -319,6 +319,7 @@ async def progress(biz: Business, campaign_id: int) -> Progress:
 class Cancelled(BaseModel):
     campaign_id: int
     cancelled: int
+    finished: bool = False  # nothing was left to stop: the broadcast stays as it was
 
 
 async def cancel(biz: Business, actor: Actor, key: str, campaign_id: int) -> Outcome[Cancelled]:
@@ -356,8 +357,16 @@ async def cancel(biz: Business, actor: Actor, key: str, campaign_id: int) -> Out
             .values(valid_until=now)
             .execution_options(synchronize_session=False)
         )
-        campaign.state = CampaignState.CANCELLED
         cancelled = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        pending = await session.scalar(
+            select(func.count(OutboxMessage.id)).where(
+                OutboxMessage.source == campaigns.source_of(campaign_id),
+                OutboxMessage.state == OutboxState.PENDING,
+            )
+        )
+        if not cancelled and not pending:  # all delivered (or failed) already
+            return Cancelled(campaign_id=campaign_id, cancelled=0, finished=True)
+        campaign.state = CampaignState.CANCELLED
         audit_act(session, actor, "broadcast_cancel", key, now, campaign_id=campaign_id,
                   cancelled=cancelled)  # fmt: skip
         return Cancelled(campaign_id=campaign_id, cancelled=cancelled)
