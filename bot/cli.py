@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
-from bot.config import DEFAULT_CONFIG_PATH, DEFAULT_LOCALE, ConfigError, Settings, load_settings
+from bot.config import (
+    DEFAULT_CONFIG_PATH,
+    DEFAULT_LOCALE,
+    ConfigError,
+    Settings,
+    load_settings,
+    salt,
+)
 from bot.logs import setup_logging
 
 if TYPE_CHECKING:
@@ -32,12 +39,17 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
-def _settings(path: Path) -> Settings:
+def _settings(path: Path, *, secret_salt: bool = False) -> Settings:
+    """The config; ``secret_salt``: refuse a public ``privacy.id_hash_salt``, for what
+    writes hashes (``bot.config.salt``; the first start writes a random one)."""
     try:
-        return load_settings(path)
+        settings = salt.settled(path, load_settings)
     except ConfigError as err:
         _fail(f"config error: {err}")
         raise  # unreachable: _fail exits
+    if secret_salt and (problem := salt.refusal(settings.privacy.id_hash_salt)):
+        _fail(problem)
+    return settings
 
 
 @app.command()
@@ -63,7 +75,7 @@ def run(
     outbox sender, one active process at a time)."""
     if not isinstance(logging.getLevelName(log_level.upper()), int):
         _fail(f"--log-level {log_level!r}: use DEBUG, INFO, WARNING or ERROR")
-    settings = _settings(config)  # before importing aiogram: a typo answers at once
+    settings = _settings(config, secret_salt=True)  # before importing aiogram: a typo answers
     if not settings.bot_token:
         _fail(f"no bot token: set BOT_TOKEN in the environment or bot_token in {config}")
     from bot.app import StartupError
@@ -272,68 +284,6 @@ def export_command(
     typer.echo(f"exported {len(table.rows)} customers to {target}")
 
 
-ImportFileArgument = typer.Argument(..., help="a .csv or .xlsx file, a header row first")
-ApplyOption = typer.Option(False, "--apply", help="write (without it: a dry run, a report)")
-# Exit status when the file has problems (2 is for usage and configuration errors).
-IMPORT_PROBLEMS_EXIT = 1
-
-
-@app.command("import")
-def import_command(
-    source: Path = ImportFileArgument,
-    config: Path = ConfigOption,
-    apply: bool = ApplyOption,
-) -> None:
-    """Bring an existing customer base from a spreadsheet: columns phone, name, birthday,
-    balance and the config's profile fields. A dry run by default; --apply writes, all
-    or nothing; a phone already imported changes nothing. Imported customers find their
-    balance when they join in the bot with the same phone."""
-    from bot import spreadsheet
-    from bot.services.members.customer_import import ImportReport, run_import
-
-    fmt = spreadsheet.format_of(source)
-    if fmt is None:
-        _fail(f"{source}: use a .csv or .xlsx file")
-        return
-    settings = _settings(config)
-    try:
-        table = spreadsheet.read(source.read_bytes(), fmt)
-    except OSError as err:
-        _fail(f"cannot read {source}: {err.strerror}")
-        return
-    except spreadsheet.SpreadsheetError as err:
-        _fail(f"{source}: {err}")
-        return
-
-    async def work(biz: Business) -> tuple[ImportReport, list[str]]:
-        with _progress("checking customers" if not apply else "importing customers") as report:
-            result = await run_import(biz, table, apply=apply, progress=report)
-        lines = [
-            f"row {p.row}: {biz.texts.console('en', f'errors.{p.code}', **p.params)}"
-            for p in result.problems
-        ]
-        return result, lines
-
-    result, problems = _with_business(settings, work)
-    if problems:
-        for line in problems:
-            typer.echo(line, err=True)
-        typer.echo(
-            f"loyalty-bot: {len(problems)} problem(s) in {result.rows} rows: nothing imported",
-            err=True,
-        )
-        raise typer.Exit(code=IMPORT_PROBLEMS_EXIT)
-    summary = (
-        f"{result.rows} rows: {result.created} new customers, opening balances for "
-        f"{result.credited} customers already here, {result.unchanged} unchanged; "
-        f"{result.points} points in all"
-    )
-    if result.applied:
-        typer.echo(f"imported {summary}")
-    else:
-        typer.echo(f"dry run, nothing written: {summary}. Run again with --apply to import.")
-
-
 PreviewCustomer = typer.Option(..., "--customer", help="the customer's card code")
 
 
@@ -385,5 +335,9 @@ def demo(lang: str = DemoLanguage) -> None:
         typer.echo(line)
 
 
-if __name__ == "__main__":
-    app()
+from bot import cli_customers  # noqa: E402, F401  (registers `import` and `rekey`)
+
+if __name__ == "__main__":  # `python -m bot.cli`: the module the commands registered on
+    from bot.cli import app as registered
+
+    registered()

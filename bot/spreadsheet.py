@@ -152,16 +152,32 @@ def _read_csv(data: bytes) -> list[Sequence[Cell]]:
     return list(csv.reader(io.StringIO(text, newline=""), dialect))
 
 
-def _read_xlsx(data: bytes) -> list[Sequence[Cell]]:
+def _xlsx_rows(data: bytes, *, values: bool) -> list[list[Cell]]:
+    """The first sheet's rows: the values the program computed (``values``) or the cells
+    as written (a formula as its text)."""
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=values)
     except Exception as err:  # openpyxl raises many kinds for a file that is not XLSX
         raise SpreadsheetError(f"not a readable XLSX file ({type(err).__name__})") from None
     try:
-        sheet = workbook.worksheets[0]
-        return [list(row) for row in sheet.iter_rows(values_only=True)]
+        return [list(row) for row in workbook.worksheets[0].iter_rows(values_only=True)]
     finally:
         workbook.close()
+
+
+def _read_xlsx(data: bytes) -> list[Sequence[Cell]]:
+    """A formula cell is read as the value the program computed; one saved without that
+    value (written by a script, never opened) is refused, not read as blank."""
+    computed = _xlsx_rows(data, values=True)
+    written = _xlsx_rows(data, values=False)
+    for number, (row, raw) in enumerate(zip(computed, written, strict=False), start=1):
+        for column, (value, cell) in enumerate(zip(row, raw, strict=False), start=1):
+            if value is None and isinstance(cell, str) and cell.startswith("="):
+                raise SpreadsheetError(
+                    f"row {number}, column {column}: a formula with no computed value; open "
+                    "the file in a spreadsheet program and save it, or paste values"
+                )
+    return list(computed)
 
 
 READERS = {"csv": _read_csv, "xlsx": _read_xlsx}

@@ -37,6 +37,7 @@ from bot.services.campaigns.broadcast_text import (
 )
 from bot.services.context import Business
 from bot.services.errors import ServiceError
+from bot.services.idempotency import new_conversation_id
 from bot.services.money.tiers import tier_of
 from bot.services.people.roles import Actor, Role
 from handlers.broadcast_send import (
@@ -118,7 +119,7 @@ async def start_broadcast(
         raise ServiceError("broadcast_bad_filter", reason=str(err)) from None
     await state.clear()
     await state.set_state(Wizard.filters)
-    await state.update_data(filters=filters)
+    await state.update_data(filters=filters, wizard=new_conversation_id())
     body, markup = await _panel(biz, actor, filters)
     await message.answer(body, reply_markup=markup)
 

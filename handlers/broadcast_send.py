@@ -20,6 +20,7 @@ from bot.background import BackgroundTasks
 from bot.numbers import is_ascii_number
 from bot.services.campaigns import broadcasts
 from bot.services.context import Business
+from bot.services.idempotency import conversation_key
 from bot.services.money import offers
 from bot.services.people.roles import Actor
 from handlers.keyboards import BroadcastStep, BroadcastStop, inline_button, inline_markup
@@ -167,8 +168,10 @@ async def send(
     key: str,
     background: BackgroundTasks,
 ) -> None:
-    draft = draft_of(await state.get_data())
-    outcome = await broadcasts.launch(biz, actor, key, draft)  # a refusal keeps the wizard
+    data = await state.get_data()
+    # once per wizard, not per tap: a double-tapped Send is two callbacks, one launch
+    once = conversation_key(data["wizard"]) if data.get("wizard") else key
+    outcome = await broadcasts.launch(biz, actor, once, draft_of(data))  # a refusal keeps it
     await state.clear()
     await query.answer()
     await clear_buttons(query)

@@ -199,7 +199,8 @@ class ReferralSettings(Section):
 
 class PrivacySettings(Section):
     policy_version: str = Field(default="2026-11", min_length=1, max_length=24)
-    id_hash_salt: str = Field(default="loyalty-bot", min_length=1, repr=False)
+    # No default: a secret written at the first start (bot.config.salt), or from the env.
+    id_hash_salt: str = Field(default="", repr=False)
     min_age_years: int = Field(default=0, ge=0, le=21)
     max_age_years: int = Field(default=120, ge=50, le=150)
     # Below a week: Telegram restarts update ids at random after a week without updates.

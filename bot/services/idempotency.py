@@ -23,6 +23,7 @@ are pruned after ``privacy.processed_retention_days`` (``bot.services.members.re
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -48,7 +49,10 @@ UPDATE_KEY = "u:"
 CALLBACK_KEY = "cb:"
 MESSAGE_KEY = "m:"  # a message that came without its update (not from the dispatcher)
 WEB_KEY = "w:"  # a Mini App request: the user's id and the key the page made for the write
-TELEGRAM_KEY_PREFIXES = (UPDATE_KEY, CALLBACK_KEY, MESSAGE_KEY, WEB_KEY)
+# A conversation's one final act (a broadcast wizard's send): whichever button press or
+# transport delivers it, the conversation's own id is the key, so two taps are one act.
+CONVERSATION_KEY = "conv:"
+TELEGRAM_KEY_PREFIXES = (UPDATE_KEY, CALLBACK_KEY, MESSAGE_KEY, WEB_KEY, CONVERSATION_KEY)
 
 
 def update_key(update_id: int) -> str:
@@ -66,6 +70,15 @@ def message_key(user_id: int, message_id: int) -> str:
 def web_key(user_id: int, request_key: str) -> str:
     """A Mini App write's key: per user, so one user's key never replays another's."""
     return f"{WEB_KEY}{user_id}:{request_key}"
+
+
+def new_conversation_id() -> str:
+    """A fresh id for a conversation whose final act must happen once (its claim key)."""
+    return secrets.token_hex(12)
+
+
+def conversation_key(conversation_id: str) -> str:
+    return f"{CONVERSATION_KEY}{conversation_id}"
 
 
 def personal() -> Any:

@@ -36,7 +36,12 @@ from bot.db.models import (
 )
 from bot.services.campaigns import audience
 from bot.services.campaigns import enrolment as campaigns
-from bot.services.campaigns.broadcast_text import CheckResult, MessageSpec, Renderer, check_all
+from bot.services.campaigns.broadcast_text import (
+    CheckResult,
+    MessageSpec,
+    Renderer,
+    check_all_async,
+)
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
@@ -119,7 +124,7 @@ async def prepare(biz: Business, draft: Draft) -> Preparation:
     now = biz.clock.now()
     async with biz.db.read() as session:
         everyone, ok, excluded = await _reachable(session, biz, draft, now)
-    check = check_all(biz, draft.message, everyone)
+    check = await check_all_async(biz, draft.message, everyone)
     percent = biz.settings.campaigns.holdout_percent
     holdout = round(len(ok) * percent / 100)
     rule = biz.settings.outbox.kinds[KIND]
@@ -193,9 +198,10 @@ class Launched(BaseModel):
 
 
 async def launch(biz: Business, actor: Actor, key: str, draft: Draft) -> Outcome[Launched]:
-    """Make the campaign and queue every message, exactly once per ``key`` (the confirm
-    button's callback). A message that fails to render refuses the whole send
-    (``broadcast_render_failed``): nothing is written, nothing half-sent."""
+    """Make the campaign and queue every message, exactly once per ``key`` (the wizard's
+    own id, so a double-tapped confirm button launches once). A message that fails to
+    render refuses the whole send (``broadcast_render_failed``): nothing is written,
+    nothing half-sent."""
     draft = _validated(biz, draft)
     work = partial(_launch, biz=biz, actor=actor, key=key, draft=draft, now=biz.clock.now())
     return await run_once(biz.db, biz.clock, key, Launched, work, event="broadcast")
@@ -348,6 +354,7 @@ async def progress(biz: Business, campaign_id: int) -> Progress:
 class Cancelled(BaseModel):
     campaign_id: int
     cancelled: int
+    finished: bool = False  # nothing was left to stop: the broadcast stays as it was
 
 
 async def cancel(biz: Business, actor: Actor, key: str, campaign_id: int) -> Outcome[Cancelled]:
@@ -385,8 +392,16 @@ async def cancel(biz: Business, actor: Actor, key: str, campaign_id: int) -> Out
             .values(valid_until=now)
             .execution_options(synchronize_session=False)
         )
-        campaign.state = CampaignState.CANCELLED
         cancelled = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        pending = await session.scalar(
+            select(func.count(OutboxMessage.id)).where(
+                OutboxMessage.source == campaigns.source_of(campaign_id),
+                OutboxMessage.state == OutboxState.PENDING,
+            )
+        )
+        if not cancelled and not pending:  # all delivered (or failed) already
+            return Cancelled(campaign_id=campaign_id, cancelled=0, finished=True)
+        campaign.state = CampaignState.CANCELLED
         audit_act(session, actor, "broadcast_cancel", key, now, campaign_id=campaign_id,
                   cancelled=cancelled)  # fmt: skip
         return Cancelled(campaign_id=campaign_id, cancelled=cancelled)

@@ -73,7 +73,7 @@ class VisitResult(BaseModel):
     card_code: str
     customer_name: str | None = personal()
     service_tag: str | None
-    km: int | None = None
+    km: int | None = personal()  # a reading identifies a car's use: never stored
 
 
 class Refundable(BaseModel):

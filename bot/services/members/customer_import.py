@@ -27,15 +27,17 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import ProfileField, Settings
-from bot.db.models import Customer, LedgerEntry, LedgerKind
+from bot.db.models import Customer, ForgottenIdentity, LedgerEntry, LedgerKind
 from bot.numbers import is_ascii_number
 from bot.phones import normalise_phone
 from bot.services.context import Business, Progress
 from bot.services.errors import ServiceError
-from bot.services.members.signup import identity_hash, parse_birthday, parse_profile_value
+from bot.services.members.identity import identity_hash, identity_hashes, keyed_hash
+from bot.services.members.signup import parse_birthday, parse_profile_value
 from bot.services.money.ledger import post
 from bot.services.people.audit import add_audit
 from bot.services.people.customers import clean_name, search_key, unique_card_codes
@@ -83,6 +85,22 @@ class ImportReport:
 
 def opening_key(settings: Settings, phone: str) -> str:
     return KEY_PREFIX + identity_hash(settings, phone)
+
+
+def opening_keys(settings: Settings, phone: str) -> list[str]:
+    """Every key this phone's opening balance may be stored under (``identity_hashes``)."""
+    return [KEY_PREFIX + h for h in identity_hashes(settings, phone)]
+
+
+def _records_of(settings: Settings, phone: str) -> list[str]:
+    """What the database keeps of an imported phone: its opening keys, and its hashes in
+    ``forgotten_identities`` once that customer used /forget."""
+    return [*opening_keys(settings, phone), *identity_hashes(settings, phone)]
+
+
+def opening_key_under(salt: str, phone: str) -> str:
+    """The opening balance's key under another salt (re-keying: ``members.rekey``)."""
+    return KEY_PREFIX + keyed_hash(salt, phone)
 
 
 def _columns(table: Table, settings: Settings) -> tuple[dict[str, int], list[Problem]]:
@@ -201,11 +219,15 @@ async def _existing(
     phones = [e.phone for e in batch]
     query = select(Customer).where(Customer.phone.in_(phones))
     customers = await session.scalars(query.with_for_update() if lock else query)
-    keys = [opening_key(settings, p) for p in phones]
+    keys = [key for p in phones for key in opening_keys(settings, p)]
     done = await session.scalars(
         select(LedgerEntry.idempotency_key).where(LedgerEntry.idempotency_key.in_(keys))
     )
-    return {c.phone: c for c in customers if c.phone}, set(done)
+    hashes = [h for p in phones for h in identity_hashes(settings, p)]
+    erased = await session.scalars(
+        select(ForgottenIdentity.id_hash).where(ForgottenIdentity.id_hash.in_(hashes))
+    )
+    return {c.phone: c for c in customers if c.phone}, {*done, *erased}
 
 
 def _new_customer(biz: Business, entry: Entry, card_code: str) -> Customer:
@@ -240,7 +262,7 @@ async def _plan(
         to_credit: list[tuple[Entry, Customer | None]] = []
         for entry in batch:
             customer = customers.get(entry.phone)
-            if opening_key(settings, entry.phone) in done or (
+            if not done.isdisjoint(_records_of(settings, entry.phone)) or (
                 customer is not None and not entry.balance
             ):
                 report.unchanged += 1
@@ -298,6 +320,16 @@ async def run_import(
             await _plan(session, biz, entries, report, progress)
         return report
     report.applied = True
+    try:
+        await _apply(biz, entries, report, progress)
+    except IntegrityError:  # a concurrent import wrote these phones first (PostgreSQL)
+        raise ServiceError("import_concurrent") from None
+    return report
+
+
+async def _apply(
+    biz: Business, entries: Sequence[Entry], report: ImportReport, progress: Progress | None
+) -> None:
     async with biz.db.write() as session:
         await _plan(session, biz, entries, report, progress)
         add_audit(
@@ -313,4 +345,3 @@ async def run_import(
                 "points": report.points,
             },
         )
-    return report

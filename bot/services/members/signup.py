@@ -12,8 +12,6 @@ means starting from /start again, which costs the customer two taps.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from datetime import date, datetime
 from typing import Any
@@ -30,6 +28,7 @@ from bot.phones import normalise_phone
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, personal, run_once
+from bot.services.members.identity import identity_hashes
 from bot.services.money.ledger import post
 from bot.services.outbox.rows import enqueue, outbox_row
 from bot.services.people import mileage
@@ -50,23 +49,14 @@ _DATE_FORMATS = (
 )
 
 
-def identity_hash(settings: Settings, value: str) -> str:
-    """Salted hash of an identifier (a Telegram id, a phone) for records that must outlive
-    /forget without holding the identifier itself."""
-    key = settings.privacy.id_hash_salt.encode()
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
-
-
-def id_hash(settings: Settings, tg_id: int) -> str:
-    """Salted hash of a Telegram id, kept after /forget only to refuse a second welcome
-    bonus and a second referral (:func:`was_forgotten`)."""
-    return identity_hash(settings, str(tg_id))
-
-
 async def was_forgotten(session: AsyncSession, settings: Settings, tg_id: int) -> bool:
     """Whether this Telegram id used /forget before: it joins again with no welcome bonus
     and as nobody's referral, whatever the bonus amounts are."""
-    return await session.get(ForgottenIdentity, id_hash(settings, tg_id)) is not None
+    hashes = identity_hashes(settings, str(tg_id))
+    found = await session.scalar(
+        select(ForgottenIdentity.id_hash).where(ForgottenIdentity.id_hash.in_(hashes)).limit(1)
+    )
+    return found is not None
 
 
 def steps(settings: Settings) -> list[str]:
