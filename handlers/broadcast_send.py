@@ -18,7 +18,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 
 from bot.background import BackgroundTasks
 from bot.numbers import is_ascii_number
-from bot.services.campaigns import broadcasts
+from bot.services.campaigns import broadcasts, control
 from bot.services.context import Business
 from bot.services.idempotency import conversation_key
 from bot.services.money import offers
@@ -179,7 +179,7 @@ async def send(
         return
     result = outcome.result
     await query.message.answer(text(biz, actor, "broadcast.launched", r=result))
-    progress = await broadcasts.progress(biz, result.campaign_id)
+    progress = await control.progress(biz, result.campaign_id)
     status = await query.message.answer(
         text(biz, actor, "broadcast.progress", p=progress),
         reply_markup=stop_markup(biz, actor, result.campaign_id),
@@ -202,7 +202,7 @@ async def watch(status: Message, biz: Business, actor: Actor, campaign_id: int) 
     shown = None
     while True:
         await asyncio.sleep(biz.settings.campaigns.progress_seconds)
-        progress = await broadcasts.progress(biz, campaign_id)
+        progress = await control.progress(biz, campaign_id)
         if progress.finished:
             break
         if progress.counts != shown:
@@ -220,7 +220,7 @@ async def watch(status: Message, biz: Business, actor: Actor, campaign_id: int) 
 async def on_stop(
     query: CallbackQuery, callback_data: BroadcastStop, biz: Business, actor: Actor, key: str
 ) -> None:
-    outcome = await broadcasts.cancel(biz, actor, key, callback_data.campaign_id)
+    outcome = await control.cancel(biz, actor, key, callback_data.campaign_id)
     await query.answer()
     if query.message is not None:
         await query.message.answer(  # type: ignore[union-attr]

@@ -6,14 +6,13 @@ anything is sent) and says who the contact rules exclude; :func:`launch` makes t
 campaign and, in one transaction, enrols the reachable audience (a random holdout gets
 nothing), grants the optional offer and queues each message through the contact rules
 (opt-in, frequency cap, quiet hours) with the campaign as the rows' ``source``. The outbox
-sender delivers; :func:`progress` reads the campaign's rows; :func:`cancel` stops what is
-still pending.
+sender delivers; ``campaigns.control`` shows its progress and stops what is still pending.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -21,18 +20,15 @@ from typing import Any, Literal
 
 from markupsafe import Markup
 from pydantic import BaseModel, Field
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
-    NEVER_SENT,
     Campaign,
     CampaignKind,
     CampaignState,
-    Offer,
     OfferKind,
     OutboxMessage,
-    OutboxState,
 )
 from bot.services.campaigns import audience
 from bot.services.campaigns import enrolment as campaigns
@@ -46,7 +42,7 @@ from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
 from bot.services.money import offers
-from bot.services.outbox import contact, delivery_queue
+from bot.services.outbox import contact
 from bot.services.people.audit import audit_act
 from bot.services.people.roles import Actor
 
@@ -303,107 +299,3 @@ async def _insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> dic
     table = OutboxMessage.__table__
     queued = await session.execute(insert(table).returning(table.c.customer_id, table.c.id), rows)
     return dict(queued.all())
-
-
-@dataclass
-class Progress:
-    campaign_id: int
-    state: str
-    counts: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def pending(self) -> int:
-        return self.counts.get(OutboxState.PENDING, 0)
-
-    @property
-    def sent(self) -> int:
-        return self.counts.get(OutboxState.SENT, 0)
-
-    @property
-    def failed(self) -> int:
-        return self.counts.get(OutboxState.FAILED, 0)
-
-    @property
-    def stopped(self) -> int:
-        return sum(self.counts.get(s, 0) for s in NEVER_SENT)
-
-    @property
-    def finished(self) -> bool:
-        return self.pending == 0
-
-
-
-
-async def progress(biz: Business, campaign_id: int) -> Progress:
-    """The campaign's outbox rows by state."""
-    async with biz.db.read() as session:
-        campaign = await session.get(Campaign, campaign_id)
-        rows = await session.execute(
-            select(OutboxMessage.state, func.count(OutboxMessage.id))
-            .where(OutboxMessage.source == campaigns.source_of(campaign_id))
-            .group_by(OutboxMessage.state)
-        )
-        counts = {str(state): int(n) for state, n in rows.all()}
-    return Progress(campaign_id, campaign.state if campaign else "unknown", counts)
-
-
-class Cancelled(BaseModel):
-    campaign_id: int
-    cancelled: int
-    finished: bool = False  # nothing was left to stop: the broadcast stays as it was
-
-
-async def cancel(biz: Business, actor: Actor, key: str, campaign_id: int) -> Outcome[Cancelled]:
-    """Stop a broadcast: its messages not yet sent are cancelled (the sender skips them),
-    and so are the offers they carried."""
-    now = biz.clock.now()
-
-    async def work(session: AsyncSession) -> Cancelled:
-        campaign = await session.get(Campaign, campaign_id)
-        if campaign is None or campaign.kind != CampaignKind.BROADCAST:
-            raise ServiceError("campaign_unknown")
-        result = await session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.source == campaigns.source_of(campaign_id),
-                OutboxMessage.state == OutboxState.PENDING,
-                delivery_queue.unclaimed(now),  # a message in flight is sent, not stopped
-            )
-            .values(state=OutboxState.CANCELLED)
-            .execution_options(synchronize_session=False)
-        )
-        # an offer is only worth what its message said: those never told lose theirs
-        untold = select(OutboxMessage.customer_id).where(
-            OutboxMessage.source == campaigns.source_of(campaign_id),
-            OutboxMessage.state == OutboxState.CANCELLED,
-        )
-        await session.execute(
-            update(Offer)
-            .where(
-                Offer.source == campaigns.source_of(campaign_id),
-                Offer.used_at.is_(None),
-                Offer.valid_until > now,
-                Offer.customer_id.in_(untold),
-            )
-            .values(valid_until=now)
-            .execution_options(synchronize_session=False)
-        )
-        cancelled = int(result.rowcount or 0)  # type: ignore[attr-defined]
-        pending = await session.scalar(
-            select(func.count(OutboxMessage.id)).where(
-                OutboxMessage.source == campaigns.source_of(campaign_id),
-                OutboxMessage.state == OutboxState.PENDING,
-            )
-        )
-        if not cancelled and not pending:  # all delivered (or failed) already
-            return Cancelled(campaign_id=campaign_id, cancelled=0, finished=True)
-        campaign.state = CampaignState.CANCELLED
-        audit_act(session, actor, "broadcast_cancel", key, now, campaign_id=campaign_id,
-                  cancelled=cancelled)  # fmt: skip
-        return Cancelled(campaign_id=campaign_id, cancelled=cancelled)
-
-    return await run_once(biz.db, biz.clock, key, Cancelled, work, event="broadcast_cancel")
