@@ -154,6 +154,7 @@ class CLVResult:
 
     clv: NDArray[np.float64]
     expected_purchases: NDArray[np.float64]  # over the whole horizon, undiscounted
+    discounted_purchases: NDArray[np.float64]  # the same, each discounted to today
     p_alive: NDArray[np.float64]
     expected_value: NDArray[np.float64]
     purchases_method: str  # "bg_nbd" or "own_interval"
@@ -199,6 +200,7 @@ def estimate_clv(
     return CLVResult(
         clv=clv,
         expected_purchases=per_period.sum(axis=1),
+        discounted_purchases=per_period @ discount_factors(settings),
         p_alive=p_alive,
         expected_value=value,
         purchases_method=purchases_method,

@@ -56,6 +56,7 @@ def score_settings(cfg: ScoringSettings) -> scoring.ScoreSettings:
         clv_horizon_months=cfg.clv_horizon_months,
         min_repeat_buyers=cfg.min_repeat_buyers,
         strategy=cfg.strategy,
+        future_profit_min=cfg.future_profit_min,
         rating=rating_preset(cfg),
     )
 
@@ -257,6 +258,9 @@ async def reclassify(
         "repeat_buyers": summary.repeat_buyers,
         "clv_method": summary.clv_method,
         "value_basis": summary.value_basis,
+        # what "profitable in future" was held to, for /segments to explain
+        "future_profit_min": round(scores.future_min, 2),
+        "future_profit_min_default": biz.settings.scoring.future_profit_min is None,
     }
     await _finish(biz, run_id, "done", summary.customers, details)
     lap("finish")
@@ -307,7 +311,13 @@ async def _score_and_store(
     cfg = biz.settings.scoring
     days = LocalDays.around(biz.settings.business.zone, now)
     async with biz.db.engine.connect() as conn:
-        agg = await aggregate(conn, now, days, with_months=rating_preset(cfg) is not None)
+        agg = await aggregate(
+            conn,
+            now,
+            days,
+            with_months=rating_preset(cfg) is not None,
+            point_value=float(biz.settings.loyalty.point_value),
+        )
     lap("aggregate")
     # The arithmetic runs in a thread so that the event loop keeps serving updates.
     day = float(days.day_of(now))

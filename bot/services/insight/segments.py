@@ -4,7 +4,8 @@ reclassification (``customer_scores``), for customers who have not used /forget.
 Four dimensions, each a column the scoring job writes: RFM ``segment``, ``lifecycle``
 stage, ``value`` and seed 001's ``strategy``. One GROUP BY over all four gives the counts
 of each and, per RFM segment, the strategy most of its customers have (what the seed
-says to do with them).
+says to do with them). The last finished run's details say what "profitable in future"
+was held to (``scoring.future_profit_min`` or its default), which /segments explains.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
-from bot.db.models import Customer, CustomerScore
+from bot.db.models import Customer, CustomerScore, ScoringRun
 from bot.services.context import Business
 
 DIMENSIONS: tuple[str, ...] = ("segment", "lifecycle", "value", "strategy")
@@ -28,6 +29,8 @@ class SegmentCounts:
     scored: int
     by: dict[str, list[tuple[str, int]]]
     segment_strategy: dict[str, str] = field(default_factory=dict)
+    future_min: float | None = None  # the expectation of the last run (money)
+    future_min_default: bool = True  # True: the margin on one average purchase
 
     def count(self, dimension: str, value: str) -> int:
         return dict(self.by.get(dimension, [])).get(value, 0)
@@ -48,6 +51,12 @@ async def segment_counts(biz: Business) -> SegmentCounts:
                 .group_by(*columns)
             )
         ).all()
+        details = await session.scalar(
+            select(ScoringRun.details)
+            .where(ScoringRun.status == "done")
+            .order_by(ScoringRun.id.desc())
+            .limit(1)
+        )
     counters: dict[str, Counter[str]] = {d: Counter() for d in DIMENSIONS}
     per_segment: dict[str, Counter[str]] = {}
     for *labels, n in rows:
@@ -58,4 +67,6 @@ async def segment_counts(biz: Business) -> SegmentCounts:
         scored=sum(counters["segment"].values()),
         by={d: _ranked(c) for d, c in counters.items()},
         segment_strategy={s: _ranked(c)[0][0] for s, c in per_segment.items()},
+        future_min=(details or {}).get("future_profit_min"),
+        future_min_default=bool((details or {}).get("future_profit_min_default", True)),
     )
