@@ -294,6 +294,7 @@ def preview(job: str, customer: str = PreviewCustomer, config: Path = ConfigOpti
     from bot.app import build_business
     from bot.db.migrate import SchemaNotCurrentError, check_schema
     from bot.services.errors import ServiceError
+    from bot.services.jobs.preview import describe
     from bot.services.jobs.preview import preview as render
 
     settings = _settings(config)
@@ -306,11 +307,7 @@ def preview(job: str, customer: str = PreviewCustomer, config: Path = ConfigOpti
         finally:
             await biz.db.dispose()
         for item in shown:
-            if item.text is None:
-                typer.echo(f"{item.job}: nothing today")
-                continue
-            picked = "selected today" if item.selected else "not selected today"
-            typer.echo(f"{item.job}: {picked}; contact: {item.verdict}\n{item.text}\n")
+            typer.echo(describe(item))
 
     try:
         asyncio.run(main())

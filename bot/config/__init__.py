@@ -32,6 +32,8 @@ from bot.config.jobs import (
     ReminderRule,
     ReminderSettings,
     TradeInSettings,
+    TreatmentRow,
+    TreatmentSettings,
     WinBackSettings,
 )
 from bot.config.messaging import (
@@ -92,6 +94,8 @@ __all__ = [
     "Tier",
     "TiersSettings",
     "TradeInSettings",
+    "TreatmentRow",
+    "TreatmentSettings",
     "WebSettings",
     "WinBackSettings",
     "WorkerSettings",
@@ -236,6 +240,7 @@ class Settings(BaseSettings):
     reminders: ReminderSettings = ReminderSettings()
     tradein: TradeInSettings = TradeInSettings()
     winback: WinBackSettings = WinBackSettings()
+    treatment: TreatmentSettings = TreatmentSettings()
     privacy: PrivacySettings = PrivacySettings()
     web: WebSettings = WebSettings()
     worker: WorkerSettings = WorkerSettings()

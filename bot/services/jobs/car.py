@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import ReminderRule
 from bot.db.models import Customer
+from bot.services.campaigns.treatment import REMINDER_PREFIX
 from bot.services.context import Business
 from bot.services.jobs.common import (
     Build,
@@ -40,7 +41,7 @@ TRADEIN_OCCURRENCE = "once"
 
 
 def reminder_campaign(rule: ReminderRule) -> str:
-    return f"reminder:{rule.tag}"
+    return f"{REMINDER_PREFIX}{rule.tag}"
 
 
 def reminder_build(biz: Business, rule: ReminderRule, service_at: datetime) -> Build:

@@ -4,6 +4,8 @@ A job (birthday, holidays, reminders, trade-in, win-back) selects candidates
 (``bot.services.jobs.selection``) and, for each, says what they would get (a ``Send``). This
 module delivers it the same way for all of them:
 
+0. the treatment table (``campaigns.treatment``): a job the customer's strategy does not
+   allow writes nothing (outcome "treatment"); the gift is scaled to their cell;
 1. ``contact.reach``: opted out, unreachable, no chat, or the week's cap used up -> nothing
    is written (not even the enrolment: they were not part of this send);
 2. ``campaigns.enrol`` for (job campaign, customer, occurrence) -> None when a previous run
@@ -22,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -32,7 +34,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import OfferSpec, Settings
 from bot.db.models import Campaign, Customer, LedgerKind, Offer, OfferKind
+from bot.services.campaigns import treatment
 from bot.services.campaigns.enrolment import enrol, job_campaign, source_of
+from bot.services.campaigns.treatment import Treatment, reach_key
 from bot.services.context import Business
 from bot.services.money import offers
 from bot.services.money.ledger import lock_customer, post
@@ -55,6 +59,8 @@ class Send:
     offer: OfferSpec | None = None
     offer_tag: str | None = None  # a percent/fixed offer only for this service
     points: int = 0  # bonus points credited with the message
+    allowed: bool = True  # False: the treatment table keeps this job from the customer
+    treatment: Treatment | None = None  # the customer's cell, once ``treated``
 
 
 Build = Callable[[AsyncSession, Customer], Awaitable[Send | None]]
@@ -169,14 +175,16 @@ async def deliver_one(
     now = biz.clock.now()
     async with biz.db.write() as session:
         customer = await lock_customer(session, customer_id)
-        send = await build(session, customer)
+        campaign = await session.get(Campaign, campaign_id_)
+        assert campaign is not None
+        send = await treated(session, biz, customer, campaign.name, await build(session, customer))
         if send is None:
             return "nothing"
+        if not send.allowed:
+            return "treatment"
         verdict = await reach(session, biz, customer, now, kind=send.kind)
         if verdict is not ContactVerdict.OK:
             return verdict.value
-        campaign = await session.get(Campaign, campaign_id_)
-        assert campaign is not None
         member = await enrol(session, campaign, customer.id, occurrence, now=now)
         if member is None:
             return "already"
@@ -210,6 +218,22 @@ async def deliver_one(
         await session.flush()
         member.outbox_id = message.id
         return "sent"
+
+
+async def treated(
+    session: AsyncSession, biz: Business, customer: Customer, job: str, send: Send | None
+) -> Send | None:
+    """``send`` as the customer's treatment cell allows: the gift scaled, or not allowed."""
+    if send is None:
+        return None
+    cell = await treatment.for_customer(session, biz.settings, customer.id, reach_key(job))
+    return replace(
+        send,
+        points=treatment.scaled_points(send.points, cell),
+        offer=treatment.scaled_offer(send.offer, cell),
+        allowed=cell.allowed,
+        treatment=cell,
+    )
 
 
 async def _grant(
