@@ -32,6 +32,13 @@ def head_revision() -> str:
     return head
 
 
+def known_revisions() -> frozenset[str]:
+    """Every schema revision this code's migrations know (a backup at one of them can be
+    restored and migrated forward)."""
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return frozenset(script.revision for script in scripts.walk_revisions())
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     """Apply migrations (synchronous: call from the CLI or a worker thread)."""
     ensure_sqlite_file(url)
