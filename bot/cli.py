@@ -43,11 +43,22 @@ def _settings(path: Path) -> Settings:
 @app.command()
 def migrate(config: Path = ConfigOption) -> None:
     """Apply database migrations."""
-    from bot.db.migrate import upgrade
+    from bot.db.engine import DatabaseProblem
+    from bot.db.migrate import upgrade, where
 
     settings = _settings(config)
-    upgrade(settings.database.url)
-    typer.echo(f"database is up to date: {settings.database.url.split('@')[-1]}")
+    try:
+        before, after = upgrade(settings.database.url)
+    except DatabaseProblem as err:
+        _fail(str(err))
+        return
+    place = where(settings.database.url)
+    if before is None:
+        typer.echo(f"created the database {place}: every table, schema {after}")
+    elif before != after:
+        typer.echo(f"migrated the database {place} from {before} to {after}")
+    else:
+        typer.echo(f"database {place} is up to date (schema {after}): nothing to do")
 
 
 @app.command()
@@ -68,12 +79,12 @@ def run(
         _fail(f"no bot token: set BOT_TOKEN in the environment or bot_token in {config}")
     from bot.app import StartupError
     from bot.app import run as run_bot
-    from bot.db.migrate import SchemaNotCurrentError
+    from bot.db.engine import DatabaseProblem
 
     setup_logging(log_level.upper(), settings.secrets())
     try:
         asyncio.run(run_bot(settings, webhook=webhook, role=role))
-    except (SchemaNotCurrentError, StartupError, ValueError) as err:
+    except (DatabaseProblem, StartupError, ValueError) as err:
         _fail(str(err))
     except KeyboardInterrupt:
         pass
@@ -112,6 +123,9 @@ def restore_command(
     from bot.backup import BackupError, restore
 
     settings = _settings(config)
+    held = _bot_holding(settings.database.url)
+    if held:
+        _fail(f"a bot is running on this database ({held}): stop the bot first, then restore")
     if not yes and not typer.confirm(
         f"Replace everything in the database with {source}? This cannot be undone."
     ):
@@ -123,12 +137,36 @@ def restore_command(
     typer.echo(f"restored from {source}; run `loyalty-bot migrate` if the backup is older")
 
 
+def _bot_holding(url: str) -> str | None:
+    """Which bot process holds the database (its worker lease or poller lock), if any."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from bot.db.engine import DatabaseProblem
+    from bot.db.migrate import reaching
+    from bot.lease import bot_holding
+
+    async def ask() -> str | None:
+        engine = create_async_engine(url)
+        try:
+            with reaching(url):
+                return await bot_holding(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(ask())
+    except DatabaseProblem as err:
+        _fail(str(err))
+        raise  # unreachable: _fail exits
+
+
 @app.command("owner-code")
 def owner_code(config: Path = ConfigOption) -> None:
     """Issue a one-time owner code (an unclaimed earlier one stops working): whoever sends
     /start own_<code> to the bot becomes an owner."""
     from bot.app import build_business
-    from bot.db.migrate import SchemaNotCurrentError, check_schema
+    from bot.db.engine import DatabaseProblem
+    from bot.db.migrate import check_schema
     from bot.services.people.owners import issue_code
     from handlers.deep_links import OWNER_CODE_PREFIX
 
@@ -144,7 +182,7 @@ def owner_code(config: Path = ConfigOption) -> None:
 
     try:
         code = asyncio.run(main())
-    except SchemaNotCurrentError as err:
+    except DatabaseProblem as err:
         _fail(str(err))
     typer.echo(f"Send this to the bot to become its owner (once): /start {OWNER_CODE_PREFIX}{code}")
 
@@ -186,7 +224,8 @@ def _progress(label: str) -> Iterator[Progress]:
 def _with_business(settings: Settings, work: Callable[[Business], Awaitable[T]]) -> T:
     """Run ``work`` against the database (schema checked first), then close it."""
     from bot.app import build_business
-    from bot.db.migrate import SchemaNotCurrentError, check_schema
+    from bot.db.engine import DatabaseProblem
+    from bot.db.migrate import check_schema
 
     async def main() -> T:
         biz = build_business(settings)
@@ -198,7 +237,7 @@ def _with_business(settings: Settings, work: Callable[[Business], Awaitable[T]])
 
     try:
         return asyncio.run(main())
-    except SchemaNotCurrentError as err:
+    except DatabaseProblem as err:
         _fail(str(err))
         raise  # unreachable: _fail exits
 
@@ -278,6 +317,18 @@ ApplyOption = typer.Option(False, "--apply", help="write (without it: a dry run,
 IMPORT_PROBLEMS_EXIT = 1
 
 
+def _cell(column: str | None, value: str | None) -> str:
+    """Where a problem is: the column as the file names it and the cell's text."""
+    return f", column «{column}» «{value or ''}»" if column else ""
+
+
+def _columns_line(columns: list[tuple[str, str]]) -> str:
+    read = [f"{header} → {code}" if header != code else code for header, code in columns if code]
+    skipped = [header for header, code in columns if not code]
+    line = f"columns: {', '.join(read) or 'none'}"
+    return f"{line}; read past (the bot's own figures): {', '.join(skipped)}" if skipped else line
+
+
 @app.command("import")
 def import_command(
     source: Path = ImportFileArgument,
@@ -289,7 +340,9 @@ def import_command(
     or nothing; a phone already imported changes nothing. Imported customers find their
     balance when they join in the bot with the same phone."""
     from bot import spreadsheet
+    from bot.config import SUPPORTED_LOCALES as LOCALES
     from bot.services.members.customer_import import ImportReport, run_import
+    from bot.services.members.import_columns import CORE_COLUMNS
 
     fmt = spreadsheet.format_of(source)
     if fmt is None:
@@ -306,15 +359,21 @@ def import_command(
         return
 
     async def work(biz: Business) -> tuple[ImportReport, list[str]]:
+        labels = {
+            code: [biz.texts.plain(locale, f"owner.import_column_{code}") for locale in LOCALES]
+            for code in CORE_COLUMNS
+        }
         with _progress("checking customers" if not apply else "importing customers") as report:
-            result = await run_import(biz, table, apply=apply, progress=report)
+            result = await run_import(biz, table, apply=apply, progress=report, labels=labels)
         lines = [
-            f"row {p.row}: {biz.texts.console('en', f'errors.{p.code}', **p.params)}"
+            f"row {p.row}{_cell(p.column, p.value)}: "
+            f"{biz.texts.console('en', f'errors.{p.code}', **p.params)}"
             for p in result.problems
         ]
         return result, lines
 
     result, problems = _with_business(settings, work)
+    typer.echo(_columns_line(result.columns))
     if problems:
         for line in problems:
             typer.echo(line, err=True)
@@ -342,7 +401,8 @@ def preview(job: str, customer: str = PreviewCustomer, config: Path = ConfigOpti
     """Show what a customer would get today from a scheduled job (birthday, holidays,
     reminders, tradein, winback); nothing is written or sent."""
     from bot.app import build_business
-    from bot.db.migrate import SchemaNotCurrentError, check_schema
+    from bot.db.engine import DatabaseProblem
+    from bot.db.migrate import check_schema
     from bot.services.errors import ServiceError
     from bot.services.jobs.preview import preview as render
 
@@ -364,7 +424,7 @@ def preview(job: str, customer: str = PreviewCustomer, config: Path = ConfigOpti
 
     try:
         asyncio.run(main())
-    except (SchemaNotCurrentError, ValueError) as err:
+    except (DatabaseProblem, ValueError) as err:
         _fail(str(err))
     except ServiceError as err:
         _fail(f"{err.code}: {err.params.get('token', '')}")
