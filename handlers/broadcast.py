@@ -26,7 +26,7 @@ from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.background import BackgroundTasks
-from bot.services.campaigns import audience
+from bot.services.campaigns import audience, broadcasts
 from bot.services.campaigns.broadcast_text import (
     MAX_TEXT,
     MessageError,
@@ -76,7 +76,7 @@ def _dimension(biz: Business, actor: Actor, dimension: str) -> str:
 async def _panel(
     biz: Business, actor: Actor, filters: dict[str, Any]
 ) -> tuple[str, InlineKeyboardMarkup]:
-    count = await audience.count(biz, filters)
+    reach = await broadcasts.reach(biz, filters)
     shown = [
         (_dimension(biz, actor, key), "✓" if value is True else _label(biz, actor, key, value))
         for key, value in filters.items()
@@ -100,7 +100,8 @@ async def _panel(
         ],
         [step_button(biz, actor, "button_quit", "quit")],
     )
-    return text(biz, actor, "broadcast.panel", filters=shown, count=count), markup
+    body = text(biz, actor, "broadcast.panel", filters=shown, count=reach.audience, reach=reach)
+    return body, markup
 
 
 async def start_broadcast(

@@ -91,21 +91,41 @@ class Preparation:
         return self.reachable - self.expected_holdout
 
 
-def _validated(biz: Business, draft: Draft) -> Draft:
+def _valid_filters(biz: Business, filters: dict[str, object]) -> dict[str, object]:
     try:
-        filters = audience.validate(biz.settings, draft.filters)
+        return audience.validate(biz.settings, filters)
     except audience.AudienceError as err:
         raise ServiceError("broadcast_bad_filter", reason=str(err)) from None
+
+
+def _validated(biz: Business, draft: Draft) -> Draft:
+    filters = _valid_filters(biz, draft.filters)
     offer = draft.offer
     if offer is not None and offer.kind == "percent" and offer.value > offers.MAX_PERCENT:
         raise ServiceError("broadcast_bad_offer", most=offers.MAX_PERCENT)
     return draft.model_copy(update={"filters": filters})
 
 
+@dataclass(frozen=True)
+class Reach:
+    """Who a broadcast to these filters could reach now (the wizard's every step)."""
+
+    audience: int
+    reachable: int
+    excluded: dict[str, int]  # contact verdict -> customers it leaves out
+
+
+async def reach(biz: Business, filters: dict[str, object]) -> Reach:
+    valid = _valid_filters(biz, filters)
+    async with biz.db.read() as session:
+        everyone, ok, excluded = await _reachable(session, biz, valid, biz.clock.now())
+    return Reach(audience=len(everyone), reachable=len(ok), excluded=dict(excluded))
+
+
 async def _reachable(
-    session: AsyncSession, biz: Business, draft: Draft, now: datetime
+    session: AsyncSession, biz: Business, filters: dict[str, object], now: datetime
 ) -> tuple[list[Any], list[Any], Counter[str]]:
-    everyone = await audience.customers(session, biz, draft.filters)
+    everyone = await audience.customers(session, biz, filters)
     verdicts = await contact.reach_many(session, biz, everyone, now, kind=KIND)
     ok = [c for c in everyone if verdicts[c.id] is contact.ContactVerdict.OK]
     excluded = Counter(str(v) for v in verdicts.values() if v is not contact.ContactVerdict.OK)
@@ -118,7 +138,7 @@ async def prepare(biz: Business, draft: Draft) -> Preparation:
     draft = _validated(biz, draft)
     now = biz.clock.now()
     async with biz.db.read() as session:
-        everyone, ok, excluded = await _reachable(session, biz, draft, now)
+        everyone, ok, excluded = await _reachable(session, biz, draft.filters, now)
     check = check_all(biz, draft.message, everyone)
     percent = biz.settings.campaigns.holdout_percent
     holdout = round(len(ok) * percent / 100)
@@ -206,7 +226,7 @@ async def _launch(
 ) -> Launched:
     """``launch``'s transaction: the campaign, its holdout, the offer granted, every
     message queued through the contact rules, the enrolments and the audit row."""
-    everyone, ok, _ = await _reachable(session, biz, draft, now)
+    everyone, ok, _ = await _reachable(session, biz, draft.filters, now)
     if not ok:
         raise ServiceError("broadcast_nobody")
     campaign = await _new_campaign(session, biz, actor, draft, now)
