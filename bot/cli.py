@@ -1,5 +1,8 @@
 """`loyalty-bot`: run, webhook, migrate, score, export, import, demo; problems are one line,
-not a traceback."""
+not a traceback.
+
+Size: one function per command, each importing what it needs when it runs (so `run`
+reaches aiogram without the others' imports); the operator's whole surface in one table."""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=(__doc__ or "").split("\n\n")[0])
 
 ConfigOption = typer.Option(DEFAULT_CONFIG_PATH, "--config", "-c", help="TOML config file")
 
