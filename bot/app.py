@@ -34,7 +34,7 @@ from bot.db.engine import Database, create_database
 from bot.db.migrate import check_schema
 from bot.delivery.sender import OutboxSender
 from bot.jobs import DAILY_JOBS
-from bot.lease import hold_then_run, lease_for
+from bot.lease import LockHeld, hold_then_run, lease_for, take_poller_lock
 from bot.logs import redact
 from bot.override_report import OverrideReporter
 from bot.polling import poll
@@ -297,6 +297,8 @@ async def run(settings: Settings, *, webhook: bool = False, role: str = "all") -
         await check_salt(biz)
         await sync_outlets(biz)
         async with contextlib.AsyncExitStack() as stack:
+            if role != "worker" and not webhook:
+                await _hold_poller_lock(stack, biz)
             bot = build_bot(settings)
             stack.push_async_callback(bot.session.close)
             await check_bot_api(bot, settings)
@@ -329,6 +331,19 @@ async def run(settings: Settings, *, webhook: bool = False, role: str = "all") -
             await _until_stopped(jobs)
     finally:
         await biz.db.dispose()
+
+
+async def _hold_poller_lock(stack: contextlib.AsyncExitStack, biz: Business) -> None:
+    """One polling process per database: a second one refuses to start, naming the first
+    (a second getUpdates caller would end the first with a conflict)."""
+    try:
+        lock = await take_poller_lock(biz.db.engine, biz.settings.worker.lease_check_seconds)
+    except LockHeld as held:
+        raise StartupError(
+            f"another `loyalty-bot run` is already polling this bot ({held}): stop it first; "
+            "to run several processes use --webhook --role web and --role worker"
+        ) from None
+    stack.push_async_callback(lock.release)
 
 
 async def _announce_owner_code(biz: Business, bot: Bot) -> None:

@@ -1,5 +1,8 @@
 """`loyalty-bot`: run, webhook, migrate, score, export, import, demo; problems are one line,
-not a traceback."""
+not a traceback.
+
+Size: one function per command, each importing what it needs when it runs (so `run`
+reaches aiogram without the others' imports); the operator's whole surface in one table."""
 
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=(__doc__ or "").split("\n\n")[0])
 
 ConfigOption = typer.Option(DEFAULT_CONFIG_PATH, "--config", "-c", help="TOML config file")
 
@@ -55,11 +58,22 @@ def _settings(path: Path, *, secret_salt: bool = False) -> Settings:
 @app.command()
 def migrate(config: Path = ConfigOption) -> None:
     """Apply database migrations."""
-    from bot.db.migrate import upgrade
+    from bot.db.engine import DatabaseProblem
+    from bot.db.migrate import upgrade, where
 
     settings = _settings(config)
-    upgrade(settings.database.url)
-    typer.echo(f"database is up to date: {settings.database.url.split('@')[-1]}")
+    try:
+        before, after = upgrade(settings.database.url)
+    except DatabaseProblem as err:
+        _fail(str(err))
+        return
+    place = where(settings.database.url)
+    if before is None:
+        typer.echo(f"created the database {place}: every table, schema {after}")
+    elif before != after:
+        typer.echo(f"migrated the database {place} from {before} to {after}")
+    else:
+        typer.echo(f"database {place} is up to date (schema {after}): nothing to do")
 
 
 @app.command()
@@ -80,12 +94,12 @@ def run(
         _fail(f"no bot token: set BOT_TOKEN in the environment or bot_token in {config}")
     from bot.app import StartupError
     from bot.app import run as run_bot
-    from bot.db.migrate import SchemaNotCurrentError
+    from bot.db.engine import DatabaseProblem
 
     setup_logging(log_level.upper(), settings.secrets())
     try:
         asyncio.run(run_bot(settings, webhook=webhook, role=role))
-    except (SchemaNotCurrentError, StartupError, ValueError) as err:
+    except (DatabaseProblem, StartupError, ValueError) as err:
         _fail(str(err))
     except KeyboardInterrupt:
         pass
@@ -124,6 +138,9 @@ def restore_command(
     from bot.backup import BackupError, restore
 
     settings = _settings(config)
+    held = _bot_holding(settings.database.url)
+    if held:
+        _fail(f"a bot is running on this database ({held}): stop the bot first, then restore")
     if not yes and not typer.confirm(
         f"Replace everything in the database with {source}? This cannot be undone."
     ):
@@ -135,12 +152,36 @@ def restore_command(
     typer.echo(f"restored from {source}; run `loyalty-bot migrate` if the backup is older")
 
 
+def _bot_holding(url: str) -> str | None:
+    """Which bot process holds the database (its worker lease or poller lock), if any."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from bot.db.engine import DatabaseProblem
+    from bot.db.migrate import reaching
+    from bot.lease import bot_holding
+
+    async def ask() -> str | None:
+        engine = create_async_engine(url)
+        try:
+            with reaching(url):
+                return await bot_holding(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(ask())
+    except DatabaseProblem as err:
+        _fail(str(err))
+        raise  # unreachable: _fail exits
+
+
 @app.command("owner-code")
 def owner_code(config: Path = ConfigOption) -> None:
     """Issue a one-time owner code (an unclaimed earlier one stops working): whoever sends
     /start own_<code> to the bot becomes an owner."""
     from bot.app import build_business
-    from bot.db.migrate import SchemaNotCurrentError, check_schema
+    from bot.db.engine import DatabaseProblem
+    from bot.db.migrate import check_schema
     from bot.services.people.owners import issue_code
     from handlers.deep_links import OWNER_CODE_PREFIX
 
@@ -156,7 +197,7 @@ def owner_code(config: Path = ConfigOption) -> None:
 
     try:
         code = asyncio.run(main())
-    except SchemaNotCurrentError as err:
+    except DatabaseProblem as err:
         _fail(str(err))
     typer.echo(f"Send this to the bot to become its owner (once): /start {OWNER_CODE_PREFIX}{code}")
 
@@ -198,7 +239,8 @@ def _progress(label: str) -> Iterator[Progress]:
 def _with_business(settings: Settings, work: Callable[[Business], Awaitable[T]]) -> T:
     """Run ``work`` against the database (schema checked first), then close it."""
     from bot.app import build_business
-    from bot.db.migrate import SchemaNotCurrentError, check_schema
+    from bot.db.engine import DatabaseProblem
+    from bot.db.migrate import check_schema
 
     async def main() -> T:
         biz = build_business(settings)
@@ -210,7 +252,7 @@ def _with_business(settings: Settings, work: Callable[[Business], Awaitable[T]])
 
     try:
         return asyncio.run(main())
-    except SchemaNotCurrentError as err:
+    except DatabaseProblem as err:
         _fail(str(err))
         raise  # unreachable: _fail exits
 
@@ -292,7 +334,8 @@ def preview(job: str, customer: str = PreviewCustomer, config: Path = ConfigOpti
     """Show what a customer would get today from a scheduled job (birthday, holidays,
     reminders, tradein, winback); nothing is written or sent."""
     from bot.app import build_business
-    from bot.db.migrate import SchemaNotCurrentError, check_schema
+    from bot.db.engine import DatabaseProblem
+    from bot.db.migrate import check_schema
     from bot.services.errors import ServiceError
     from bot.services.jobs.preview import describe
     from bot.services.jobs.preview import preview as render
@@ -311,7 +354,7 @@ def preview(job: str, customer: str = PreviewCustomer, config: Path = ConfigOpti
 
     try:
         asyncio.run(main())
-    except (SchemaNotCurrentError, ValueError) as err:
+    except (DatabaseProblem, ValueError) as err:
         _fail(str(err))
     except ServiceError as err:
         _fail(f"{err.code}: {err.params.get('token', '')}")

@@ -61,6 +61,18 @@ ApplyOption = typer.Option(False, "--apply", help="write (without it: a dry run,
 IMPORT_PROBLEMS_EXIT = 1
 
 
+def _cell(column: str | None, value: str | None) -> str:
+    """Where a problem is: the column as the file names it and the cell's text."""
+    return f", column «{column}» «{value or ''}»" if column else ""
+
+
+def _columns_line(columns: list[tuple[str, str]]) -> str:
+    read = [f"{header} → {code}" if header != code else code for header, code in columns if code]
+    skipped = [header for header, code in columns if not code]
+    line = f"columns: {', '.join(read) or 'none'}"
+    return f"{line}; read past (the bot's own figures): {', '.join(skipped)}" if skipped else line
+
+
 @app.command("import")
 def import_command(
     source: Path = ImportFileArgument,
@@ -72,8 +84,10 @@ def import_command(
     or nothing; a phone already imported changes nothing. Imported customers find their
     balance when they join in the bot with the same phone."""
     from bot import spreadsheet
+    from bot.config import SUPPORTED_LOCALES as LOCALES
     from bot.services.errors import ServiceError
     from bot.services.members.customer_import import run_import
+    from bot.services.members.import_columns import CORE_COLUMNS
 
     fmt = spreadsheet.format_of(source)
     if fmt is None:
@@ -90,19 +104,27 @@ def import_command(
         return
 
     async def work(biz: Business) -> tuple[ImportReport, list[str]]:
+        labels = {
+            code: [biz.texts.plain(locale, f"owner.import_column_{code}") for locale in LOCALES]
+            for code in CORE_COLUMNS
+        }
         with _progress("checking customers" if not apply else "importing customers") as report:
             try:
-                result = await run_import(biz, table, apply=apply, progress=report)
+                result = await run_import(
+                    biz, table, apply=apply, progress=report, labels=labels
+                )
             except ServiceError as err:  # one line, e.g. a concurrent import
                 _fail(biz.texts.console("en", f"errors.{err.code}", **err.params))
                 raise
         lines = [
-            f"row {p.row}: {biz.texts.console('en', f'errors.{p.code}', **p.params)}"
+            f"row {p.row}{_cell(p.column, p.value)}: "
+            f"{biz.texts.console('en', f'errors.{p.code}', **p.params)}"
             for p in result.problems
         ]
         return result, lines
 
     result, problems = _with_business(settings, work)
+    typer.echo(_columns_line(result.columns))
     if problems:
         for line in problems:
             typer.echo(line, err=True)

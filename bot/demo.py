@@ -132,6 +132,8 @@ async def _play(stage: _Stage, anna: ChatUser, olga: ChatUser, owner: ChatUser) 
     await step(CUSTOMER, "(shares her contact)", anna.send_contact("+79161234567"))
     await step(CUSTOMER, "Anna", anna.send("Anna"))
     await step(CUSTOMER, "14.03.1991", anna.send("14.03.1991"))
+    offers = fake.last(CUSTOMER)  # the last question: offers and greetings, yes
+    await step(CUSTOMER, "(presses the first button)", anna.click(buttons(offers)[0][1], offers))
     await step(OWNER, "/invite", owner.send("/invite"))
     token = fake.last(OWNER).text.split("?start=")[1].split()[0]
     await step(CASHIER, f"/start {token}", olga.send(f"/start {token}"))

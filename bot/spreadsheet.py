@@ -143,6 +143,11 @@ def _read_csv(data: bytes) -> list[Sequence[Cell]]:
     else:  # pragma: no cover - cp1251 decodes almost every byte
         raise SpreadsheetError("the CSV file is neither UTF-8 nor Windows-1251 text")
     first_line = text.split("\n", 1)[0]
+    counts = sorted(((first_line.count(d), d) for d in CSV_DELIMITERS), reverse=True)
+    # The header's most frequent mark separates ("Пробег, км" in a ";" file is one column);
+    # on a tie the sniffer guesses.
+    if counts[0][0] > counts[1][0]:
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=counts[0][1]))
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
             first_line, delimiters=CSV_DELIMITERS

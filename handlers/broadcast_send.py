@@ -143,6 +143,10 @@ async def confirm(target: Any, biz: Business, actor: Actor, state: FSMContext) -
         await status.edit_text(text(biz, actor, "broadcast.nobody"),
                                reply_markup=inline_markup(back))  # fmt: skip
         return
+    if prep.reachable == 0:  # never a Send button for nobody
+        await status.edit_text(text(biz, actor, "broadcast.nobody_reachable", p=prep),
+                               reply_markup=inline_markup(back))  # fmt: skip
+        return
     if not prep.check.ok:
         await status.edit_text(
             text(biz, actor, "broadcast.check_failed", r=prep.check),

@@ -89,6 +89,13 @@ class RefundPick(CallbackData, prefix="rf"):
     purchase_id: DbId
 
 
+class TagPick(CallbackData, prefix="tg"):
+    """A service tag picked after /purchase named a word that is not one (an index into
+    loyalty.service_tags; -1: no service); the rest of the command waits in the FSM."""
+
+    index: Annotated[int, Field(ge=-1, le=99)]
+
+
 def inline_button(label: str, data: CallbackData) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=label, callback_data=data.pack())
 
@@ -200,3 +207,11 @@ def staff_keyboard(
         biz, actor, "owner.button_remove", staff,
         lambda s: {"name": s[1]}, lambda s: StaffRemove(staff_id=s[0]),
     )  # fmt: skip
+
+
+def tag_keyboard(biz: Business, actor: Actor, tags: Sequence[str]) -> InlineKeyboardMarkup:
+    """A button per configured service tag, three a row, then "no service"."""
+    buttons = [inline_button(tag, TagPick(index=i)) for i, tag in enumerate(tags)]
+    label = biz.texts.plain(actor.locale, "staff.button_no_service")
+    none = inline_button(label, TagPick(index=-1))
+    return inline_markup(*(buttons[i : i + 3] for i in range(0, len(buttons), 3)), [none])

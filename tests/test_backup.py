@@ -115,6 +115,6 @@ async def test_a_backup_of_an_unknown_schema_is_refused(app: App, tmp_path: Path
     await app.biz.db.engine.dispose()
     database = Path(url.split("///", 1)[1])
     live_before = database.read_bytes()
-    with pytest.raises(BackupError, match="9999_from_the_future.*does not know"):
+    with pytest.raises(BackupError, match=r"9999_from_the_future.*does not know"):
         restore(url, target)
     assert database.read_bytes() == live_before

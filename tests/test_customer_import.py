@@ -121,7 +121,9 @@ async def test_bad_rows_are_all_reported_and_nothing_is_written(app: App) -> Non
             (10, "birthday_impossible"),
             (10, "import_negative_balance"),
         ]
-        assert report.problems[0].params == {"columns": ["colour"]}
+        assert report.problems[0].params == {  # issue 20: the known columns are named
+            "columns": ["colour"], "known": ["phone", "name", "birthday", "balance", "make", "year"]
+        }  # fmt: skip
         assert report.problems[3].params == {"first_row": 2}
         assert not report.applied
     assert await app.counts(include_audit=True) == before, "all or nothing"
@@ -326,8 +328,9 @@ def test_cli_dry_run_apply_and_problems(tmp_path: Path) -> None:
     refused = runner.invoke(cli, ["import", str(bad), "-c", str(config), "--apply"])
     assert refused.exit_code == 1
     assert "row 1: unknown column(s): city" in refused.output
-    assert "row 2: the balance «-1» is negative" in refused.output
-    assert "row 3: the same phone number as row 2" in refused.output
+    # issue 20: a row's problem names its column and the cell
+    assert "row 2, column «balance» «-1»: the balance «-1» is negative" in refused.output
+    assert "row 3, column «phone» «+79165550103»: the same phone number as row 2" in refused.output
     assert "3 problem(s) in 2 rows: nothing imported" in refused.output
     assert _count(db, "SELECT count(*) FROM customers") == 2
 

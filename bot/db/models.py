@@ -157,6 +157,7 @@ class Customer(Base):
     marketing_opt_in: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=sa_false()
     )
+    marketing_opt_in_at: Mapped[datetime | None]  # when it was answered (0017); None: never
     tier: Mapped[str | None] = mapped_column(String(32))  # None: the ladder's first tier
     tier_since: Mapped[datetime | None]
     below_tier_since: Mapped[datetime | None]  # grace period start (demotion pending)

@@ -11,7 +11,6 @@ sender delivers; ``campaigns.control`` shows its progress and stops what is stil
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -30,7 +29,6 @@ from bot.db.models import (
     OfferKind,
     OutboxMessage,
 )
-from bot.services.campaigns import audience
 from bot.services.campaigns import enrolment as campaigns
 from bot.services.campaigns.broadcast_text import (
     CheckResult,
@@ -38,6 +36,7 @@ from bot.services.campaigns.broadcast_text import (
     Renderer,
     check_all_async,
 )
+from bot.services.campaigns.reach import KIND, reachable_now, valid_filters
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
@@ -47,7 +46,6 @@ from bot.services.people.audit import audit_act
 from bot.services.people.roles import Actor
 
 OCCURRENCE = "send"  # a broadcast is sent once: one occurrence per campaign
-KIND = "broadcast"  # the outbox kind (``[outbox.kinds.broadcast]``)
 MESSAGE_TEMPLATE = "broadcast.message"  # body and offer line, as a customer gets them
 MAX_POINTS = 100_000
 MAX_TITLE = 64
@@ -93,24 +91,11 @@ class Preparation:
 
 
 def _validated(biz: Business, draft: Draft) -> Draft:
-    try:
-        filters = audience.validate(biz.settings, draft.filters)
-    except audience.AudienceError as err:
-        raise ServiceError("broadcast_bad_filter", reason=str(err)) from None
+    filters = valid_filters(biz, draft.filters)
     offer = draft.offer
     if offer is not None and offer.kind == "percent" and offer.value > offers.MAX_PERCENT:
         raise ServiceError("broadcast_bad_offer", most=offers.MAX_PERCENT)
     return draft.model_copy(update={"filters": filters})
-
-
-async def _reachable(
-    session: AsyncSession, biz: Business, draft: Draft, now: datetime
-) -> tuple[list[Any], list[Any], Counter[str]]:
-    everyone = await audience.customers(session, biz, draft.filters)
-    verdicts = await contact.reach_many(session, biz, everyone, now, kind=KIND)
-    ok = [c for c in everyone if verdicts[c.id] is contact.ContactVerdict.OK]
-    excluded = Counter(str(v) for v in verdicts.values() if v is not contact.ContactVerdict.OK)
-    return everyone, ok, excluded
 
 
 async def prepare(biz: Business, draft: Draft) -> Preparation:
@@ -119,7 +104,7 @@ async def prepare(biz: Business, draft: Draft) -> Preparation:
     draft = _validated(biz, draft)
     now = biz.clock.now()
     async with biz.db.read() as session:
-        everyone, ok, excluded = await _reachable(session, biz, draft, now)
+        everyone, ok, excluded = await reachable_now(session, biz, draft.filters, now)
     check = await check_all_async(biz, draft.message, everyone)
     percent = biz.settings.campaigns.holdout_percent
     holdout = round(len(ok) * percent / 100)
@@ -208,7 +193,7 @@ async def _launch(
 ) -> Launched:
     """``launch``'s transaction: the campaign, its holdout, the offer granted, every
     message queued through the contact rules, the enrolments and the audit row."""
-    everyone, ok, _ = await _reachable(session, biz, draft, now)
+    everyone, ok, _ = await reachable_now(session, biz, draft.filters, now)
     if not ok:
         raise ServiceError("broadcast_nobody")
     campaign = await _new_campaign(session, biz, actor, draft, now)

@@ -234,6 +234,7 @@ async def forget(biz: Business, key: str, tg_id: int) -> Outcome[Forgotten]:
         customer.signup_step = None
         customer.referred_by = None
         customer.marketing_opt_in = False
+        customer.marketing_opt_in_at = None
         customer.language = biz.settings.business.default_language
         customer.card_code = await unique_card_code(session)
         customer.erased_at = now

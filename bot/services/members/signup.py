@@ -12,9 +12,7 @@ means starting from /start again, which costs the customer two taps.
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
 
 from pydantic import BaseModel
 from sqlalchemy import exists, select
@@ -23,11 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.codes import looks_like_card_code
 from bot.config import ProfileField, Settings
 from bot.db.models import Customer, ForgottenIdentity, LedgerKind, Purchase
-from bot.numbers import is_ascii_number
 from bot.phones import normalise_phone
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, personal, run_once
+from bot.services.members.answers import parse_birthday, parse_profile_value
 from bot.services.members.identity import identity_hashes
 from bot.services.money.ledger import post
 from bot.services.outbox.rows import enqueue, outbox_row
@@ -40,13 +38,11 @@ from bot.services.people.customers import (
 
 STEP_NAME = "name"
 STEP_BIRTHDAY = "birthday"
+STEP_OFFERS = "offers"  # the last question: offers and greetings, yes or no
 PROFILE_PREFIX = "p:"
 SKIP = None  # the answer of a "Skip" button
+OFFERS_YES, OFFERS_NO = "yes", "no"  # the offers question's two buttons
 
-_DATE_FORMATS = (
-    re.compile(r"^(?P<d>\d{1,2})[./-](?P<m>\d{1,2})[./-](?P<y>\d{4})$"),
-    re.compile(r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$"),
-)
 
 
 async def was_forgotten(session: AsyncSession, settings: Settings, tg_id: int) -> bool:
@@ -60,15 +56,30 @@ async def was_forgotten(session: AsyncSession, settings: Settings, tg_id: int) -
 
 
 def steps(settings: Settings) -> list[str]:
-    return [STEP_NAME, STEP_BIRTHDAY] + [PROFILE_PREFIX + f.code for f in settings.profile.fields]
+    profile = [PROFILE_PREFIX + f.code for f in settings.profile.fields]
+    return [STEP_NAME, STEP_BIRTHDAY, *profile, STEP_OFFERS]
 
 
-def next_step(settings: Settings, step: str | None) -> str | None:
+def is_answered(customer: Customer, step: str) -> bool:
+    """The card already holds this answer (a card staff entered or `import` brought):
+    joining keeps it and does not ask again."""
+    if step == STEP_NAME:
+        return bool(customer.name)
+    if step == STEP_BIRTHDAY:
+        return customer.birthday is not None
+    if step == STEP_OFFERS:
+        return customer.marketing_opt_in_at is not None
+    return (customer.profile or {}).get(step[len(PROFILE_PREFIX) :]) is not None
+
+
+def next_step(settings: Settings, step: str | None, customer: Customer | None = None) -> str | None:
+    """The question after ``step`` (None: the first) that ``customer``'s card does not
+    answer yet; None when there is none left."""
     order = steps(settings)
-    if step not in order:
-        return order[0] if step is None else None
-    at = order.index(step)
-    return order[at + 1] if at + 1 < len(order) else None
+    if step is not None and step not in order:
+        return None
+    rest = order if step is None else order[order.index(step) + 1 :]
+    return next((s for s in rest if customer is None or not is_answered(customer, s)), None)
 
 
 def profile_field(settings: Settings, step: str) -> ProfileField | None:
@@ -231,7 +242,9 @@ async def begin(
             referrer_code=referrer_code,
         )  # fmt: skip
         if new:
-            customer.signup_step = next_step(biz.settings, None)
+            customer.signup_step = next_step(biz.settings, None, customer)
+            bonus = 0 if customer.signup_step else await _finish(session, biz, customer, key)
+            return _state(biz.settings, customer, bonus)
         return _state(biz.settings, customer)
 
     return await run_once(biz.db, biz.clock, key, SignupState, work)
@@ -264,61 +277,6 @@ async def register(
     return await run_once(biz.db, biz.clock, key, SignupState, work)
 
 
-def parse_birthday(text: str, today: date, settings: Settings) -> date:
-    """``31.12.1990``, ``31/12/1990`` or ``1990-12-31``; a real, past, plausible date."""
-    cleaned = text.strip()
-    for pattern in _DATE_FORMATS:
-        match = pattern.match(cleaned)
-        if match:
-            break
-    else:
-        raise ServiceError("bad_birthday", text=cleaned[:40])
-    try:
-        born = date(int(match["y"]), int(match["m"]), int(match["d"]))
-    except ValueError:
-        raise ServiceError("birthday_impossible", text=cleaned[:40]) from None
-    if born > today:
-        raise ServiceError("birthday_future", text=cleaned[:40])
-    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-    privacy = settings.privacy
-    if age > privacy.max_age_years or age < privacy.min_age_years:
-        raise ServiceError(
-            "birthday_implausible",
-            text=cleaned[:40],
-            youngest=privacy.min_age_years,
-            oldest=privacy.max_age_years,
-        )
-    return born
-
-
-def parse_profile_value(field: ProfileField, text: str, today: date) -> Any:
-    """A profile answer checked against its declared kind and limits."""
-    value = " ".join(text.split())
-    params = {"field": field.code, "text": value[:40]}
-    if field.kind == "choice":
-        for choice in field.choices:
-            if choice.casefold() == value.casefold():
-                return choice
-        raise ServiceError("profile_bad_choice", choices=list(field.choices), **params)
-    if field.kind in ("int", "year"):
-        digits = value.replace(" ", "").replace("\xa0", "")
-        if not is_ascii_number(digits) or len(digits) > 9:
-            raise ServiceError("profile_not_number", **params)
-        number = int(digits)
-        low = field.min if field.min is not None else (1900 if field.kind == "year" else 0)
-        high = (
-            field.max
-            if field.max is not None
-            else (today.year + 1 if field.kind == "year" else None)
-        )
-        if number < low or (high is not None and number > high):
-            raise ServiceError("profile_out_of_range", low=low, high=high, **params)
-        return number
-    if not value or len(value) > field.max_length or not value.isprintable():
-        raise ServiceError("profile_bad_text", maximum=field.max_length, **params)
-    return value
-
-
 async def answer(
     biz: Business, *, key: str, tg_id: int, step: str | None, text: str | None
 ) -> Outcome[SignupState]:
@@ -345,6 +303,11 @@ async def answer(
             customer.name, customer.name_key = name, search_key(name)
         elif current_step == STEP_BIRTHDAY:
             customer.birthday = None if text is SKIP else parse_birthday(text, today, settings)
+        elif current_step == STEP_OFFERS:
+            if text not in (OFFERS_YES, OFFERS_NO):
+                raise ServiceError("offers_use_buttons")
+            customer.marketing_opt_in = text == OFFERS_YES
+            customer.marketing_opt_in_at = biz.clock.now()
         elif field is not None:
             profile = dict(customer.profile or {})
             if text is SKIP:
@@ -363,7 +326,7 @@ async def answer(
                         author_tg_id=None,
                     )
             customer.profile = profile
-        customer.signup_step = next_step(settings, current_step)
+        customer.signup_step = next_step(settings, current_step, customer)
         bonus = 0
         if customer.signup_step is None:
             bonus = await _finish(session, biz, customer, key)
