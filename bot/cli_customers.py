@@ -124,6 +124,12 @@ def import_command(
         return result, lines
 
     result, problems = _with_business(settings, work)
+    _report_import(result, problems)
+
+
+def _report_import(result: ImportReport, problems: list[str]) -> None:
+    """The import's outcome on the terminal: the columns read, then the problems (exit 1,
+    nothing written) or the summary."""
     typer.echo(_columns_line(result.columns))
     if problems:
         for line in problems:
