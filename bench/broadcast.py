@@ -41,6 +41,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, insert, select
 
+from bench.common import machine
 from bench.purchase import (
     CASHIER_BASE_ID,
     DEFAULT_PG_URL,
@@ -48,7 +49,6 @@ from bench.purchase import (
     RESULTS,
     code_version,
     load,
-    machine,
     postgres_url,
     sqlite_url,
 )
@@ -349,7 +349,8 @@ async def main(argv: Sequence[str]) -> int:
         header = (
             f"\n### {datetime.now(UTC):%Y-%m-%d}: broadcast to {args.customers:,} customers, "
             f"{args.cashiers} cashiers redeeming beside it ({result.backend})\n\n"
-            f"Machine: {machine()}; {code_version()}; {loads[0]} before, {loads[1]} after.\n"
+            f"Machine: {machine(with_load=False)}; {code_version()}; "
+            f"{loads[0]} before, {loads[1]} after.\n"
             f"Command: `.venv/bin/python -m bench.broadcast {' '.join(argv)}`\n\n"
         )
         with RESULTS.open("a", encoding="utf-8") as out:

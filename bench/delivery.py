@@ -30,10 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import multiprocessing
-import os
-import platform
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -48,6 +45,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError
 
+from bench.common import machine
 from bot.app import PLACEHOLDER_TOKEN, build_bot, build_business
 from bot.clock import SystemClock
 from bot.config import settings_from_dict
@@ -55,7 +53,7 @@ from bot.db.engine import create_database
 from bot.db.migrate import upgrade
 from bot.delivery.sender import OutboxSender
 from bot.services.context import Business
-from bot.services.outbox.rows import enqueue
+from bot.services.outbox.rows import enqueue, outbox_row
 from bot.testing.telegram_double import BotAPIServer, FakeTelegram
 
 FIRST_CHAT = 7_000_000
@@ -179,8 +177,8 @@ async def _queue(biz: Business, chats: list[int], kind: str, text: str = "m{n}")
     for start in range(0, len(chats), 5000):
         async with biz.db.write() as session:
             for n in range(start, min(start + 5000, len(chats))):
-                enqueue(session, now=now, chat_id=chats[n], text=text.format(n=n), kind=kind,
-                        kinds=kinds)  # fmt: skip
+                enqueue(session, outbox_row(now=now, chat_id=chats[n], text=text.format(n=n),
+                                            kind=kind, kinds=kinds))  # fmt: skip
 
 
 async def _sender_run(chats: list[int], scenario: str) -> Row:
@@ -244,21 +242,6 @@ async def _priority(backlog: int, warmup: float) -> tuple[float, float]:
     return latency, (backlog - sent_before) / 30
 
 
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        model = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-        cpu = model
-    except (OSError, StopIteration):
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"nproc {os.cpu_count()}, {cpu}, Python {sys.version.split()[0]}, load {load:.1f}"
-
-
 async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--many", type=int, default=3000, help="messages to as many chats")
@@ -306,7 +289,7 @@ async def main(argv: list[str] | None = None) -> None:
         ).stdout.strip()
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         block = "\n".join(
-            [f"\n### {stamp}, commit {commit}, {_machine()}\n", HEADER,
+            [f"\n### {stamp}, commit {commit}, {machine()}\n", HEADER,
              *(r.line() for r in rows), "", *verdicts, ""]
         )  # fmt: skip
         with RESULTS.open("a", encoding="utf-8") as out:

@@ -39,13 +39,11 @@ import asyncio
 import contextlib
 import itertools
 import os
-import platform
 import random
 import socket
 import sys
 import tempfile
 import time
-import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -54,19 +52,18 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import func, select
 
+from bench.common import machine, scratch_postgres
 from bot.app import build_business
 from bot.config import load_settings
-from bot.db.migrate import upgrade
 from bot.db.models import OutboxMessage, OutboxState, Purchase
 from bot.services.members.signup import register
 from bot.services.people.staff import sync_outlets
 from bot.testing.telegram_double import BotAPIServer, FakeTelegram
 from bot.web import SECRET_HEADER
-from tests.support.crash import BotProcess
+from tests.support.crash import BotProcess, counter_business
+from tests.support.crash import write_config as config_file
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -76,39 +73,6 @@ PATH = "/telegram/webhook"
 CASHIER_BASE = 1000
 CUSTOMER_BASE = 9_000_000
 START_TIMEOUT = 90.0
-
-CONFIG = """\
-[business]
-name = "Load Garage"
-timezone = "Europe/Moscow"
-currency = "RUB"
-default_language = "en"
-owner_ids = {cashiers}
-outlets = [{{ code = "main", name = "Main" }}]
-
-[loyalty]
-point_value = "1"
-earn_percent = "5"
-welcome_bonus = 0
-service_tags = ["oil", "tyres", "wash"]
-max_purchase_amount = "1000000"
-
-[telegram]
-api_server = "{api}"
-fsm_redis_url = "{redis}"
-
-[database]
-url = "{db_url}"
-
-[outbox]
-poll_seconds = 0.5
-
-[web]
-host = "127.0.0.1"
-port = {port}
-webhook_path = "{path}"
-webhook_secret = "{secret}"
-"""
 
 
 def cpu_seconds(pids: Sequence[int]) -> float:
@@ -125,28 +89,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@contextlib.asynccontextmanager
-async def scratch_postgres(admin: str) -> AsyncIterator[str]:
-    admin_url = make_url(admin)
-    name = f"loyalty_load_{uuid.uuid4().hex[:10]}"
-
-    async def run(sql: str) -> None:
-        engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text(sql))
-        finally:
-            await engine.dispose()
-
-    await run(f'CREATE DATABASE "{name}"')
-    try:
-        url = admin_url.set(database=name).render_as_string(hide_password=False)
-        await asyncio.to_thread(upgrade, url)
-        yield url
-    finally:
-        await run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextlib.asynccontextmanager
@@ -353,20 +295,14 @@ async def totals(config: Path) -> dict[str, int]:
 def write_config(
     tmp: Path, name: str, api: str, redis: str, db_url: str, port: int, cashiers: list[int]
 ) -> Path:
-    path = tmp / f"{name}.toml"
-    path.write_text(
-        CONFIG.format(
-            cashiers=cashiers,
-            api=api,
-            redis=redis,
-            db_url=db_url,
-            port=port,
-            path=PATH,
-            secret=SECRET,
-        ),
-        encoding="utf-8",
+    return config_file(
+        tmp / f"{name}.toml",
+        **counter_business("Load Garage", cashiers),
+        telegram={"api_server": api, "fsm_redis_url": redis},
+        database={"url": db_url},
+        outbox={"poll_seconds": 0.5},
+        web={"host": "127.0.0.1", "port": port, "webhook_path": PATH, "webhook_secret": SECRET},
     )
-    return path
 
 
 async def run(args: argparse.Namespace) -> tuple[list[Phase], dict[str, int], int]:
@@ -374,7 +310,7 @@ async def run(args: argparse.Namespace) -> tuple[list[Phase], dict[str, int], in
     fake = FakeTelegram()
     processes: list[BotProcess] = []
     async with (
-        scratch_postgres(args.pg_url) as db_url,
+        scratch_postgres(args.pg_url, "loyalty_load") as db_url,
         scratch_redis(args.redis_url) as redis_url,
         BotAPIServer(fake) as server,
     ):
@@ -428,17 +364,6 @@ async def run(args: argparse.Namespace) -> tuple[list[Phase], dict[str, int], in
                 for process in processes:
                     await process.stop()
     return phases, counts, sent
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"nproc {os.cpu_count()}, {cpu}, Python {platform.python_version()}, load {load}"
 
 
 def table(phases: list[Phase]) -> str:

@@ -34,7 +34,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bench.purchase import OWNER_ID, RESULTS, code_version, load, machine, sqlite_url
+from bench.common import machine
+from bench.purchase import OWNER_ID, RESULTS, code_version, load, sqlite_url
 from bot.app import PLACEHOLDER_TOKEN, build_bot, build_business, build_dispatcher
 from bot.config import Settings, settings_from_dict
 from bot.services.people.staff import sync_outlets
@@ -234,7 +235,8 @@ async def main(argv: Sequence[str]) -> int:
     if args.record:
         header = (
             f"\n### {datetime.now(UTC):%Y-%m-%d}: Mini App wallet vs the chat's /card\n\n"
-            f"Machine: {machine()}; {code_version()}; {before} before, {load()} after.\n"
+            f"Machine: {machine(with_load=False)}; {code_version()}; "
+            f"{before} before, {load()} after.\n"
             f"Command: `.venv/bin/python -m bench.miniapp {' '.join(argv)}`\n\n"
         )
         with RESULTS.open("a", encoding="utf-8") as out:

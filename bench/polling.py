@@ -40,8 +40,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
-import platform
 import random
 import statistics
 import sys
@@ -56,6 +54,7 @@ from typing import Any
 from aiogram import Bot, Dispatcher, Router
 from aiogram.types import Message
 
+from bench.common import machine
 from bot import polling
 from bot.polling import poll
 from bot.testing.telegram_double import BotAPIServer, FakeTelegram, recording_bot
@@ -256,17 +255,6 @@ def table(results: list[Result], args: argparse.Namespace) -> str:
         f"(open loop at {args.rate:g} upd/s)"
     )
     return "\n".join(lines)
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"nproc {os.cpu_count()}, {cpu}, Python {platform.python_version()}, load {load}"
 
 
 def parameters(args: argparse.Namespace) -> str:

@@ -20,6 +20,11 @@ Usage::
 
     .venv/bin/python -m bench.purchase [--backend sqlite|postgresql|both] [--updates N]
         [--cashiers K] [--rounds R] [--rate UPDATES_PER_S] [--profile] [--record]
+        [--lock-holder]
+
+``--lock-holder`` (SQLite): during the latency measurement a second process holds the
+file's write lock like a CLI import, ``BEGIN IMMEDIATE`` … ``COMMIT`` for
+``--lock-hold-ms`` out of every ``--lock-every-ms``.
 
 PostgreSQL: a scratch database is created next to ``--pg-url`` (default
 ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``, or ``$LOYALTY_BENCH_POSTGRES_URL``)
@@ -30,13 +35,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
 import gc
 import io
 import math
 import os
-import platform
 import pstats
 import random
 import statistics
@@ -44,7 +47,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -54,10 +56,10 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.types import Message, Update
-from sqlalchemy import event, func, insert, select, text
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.common import load_average, machine, scratch_postgres, server_version
 from bot.app import PLACEHOLDER_TOKEN, build_bot, build_business, build_dispatcher
 from bot.codes import new_card_code
 from bot.config import Settings, settings_from_dict
@@ -112,29 +114,14 @@ async def sqlite_url() -> AsyncIterator[str]:
 @asynccontextmanager
 async def postgres_url(admin: str) -> AsyncIterator[str | None]:
     """A migrated scratch database next to ``admin``; None if the server is unreachable."""
-    admin_url = make_url(admin)
-    name = f"loyalty_bench_{uuid.uuid4().hex[:10]}"
-
-    async def run(sql: str) -> None:
-        engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text(sql))
-        finally:
-            await engine.dispose()
-
     try:
-        await asyncio.wait_for(run(f'CREATE DATABASE "{name}"'), timeout=10)
+        await server_version(admin)
     except Exception as exc:
-        print(f"postgresql: skipped, {admin_url.render_as_string()} unreachable: {exc!r}")
+        print(f"postgresql: skipped, {make_url(admin).render_as_string()} unreachable: {exc!r}")
         yield None
         return
-    try:
-        url = admin_url.set(database=name).render_as_string(hide_password=False)
-        await asyncio.to_thread(upgrade, url)
+    async with scratch_postgres(admin, "loyalty_bench") as url:
         yield url
-    finally:
-        await run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class StatementCounter:
@@ -285,6 +272,43 @@ async def seed_customers(biz: Business, count: int) -> list[str]:
 
 # --------------------------------------------------------------------------- measuring
 
+# A CLI import's write lock, held from another process: BEGIN IMMEDIATE, a write, a pause
+# holding the lock, COMMIT, a pause without it; until killed.
+LOCK_HOLDER = """
+import sqlite3, sys, time
+path, hold, every = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+conn = sqlite3.connect(path, isolation_level=None, timeout=60)
+conn.execute("PRAGMA busy_timeout=60000")
+print("ready", flush=True)
+while True:
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("UPDATE customers SET name = name WHERE id = (SELECT min(id) FROM customers)")
+    time.sleep(hold)
+    conn.execute("COMMIT")
+    time.sleep(max(every - hold, 0))
+"""
+
+
+@asynccontextmanager
+async def lock_holder(h: Harness, args: argparse.Namespace) -> AsyncIterator[None]:
+    """``--lock-holder`` on SQLite: another process taking the write lock meanwhile."""
+    if not args.lock_holder or h.backend != "sqlite":
+        yield
+        return
+    path = str(make_url(h.biz.settings.database.url).database)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", LOCK_HOLDER, path,
+        str(args.lock_hold_ms / 1000), str(args.lock_every_ms / 1000),
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        await proc.stdout.readline()  # ready
+        yield
+    finally:
+        proc.kill()
+        await proc.wait()
+
 
 @dataclass
 class Run:
@@ -399,7 +423,8 @@ async def measure(h: Harness, args: argparse.Namespace) -> BackendResult:
         hot.append(await closed_loop(h, h.app_dp, h.purchase_updates(args.hot_updates, hot=True)))
         h.check_replies(args.hot_updates, "Purchase №")
     count = max(k * 10, int(args.rate * args.latency_seconds))
-    latencies = await open_loop(h, h.app_dp, h.purchase_updates(count), args.rate)
+    async with lock_holder(h, args):
+        latencies = await open_loop(h, h.app_dp, h.purchase_updates(count), args.rate)
     h.check_replies(count, "Purchase №")
     return BackendResult(h.backend, k, echo, purchase, hot, args.rate, latencies)
 
@@ -503,18 +528,8 @@ def table(results: list[BackendResult]) -> str:
     return "\n".join(lines)
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"nproc {os.cpu_count()}, {cpu}, Python {platform.python_version()}"
-
-
 def load() -> str:
-    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return "load average " + load_average()
 
 
 def verdict(results: list[BackendResult]) -> str:
@@ -545,9 +560,13 @@ def code_version() -> str:
 
 
 def parameters(args: argparse.Namespace) -> str:
+    extra = ""
+    if args.lock_holder:
+        extra += f"; SQLite lock held {args.lock_hold_ms:g} ms of every {args.lock_every_ms:g} ms"
     return (
         f"N={args.updates} updates x {args.rounds} rounds, K={args.cashiers} cashiers, "
         f"{args.customers} customers; upd/s = median, CPU = process CPU (incl. driver threads)"
+        + extra
     )
 
 
@@ -559,7 +578,7 @@ def record(
 ) -> None:
     entry = (
         f"\n### Run {date.today().isoformat()}: `python -m bench.purchase {' '.join(argv)}`\n\n"
-        f"{machine()}; {code_version()}; {loads[0]} before, {loads[1]} after.\n"
+        f"{machine(with_load=False)}; {code_version()}; {loads[0]} before, {loads[1]} after.\n"
         f"{parameters(args)}.\n\n"
         f"```\n{table(results)}\n```\n\n"
         f"purchase/echo: {verdict(results)}.\n"
@@ -581,6 +600,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--hot-updates", type=int, default=150, help="one-hot-customer round (0: off)")
     p.add_argument("--rate", type=float, default=15.0, help="offered load for latency, upd/s")
     p.add_argument("--latency-seconds", type=float, default=10.0, help="open-loop duration")
+    p.add_argument("--lock-holder", action="store_true", help="SQLite: another process "
+                   "holds the write lock during the latency measurement (a CLI import)")
+    p.add_argument("--lock-hold-ms", type=float, default=100.0)
+    p.add_argument("--lock-every-ms", type=float, default=1000.0)
     p.add_argument("--profile", action="store_true", help="cProfile a purchase round instead")
     p.add_argument("--profile-updates", type=int, default=500)
     p.add_argument("--profile-top", type=int, default=25)
@@ -629,7 +652,7 @@ async def main(argv: Sequence[str]) -> int:
     if not results:
         return 0
     loads = (before, load())
-    print(f"\n{machine()}; {loads[0]} -> {loads[1]}\n{parameters(args)}")
+    print(f"\n{machine(with_load=False)}; {loads[0]} -> {loads[1]}\n{parameters(args)}")
     print(table(results))
     print(f"purchase/echo: {verdict(results)}")
     if args.record:

@@ -44,7 +44,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -53,6 +52,7 @@ import numpy as np
 from sqlalchemy.engine import make_url
 
 from bench import scoring_data
+from bench.common import cpu_model, scratch_postgres_blocking, server_version
 from bot.db.migrate import head_revision, upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,52 +147,33 @@ def bench_sqlite(data: Data, args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-async def _admin(admin_url: str, sql: str) -> str:
-    import asyncpg
-
-    con = await asyncpg.connect(admin_url)
+def postgres_version(pg_url: str) -> str | None:
+    """The server's version; None (and a log line) when it cannot be reached: optional."""
     try:
-        return str(await con.fetchval(sql) if sql.startswith("SELECT") else await con.execute(sql))
-    finally:
-        await con.close()
+        return asyncio.run(server_version(pg_url))
+    except Exception as exc:
+        log(f"postgresql: skipped, server unreachable: {exc!r}")
+        return None
 
 
 def bench_postgres(data: Data, args: argparse.Namespace) -> dict[str, Any] | None:
-    url = make_url(args.pg_url)
-    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"loyalty_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        version = asyncio.run(_admin(admin, "SELECT current_setting('server_version')"))
-        asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # the server is optional
-        log(f"postgresql: skipped, server unreachable: {exc!r}")
+    version = postgres_version(args.pg_url)
+    if version is None:
         return None
-    try:
-        scratch = url.set(database=name)
-        upgrade(scratch.render_as_string(hide_password=False))
-        dsn = scratch.set(drivername="postgresql").render_as_string(hide_password=False)
+    with scratch_postgres_blocking(args.pg_url, "loyalty_bench") as url:
+        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         started = time.perf_counter()
         asyncio.run(scoring_data.load_postgres(dsn, data.get()))
         log(f"postgresql: loaded in {time.perf_counter() - started:.1f} s")
-        result = measure("postgresql", scratch.render_as_string(hide_password=False), args)
-    finally:
-        asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        result = measure("postgresql", url, args)
     result["version"] = version
     return result
 
 
 def machine() -> dict[str, str]:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
         "cpus": str(os.cpu_count()),
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "python": platform.python_version(),
         "numpy": np.__version__,
     }

@@ -31,7 +31,6 @@ import sqlite3
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -41,7 +40,8 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bench.scoring import _admin, machine
+from bench.common import scratch_postgres_blocking
+from bench.scoring import machine, postgres_version
 from bench.scoring_data import PG_EPOCH_US, sqlite_times
 from bot.config import Settings, settings_from_dict
 from bot.db.engine import create_database
@@ -339,25 +339,15 @@ def bench_sqlite(data: Data, runs: int) -> dict[str, Any]:
 
 
 def bench_postgres(data: Data, pg_url: str, runs: int) -> dict[str, Any] | None:
-    url = make_url(pg_url)
-    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"loyalty_selection_{uuid.uuid4().hex[:10]}"
-    try:
-        version = asyncio.run(_admin(admin, "SELECT current_setting('server_version')"))
-        asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # the server is optional
-        log(f"postgresql: skipped, server unreachable: {exc!r}")
+    version = postgres_version(pg_url)
+    if version is None:
         return None
-    try:
-        scratch = url.set(database=name)
-        upgrade(scratch.render_as_string(hide_password=False))
-        dsn = scratch.set(drivername="postgresql").render_as_string(hide_password=False)
+    with scratch_postgres_blocking(pg_url, "loyalty_selection") as url:
+        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         started = time.perf_counter()
         asyncio.run(load_postgres(dsn, data))
         log(f"postgresql: loaded in {time.perf_counter() - started:.1f} s")
-        result = measure("postgresql", scratch.render_as_string(hide_password=False), runs)
-    finally:
-        asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        result = measure("postgresql", url, runs)
     result["version"] = version
     return result
 

@@ -22,19 +22,19 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 from aiogram.filters import ExceptionTypeFilter
-from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.utils.deep_linking import create_start_link
 from aiohttp import web
 
 from bot.background import BackgroundTasks
 from bot.clock import Clock, SystemClock
-from bot.config import Settings
+from bot.config import Settings, salt
 from bot.db.engine import Database, create_database
 from bot.db.migrate import check_schema
 from bot.delivery.sender import OutboxSender
 from bot.jobs import DAILY_JOBS
-from bot.lease import hold_then_run, lease_for
+from bot.lease import LockHeld, hold_then_run, lease_for, take_poller_lock
 from bot.logs import redact
 from bot.override_report import OverrideReporter
 from bot.polling import poll
@@ -42,6 +42,7 @@ from bot.response_types import PinResponseTypes
 from bot.scheduler import build_scheduler
 from bot.services.context import Business
 from bot.services.errors import ServiceError
+from bot.services.members import rekey
 from bot.services.people import owners
 from bot.services.people.staff import sync_outlets
 from bot.texts import Texts
@@ -64,6 +65,7 @@ from handlers import (
     staff,
     stats,
 )
+from handlers.command_table import CommandTable
 from handlers.commands import CommandError
 from handlers.deep_links import OWNER_CODE_PREFIX
 from handlers.middlewares import ActorMiddleware, UpdateContextMiddleware
@@ -109,22 +111,29 @@ def build_storage(settings: Settings) -> BaseStorage:
     return MemoryStorage()
 
 
-def build_dispatcher(biz: Business, storage: BaseStorage | None = None) -> Dispatcher:
-    """With Redis storage (several web processes), one user's updates are also handled one
-    at a time across processes (aiogram's Redis event isolation, keyed like the state)."""
-    isolation = None
+def build_isolation(storage: BaseStorage) -> BaseEventIsolation:
+    """One user's updates are handled one at a time whatever the transport: across
+    processes with Redis storage (aiogram's Redis event isolation, keyed like the state),
+    within the process otherwise (a webhook takes parallel connections; memory storage
+    serves one process only)."""
     if type(storage).__name__ == "RedisStorage":  # not imported: redis is an extra
         from aiogram.fsm.storage.redis import RedisEventIsolation
 
-        isolation = RedisEventIsolation(storage.redis, key_builder=storage.key_builder)  # type: ignore[attr-defined]
+        return RedisEventIsolation(storage.redis, key_builder=storage.key_builder)  # type: ignore[attr-defined]
+    return SimpleEventIsolation()
+
+
+def build_dispatcher(biz: Business, storage: BaseStorage | None = None) -> Dispatcher:
+    storage = storage or MemoryStorage()
     dp = Dispatcher(
-        storage=storage or MemoryStorage(),
-        events_isolation=isolation,
+        storage=storage,
+        events_isolation=build_isolation(storage),
         biz=biz,
         background=BackgroundTasks(),
     )
     dp.update.outer_middleware(UpdateContextMiddleware())
-    actor = ActorMiddleware()
+    table = CommandTable(menu.STAFF_ONLY_COMMANDS + menu.OWNER_ONLY_COMMANDS)
+    actor = ActorMiddleware(table, kept=staff.ACTOR_CHECKED)
     dp.message.outer_middleware(actor)
     dp.callback_query.outer_middleware(actor)
     dp.include_routers(  # sign-up last: its catch-alls answer an open question
@@ -258,6 +267,17 @@ async def check_bot_api(bot: Bot, settings: Settings) -> None:
         ) from None
 
 
+async def check_salt(biz: Business) -> None:
+    """A public salt, in the config or behind the database's keys, is refused until
+    ``loyalty-bot rekey`` (``bot.config.salt``)."""
+    problem = salt.refusal(biz.settings.privacy.id_hash_salt)
+    if problem is None:
+        used = await rekey.public_salt_in_use(biz, salt.KNOWN_SALTS)
+        problem = salt.database_refusal(used) if used is not None else None
+    if problem is not None:
+        raise StartupError(problem)
+
+
 async def run(settings: Settings, *, webhook: bool = False, role: str = "all") -> None:
     """Start a bot process: refuse an unmigrated database, then its role's work.
 
@@ -276,8 +296,11 @@ async def run(settings: Settings, *, webhook: bool = False, role: str = "all") -
     biz = build_business(settings)
     try:
         await check_schema(biz.db)
+        await check_salt(biz)
         await sync_outlets(biz)
         async with contextlib.AsyncExitStack() as stack:
+            if role != "worker" and not webhook:
+                await _hold_poller_lock(stack, biz)
             bot = build_bot(settings)
             stack.push_async_callback(bot.session.close)
             await check_bot_api(bot, settings)
@@ -310,6 +333,19 @@ async def run(settings: Settings, *, webhook: bool = False, role: str = "all") -
             await _until_stopped(jobs)
     finally:
         await biz.db.dispose()
+
+
+async def _hold_poller_lock(stack: contextlib.AsyncExitStack, biz: Business) -> None:
+    """One polling process per database: a second one refuses to start, naming the first
+    (a second getUpdates caller would end the first with a conflict)."""
+    try:
+        lock = await take_poller_lock(biz.db.engine, biz.settings.worker.lease_check_seconds)
+    except LockHeld as held:
+        raise StartupError(
+            f"another `loyalty-bot run` is already polling this bot ({held}): stop it first; "
+            "to run several processes use --webhook --role web and --role worker"
+        ) from None
+    stack.push_async_callback(lock.release)
 
 
 async def _announce_owner_code(biz: Business, bot: Bot) -> None:

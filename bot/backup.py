@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
+from contextlib import closing
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
 from bot.db.engine import SQLITE_FILE_MODE, ensure_sqlite_file
+from bot.db.migrate import known_revisions
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_DUMP_MAGIC = b"PGDMP"
@@ -71,7 +73,8 @@ def backup(url: str, target: Path) -> Path:
 
 def _check_backup(source: Path, sqlite: bool) -> None:
     """Refuse what `loyalty-bot backup` did not write: an empty or foreign file would
-    otherwise replace the database with nothing."""
+    otherwise replace the database with nothing; nor a damaged SQLite file, or one whose
+    schema this code does not know."""
     if not source.exists():
         raise BackupError(f"no backup at {source}")
     with source.open("rb") as head:
@@ -80,12 +83,32 @@ def _check_backup(source: Path, sqlite: bool) -> None:
     if not magic.startswith(expected):
         raise BackupError(f"{source} is not a backup of this kind of database")
     if sqlite:
-        with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as conn:
-            found = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
-            ).fetchone()
+        try:
+            _check_sqlite_backup(source)
+        except sqlite3.DatabaseError as err:
+            raise BackupError(f"{source} is damaged ({err}): nothing restored") from None
+
+
+def _check_sqlite_backup(source: Path) -> None:
+    """The whole file read once (``PRAGMA integrity_check``) and its schema revision one of
+    the code's migrations, before the live database is touched."""
+    with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as conn:
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        ).fetchone()
         if found is None:
             raise BackupError(f"{source} is not a loyalty-bot database")
+        problems = [row[0] for row in conn.execute("PRAGMA integrity_check(5)")]
+        revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    if problems != ["ok"]:
+        first = " ".join(problems[0].split())  # integrity_check's rows span lines
+        raise BackupError(f"{source} is damaged ({first}): nothing restored")
+    if revision is None or revision[0] not in known_revisions():
+        found_at = revision[0] if revision else "nothing"
+        raise BackupError(
+            f"{source} has schema {found_at}, which this version does not know: "
+            "restore it with the version of loyalty-bot that wrote it"
+        )
 
 
 def restore(url: str, source: Path) -> None:
@@ -94,7 +117,10 @@ def restore(url: str, source: Path) -> None:
     _check_backup(source, parsed.get_backend_name() == "sqlite")
     if parsed.get_backend_name() == "sqlite":
         ensure_sqlite_file(url)
-        _sqlite_copy(source, Path(str(parsed.database)))
+        try:
+            _sqlite_copy(source, Path(str(parsed.database)))
+        except sqlite3.Error as err:  # e.g. locked by a running bot: the copy rolled back
+            raise BackupError(f"could not restore ({err}): stop the bot and try again") from None
         return
     libpq, env = _libpq(url)
     _run(

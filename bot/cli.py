@@ -1,5 +1,8 @@
 """`loyalty-bot`: run, webhook, migrate, score, export, import, demo; problems are one line,
-not a traceback."""
+not a traceback.
+
+Size: one function per command, each importing what it needs when it runs (so `run`
+reaches aiogram without the others' imports); the operator's whole surface in one table."""
 
 from __future__ import annotations
 
@@ -14,16 +17,22 @@ from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
-from bot.config import DEFAULT_CONFIG_PATH, DEFAULT_LOCALE, ConfigError, Settings, load_settings
+from bot.config import (
+    DEFAULT_CONFIG_PATH,
+    DEFAULT_LOCALE,
+    ConfigError,
+    Settings,
+    load_settings,
+    salt,
+)
 from bot.logs import setup_logging
 
 if TYPE_CHECKING:
-    from bot.services.context import Business
-    from bot.services.insight.scoring_job import Progress
+    from bot.services.context import Business, Progress
 
 T = TypeVar("T")
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=(__doc__ or "").split("\n\n")[0])
 
 ConfigOption = typer.Option(DEFAULT_CONFIG_PATH, "--config", "-c", help="TOML config file")
 
@@ -33,22 +42,38 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
-def _settings(path: Path) -> Settings:
+def _settings(path: Path, *, secret_salt: bool = False) -> Settings:
+    """The config; ``secret_salt``: refuse a public ``privacy.id_hash_salt``, for what
+    writes hashes (``bot.config.salt``; the first start writes a random one)."""
     try:
-        return load_settings(path)
+        settings = salt.settled(path, load_settings)
     except ConfigError as err:
         _fail(f"config error: {err}")
         raise  # unreachable: _fail exits
+    if secret_salt and (problem := salt.refusal(settings.privacy.id_hash_salt)):
+        _fail(problem)
+    return settings
 
 
 @app.command()
 def migrate(config: Path = ConfigOption) -> None:
     """Apply database migrations."""
-    from bot.db.migrate import upgrade
+    from bot.db.engine import DatabaseProblem
+    from bot.db.migrate import upgrade, where
 
     settings = _settings(config)
-    upgrade(settings.database.url)
-    typer.echo(f"database is up to date: {settings.database.url.split('@')[-1]}")
+    try:
+        before, after = upgrade(settings.database.url)
+    except DatabaseProblem as err:
+        _fail(str(err))
+        return
+    place = where(settings.database.url)
+    if before is None:
+        typer.echo(f"created the database {place}: every table, schema {after}")
+    elif before != after:
+        typer.echo(f"migrated the database {place} from {before} to {after}")
+    else:
+        typer.echo(f"database {place} is up to date (schema {after}): nothing to do")
 
 
 @app.command()
@@ -64,17 +89,17 @@ def run(
     outbox sender, one active process at a time)."""
     if not isinstance(logging.getLevelName(log_level.upper()), int):
         _fail(f"--log-level {log_level!r}: use DEBUG, INFO, WARNING or ERROR")
-    settings = _settings(config)  # before importing aiogram: a typo answers at once
+    settings = _settings(config, secret_salt=True)  # before importing aiogram: a typo answers
     if not settings.bot_token:
         _fail(f"no bot token: set BOT_TOKEN in the environment or bot_token in {config}")
     from bot.app import StartupError
     from bot.app import run as run_bot
-    from bot.db.migrate import SchemaNotCurrentError
+    from bot.db.engine import DatabaseProblem
 
     setup_logging(log_level.upper(), settings.secrets())
     try:
         asyncio.run(run_bot(settings, webhook=webhook, role=role))
-    except (SchemaNotCurrentError, StartupError, ValueError) as err:
+    except (DatabaseProblem, StartupError, ValueError) as err:
         _fail(str(err))
     except KeyboardInterrupt:
         pass
@@ -113,6 +138,9 @@ def restore_command(
     from bot.backup import BackupError, restore
 
     settings = _settings(config)
+    held = _bot_holding(settings.database.url)
+    if held:
+        _fail(f"a bot is running on this database ({held}): stop the bot first, then restore")
     if not yes and not typer.confirm(
         f"Replace everything in the database with {source}? This cannot be undone."
     ):
@@ -124,12 +152,36 @@ def restore_command(
     typer.echo(f"restored from {source}; run `loyalty-bot migrate` if the backup is older")
 
 
+def _bot_holding(url: str) -> str | None:
+    """Which bot process holds the database (its worker lease or poller lock), if any."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from bot.db.engine import DatabaseProblem
+    from bot.db.migrate import reaching
+    from bot.lease import bot_holding
+
+    async def ask() -> str | None:
+        engine = create_async_engine(url)
+        try:
+            with reaching(url):
+                return await bot_holding(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(ask())
+    except DatabaseProblem as err:
+        _fail(str(err))
+        raise  # unreachable: _fail exits
+
+
 @app.command("owner-code")
 def owner_code(config: Path = ConfigOption) -> None:
     """Issue a one-time owner code (an unclaimed earlier one stops working): whoever sends
     /start own_<code> to the bot becomes an owner."""
     from bot.app import build_business
-    from bot.db.migrate import SchemaNotCurrentError, check_schema
+    from bot.db.engine import DatabaseProblem
+    from bot.db.migrate import check_schema
     from bot.services.people.owners import issue_code, owner_ids
     from handlers.deep_links import OWNER_CODE_PREFIX
 
@@ -147,7 +199,7 @@ def owner_code(config: Path = ConfigOption) -> None:
 
     try:
         code = asyncio.run(main())
-    except SchemaNotCurrentError as err:
+    except DatabaseProblem as err:
         _fail(str(err))
     if code is None:
         _fail("the bot has an owner already: an owner sends /invite owner for a co-owner's link")
@@ -195,7 +247,8 @@ def _progress(label: str) -> Iterator[Progress]:
 def _with_business(settings: Settings, work: Callable[[Business], Awaitable[T]]) -> T:
     """Run ``work`` against the database (schema checked first), then close it."""
     from bot.app import build_business
-    from bot.db.migrate import SchemaNotCurrentError, check_schema
+    from bot.db.engine import DatabaseProblem
+    from bot.db.migrate import check_schema
 
     async def main() -> T:
         biz = build_business(settings)
@@ -207,7 +260,7 @@ def _with_business(settings: Settings, work: Callable[[Business], Awaitable[T]])
 
     try:
         return asyncio.run(main())
-    except SchemaNotCurrentError as err:
+    except DatabaseProblem as err:
         _fail(str(err))
         raise  # unreachable: _fail exits
 
@@ -281,68 +334,6 @@ def export_command(
     typer.echo(f"exported {_count(len(table.rows), 'customer')} to {target}")
 
 
-ImportFileArgument = typer.Argument(..., help="a .csv or .xlsx file, a header row first")
-ApplyOption = typer.Option(False, "--apply", help="write (without it: a dry run, a report)")
-# Exit status when the file has problems (2 is for usage and configuration errors).
-IMPORT_PROBLEMS_EXIT = 1
-
-
-@app.command("import")
-def import_command(
-    source: Path = ImportFileArgument,
-    config: Path = ConfigOption,
-    apply: bool = ApplyOption,
-) -> None:
-    """Bring an existing customer base from a spreadsheet: columns phone, name, birthday,
-    balance and the config's profile fields. A dry run by default; --apply writes, all
-    or nothing; a phone already imported changes nothing. Imported customers find their
-    balance when they join in the bot with the same phone."""
-    from bot import spreadsheet
-    from bot.services.members.customer_import import ImportReport, run_import
-
-    fmt = spreadsheet.format_of(source)
-    if fmt is None:
-        _fail(f"{source}: use a .csv or .xlsx file")
-        return
-    settings = _settings(config)
-    try:
-        table = spreadsheet.read(source.read_bytes(), fmt)
-    except OSError as err:
-        _fail(f"cannot read {source}: {err.strerror}")
-        return
-    except spreadsheet.SpreadsheetError as err:
-        _fail(f"{source}: {err}")
-        return
-
-    async def work(biz: Business) -> tuple[ImportReport, list[str]]:
-        with _progress("checking customers" if not apply else "importing customers") as report:
-            result = await run_import(biz, table, apply=apply, progress=report)
-        lines = [
-            f"row {p.row}: {biz.texts.console('en', f'errors.{p.code}', **p.params)}"
-            for p in result.problems
-        ]
-        return result, lines
-
-    result, problems = _with_business(settings, work)
-    if problems:
-        for line in problems:
-            typer.echo(line, err=True)
-        typer.echo(
-            f"loyalty-bot: {len(problems)} problem(s) in {result.rows} rows: nothing imported",
-            err=True,
-        )
-        raise typer.Exit(code=IMPORT_PROBLEMS_EXIT)
-    summary = (
-        f"{_count(result.rows, 'row')}: {_count(result.created, 'new customer')}, opening "
-        f"balances for {_count(result.credited, 'customer')} already here, "
-        f"{result.unchanged} unchanged; {_count(result.points, 'point')} in all"
-    )
-    if result.applied:
-        typer.echo(f"imported {summary}")
-    else:
-        typer.echo(f"dry run, nothing written: {summary}. Run again with --apply to import.")
-
-
 PreviewCustomer = typer.Option(..., "--customer", help="the customer's card code")
 
 
@@ -351,8 +342,10 @@ def preview(job: str, customer: str = PreviewCustomer, config: Path = ConfigOpti
     """Show what a customer would get today from a scheduled job (birthday, holidays,
     reminders, tradein, winback); nothing is written or sent."""
     from bot.app import build_business
-    from bot.db.migrate import SchemaNotCurrentError, check_schema
+    from bot.db.engine import DatabaseProblem
+    from bot.db.migrate import check_schema
     from bot.services.errors import ServiceError
+    from bot.services.jobs.preview import describe
     from bot.services.jobs.preview import preview as render
 
     settings = _settings(config)
@@ -365,15 +358,11 @@ def preview(job: str, customer: str = PreviewCustomer, config: Path = ConfigOpti
         finally:
             await biz.db.dispose()
         for item in shown:
-            if item.text is None:
-                typer.echo(f"{item.job}: nothing today")
-                continue
-            picked = "selected today" if item.selected else "not selected today"
-            typer.echo(f"{item.job}: {picked}; contact: {item.verdict}\n{item.text}\n")
+            typer.echo(describe(item))
 
     try:
         asyncio.run(main())
-    except (SchemaNotCurrentError, ValueError) as err:
+    except (DatabaseProblem, ValueError) as err:
         _fail(str(err))
     except ServiceError as err:
         _fail(f"{err.code}: {err.params.get('token', '')}")
@@ -394,5 +383,9 @@ def demo(lang: str = DemoLanguage) -> None:
         typer.echo(line)
 
 
-if __name__ == "__main__":
-    app()
+from bot import cli_customers  # noqa: E402, F401  (registers `import` and `rekey`)
+
+if __name__ == "__main__":  # `python -m bot.cli`: the module the commands registered on
+    from bot.cli import app as registered
+
+    registered()

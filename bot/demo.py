@@ -14,8 +14,11 @@ import html
 import re
 import tempfile
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from aiogram import Dispatcher
 
 from bot.app import build_business, build_dispatcher
 from bot.clock import SystemClock
@@ -88,55 +91,64 @@ async def run_demo(lang: str = "ru") -> list[str]:
         fake = FakeTelegram()
         bot = recording_bot(fake)
         dp = build_dispatcher(biz)
-        sender = OutboxSender(biz, bot)
         people = {OWNER: "Owner", CASHIER: "Olga (cashier)", CUSTOMER: "Anna"}
-        log = Transcript(fake, people)
+        stage = _Stage(fake, OutboxSender(biz, bot), Transcript(fake, people), dp)
         users = {
             uid: ChatUser(dp, bot, uid, first_name=name.split()[0], language_code=lang)
             for uid, name in people.items()
         }
-
-        async def step(who: int, shown: str, action: Awaitable[Any]) -> None:
-            log.said(who, shown)
-            await action
-            await sender.drain()
-            log.flush()
-
         try:
-            anna, olga, owner = users[CUSTOMER], users[CASHIER], users[OWNER]
-            await step(CUSTOMER, "/start", anna.send("/start"))
-            consent = fake.last(CUSTOMER)
-            await step(
-                CUSTOMER, "(presses the first button)", anna.click(buttons(consent)[0][1], consent)
-            )
-            await step(CUSTOMER, "(shares her contact)", anna.send_contact("+79161234567"))
-            await step(CUSTOMER, "Anna", anna.send("Anna"))
-            await step(CUSTOMER, "14.03.1991", anna.send("14.03.1991"))
-            await step(OWNER, "/invite", owner.send("/invite"))
-            token = fake.last(OWNER).text.split("?start=")[1].split()[0]
-            await step(CASHIER, f"/start {token}", olga.send(f"/start {token}"))
-            card = _card_code(fake.texts(CUSTOMER))
-            await step(
-                CASHIER, f"/purchase {card} 2 400 oil", olga.send(f"/purchase {card} 2 400 oil")
-            )
-            await step(
-                CASHIER, f"/purchase {card} 1 150,50", olga.send(f"/purchase {card} 1 150,50")
-            )
-            await step(CUSTOMER, "/balance", anna.send("/balance"))
-            await step(CASHIER, f"/redeem {card} 150 1000", olga.send(f"/redeem {card} 150 1000"))
-            prompt = fake.last(CUSTOMER)
-            await step(
-                CUSTOMER, "(presses the first button)", anna.click(buttons(prompt)[0][1], prompt)
-            )
-            await step(CUSTOMER, "/balance", anna.send("/balance"))
-            await step(CUSTOMER, "/card", anna.send("/card"))
-            await step(OWNER, "/rescore", owner.send("/rescore"))
-            await dp["background"].wait()
-            await sender.drain()
-            log.flush()
-            await step(OWNER, f"/client {card}", owner.send(f"/client {card}"))
-            await step(OWNER, "/kpi", owner.send("/kpi"))
+            await _play(stage, users[CUSTOMER], users[CASHIER], users[OWNER])
         finally:
             await bot.session.close()
             await biz.db.dispose()
-        return log.lines
+        return stage.log.lines
+
+
+@dataclass
+class _Stage:
+    """The scene's Bot API double, outbox sender, transcript and dispatcher."""
+
+    fake: FakeTelegram
+    sender: OutboxSender
+    log: Transcript
+    dp: Dispatcher
+
+    async def step(self, who: int, shown: str, action: Awaitable[Any]) -> None:
+        """``who`` does ``shown`` (``action``); what the bot sent then joins the transcript."""
+        self.log.said(who, shown)
+        await action
+        await self.sender.drain()
+        self.log.flush()
+
+
+async def _play(stage: _Stage, anna: ChatUser, olga: ChatUser, owner: ChatUser) -> None:
+    """The scene, top to bottom: Anna joins, the owner invites Olga, Olga logs purchases
+    and a redemption Anna confirms, the owner rescores and reads the card and the KPIs."""
+    step, fake = stage.step, stage.fake
+    await step(CUSTOMER, "/start", anna.send("/start"))
+    consent = fake.last(CUSTOMER)
+    await step(CUSTOMER, "(presses the first button)", anna.click(buttons(consent)[0][1], consent))
+    await step(CUSTOMER, "(shares her contact)", anna.send_contact("+79161234567"))
+    await step(CUSTOMER, "Anna", anna.send("Anna"))
+    await step(CUSTOMER, "14.03.1991", anna.send("14.03.1991"))
+    offers = fake.last(CUSTOMER)  # the last question: offers and greetings, yes
+    await step(CUSTOMER, "(presses the first button)", anna.click(buttons(offers)[0][1], offers))
+    await step(OWNER, "/invite", owner.send("/invite"))
+    token = fake.last(OWNER).text.split("?start=")[1].split()[0]
+    await step(CASHIER, f"/start {token}", olga.send(f"/start {token}"))
+    card = _card_code(fake.texts(CUSTOMER))
+    await step(CASHIER, f"/purchase {card} 2 400 oil", olga.send(f"/purchase {card} 2 400 oil"))
+    await step(CASHIER, f"/purchase {card} 1 150,50", olga.send(f"/purchase {card} 1 150,50"))
+    await step(CUSTOMER, "/balance", anna.send("/balance"))
+    await step(CASHIER, f"/redeem {card} 150 1000", olga.send(f"/redeem {card} 150 1000"))
+    prompt = fake.last(CUSTOMER)
+    await step(CUSTOMER, "(presses the first button)", anna.click(buttons(prompt)[0][1], prompt))
+    await step(CUSTOMER, "/balance", anna.send("/balance"))
+    await step(CUSTOMER, "/card", anna.send("/card"))
+    await step(OWNER, "/rescore", owner.send("/rescore"))
+    await stage.dp["background"].wait()
+    await stage.sender.drain()
+    stage.log.flush()
+    await step(OWNER, f"/client {card}", owner.send(f"/client {card}"))
+    await step(OWNER, "/kpi", owner.send("/kpi"))

@@ -51,16 +51,17 @@ class Lease(Protocol):
 
 
 class PostgresLease:
-    def __init__(self, engine: AsyncEngine, check_timeout: float) -> None:
+    def __init__(self, engine: AsyncEngine, check_timeout: float, key: int = ADVISORY_KEY) -> None:
         self.engine = engine
         self.check_timeout = check_timeout  # a half-open connection must not hang the check
+        self.key = key
         self._conn: AsyncConnection | None = None
 
     async def try_acquire(self) -> bool:
         conn = await self.engine.connect()
         try:
             got = bool(
-                await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY})
+                await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key})
             )
             await conn.commit()
         except Exception:
@@ -88,7 +89,7 @@ class PostgresLease:
         if self._conn is None:
             return
         with contextlib.suppress(Exception):  # a dead connection has released it already
-            await self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+            await self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
             await self._conn.commit()
         with contextlib.suppress(Exception):
             await self._conn.close()
@@ -107,6 +108,8 @@ class FileLease:
         except BlockingIOError:
             os.close(fd)
             return False
+        os.ftruncate(fd, 0)  # the holder's pid, so that a refused process can name it
+        os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
         return True
 
@@ -120,14 +123,90 @@ class FileLease:
             self._fd = None
 
 
+def _lock_file(engine: AsyncEngine, role: str) -> Path:
+    database = engine.url.database
+    if not database or database == ":memory:":
+        raise ValueError("an in-memory SQLite database has no workers to share it")
+    return Path(f"{database}.{role}.lock")
+
+
 def lease_for(engine: AsyncEngine, check_seconds: float) -> Lease:
     """The lease that suits the database the workers share."""
     if engine.dialect.name == "postgresql":
         return PostgresLease(engine, check_timeout=check_seconds)
-    database = engine.url.database
-    if not database or database == ":memory:":
-        raise ValueError("an in-memory SQLite database has no workers to share it")
-    return FileLease(Path(f"{database}.worker.lock"))
+    return FileLease(_lock_file(engine, "worker"))
+
+
+# A polling process holds this lock for its life: Telegram gives a bot's updates to one
+# getUpdates caller at a time, so a second poller would end the first with a conflict.
+POLLER_KEY = ADVISORY_KEY + 1
+_KEYS = {"worker": ADVISORY_KEY, "poller": POLLER_KEY}
+
+
+class LockHeld(Exception):
+    """Another process holds the lock; the message names it (pid and lock file, or the
+    PostgreSQL advisory lock)."""
+
+
+async def take_poller_lock(engine: AsyncEngine, check_seconds: float) -> Lease:
+    """The poller lock, held until released; ``LockHeld`` when another process has it."""
+    if engine.dialect.name == "postgresql":
+        lock: Lease = PostgresLease(engine, check_timeout=check_seconds, key=POLLER_KEY)
+    else:
+        lock = FileLease(_lock_file(engine, "poller"))
+    if not await lock.try_acquire():
+        raise LockHeld(await _holder(engine, "poller") or "the poller lock")
+    return lock
+
+
+def _file_lock_holder(path: Path) -> str | None:
+    """"pid N holds <path>" when a process holds the lock file, else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.read(fd, 32).decode(errors="replace").strip()
+            return f"{'pid ' + pid if pid.isdigit() else 'another process'} holds {path}"
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+async def bot_holding(engine: AsyncEngine) -> str | None:
+    """Which of a bot's locks on this database another process holds (its worker lease or
+    its poller lock), said for a person; None when no bot runs on it."""
+    for role in _KEYS:
+        holder = await _holder(engine, role)
+        if holder is not None:
+            return holder
+    return None
+
+
+_PG_HOLDER = text(
+    "SELECT a.client_addr, a.pid FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+    "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :hi AND l.objid = :lo "
+    "AND l.objsubid = 1"
+)
+
+
+async def _holder(engine: AsyncEngine, role: str) -> str | None:
+    if engine.dialect.name != "postgresql":
+        return _file_lock_holder(_lock_file(engine, role))
+    key = _KEYS[role]
+    async with engine.connect() as conn:
+        if await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}):
+            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            await conn.commit()
+            return None
+        row = (await conn.execute(_PG_HOLDER, {"hi": key >> 32, "lo": key & 0xFFFFFFFF})).first()
+        await conn.commit()
+    who = f"a connection from {row[0] or 'this host'} (server pid {row[1]})" if row else "a process"
+    return f"{who} holds the {role} lock (PostgreSQL advisory lock {key})"
 
 
 async def hold_then_run(lease: Lease, start_work: WorkFactory, check_seconds: float) -> None:

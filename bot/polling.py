@@ -26,7 +26,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.exceptions import (
+    TelegramConflictError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
@@ -100,6 +105,12 @@ class ConcurrentPoller:
                             allowed_updates=self.allowed_updates,
                         )
                     )
+                except TelegramConflictError:
+                    log.error(
+                        "another process is taking this bot's updates (Telegram: terminated by "
+                        "other getUpdates request): stopping; run one polling process per bot"
+                    )
+                    return
                 except TelegramRetryAfter as exc:
                     log.warning("getUpdates: flood wait %s s", exc.retry_after)
                     await asyncio.sleep(exc.retry_after)

@@ -147,6 +147,11 @@ def _read_csv(data: bytes) -> list[Sequence[Cell]]:
     else:  # pragma: no cover - cp1251 decodes almost every byte
         raise SpreadsheetError("the CSV file is neither UTF-8 nor Windows-1251 text")
     first_line = text.split("\n", 1)[0]
+    counts = sorted(((first_line.count(d), d) for d in CSV_DELIMITERS), reverse=True)
+    # The header's most frequent mark separates ("Пробег, км" in a ";" file is one column);
+    # on a tie the sniffer guesses.
+    if counts[0][0] > counts[1][0]:
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=counts[0][1]))
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
             first_line, delimiters=CSV_DELIMITERS
@@ -156,18 +161,34 @@ def _read_csv(data: bytes) -> list[Sequence[Cell]]:
     return list(csv.reader(io.StringIO(text, newline=""), dialect))
 
 
-def _read_xlsx(data: bytes) -> list[Sequence[Cell]]:
+def _xlsx_rows(data: bytes, *, values: bool) -> list[list[Cell]]:
+    """The first sheet's rows: the values the program computed (``values``) or the cells
+    as written (a formula as its text)."""
     from openpyxl import load_workbook
 
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=values)
     except Exception as err:  # openpyxl raises many kinds for a file that is not XLSX
         raise SpreadsheetError(f"not a readable XLSX file ({type(err).__name__})") from None
     try:
-        sheet = workbook.worksheets[0]
-        return [list(row) for row in sheet.iter_rows(values_only=True)]
+        return [list(row) for row in workbook.worksheets[0].iter_rows(values_only=True)]
     finally:
         workbook.close()
+
+
+def _read_xlsx(data: bytes) -> list[Sequence[Cell]]:
+    """A formula cell is read as the value the program computed; one saved without that
+    value (written by a script, never opened) is refused, not read as blank."""
+    computed = _xlsx_rows(data, values=True)
+    written = _xlsx_rows(data, values=False)
+    for number, (row, raw) in enumerate(zip(computed, written, strict=False), start=1):
+        for column, (value, cell) in enumerate(zip(row, raw, strict=False), start=1):
+            if value is None and isinstance(cell, str) and cell.startswith("="):
+                raise SpreadsheetError(
+                    f"row {number}, column {column}: a formula with no computed value; open "
+                    "the file in a spreadsheet program and save it, or paste values"
+                )
+    return list(computed)
 
 
 READERS = {"csv": _read_csv, "xlsx": _read_xlsx}

@@ -7,8 +7,10 @@ that block there; every other block still comes from the shipped file. Templates
 in a sandbox, so an edited template cannot reach Python attributes.
 
 A broken override never costs a message: a file that does not compile, a block the shipped
-file does not have, or a block that fails when rendered (an unknown variable, a sandbox
-refusal) is reported once (``problems``, ``on_problem``) and the shipped text is sent instead.
+file does not have, a block that fails when rendered (an unknown variable, a sandbox
+refusal) or renders what Telegram would refuse (invalid HTML, empty, too long:
+``bot.telegram_html``) is reported once (``problems``, ``on_problem``) and the shipped
+text is sent instead.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from bot import telegram_html
 from bot.config import DEFAULT_LOCALE, SUPPORTED_LOCALES
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -216,15 +219,23 @@ class Texts:
         locale = self.locale_for(locale)
         name = f"{area}.html"
         override = self._override(locale, name)
+        own: str | None = None
         if override is not None and block in override.blocks:
             try:
-                return self._render_block(override, block, context)
+                own = self._render_block(override, block, context)
             except _OVERRIDE_ERRORS as err:
                 self._report(f"{locale}/{area}.{block}", err)
         template = self._envs[locale].get_template(name)
         if block not in template.blocks:
             raise KeyError(f"no message {area}.{block} for locale {locale!r}")
-        return self._render_block(template, block, context)
+        if own is not None and (problem := telegram_html.problem(own)) is None:
+            return own
+        shipped = self._render_block(template, block, context)
+        if own is not None and telegram_html.problem(shipped) is not None:
+            return own  # a fragment (empty, say) as the shipped block is: nothing to fix
+        if own is not None:
+            self._report(f"{locale}/{area}.{block}", ValueError(problem))
+        return shipped
 
     @staticmethod
     def _render_block(template: Template, block: str, context: dict[str, Any]) -> str:

@@ -46,6 +46,8 @@ def parse_amount(text: str, maximum: Decimal) -> Decimal:
         raise AmountError(AmountProblem.EMPTY, text)
     if raw.startswith("-"):
         raise AmountError(AmountProblem.NOT_POSITIVE, text)
+    if any(char.isalpha() for char in raw):  # "3500 oil": words, not a grouping question
+        raise AmountError(AmountProblem.MALFORMED, text)
     if _SPACES.search(raw) and not _SPACE_GROUPED.match(raw):
         raise AmountError(AmountProblem.AMBIGUOUS, text)  # "100 5" is two numbers, not 1005
     compact = _SPACES.sub("", raw)

@@ -26,7 +26,7 @@ from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.background import BackgroundTasks
-from bot.services.campaigns import audience
+from bot.services.campaigns import audience, reach
 from bot.services.campaigns.broadcast_text import (
     MAX_TEXT,
     MessageError,
@@ -37,6 +37,7 @@ from bot.services.campaigns.broadcast_text import (
 )
 from bot.services.context import Business
 from bot.services.errors import ServiceError
+from bot.services.idempotency import new_conversation_id
 from bot.services.money.tiers import tier_of
 from bot.services.people.roles import Actor, Role
 from handlers.broadcast_send import (
@@ -76,7 +77,7 @@ def _dimension(biz: Business, actor: Actor, dimension: str) -> str:
 async def _panel(
     biz: Business, actor: Actor, filters: dict[str, Any]
 ) -> tuple[str, InlineKeyboardMarkup]:
-    count = await audience.count(biz, filters)
+    reached = await reach.reach(biz, filters)
     shown = [
         (_dimension(biz, actor, key), "✓" if value is True else _label(biz, actor, key, value))
         for key, value in filters.items()
@@ -100,7 +101,8 @@ async def _panel(
         ],
         [step_button(biz, actor, "button_quit", "quit")],
     )
-    return text(biz, actor, "broadcast.panel", filters=shown, count=count), markup
+    body = text(biz, actor, "broadcast.panel", filters=shown, count=reached.audience, reach=reached)
+    return body, markup
 
 
 async def start_broadcast(
@@ -118,7 +120,7 @@ async def start_broadcast(
         raise ServiceError("broadcast_bad_filter", reason=str(err)) from None
     await state.clear()
     await state.set_state(Wizard.filters)
-    await state.update_data(filters=filters)
+    await state.update_data(filters=filters, wizard=new_conversation_id())
     body, markup = await _panel(biz, actor, filters)
     await message.answer(body, reply_markup=markup)
 

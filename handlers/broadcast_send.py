@@ -18,8 +18,9 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 
 from bot.background import BackgroundTasks
 from bot.numbers import is_ascii_number
-from bot.services.campaigns import broadcasts
+from bot.services.campaigns import broadcasts, control
 from bot.services.context import Business
+from bot.services.idempotency import conversation_key
 from bot.services.money import offers
 from bot.services.people.roles import Actor
 from handlers.keyboards import BroadcastStep, BroadcastStop, inline_button, inline_markup
@@ -142,6 +143,10 @@ async def confirm(target: Any, biz: Business, actor: Actor, state: FSMContext) -
         await status.edit_text(text(biz, actor, "broadcast.nobody"),
                                reply_markup=inline_markup(back))  # fmt: skip
         return
+    if prep.reachable == 0:  # never a Send button for nobody
+        await status.edit_text(text(biz, actor, "broadcast.nobody_reachable", p=prep),
+                               reply_markup=inline_markup(back))  # fmt: skip
+        return
     if not prep.check.ok:
         await status.edit_text(
             text(biz, actor, "broadcast.check_failed", r=prep.check),
@@ -167,8 +172,10 @@ async def send(
     key: str,
     background: BackgroundTasks,
 ) -> None:
-    draft = draft_of(await state.get_data())
-    outcome = await broadcasts.launch(biz, actor, key, draft)  # a refusal keeps the wizard
+    data = await state.get_data()
+    # once per wizard, not per tap: a double-tapped Send is two callbacks, one launch
+    once = conversation_key(data["wizard"]) if data.get("wizard") else key
+    outcome = await broadcasts.launch(biz, actor, once, draft_of(data))  # a refusal keeps it
     await state.clear()
     await query.answer()
     await clear_buttons(query)
@@ -176,7 +183,7 @@ async def send(
         return
     result = outcome.result
     await query.message.answer(text(biz, actor, "broadcast.launched", r=result))
-    progress = await broadcasts.progress(biz, result.campaign_id)
+    progress = await control.progress(biz, result.campaign_id)
     status = await query.message.answer(
         text(biz, actor, "broadcast.progress", p=progress),
         reply_markup=stop_markup(biz, actor, result.campaign_id),
@@ -199,7 +206,7 @@ async def watch(status: Message, biz: Business, actor: Actor, campaign_id: int) 
     shown = None
     while True:
         await asyncio.sleep(biz.settings.campaigns.progress_seconds)
-        progress = await broadcasts.progress(biz, campaign_id)
+        progress = await control.progress(biz, campaign_id)
         if progress.finished:
             break
         if progress.counts != shown:
@@ -217,7 +224,7 @@ async def watch(status: Message, biz: Business, actor: Actor, campaign_id: int) 
 async def on_stop(
     query: CallbackQuery, callback_data: BroadcastStop, biz: Business, actor: Actor, key: str
 ) -> None:
-    outcome = await broadcasts.cancel(biz, actor, key, callback_data.campaign_id)
+    outcome = await control.cancel(biz, actor, key, callback_data.campaign_id)
     await query.answer()
     if query.message is not None:
         await query.message.answer(  # type: ignore[union-attr]

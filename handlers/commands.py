@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from bot.config import Settings
 from bot.numbers import MAX_DB_ID, is_ascii_number
-from bot.services.money.offers import looks_like_offer_code, offer_code_in
+from bot.services.money.offers import OFFER_TOKEN_PREFIX, looks_like_offer_code, offer_code_in
 from bot.services.requests import (
     AddCustomerRequest,
     AdjustRequest,
@@ -80,6 +80,21 @@ def _split_receipt(tokens: list[str]) -> tuple[list[str], str | None]:
     return tokens, None
 
 
+class UnknownServiceTag(CommandError):
+    """A purchase whose last word is not a configured service tag: refused with the tags
+    (and a button each); ``head`` and ``tail`` are the command's other tokens, so a picked
+    tag completes the same command."""
+
+    def __init__(self, word: str, tags: tuple[str, ...], head: str, tail: str) -> None:
+        super().__init__("unknown_purchase_tag", tag=word[:40], tags=tags)
+        self.head = head
+        self.tail = tail
+
+
+def _is_word(token: str) -> bool:
+    return any(char.isalpha() for char in token)
+
+
 def _split_tag(tokens: list[str], settings: Settings) -> tuple[list[str], str | None]:
     if len(tokens) > 1 and settings.is_service_tag(tokens[-1]):
         return tokens[:-1], tokens[-1].casefold()
@@ -105,11 +120,19 @@ def parse_purchase(args: str | None, settings: Settings) -> PurchaseRequest:
     are the amount; the offer token may stand anywhere after the customer."""
     tokens, offer = _split_offer(_tokens(args))
     tokens, receipt = _split_receipt(tokens)
+    tags = settings.loyalty.service_tags
     if len(tokens) < 2:
-        raise CommandError("usage_purchase")
+        raise CommandError("usage_purchase", tags=tags)
     tokens, tag = _split_tag(tokens, settings)
     if len(tokens) < 2:
-        raise CommandError("usage_purchase")
+        raise CommandError("usage_purchase", tags=tags)
+    if tag is None and len(tokens) > 2 and _is_word(tokens[-1]):
+        _amount(" ".join(tokens[1:-1]), settings)  # a malformed amount is said first
+        _customer_token(tokens[0])
+        after = ([f"#{receipt}"] if receipt else []) + (
+            [f"{OFFER_TOKEN_PREFIX}{offer}"] if offer else []
+        )
+        raise UnknownServiceTag(tokens[-1], tags, " ".join(tokens[:-1]), " ".join(after))
     return PurchaseRequest(
         customer=_customer_token(tokens[0]),
         amount=_amount(" ".join(tokens[1:]), settings),
@@ -137,7 +160,7 @@ def parse_visit(args: str | None, settings: Settings) -> VisitRequest:
     if len(tokens) >= 2 and tokens[-1].casefold().startswith(MILEAGE_PREFIX):
         km = _mileage(tokens.pop(), settings)
     if not 1 <= len(tokens) <= 2:
-        raise CommandError("usage_visit")
+        raise CommandError("usage_visit", tags=settings.loyalty.service_tags)
     tag = None
     if len(tokens) == 2:
         if not settings.is_service_tag(tokens[1]):

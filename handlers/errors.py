@@ -29,7 +29,7 @@ from bot.services.context import Business
 from bot.services.errors import AUDITED_REFUSALS, ServiceError
 from bot.services.people.roles import Actor, resolve_actor
 from handlers.commands import CommandError
-from handlers.keyboards import choose_customer_keyboard
+from handlers.keyboards import choose_customer_keyboard, tag_keyboard
 from handlers.middlewares import action_name, audit_denied, event_key
 from handlers.replies import refusal
 
@@ -42,6 +42,7 @@ REFUSAL_KEYBOARDS: dict[str, Callable[[Business, Actor, Refusal], InlineKeyboard
     "ambiguous_customer": lambda biz, actor, err: choose_customer_keyboard(
         biz, actor, err.params["choices"]
     ),
+    "unknown_purchase_tag": lambda biz, actor, err: tag_keyboard(biz, actor, err.params["tags"]),
 }
 
 

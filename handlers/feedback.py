@@ -18,6 +18,7 @@ from pydantic import Field
 
 from bot.services.context import Business
 from bot.services.counter import surveys
+from bot.services.errors import ServiceError
 from bot.services.people.roles import Actor
 from handlers.keyboards import DbId
 from handlers.replies import clear_buttons, text
@@ -59,11 +60,22 @@ async def on_score(
 async def on_comment(
     message: Message, biz: Business, actor: Actor, key: str, state: FSMContext
 ) -> None:
-    """The comment after a score; a refusal (too long) leaves the step open to retry."""
+    """The comment after a score; a refusal (too long) leaves the step open to retry, one
+    that can never succeed (the survey closed meanwhile) ends it, so the next text is
+    answered as any other."""
     data = await state.get_data()
-    await surveys.comment(biz, actor.tg_id, key, int(data["survey_id"]), message.text)
+    try:
+        await surveys.comment(biz, actor.tg_id, key, int(data["survey_id"]), message.text)
+    except ServiceError as err:
+        if err.code in ENDS_THE_STEP:
+            await state.clear()
+        raise
     await state.clear()
     await message.answer(text(biz, actor, "customer.survey_comment_thanks"))
+
+
+# Refusals after which the comment step cannot succeed.
+ENDS_THE_STEP = frozenset({"survey_closed", "survey_unknown", "survey_commented"})
 
 
 def make_router() -> Router:

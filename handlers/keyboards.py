@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Annotated, Any, TypeVar
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
@@ -23,6 +23,7 @@ from bot.services.people.roles import Actor
 # Ids in callback data are checked like any input: a forged 20-digit id is no match,
 # instead of an overflow in the database driver.
 DbId = Annotated[int, Field(ge=1, le=MAX_DB_ID)]
+T = TypeVar("T")
 
 
 class ConsentAnswer(CallbackData, prefix="consent"):
@@ -86,6 +87,13 @@ class RefundPick(CallbackData, prefix="rf"):
     """A purchase chosen on the customer's card for a refund."""
 
     purchase_id: DbId
+
+
+class TagPick(CallbackData, prefix="tg"):
+    """A service tag picked after /purchase named a word that is not one (an index into
+    loyalty.service_tags; -1: no service); the rest of the command waits in the FSM."""
+
+    index: Annotated[int, Field(ge=-1, le=99)]
 
 
 def inline_button(label: str, data: CallbackData) -> InlineKeyboardButton:
@@ -159,43 +167,51 @@ def offers_keyboard(
     return inline_markup(*rows) if rows else None
 
 
+def _button_per_row(
+    biz: Business,
+    actor: Actor,
+    label: str,
+    items: Iterable[T],
+    context: Callable[[T], dict[str, Any]],
+    data: Callable[[T], CallbackData],
+) -> InlineKeyboardMarkup:
+    """One button per item, a row each: the ``label`` template with the item's
+    ``context``, in the actor's language; pressing it sends the item's ``data``."""
+    return one_per_row(
+        [inline_button(biz.texts.plain(actor.locale, label, **context(i)), data(i)) for i in items]
+    )
+
+
 def refund_keyboard(biz: Business, actor: Actor, purchases: list[Any]) -> InlineKeyboardMarkup:
     """One button per refundable purchase (services.purchases.refundable)."""
-    return one_per_row(
-        [
-            inline_button(
-                biz.texts.plain(actor.locale, "staff.button_refund_pick", p=p),
-                RefundPick(purchase_id=p.purchase_id),
-            )
-            for p in purchases
-        ]
-    )
+    return _button_per_row(
+        biz, actor, "staff.button_refund_pick", purchases,
+        lambda p: {"p": p}, lambda p: RefundPick(purchase_id=p.purchase_id),
+    )  # fmt: skip
 
 
 def choose_customer_keyboard(
     biz: Business, actor: Actor, choices: list[dict[str, object]]
 ) -> InlineKeyboardMarkup:
     """One button per customer a token matched: card code and name; a tap opens the card."""
-    return one_per_row(
-        [
-            inline_button(
-                biz.texts.plain(actor.locale, "staff.button_choose", c=choice),
-                CardOpen(customer_id=int(str(choice["customer_id"]))),
-            )
-            for choice in choices
-        ]
-    )
+    return _button_per_row(
+        biz, actor, "staff.button_choose", choices,
+        lambda c: {"c": c}, lambda c: CardOpen(customer_id=int(str(c["customer_id"]))),
+    )  # fmt: skip
 
 
 def staff_keyboard(
     biz: Business, actor: Actor, staff: list[tuple[int, str]]
 ) -> InlineKeyboardMarkup:
-    return one_per_row(
-        [
-            inline_button(
-                biz.texts.plain(actor.locale, "owner.button_remove", name=name),
-                StaffRemove(staff_id=staff_id),
-            )
-            for staff_id, name in staff
-        ]
-    )
+    return _button_per_row(
+        biz, actor, "owner.button_remove", staff,
+        lambda s: {"name": s[1]}, lambda s: StaffRemove(staff_id=s[0]),
+    )  # fmt: skip
+
+
+def tag_keyboard(biz: Business, actor: Actor, tags: Sequence[str]) -> InlineKeyboardMarkup:
+    """A button per configured service tag, three a row, then "no service"."""
+    buttons = [inline_button(tag, TagPick(index=i)) for i, tag in enumerate(tags)]
+    label = biz.texts.plain(actor.locale, "staff.button_no_service")
+    none = inline_button(label, TagPick(index=-1))
+    return inline_markup(*(buttons[i : i + 3] for i in range(0, len(buttons), 3)), [none])

@@ -36,6 +36,7 @@ from handlers.keyboards import (
 from handlers.replies import clear_buttons, refusal, text
 
 SKIP_CHOICE = -1
+OFFERS_ANSWERS = (signup.OFFERS_YES, signup.OFFERS_NO)  # the offers question's buttons
 
 
 class Signup(StatesGroup):
@@ -185,6 +186,14 @@ def _step_keyboard(
     ]
     if step == signup.STEP_BIRTHDAY:
         return inline_markup(skip)
+    if step == signup.STEP_OFFERS:
+        return inline_markup(
+            [
+                inline_button(text(biz, actor, f"customer.button_offers_{answer}"),
+                              SignupAnswer(step_no=step_no, choice=n))
+                for n, answer in enumerate(OFFERS_ANSWERS)
+            ]
+        )  # fmt: skip
     field = signup.profile_field(biz.settings, step)
     if field is None:
         return ReplyKeyboardRemove()
@@ -203,6 +212,8 @@ def _step_text(biz: Business, actor: Actor, progress: signup.SignupState) -> str
         return text(biz, actor, "customer.ask_name")
     if step == signup.STEP_BIRTHDAY:
         return text(biz, actor, "customer.ask_birthday")
+    if step == signup.STEP_OFFERS:
+        return text(biz, actor, "customer.ask_offers", business=biz.settings.business.name)
     field = signup.profile_field(biz.settings, step)
     assert field is not None
     return text(
@@ -270,7 +281,9 @@ async def on_signup_button(
     step = order[callback_data.step_no] if 0 <= callback_data.step_no < len(order) else "?"
     answer_text: str | None = None
     field = signup.profile_field(biz.settings, step)
-    if callback_data.choice != SKIP_CHOICE:
+    if step == signup.STEP_OFFERS and 0 <= callback_data.choice < len(OFFERS_ANSWERS):
+        answer_text = OFFERS_ANSWERS[callback_data.choice]
+    elif callback_data.choice != SKIP_CHOICE:
         if field is None or not 0 <= callback_data.choice < len(field.choices):
             await query.answer(text(biz, actor, "errors.signup_step_passed"), show_alert=True)
             return

@@ -33,6 +33,7 @@ from handlers.keyboards import (
     CardOpen,
     OfferPick,
     RefundPick,
+    TagPick,
     card_keyboard,
     refund_keyboard,
 )
@@ -70,21 +71,44 @@ STAFF_COMMANDS: dict[str, CommandSpec] = {
     ),
 }
 
+# Commands whose service checks the actor's rows in its own transaction
+# (roles.still_holds), so the actor may be kept between updates (ActorMiddleware).
+ACTOR_CHECKED = frozenset({"purchase"})
+
 
 async def run_command(
-    message: Message, biz: Business, actor: Actor, key: str, spec: CommandSpec, args: str | None
+    message: Message,
+    biz: Business,
+    actor: Actor,
+    key: str,
+    spec: CommandSpec,
+    args: str | None,
+    state: FSMContext | None = None,
 ) -> None:
     """Parse, call one service, answer with its template. A refusal raises: the error
-    handler (handlers.errors) answers it, and nothing was written."""
-    outcome = await spec.service(biz, actor, key, spec.parse(args, biz.settings))
+    handler (handlers.errors) answers it, and nothing was written. A purchase naming a
+    word that is not a service tag keeps the rest of the command waiting for a tag."""
+    try:
+        request = spec.parse(args, biz.settings)
+    except commands.UnknownServiceTag as err:
+        if state is not None:
+            await state.set_state(CardInput.waiting)
+            await state.update_data(action="purchase", first=err.head, last=err.tail)
+        raise
+    outcome = await spec.service(biz, actor, key, request)
     await message.answer(recorded(biz, actor, spec.template, outcome.duplicate, r=outcome.result))
 
 
 def command_handler(spec: CommandSpec) -> Callable[..., Awaitable[None]]:
     async def handle(
-        message: Message, command: CommandObject, biz: Business, actor: Actor, key: str
+        message: Message,
+        command: CommandObject,
+        biz: Business,
+        actor: Actor,
+        key: str,
+        state: FSMContext,
     ) -> None:
-        await run_command(message, biz, actor, key, spec, command.args)
+        await run_command(message, biz, actor, key, spec, command.args, state)
 
     return handle
 
@@ -185,6 +209,7 @@ async def _ask(
                 prompt or f"staff.ask_{action}",
                 card_code=first,
                 purchase_id=first,
+                tags=biz.settings.loyalty.service_tags,
                 **context,
             )
         )
@@ -201,8 +226,28 @@ async def on_card_input(
     args = first if typed == NO_SERVICE else f"{first} {typed}"
     if data.get("last"):
         args = f"{args} {data['last']}"
-    await run_command(message, biz, actor, key, STAFF_COMMANDS[data["action"]], args)
+    await run_command(message, biz, actor, key, STAFF_COMMANDS[data["action"]], args, state)
     await state.clear()  # not reached on a refusal: the staff member can type again
+
+
+async def on_tag_pick(
+    query: CallbackQuery, callback_data: TagPick, biz: Business, actor: Actor, key: str,
+    state: FSMContext,
+) -> None:  # fmt: skip
+    """A service tag picked from the buttons of a refused purchase: the same purchase."""
+    data = await state.get_data()
+    tags = biz.settings.loyalty.service_tags
+    if data.get("action") != "purchase" or callback_data.index >= len(tags):
+        await query.answer(biz.texts.plain(actor.locale, "errors.stale_button"), show_alert=True)
+        return
+    await query.answer()
+    await clear_buttons(query)
+    if not isinstance(query.message, Message):
+        return
+    tag = tags[callback_data.index] if callback_data.index >= 0 else ""
+    args = " ".join(part for part in (data["first"], tag, data.get("last", "")) if part)
+    await run_command(query.message, biz, actor, key, STAFF_COMMANDS["purchase"], args, state)
+    await state.clear()
 
 
 async def on_card_open(
@@ -227,6 +272,7 @@ def make_router() -> Router:
     router.callback_query.register(on_card_open, CardOpen.filter())
     router.callback_query.register(on_refund_pick, RefundPick.filter())
     router.callback_query.register(on_offer_pick, OfferPick.filter())
+    router.callback_query.register(on_tag_pick, TagPick.filter())
     not_command = ~F.text.startswith("/")
     router.message.register(on_card_input, StateFilter(CardInput.waiting), F.text, not_command)
     return router

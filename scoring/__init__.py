@@ -11,6 +11,7 @@ and hands the arrays to this package, which returns one score per customer:
   and lifetime value as Heskett's NPV of expected net income (003), with labelled
   fallbacks when the history is too thin;
 - ``value``: value low / medium / high and the strategy it calls for (000, 001);
+- ``profit``: a customer's profit after the programme's own costs (003);
 - ``kpi``: CRR (004), churn, repeat rate, frequency, average check, referrals, CSAT;
 - ``repeat``: who is a repeat buyer (bought on two different days), for all of them;
 - ``calendar``: calendar-month arithmetic and the one average month length;
@@ -66,6 +67,7 @@ from scoring.lifecycle import (
     Stage,
     lifecycle_stages,
 )
+from scoring.profit import cost_per_purchase, net_margin, programme_cost
 from scoring.rating_scale import (
     B2B_BENEFIT_TEXT,
     B2B_PRESET,
@@ -152,6 +154,7 @@ __all__ = [
     "ValueResult",
     "average_monthly_growth_pct",
     "conditional_expected_purchases",
+    "cost_per_purchase",
     "csat_of",
     "estimate_clv",
     "expected_average_value",
@@ -161,10 +164,12 @@ __all__ = [
     "is_repeat_buyer",
     "kpis_from_summary",
     "lifecycle_stages",
+    "net_margin",
     "period_kpis",
     "preset_from_dict",
     "preset_to_dict",
     "probability_alive",
+    "programme_cost",
     "relationship_strategies",
     "repeat_purchases",
     "rfm_scores",

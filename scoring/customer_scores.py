@@ -20,6 +20,7 @@ from scoring.calendar import DAYS_PER_MONTH, calendar_months
 from scoring.clv import CLVResult, CLVSettings, estimate_clv
 from scoring.growth import average_monthly_growth_pct
 from scoring.lifecycle import LifecycleResult, LifecycleThresholds, lifecycle_stages
+from scoring.profit import cost_per_purchase, programme_cost
 from scoring.rating_scale import RatingScalePreset, RatingScaleResult, score_rating_scale
 from scoring.repeat import repeat_purchases
 from scoring.rfm import RFMResult, rfm_scores
@@ -54,6 +55,25 @@ class PurchaseHistory:
     payment_terms: NDArray[np.str_]
     minor_per_unit: int
     monthly_minor: NDArray[np.int64] | None = None  # customers x 12, oldest month first
+    # What the programme gave (scoring.profit): points net of expiry and take-backs, and
+    # money taken off by offers, all time and in the trailing 12 months; None: nothing.
+    programme_points: NDArray[np.int64] | None = None
+    trailing_points: NDArray[np.int64] | None = None
+    discount_minor: NDArray[np.int64] | None = None
+    trailing_discount_minor: NDArray[np.int64] | None = None
+    point_value: float = 0.0  # money per point
+
+    def programme_cost(self, margin: float, *, trailing: bool) -> NDArray[np.float64]:
+        """The programme's cost per customer in money (``scoring.profit``)."""
+        points = self.trailing_points if trailing else self.programme_points
+        discount = self.trailing_discount_minor if trailing else self.discount_minor
+        zeros = np.zeros(self.customer_id.shape, dtype=np.int64)
+        return programme_cost(
+            zeros if points is None else points,
+            (zeros if discount is None else discount) / self.minor_per_unit,
+            self.point_value,
+            margin,
+        )
 
     @property
     def monthly(self) -> NDArray[np.float64] | None:
@@ -71,6 +91,9 @@ class ScoreSettings:
     clv_horizon_months: int
     min_repeat_buyers: int
     strategy: Mapping[str, str] | None = None  # quadrant -> strategy; None: the default
+    # The owner's expected future profit (CLV) for "profitable in future"; None: the margin
+    # on one average purchase of the business (``future_profit_min``).
+    future_profit_min: float | None = None
     rating: RatingScalePreset | None = None  # None: no rating scale
 
 
@@ -87,6 +110,9 @@ class Scores:
     days_since_last: NDArray[np.float64]
     average: NDArray[np.float64]
     repeat_value: NDArray[np.float64]  # mean spend per repeat purchase day (Gamma-Gamma)
+    margin_now: NDArray[np.float64]  # trailing 12 months, after the programme's costs
+    programme_cost: NDArray[np.float64]  # all time, money (scoring.profit)
+    future_min: float  # the expectation "profitable in future" was held to
 
 
 def score(history: PurchaseHistory, now_day: float, cfg: ScoreSettings) -> Scores:
@@ -114,47 +140,79 @@ def score(history: PurchaseHistory, now_day: float, cfg: ScoreSettings) -> Score
         interval,
         cfg.lifecycle,
     )
-    clv_result = None
-    clv_values = np.full(spend.shape, np.nan)
-    if bought.any():
-        clv_result = estimate_clv(
-            repeat[bought],
-            span[bought],
-            np.maximum(since_first[bought], span[bought]),
-            repeat_value[bought],
-            CLVSettings(
-                margin=cfg.clv_margin,
-                discount_rate=cfg.clv_discount_rate,
-                horizon_periods=cfg.clv_horizon_months,
-                period_length=DAYS_PER_MONTH,
-                min_repeat_buyers=cfg.min_repeat_buyers,
-            ),
-            average_check=average[bought],
-        )
-        clv_values[bought] = clv_result.clv
+    clv_result, clv_values = _clv(bought, repeat, span, since_first, repeat_value, average, cfg)
+    cost = agg.programme_cost(cfg.clv_margin, trailing=False)
+    if clv_result is not None:  # net of the programme's costs at the customer's own rate
+        per_purchase = cost_per_purchase(cost[bought], agg.purchase_days[bought])
+        clv_values[bought] -= per_purchase * clv_result.discounted_purchases
     tenure_months = np.maximum(np.nan_to_num(since_first, nan=0.0) / DAYS_PER_MONTH, 1.0)
     fitted = clv_result is not None and value_basis(clv_result.purchases_method) == "clv"
     value = value_tiers(clv_values if fitted else None, spend / tenure_months, rated=bought)
-    strategy = relationship_strategies(
-        value.tier,
-        cfg.clv_margin * agg.trailing_year_minor / unit,  # margin, trailing year
-        clv_values,
-        cfg.strategy,
-    )
+    margin_now, future_min, strategy = _strategies(agg, cfg, value, clv_values)
+    value = ValueResult(tier=strategy.value_tier, basis=value.basis)
     rating = _rating(agg, now_day, cfg.rating)
     return Scores(
-        rfm,
-        lifecycle,
-        clv_result,
-        clv_values,
-        value,
-        strategy,
-        rating,
-        since_first,
-        since_last,
-        average,
-        repeat_value,
+        rfm, lifecycle, clv_result, clv_values, value, strategy, rating,
+        since_first, since_last, average, repeat_value, margin_now, cost, future_min,
+    )  # fmt: skip
+
+
+def _clv(
+    bought: NDArray[np.bool_],
+    repeat: NDArray[np.int64],
+    span: NDArray[np.float64],
+    since_first: NDArray[np.float64],
+    repeat_value: NDArray[np.float64],
+    average: NDArray[np.float64],
+    cfg: ScoreSettings,
+) -> tuple[CLVResult | None, NDArray[np.float64]]:
+    """CLV of the customers who bought (NaN for the rest), and the fit it came from."""
+    clv_values = np.full(span.shape, np.nan)
+    if not bought.any():
+        return None, clv_values
+    clv_result = estimate_clv(
+        repeat[bought],
+        span[bought],
+        np.maximum(since_first[bought], span[bought]),
+        repeat_value[bought],
+        CLVSettings(
+            margin=cfg.clv_margin,
+            discount_rate=cfg.clv_discount_rate,
+            horizon_periods=cfg.clv_horizon_months,
+            period_length=DAYS_PER_MONTH,
+            min_repeat_buyers=cfg.min_repeat_buyers,
+        ),
+        average_check=average[bought],
     )
+    clv_values[bought] = clv_result.clv
+    return clv_result, clv_values
+
+
+def _strategies(
+    agg: PurchaseHistory, cfg: ScoreSettings, value: ValueResult, clv: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], float, StrategyResult]:
+    """Seed 001's axes (``scoring.value``): the trailing-year margin after the programme's
+    costs, the owner's expectation of future profit, and the strategies they give."""
+    unit = agg.minor_per_unit
+    margin_now = cfg.clv_margin * agg.trailing_year_minor / unit - agg.programme_cost(
+        cfg.clv_margin, trailing=True
+    )
+    bought = agg.purchases > 0
+    future_min = future_profit_min(
+        cfg, float(agg.spend_minor[bought].sum()) / unit, int(agg.purchases[bought].sum())
+    )
+    strategy = relationship_strategies(
+        value.tier, margin_now, clv, cfg.strategy, future_min=future_min
+    )
+    return margin_now, future_min, strategy
+
+
+def future_profit_min(cfg: ScoreSettings, spend: float, purchases: int) -> float:
+    """The owner's expectation for "profitable in future": ``cfg.future_profit_min``, or
+    by default the margin on one average purchase of the business (0 with no purchases)."""
+    if cfg.future_profit_min is not None:
+        return cfg.future_profit_min
+    return cfg.clv_margin * spend / purchases if purchases > 0 else 0.0
 
 
 def _repeat_value(agg: PurchaseHistory, repeat: NDArray[np.int64]) -> NDArray[np.float64]:

@@ -11,17 +11,23 @@ Choices:
 - Value = terciles of CLV, or of average monthly spend when CLV could not be fitted
   (house rule). Terciles use the same midpoint-rank rule as RFM: equal values get
   equal tiers. Customers not rated (mask, or NaN basis) get tier -1 and no strategy.
-- Strategy (SPEC: seed 001, table 1, from two axes). Profitable now = margin over the
-  trailing 12 months (net spend x ``scoring.clv_margin``); profitable in future = CLV.
-  The seed's wording is binary ("приносят прибыль" or not) but gives no amount, so each
-  axis is "positive and in the upper half of the business's rated customers" (midpoint
-  ranks, ties together). ``DEFAULT_STRATEGY_TABLE`` maps the quadrants:
+- Strategy (seed 001, table 1, from two axes, issue 21). Profitable now = the net
+  margin over the trailing 12 months after the programme's own costs (``scoring.profit``)
+  is above zero: the seed's «не приносят сейчас прибыли» is absolute, so a business whose
+  customers all make money has nobody to collect or release. Profitable in future = CLV
+  (net of the programme's costs) at or above the owner's expectation ``future_min``
+  (config ``scoring.future_profit_min``; by default one average purchase's margin: a
+  customer worth investing in is expected to bring at least one more ordinary purchase's
+  profit over the horizon), and above zero. ``DEFAULT_STRATEGY_TABLE`` maps the quadrants:
   now and future -> reward_and_invest ("могут оказаться прибыльными в будущем"; its
   customer types «лучшие клиенты», «постоянные заказчики», «адвокаты» already pay);
   now only -> manage ("приносят прибыль на данный момент, но в будущем могут
   оказаться менее прибыльными"); future only -> collect ("не приносят сейчас прибыли,
   но их можно сделать прибыльными"; its type «потенциальные заказчики»); neither ->
   release ("не составляют никакого интереса … не приносит ожидаемой прибыли", «худшие»).
+  Value is judged "from profitability and prospectiveness" (seed 000), so a customer who
+  is neither profitable now nor in future is low value whatever the CLV terciles say:
+  high value never comes with release (``StrategyResult.value_tier``).
   Long-term marketing ("все типы клиентов, за исключением «худших клиентов»") applies to
   every rated customer not released (``StrategyResult.long_term``). A dict
   {quadrant: strategy} (config ``scoring.strategy``) overrides entries.
@@ -220,12 +226,14 @@ def strategy_table(
 @dataclass(frozen=True, eq=False)
 class StrategyResult:
     """Per customer: 001 strategy index (-1 none), 000 service index (-1 none), the two
-    axes, and whether long-term marketing applies (all rated but the released)."""
+    axes, the value tier after the axes (``value_tier``), and whether long-term
+    marketing applies (all rated but the released)."""
 
     strategy: NDArray[np.int8]
     service: NDArray[np.int8]
     profitable_now: NDArray[np.bool_]
     profitable_future: NDArray[np.bool_]
+    value_tier: NDArray[np.int8]
 
     @property
     def long_term(self) -> NDArray[np.bool_]:
@@ -240,45 +248,42 @@ class StrategyResult:
         return [SERVICES[s] if s >= 0 else None for s in self.service.tolist()]
 
 
-def _upper_half(values: NDArray[np.float64], rated: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """Rated customers with a positive value in the upper half of the rated ones (ties
-    kept together by the midpoint-rank rule of ``_ranking``)."""
-    upper = np.zeros(values.shape, dtype=bool)
-    ranked = rated & np.isfinite(values)
-    if ranked.any():
-        upper[ranked] = equal_groups(values[ranked], 2) == 1
-    return upper & (np.nan_to_num(values, nan=0.0) > 0)
-
-
 def relationship_strategies(
     tier: ArrayLike,
     margin_now: ArrayLike,
     future_value: ArrayLike,
     table: Mapping[str, str] | None = None,
+    *,
+    future_min: float = 0.0,
 ) -> StrategyResult:
-    """Strategy per customer on seed 001's two axes (vectorised).
+    """Strategy per customer on seed 001's two axes (vectorised; module docstring).
 
-    Profitable now: the margin over the trailing 12 months is positive and in the upper
-    half of the rated customers'. Profitable in future: the same for ``future_value``
-    (CLV). The quadrant picks the strategy (``DEFAULT_STRATEGY_TABLE``, see the module
-    docstring). Unrated customers (tier -1) get no strategy and no service level.
+    Profitable now: ``margin_now`` (trailing 12 months, after the programme's costs) > 0.
+    Profitable in future: ``future_value`` (CLV) >= ``future_min`` and > 0. The quadrant
+    picks the strategy; a released customer's value is low. Unrated customers (tier -1)
+    get no strategy and no service level.
     """
+    if not np.isfinite(future_min) or future_min < 0:
+        raise ValueError(f"future_min must be a finite amount >= 0, got {future_min}")
     rules = strategy_table(table)
     tiers = np.asarray(tier, dtype=np.int64)
-    now_values = np.asarray(margin_now, dtype=np.float64)
-    future_values = np.asarray(future_value, dtype=np.float64)
+    now_values = np.nan_to_num(np.asarray(margin_now, dtype=np.float64), nan=0.0)
+    future_values = np.nan_to_num(np.asarray(future_value, dtype=np.float64), nan=0.0)
     if not tiers.shape == now_values.shape == future_values.shape:
         raise ValueError("tier, margin_now and future_value must have the same length")
     rated = tiers >= 0
-    now = _upper_half(now_values, rated)
-    future = _upper_half(future_values, rated)
+    now = rated & (now_values > 0)
+    future = rated & (future_values > 0) & (future_values >= future_min)
     lookup = np.array([STRATEGIES.index(rules[q]) for q in QUADRANTS], dtype=np.int8)
     quadrant = now.astype(np.int64) * 2 + future.astype(np.int64)
     strategy = np.where(rated, lookup[quadrant], -1).astype(np.int8)
-    service = np.where(rated, tiers, -1).astype(np.int8)  # SERVICES follows VALUE_LEVELS
+    released = rated & (strategy == STRATEGIES.index("release"))
+    value_tier = np.where(released, 0, tiers).astype(np.int8)
+    service = np.where(rated, value_tier, -1).astype(np.int8)  # SERVICES follows VALUE_LEVELS
     return StrategyResult(
         strategy=strategy,
         service=service,
-        profitable_now=now & rated,
-        profitable_future=future & rated,
+        profitable_now=now,
+        profitable_future=future,
+        value_tier=value_tier,
     )

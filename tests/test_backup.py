@@ -69,3 +69,52 @@ async def test_restore_refuses_what_is_not_a_backup(app: App, tmp_path: Path) ->
     with pytest.raises(BackupError, match="the database itself"):
         backup(url, database)
     assert await _books(app) == before
+
+
+def _corrupt(path: Path, first_page: int, pages: int) -> None:
+    """Overwrite ``pages`` pages of a SQLite file from ``first_page`` (0 = the header page)."""
+    with sqlite3.connect(path) as conn:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    with path.open("r+b") as raw:
+        raw.seek(first_page * page_size)
+        raw.write(b"\xa5" * page_size * pages)
+
+
+async def _backup_with_data(app: App, tmp_path: Path) -> tuple[str, Path]:
+    customer = await join(app, app.user(5002, "en"))
+    cashier = app.user(6002, "en")
+    await hire(app, cashier)
+    for amount in (1000, 2000, 3000):
+        await cashier.send(f"/purchase {customer.card_code} {amount}")
+    url = app.biz.settings.database.url
+    return url, backup(url, tmp_path / "tail.backup")
+
+
+@pytest.mark.parametrize(("first_page", "pages"), [(3, 7), (1, 1)])
+async def test_a_damaged_backup_is_refused_and_the_live_database_untouched(
+    app: App, tmp_path: Path, first_page: int, pages: int
+) -> None:
+    """Issue 19, item 7: seven data pages overwritten (or the schema page) -> one line,
+    nothing restored: the live file stays byte-identical."""
+    url, target = await _backup_with_data(app, tmp_path)
+    _corrupt(target, first_page, pages)
+    await app.biz.db.engine.dispose()  # the bot is stopped for a restore
+    database = Path(url.split("///", 1)[1])
+    live_before = database.read_bytes()
+    with pytest.raises(BackupError, match="damaged") as refused:
+        restore(url, target)
+    assert "\n" not in str(refused.value)
+    assert database.read_bytes() == live_before
+    assert await app.balance_consistent()
+
+
+async def test_a_backup_of_an_unknown_schema_is_refused(app: App, tmp_path: Path) -> None:
+    url, target = await _backup_with_data(app, tmp_path)
+    with sqlite3.connect(target) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    await app.biz.db.engine.dispose()
+    database = Path(url.split("///", 1)[1])
+    live_before = database.read_bytes()
+    with pytest.raises(BackupError, match=r"9999_from_the_future.*does not know"):
+        restore(url, target)
+    assert database.read_bytes() == live_before

@@ -17,7 +17,7 @@ from bot.db.models import Customer, Offer, OfferKind
 from bot.services.context import Business
 from bot.services.money import offers
 from bot.services.outbox import contact
-from bot.services.outbox.rows import enqueue
+from bot.services.outbox.rows import enqueue, outbox_row
 from tests.conftest import BACKENDS, make_settings
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
@@ -60,8 +60,9 @@ async def test_reach_many_gives_what_reach_gives(db_url: str, database: Database
                                        (ids[5], "winback", 1, "sent"),
                                        (ids[5], "broadcast", 1, "expired"),
                                        (ids[5], "broadcast", 8, "sent")]:  # fmt: skip
-            message = enqueue(session, now=NOW - timedelta(days=days), chat_id=1, text="x",
-                              customer_id=cid, kind=kind)  # fmt: skip
+            row = outbox_row(now=NOW - timedelta(days=days), chat_id=1, text="x",
+                             customer_id=cid, kind=kind)  # fmt: skip
+            message = enqueue(session, row)
             message.state = state
     async with database.read() as session:
         people = list(await session.scalars(select(Customer).order_by(Customer.id)))

@@ -21,7 +21,7 @@ from bot.db.engine import Database
 from bot.db.models import Customer, OutboxMessage, OutboxPriority, OutboxState
 from bot.services.context import Business
 from bot.services.outbox.contact import ContactVerdict, after_quiet_hours, queue_for, reach
-from bot.services.outbox.rows import enqueue
+from bot.services.outbox.rows import enqueue, outbox_row
 from tests.conftest import BACKENDS, make_settings
 
 UTC_NOON = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
@@ -94,8 +94,9 @@ async def test_frequency_cap_counts_marketing_of_the_last_seven_days(
     def queue(session: Any, who: Customer, kind: str, at: datetime) -> OutboxMessage:
         assert who.telegram_id is not None
         return enqueue(
-            session, now=at, chat_id=who.telegram_id, customer_id=who.id, text="x",
-            kind=kind, kinds=kinds,
+            session,
+            outbox_row(now=at, chat_id=who.telegram_id, customer_id=who.id, text="x",
+                       kind=kind, kinds=kinds),
         )  # fmt: skip
 
     async with database.write() as session:

@@ -42,7 +42,7 @@ from bot.services.context import Business
 from bot.services.members.signup import register
 from bot.services.people.staff import sync_outlets
 from bot.testing.telegram_double import BotAPIServer, FakeTelegram, next_message_id, next_update_id
-from tests.support.crash import BotProcess
+from tests.support.crash import BotProcess, counter_business, write_config
 
 # Owners (they may use staff commands) typing at once in their own chats: the bot handles
 # their updates concurrently (bot/polling.py), each chat in order.
@@ -59,36 +59,6 @@ START_TIMEOUT = 30.0
 RECOVERY_TIMEOUT = 60.0
 QUIET_SECONDS = 3.0  # no progress for this long after recovery = nothing more will happen
 ALREADY = "Already recorded"
-
-CONFIG = """\
-[business]
-name = "Crash Garage"
-timezone = "Europe/Moscow"
-currency = "RUB"
-default_language = "en"
-owner_ids = {cashiers}
-outlets = [{{ code = "main", name = "Main" }}]
-
-[loyalty]
-point_value = "1"
-earn_percent = "5"
-welcome_bonus = 0
-service_tags = ["oil", "tyres", "wash"]
-max_purchase_amount = "1000000"
-
-[telegram]
-api_server = "{api}"
-polling_timeout = 1
-
-[database]
-url = "{db_url}"
-
-[outbox]
-concurrency = {concurrency}
-poll_seconds = 0.2
-rate_per_second = 1000
-per_chat_per_second = 1000
-"""
 
 
 @dataclass(frozen=True)
@@ -182,13 +152,14 @@ async def test_sigkill_during_purchase_burst_loses_and_doubles_nothing(
     fake = FakeTelegram()
     async with SlowAckServer(fake) as server:
         server.ack_delay = ACK_DELAY
-        config = tmp_path / "config.toml"
-        config.write_text(
-            CONFIG.format(
-                cashiers=list(CASHIERS), api=server.url, db_url=db_url, concurrency=CONCURRENCY
-            ),
-            encoding="utf-8",
-        )
+        config = write_config(
+            tmp_path / "config.toml",
+            **counter_business("Crash Garage", list(CASHIERS)),
+            telegram={"api_server": server.url, "polling_timeout": 1},
+            database={"url": db_url},
+            outbox={"concurrency": CONCURRENCY, "poll_seconds": 0.2, "rate_per_second": 1000,
+                    "per_chat_per_second": 1000},
+        )  # fmt: skip
         biz = build_business(load_settings(config, use_env=False))
         try:
             await _scenario(tmp_path, config, fake, biz, await seed(biz))

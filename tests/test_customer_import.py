@@ -6,6 +6,7 @@ entries of kind ``import``; the customer finds them on joining with that phone."
 
 from __future__ import annotations
 
+import asyncio
 import io
 import sqlite3
 from datetime import UTC, date, datetime
@@ -22,6 +23,7 @@ from bot.cli import app as cli
 from bot.config import Settings
 from bot.db.migrate import upgrade
 from bot.db.models import AuditEntry, Customer, LedgerEntry, LedgerKind
+from bot.services.errors import ServiceError
 from bot.services.members.customer_import import check, run_import
 from bot.testing.telegram_double import find_button
 from tests.conftest import BACKENDS, make_settings
@@ -119,7 +121,9 @@ async def test_bad_rows_are_all_reported_and_nothing_is_written(app: App) -> Non
             (10, "birthday_impossible"),
             (10, "import_negative_balance"),
         ]
-        assert report.problems[0].params == {"columns": ["colour"]}
+        assert report.problems[0].params == {  # issue 20: the known columns are named
+            "columns": ["colour"], "known": ["phone", "name", "birthday", "balance", "make", "year"]
+        }  # fmt: skip
         assert report.problems[3].params == {"first_row": 2}
         assert not report.applied
     assert await app.counts(include_audit=True) == before, "all or nothing"
@@ -139,6 +143,18 @@ def test_columns_checked_before_rows() -> None:
         assert [(p.row, p.code) for p in problems] == expected, text
     entries, problems = check(_table("phone,,\n+79165550101,,\n"), settings, TODAY)
     assert problems == [] and len(entries) == 1, "empty trailing columns are not columns"
+
+
+def test_xlsx_formula_without_a_computed_value_is_refused() -> None:
+    """Issue 19, item 10: a script-written XLSX keeps formulas with no cached value; read
+    as blank, a balance would silently become 0."""
+    book = Workbook()
+    book.active.append(["phone", "name", "balance"])
+    book.active.append(["+79165550101", "Anna", "=100+200"])
+    data = io.BytesIO()
+    book.save(data)
+    with pytest.raises(spreadsheet.SpreadsheetError, match="row 2, column 3: a formula"):
+        spreadsheet.read(data.getvalue(), "xlsx")
 
 
 async def test_xlsx_cells_as_a_spreadsheet_program_stores_them(app: App) -> None:
@@ -213,6 +229,42 @@ async def test_forgotten_customer_is_not_brought_back(app: App) -> None:
     assert await app.customer(phone="+79165550101") is None
 
 
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_forgotten_customer_with_a_zero_opening_balance_is_not_brought_back(
+    app: App,
+) -> None:
+    """Issue 19, item 12: a zero opening balance has no ledger key; the erase itself is
+    recorded (a salted hash of the phone), so the old file does not recreate the person
+    with phone, name and birthday."""
+    await run_import(app.biz, _table(GOOD_CSV), apply=True)
+    user = app.user(5002, "en")
+    await join(app, user, name="Boris", phone="+79165550102")
+    await user.send("/forget")
+    confirm = app.fake.last(5002)
+    await user.click(find_button(confirm, "Yes, erase"), confirm)
+    report = await run_import(app.biz, _table(GOOD_CSV), apply=True)
+    assert (report.created, report.unchanged) == (0, 3)
+    assert await app.customer(phone="+79165550102") is None
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_two_concurrent_imports_on_postgresql_end_in_one_line(app: App) -> None:
+    """Issue 19, item 11: the import that loses the race on the phones is a ServiceError
+    (one line in the CLI), not a raw IntegrityError; the ledger stays right."""
+    results = await asyncio.gather(
+        *(run_import(app.biz, _table(GOOD_CSV), apply=True) for _ in range(2)),
+        return_exceptions=True,
+    )
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert len(errors) < 2
+    for err in errors:
+        assert isinstance(err, ServiceError) and err.code == "import_concurrent", repr(err)
+        line = app.biz.texts.console("en", f"errors.{err.code}")
+        assert "run this one again" in line and "\n" not in line
+    assert len(await _imported(app)) == 3
+    assert await app.balance_consistent()
+
+
 async def test_ledger_kind_import_is_labelled_in_both_languages(app: App) -> None:
     for locale, label in (("en", "opening balance"), ("ru", "перенос баланса")):
         history = app.biz.texts.render(
@@ -276,8 +328,9 @@ def test_cli_dry_run_apply_and_problems(tmp_path: Path) -> None:
     refused = runner.invoke(cli, ["import", str(bad), "-c", str(config), "--apply"])
     assert refused.exit_code == 1
     assert "row 1: unknown column(s): city" in refused.output
-    assert "row 2: the balance «-1» is negative" in refused.output
-    assert "row 3: the same phone number as row 2" in refused.output
+    # issue 20: a row's problem names its column and the cell
+    assert "row 2, column «balance» «-1»: the balance «-1» is negative" in refused.output
+    assert "row 3, column «phone» «+79165550103»: the same phone number as row 2" in refused.output
     assert "3 problem(s) in 2 rows: nothing imported" in refused.output
     assert _count(db, "SELECT count(*) FROM customers") == 2
 

@@ -26,7 +26,7 @@ from bot.config import load_settings
 from bot.db.models import OutboxMessage, OutboxState
 from bot.services.context import Business
 from bot.testing.telegram_double import BotAPIServer, FakeTelegram
-from tests.support.crash import BotProcess
+from tests.support.crash import BotProcess, write_config
 from tests.support.outbox import FIRST_CHAT, queue, states
 
 MESSAGES = 2000
@@ -34,28 +34,6 @@ CONCURRENCY = 4
 RATE = 400  # per second: the 2,000 take about 5 s (the pacing itself: tests/test_delivery.py)
 KILL_AFTER = 600
 ACK_DELAY = 0.02
-
-CONFIG = """\
-[business]
-name = "Crash Garage"
-owner_ids = [1000]
-
-[telegram]
-api_server = "{api}"
-
-[database]
-url = "{db_url}"
-
-[outbox]
-concurrency = {concurrency}
-poll_seconds = 0.2
-rate_per_second = {rate}
-per_chat_per_second = 1
-claim_lease_seconds = 5
-
-[worker]
-lease_check_seconds = 0.5
-"""
 
 
 class SlowAckServer(BotAPIServer):
@@ -93,11 +71,15 @@ async def test_sigkill_mid_send_loses_nothing_and_doubles_only_in_flight(
 ) -> None:
     fake = FakeTelegram()
     async with SlowAckServer(fake) as server:
-        config = tmp_path / "config.toml"
-        config.write_text(
-            CONFIG.format(api=server.url, db_url=db_url, concurrency=CONCURRENCY, rate=RATE),
-            encoding="utf-8",
-        )
+        config = write_config(
+            tmp_path / "config.toml",
+            business={"name": "Crash Garage", "owner_ids": [1000]},
+            telegram={"api_server": server.url},
+            database={"url": db_url},
+            outbox={"concurrency": CONCURRENCY, "poll_seconds": 0.2, "rate_per_second": RATE,
+                    "per_chat_per_second": 1, "claim_lease_seconds": 5},
+            worker={"lease_check_seconds": 0.5},
+        )  # fmt: skip
         biz = build_business(load_settings(config, use_env=False))
         first = BotProcess(config, fake.token, tmp_path / "sender-1.log", "--role", "worker")
         second = BotProcess(config, fake.token, tmp_path / "sender-2.log", "--role", "worker")

@@ -15,13 +15,22 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from bot.config import Holiday
 from bot.db.models import LedgerKind, OfferKind, OutboxState
 from bot.services.campaigns.enrolment import source_of
 from bot.services.jobs import greetings as jobs_greetings
 from bot.services.jobs.selection import birthday_dates
 from tests.conftest import BACKENDS, make_settings
 from tests.support.harness import App
-from tests.support.job_rows import CHAT_BASE, ledger_of, member, members, offers_of, outbox
+from tests.support.job_rows import (
+    CHAT_BASE,
+    ledger_of,
+    member,
+    members,
+    offers_of,
+    outbox,
+    score,
+)
 
 NO_HOLDOUT = {"holdout_percent": 0}
 
@@ -171,11 +180,11 @@ async def test_opt_out_unreachable_no_chat_and_cap_get_nothing(app: App) -> None
     fine = await member(app.biz.db, 5, now, birthday=birthday)
     # the capped customer had a marketing message this week (a holiday greeting, say)
     await member(app.biz.db, 6, now, birthday=date(1990, 6, 1))
-    from bot.services.outbox.rows import enqueue
+    from bot.services.outbox.rows import enqueue, outbox_row
 
     async with app.biz.db.write() as session:
-        enqueue(session, now=now - timedelta(days=2), chat_id=CHAT_BASE + 4, text="hi",
-                customer_id=capped.id, kind="holiday")  # fmt: skip
+        enqueue(session, outbox_row(now=now - timedelta(days=2), chat_id=CHAT_BASE + 4,
+                                    text="hi", customer_id=capped.id, kind="holiday"))  # fmt: skip
     before = await app.counts()
     report = await jobs_greetings.run_birthdays(jobs.biz)
     # opted-out, unreachable and chatless customers are not even selected; the capped one
@@ -237,7 +246,79 @@ async def test_new_year_text_from_profile(app: App) -> None:
     assert await jobs.deliver() == 0
     app.clock.current = datetime(2027, 1, 1, 6, 0, tzinfo=UTC)
     await jobs.deliver()
-    assert app.fake.last(CHAT_BASE + 1).text == (
+    assert app.fake.last(CHAT_BASE + 1).text == (  # the default calendar's gift: 100 points
         "🎄 Happy New Year, Ivan! Thank you for being with us. "
-        "Your tier: Base, balance: <b>1,200</b>."
+        "Your tier: Base, balance: <b>1,300</b>.\nOur gift: 100 points. Balance: <b>1,300</b>."
     )
+
+
+async def test_holdout_drawn_per_birthday_everyone_greeted_in_two_years(app: App) -> None:
+    """Seed 004: «Персональные поздравления с небольшими подарками или скидками» — for every
+    customer: the 10 % holdout is drawn per occurrence (the year), not once per job, so over
+    two simulated years each of 40 customers is greeted at least once (issue 21: ids 14, 19
+    and 28 were left out in both 2027 and 2028)."""
+    jobs = variant(app, campaigns={"holdout_percent": 10})
+    now = app.clock.now()  # 15 Jan 2026
+    people = [
+        await member(app.biz.db, n, now, birthday=date(1980 + n % 20, 1, 15)) for n in range(40)
+    ]
+    app.clock.advance(timedelta(days=365))  # 15 Jan 2027
+    first = await jobs_greetings.run_birthdays(jobs.biz)
+    app.clock.advance(timedelta(days=365))  # 15 Jan 2028
+    second = await jobs_greetings.run_birthdays(jobs.biz)
+    enrolled = await members(app.biz.db)
+    by_year: dict[str, set[int]] = {"2027": set(), "2028": set()}
+    for m in enrolled:
+        if not m.held_out:
+            by_year[m.occurrence].add(m.customer_id)
+    held = [m for m in enrolled if m.held_out]
+    assert first["candidates"] == second["candidates"] == 40
+    assert held, "the holdout still holds some out each year"
+    assert {m.occurrence for m in held} <= {"2027", "2028"}
+    greeted = by_year["2027"] | by_year["2028"]
+    assert greeted == {p.id for p in people}
+    assert not {m.customer_id for m in held if m.occurrence == "2027"} & {
+        m.customer_id for m in held if m.occurrence == "2028"
+    }
+
+
+async def test_holiday_gift_per_holiday_through_the_treatment_table(app: App) -> None:
+    """Seed 004: «поздравления с днем рождения и другими праздниками. Персональные
+    поздравления с небольшими подарками или скидками». Each holiday of the calendar has
+    its own gift: 8 March an offer of 10 % (for a reward-and-invest, high-value customer
+    15 %; a released one is greeted without a gift), 1 January 100 points."""
+    calendar = [
+        {"date": "01-01", "template": "new_year", "points": 100},
+        {"date": "03-08", "template": "womens_day",
+         "offer": {"kind": "percent", "value": "10", "days": 7}},
+    ]  # fmt: skip
+    jobs = variant(app, holidays={"calendar": calendar})
+    now = app.clock.now()
+    usual = await member(app.biz.db, 1, now, name="Kate")
+    best = await member(app.biz.db, 2, now, name="Olga")
+    await score(app.biz.db, best.id, now, strategy="reward_and_invest", value="high")
+    worst = await member(app.biz.db, 3, now, name="Vera")
+    await score(app.biz.db, worst.id, now, strategy="release", value="low")
+    app.clock.current = datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
+    assert await jobs_greetings.run_holidays(jobs.biz) == {"candidates": 3, "sent": 3}
+    given = {
+        p.id: [float(o.value) for o in await offers_of(app.biz.db, p.id)]
+        for p in (usual, best, worst)
+    }
+    assert given == {usual.id: [10.0], best.id: [15.0], worst.id: []}
+    await app.deliver()
+    assert "Our gift: 10% off until" in app.fake.last(CHAT_BASE + 1).text
+    assert "Our gift" not in app.fake.last(CHAT_BASE + 3).text
+    app.clock.current = datetime(2027, 1, 1, 7, 0, tzinfo=UTC)
+    assert (await jobs_greetings.run_holidays(jobs.biz))["sent"] == 3
+    points = {
+        p.id: [e.points for e in await ledger_of(app.biz.db, p.id)] for p in (usual, best, worst)
+    }
+    assert points == {usual.id: [100], best.id: [150], worst.id: []}
+
+
+def test_holiday_gift_is_points_or_an_offer() -> None:
+    with pytest.raises(ValueError, match="points or an offer"):
+        Holiday(date="01-01", template="x", points=5, offer={"kind": "percent", "value": "5"})
+    with pytest.raises(ValueError):
+        Holiday(date="01-01", template="x", points=-1)

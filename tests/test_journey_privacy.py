@@ -39,6 +39,8 @@ async def _join(app: App, tg_id: int = 5001) -> Customer:
     await user.send(NAME)
     await user.send("02.05.1988")
     await user.send("Lada")
+    offers = app.fake.last(tg_id)  # issue 20: the last question, offers yes or no
+    await user.click(buttons(offers)[-1][1], offers)
     customer = await app.customer(telegram_id=tg_id)
     assert customer is not None and customer.signup_step is None
     return customer
@@ -206,7 +208,7 @@ async def test_erasure_finds_rows_through_indexes(app: App) -> None:
             plan = " | ".join(row[-1] for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
             plans.append(plan)
     engine.dispose()
-    assert len(plans) == 5  # notes, survey comments, outbox, ledger reasons, audit
+    assert len(plans) == 6  # notes, survey comments, outbox, ledger reasons, mileage, audit
     for plan in plans:
         assert "SCAN" not in plan and "USING INDEX" in plan, plan
 

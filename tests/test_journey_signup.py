@@ -139,6 +139,8 @@ async def test_full_conversation_with_bad_answers_cancel_and_restart(app: App, l
     mileage = app.fake.last(5001)
     assert q["mileage"] in mileage.text
     await user.click(buttons(mileage)[-1][1], mileage)  # Skip
+    offers = app.fake.last(5001)  # issue 20: the last question, offers yes or no
+    await user.click(buttons(offers)[-1][1], offers)
     assert q["done"] in app.fake.last(5001).text
 
     customer = await app.customer(telegram_id=5001)
@@ -192,7 +194,9 @@ async def test_customer_entered_by_phone_is_linked_not_duplicated(app: App) -> N
     async with app.biz.db.read() as session:
         rows = list(await session.scalars(select(Customer)))
     assert len(rows) == 1
-    assert (rows[0].card_code, rows[0].telegram_id, rows[0].name) == ("K7M2QX", 5001, "Ivan")
+    # issue 20: joining keeps what the card holds (the name staff entered) and asks the rest
+    card = rows[0]
+    assert (card.card_code, card.telegram_id, card.name) == ("K7M2QX", 5001, "Иван (касса)")
 
 
 async def test_referral_rewards_both_sides_on_first_purchase_only(app: App) -> None:

@@ -8,14 +8,14 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.db.models import OutboxMessage, OutboxState
-from bot.services.outbox.rows import enqueue
+from bot.services.outbox.rows import enqueue, outbox_row
 from tests.support.harness import App
 
 
 async def _queue(app: App, *chats: int) -> None:
     async with app.biz.db.write() as session:
         for chat in chats:
-            enqueue(session, now=app.clock.now(), chat_id=chat, text=f"hello {chat}")
+            enqueue(session, outbox_row(now=app.clock.now(), chat_id=chat, text=f"hello {chat}"))
 
 
 async def _states(app: App) -> dict[int, tuple[str, int]]:

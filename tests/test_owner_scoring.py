@@ -152,3 +152,43 @@ async def test_one_repeat_buyer_in_rescore_client_and_kpi(app: App) -> None:
     # seed 001: long-term marketing «все типы клиентов, за исключением «худших клиентов»»
     assert "<b>Strategy</b>: " in card and "; and long-term marketing — " in card
     assert "Repeat purchases: 100.0%" in kpi
+
+
+def _money_after(label: str, card: str) -> float:
+    """The amount after ``label`` on a card ("-RUB200.00" is -200)."""
+    found = re.search(label + r" (-?)\D*?([\d,]+\.\d\d)", card)
+    assert found is not None, label
+    return float(found.group(1) + found.group(2).replace(",", ""))
+
+
+async def test_bonuses_are_a_cost_on_the_card_and_in_clv(app: App) -> None:
+    """Seed 003: «прямые затраты производства услуг, включая затраты на отношения с
+    покупателем, вычитаются из дохода, полученного от него». Two customers with identical
+    purchases; the owner gives the second 2,000 points: the card shows what the programme
+    gave and a profit lower by their money value, and the second's CLV is lower."""
+    now = app.clock.now()
+    history = [(d, "1500") for d in (20, 80, 140, 200)]
+    twins = [await add_customer(app.biz.db, now, f"Twin{n}", purchases=history) for n in (1, 2)]
+    for n in range(6):
+        await add_customer(
+            app.biz.db, now, f"C{n}", purchases=[(d, "700") for d in range(5 + n, 300, 45 + n)]
+        )
+    async with app.biz.db.read() as session:
+        codes = [(await session.get(Customer, cid)).card_code for cid in twins]
+    await app.owner.send(f"/adjust {codes[1]} +2000 gift")
+    await app.owner.send("/rescore")
+    await app.dp["background"].wait()
+    cards = []
+    for code in codes:
+        await app.owner.send(f"/client {code}")
+        cards.append(app.fake.last(1000).text)
+    value = float(app.biz.settings.loyalty.point_value)
+    assert "the programme gave 0 points" in cards[0]
+    assert "the programme gave 2,000 points" in cards[1]
+    profits = [_money_after("profit after the programme's costs", c) for c in cards]
+    assert profits[0] == 0.3 * 6000  # margin on 4 x 1,500, nothing given
+    assert profits[0] - profits[1] == 2000 * value
+    years = [_money_after("over 12 months", c) for c in cards]
+    assert years[0] - years[1] == 2000 * value
+    clvs = [_money_after("lifetime value", c) for c in cards]
+    assert clvs[1] < clvs[0]

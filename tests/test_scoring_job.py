@@ -217,16 +217,31 @@ async def test_strategy_from_margin_now_and_clv(app: App) -> None:
     оказаться менее прибыльными»; «"Взыскивать" — … не приносят сейчас прибыли, но их можно
     сделать прибыльными»; «"Освобождать" — … не приносит ожидаемой прибыли».
 
-    Profitable now: margin over the trailing 12 months (0.3 x net spend) in the upper half:
-    A 150, B 150, E 180, D 360, C 600 -> E, D, C. Profitable in future: CLV in the upper
-    half; E (silent 200 days after a 20-day rhythm) and D (60 days) have the lowest, so
-    B, C and A (a one-time buyer of yesterday). Quadrants: C both -> reward and invest;
-    D and E now only -> manage (E was worth 600 this year and is fading); A and B future
-    only -> collect."""
+    Issue 21: the axes are absolute. Profitable now: margin over the trailing 12 months
+    after the programme's costs above zero: A 150, B 150, C 600, D 360, E 180 all are, so
+    nobody is collected or released (before, two were collected). Profitable in future:
+    CLV at or above the default expectation, the margin on one average purchase:
+    0.3 x 4,800 / 15 = 96. With the owner's expectation set to 1,000,000 nobody is, and
+    everyone is managed."""
     ids = await _business(app)
-    await reclassify(app.biz)
+    summary = await reclassify(app.biz)
     scores = await _scores(app)
     strategies = {name: scores[ids[name]].strategy for name in HISTORY}
-    assert strategies == {
-        "A": "collect", "B": "collect", "C": "reward_and_invest", "D": "manage", "E": "manage",
-    }  # fmt: skip
+    expected = {
+        name: "reward_and_invest" if scores[ids[name]].clv >= Decimal("96") else "manage"
+        for name in HISTORY
+    }
+    assert strategies == expected
+    assert "reward_and_invest" in strategies.values()
+    async with app.biz.db.read() as session:
+        run = await session.get(ScoringRun, summary.run_id)
+    assert run.details["future_profit_min"] == 96.0 and run.details["future_profit_min_default"]
+
+    demanding = app.variant(
+        make_settings(app.biz.settings.database.url, scoring={"future_profit_min": 1_000_000})
+    ).biz
+    await reclassify(demanding)
+    scores = await _scores(app)
+    assert {name: scores[ids[name]].strategy for name in HISTORY} == dict.fromkeys(
+        HISTORY, "manage"
+    )

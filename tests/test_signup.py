@@ -55,8 +55,11 @@ async def test_declining_consent_stores_nothing(app: App) -> None:
 
 
 async def _skip_birthday(app: App, user_id: int) -> None:
+    """Skip the birthday, then "no" to offers (the last question since issue 20)."""
     question = app.fake.last(user_id)
     await app.user(user_id).click(buttons(question)[-1][1], question)
+    offers = app.fake.last(user_id)
+    await app.user(user_id).click(buttons(offers)[-1][1], offers)
 
 
 async def _to_contact_step(app: App, user_id: int) -> None:

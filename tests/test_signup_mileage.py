@@ -31,6 +31,8 @@ async def test_signup_mileage_is_a_reading(app: App) -> None:
     await user.send("Ivan")
     await user.click(buttons(app.fake.last(5001))[0][1], app.fake.last(5001))  # no birthday
     await user.send("85000")
+    offers = app.fake.last(5001)  # issue 20: the last question, offers yes or no
+    await user.click(buttons(offers)[-1][1], offers)
     customer = await app.customer(telegram_id=5001)
     assert customer is not None and customer.signup_step is None
     async with app.biz.db.read() as session:

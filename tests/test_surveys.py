@@ -175,6 +175,21 @@ async def test_comment_too_long_is_refused_and_can_be_retried(app: App) -> None:
     assert (await _surveys(app))[0].comment == "x" * limit
 
 
+async def test_the_comment_step_ends_when_the_survey_has_closed(app: App) -> None:
+    """Issue 19, item 9: after the answer window, the first free text is told the survey
+    closed, and the next one is answered as any other text, not "closed" again."""
+    ivan, cashier, card = await _setup(app)
+    await cashier.send(f"/purchase {card} 1500")
+    question = await _asked(app)
+    await ivan.click(find_button(question, "3"), question)
+    app.clock.advance(timedelta(days=app.biz.settings.survey.answer_days))
+    await ivan.send("great service")
+    assert "has closed" in app.fake.last(CUSTOMER).text
+    await ivan.send("hello")
+    assert "has closed" not in app.fake.last(CUSTOMER).text
+    assert (await _surveys(app))[0].comment is None
+
+
 async def test_not_asked_without_opt_in_or_when_disabled(app: App) -> None:
     _, cashier, card = await _setup(app, opt_in=False)
     await cashier.send(f"/purchase {card} 1500")

@@ -20,10 +20,10 @@ from bot.db.engine import Database
 from bot.db.models import OutboxMessage, OutboxState
 from bot.lease import FileLease, PostgresLease, hold_then_run, lease_for
 from bot.services.context import Business
-from bot.services.outbox.rows import enqueue
+from bot.services.outbox.rows import enqueue, outbox_row
 from bot.testing.telegram_double import BotAPIServer, FakeTelegram
 from tests.conftest import BACKENDS
-from tests.support.crash import BotProcess
+from tests.support.crash import BotProcess, write_config
 
 CHATS = 20
 MESSAGES = 120
@@ -64,29 +64,6 @@ async def test_postgres_lease_is_released_when_its_holder_dies(postgres_session_
             await engine.dispose()
 
 
-CONFIG = """\
-[business]
-name = "Lease Garage"
-owner_ids = [1000]
-
-[telegram]
-api_server = "{api}"
-
-[database]
-url = "{db_url}"
-
-[outbox]
-concurrency = {concurrency}
-poll_seconds = 0.2
-rate_per_second = 1000
-per_chat_per_second = 1000
-claim_lease_seconds = 5
-
-[worker]
-lease_check_seconds = {check}
-"""
-
-
 @pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 async def test_standby_worker_takes_over_after_sigkill(
     tmp_path: Path, db_url: str, database: Database
@@ -95,20 +72,23 @@ async def test_standby_worker_takes_over_after_sigkill(
     fake = FakeTelegram()
     fake.set_latency(0.02)  # a send takes a while: some are in flight at the kill
     async with BotAPIServer(fake) as server:
-        config = tmp_path / "config.toml"
-        config.write_text(
-            CONFIG.format(
-                api=server.url, db_url=db_url, concurrency=CONCURRENCY, check=CHECK_SECONDS
-            ),
-            encoding="utf-8",
-        )
+        config = write_config(
+            tmp_path / "config.toml",
+            business={"name": "Lease Garage", "owner_ids": [1000]},
+            telegram={"api_server": server.url},
+            database={"url": db_url},
+            outbox={"concurrency": CONCURRENCY, "poll_seconds": 0.2, "rate_per_second": 1000,
+                    "per_chat_per_second": 1000, "claim_lease_seconds": 5},
+            worker={"lease_check_seconds": CHECK_SECONDS},
+        )  # fmt: skip
         biz = build_business(load_settings(config, use_env=False))
         active = BotProcess(config, fake.token, tmp_path / "worker-a.log", "--role", "worker")
         standby = BotProcess(config, fake.token, tmp_path / "worker-b.log", "--role", "worker")
         try:
             async with biz.db.write() as session:
                 for n in range(MESSAGES):
-                    enqueue(session, now=biz.clock.now(), chat_id=8000 + n % CHATS, text=f"m{n}")
+                    row = outbox_row(now=biz.clock.now(), chat_id=8000 + n % CHATS, text=f"m{n}")
+                    enqueue(session, row)
             await active.start()
             await _wait(lambda: "worker lease acquired" in active.tail(), "A leads", active)
             await standby.start()

@@ -32,6 +32,8 @@ from bot.config.jobs import (
     ReminderRule,
     ReminderSettings,
     TradeInSettings,
+    TreatmentRow,
+    TreatmentSettings,
     WinBackSettings,
 )
 from bot.config.messaging import (
@@ -94,6 +96,8 @@ __all__ = [
     "Tier",
     "TiersSettings",
     "TradeInSettings",
+    "TreatmentRow",
+    "TreatmentSettings",
     "WebSettings",
     "WinBackSettings",
     "WorkerSettings",
@@ -143,8 +147,7 @@ class BusinessSettings(Section):
     def _unique_outlets(cls, value: tuple[Outlet, ...]) -> tuple[Outlet, ...]:
         if not value:
             raise ValueError("at least one outlet is required")
-        codes = [o.code for o in value]
-        if len(set(codes)) != len(codes):
+        if len({o.code for o in value}) != len(value):
             raise ValueError("outlet codes must be unique")
         return value
 
@@ -152,8 +155,7 @@ class BusinessSettings(Section):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def outlet_name(self, code: str) -> str:
-        """An outlet's name for people to read (its code if it is no longer listed)."""
+    def outlet_name(self, code: str) -> str:  # for people to read; the code if not listed
         return next((o.name for o in self.outlets if o.code == code), code)
 
     @property
@@ -205,7 +207,8 @@ class ReferralSettings(Section):
 
 class PrivacySettings(Section):
     policy_version: str = Field(default="2026-11", min_length=1, max_length=24)
-    id_hash_salt: str = Field(default="loyalty-bot", min_length=1, repr=False)
+    # No default: a secret written at the first start (bot.config.salt), or from the env.
+    id_hash_salt: str = Field(default="", repr=False)
     min_age_years: int = Field(default=0, ge=0, le=21)
     max_age_years: int = Field(default=120, ge=50, le=150)
     # Below a week: Telegram restarts update ids at random after a week without updates.
@@ -242,6 +245,7 @@ class Settings(BaseSettings):
     reminders: ReminderSettings = ReminderSettings()
     tradein: TradeInSettings = TradeInSettings()
     winback: WinBackSettings = WinBackSettings()
+    treatment: TreatmentSettings = TreatmentSettings()
     privacy: PrivacySettings = PrivacySettings()
     web: WebSettings = WebSettings()
     worker: WorkerSettings = WorkerSettings()

@@ -47,16 +47,27 @@ class BirthdaySettings(Section):
 
 
 class Holiday(Section):
+    """A holiday greeting «с небольшими подарками или скидками» (seed 004): bonus points,
+    or an offer, or neither; scaled per customer by the treatment table."""
+
     date: str = Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")  # MM-DD, local
     template: str = Field(pattern=r"^[a-z0-9_]{1,40}$")  # block jobs.holiday_<template>
+    points: int = Field(default=0, ge=0, le=1_000_000)  # bonus points with the greeting
+    offer: OfferSpec | None = None  # or an offer (not both)
+
+    @model_validator(mode="after")
+    def _one_gift(self) -> Holiday:
+        if self.points and self.offer is not None:
+            raise ValueError(f"holiday {self.date}: points or an offer, not both")
+        return self
 
 
 class HolidaySettings(Section):
     enabled: bool = True
     run_at: str = Field(default="10:00", pattern=_HHMM)
     calendar: tuple[Holiday, ...] = (
-        Holiday(date="01-01", template="new_year"),
-        Holiday(date="03-08", template="womens_day"),
+        Holiday(date="01-01", template="new_year", points=100),
+        Holiday(date="03-08", template="womens_day", points=100),
     )
 
     @field_validator("calendar")
@@ -137,3 +148,64 @@ class WinBackSettings(Section):
     p_alive_below: float = Field(default=0.3, ge=0, lt=1)
     window_days: int = Field(default=90, ge=7, le=3650)  # one offer per window
     offer: OfferSpec = OfferSpec(kind="percent", value=Decimal("10"), days=14)
+
+
+Reach = Literal["birthday", "holidays", "reminders", "tradein", "winback", "broadcast"]
+ALL_REACH: tuple[Reach, ...] = (
+    "birthday",
+    "holidays",
+    "reminders",
+    "tradein",
+    "winback",
+    "broadcast",
+)
+
+
+class TreatmentRow(Section):
+    """What a group of customers gets: which jobs and broadcasts may reach them, and their
+    gifts and offers as a percent of what the job itself gives."""
+
+    reach: tuple[Reach, ...] = ALL_REACH
+    gift_percent: int = Field(default=100, ge=0, le=500)
+
+
+class TreatmentSettings(Section):
+    """The treatment table (issue 21; seed 000: value decides the service, seed 001: the
+    strategy). A customer's row is their strategy's (``none``: not scored yet); their
+    value scales the gift once more (``value_gift_percent``). Defaults follow the sources:
+    reward and invest — everything, gifts at 150 % ("Вознаграждать и вкладывать");
+    manage — everything as configured; collect — everything, gifts at 50 % (the seed's
+    "штрафные санкции": fewer free perks); release — greetings and service reminders
+    without gifts, no win-back, trade-in or broadcasts ("Освобождать", "Минимизировать
+    затраты на обслуживание"); low value — gifts at 50 % (minimise the cost of serving)."""
+
+    reward_and_invest: TreatmentRow = TreatmentRow(gift_percent=150)
+    manage: TreatmentRow = TreatmentRow()
+    collect: TreatmentRow = TreatmentRow(gift_percent=50)
+    release: TreatmentRow = TreatmentRow(
+        reach=("birthday", "holidays", "reminders"), gift_percent=0
+    )
+    none: TreatmentRow = TreatmentRow()
+    value_gift_percent: dict[Literal["high", "medium", "low"], int] = Field(
+        default_factory=lambda: {"high": 100, "medium": 100, "low": 50}
+    )
+
+    @model_validator(mode="after")
+    def _percents(self) -> TreatmentSettings:
+        for level, percent in self.value_gift_percent.items():
+            if not 0 <= percent <= 500:
+                raise ValueError(f"value_gift_percent.{level}: a percent from 0 to 500")
+        return self
+
+    def row(self, strategy: str | None) -> TreatmentRow:
+        return getattr(self, strategy) if strategy in STRATEGY_ROWS else self.none
+
+    def gift_percent(self, strategy: str | None, value: str | None) -> int:
+        """The strategy's percent times the value's (e.g. 150 % x 50 % = 75 %)."""
+        scale = self.value_gift_percent.get(value, 100) if value else 100  # type: ignore[call-overload]
+        return self.row(strategy).gift_percent * scale // 100
+
+
+# The rows named after seed 001's per-customer strategies (scoring.STRATEGIES; a test
+# holds the two equal): config must not import the numeric scoring package.
+STRATEGY_ROWS = ("reward_and_invest", "manage", "collect", "release")

@@ -21,8 +21,13 @@ class TelegramSettings(Section):
         return value.rstrip("/")
 
 
+# The default database's directory, created on first use; any other directory named in
+# database.url must exist (a mistyped path is refused, not created).
+DEFAULT_SQLITE_DIR = "data"
+
+
 class DatabaseSettings(Section):
-    url: str = "sqlite+aiosqlite:///data/loyalty.db"
+    url: str = f"sqlite+aiosqlite:///{DEFAULT_SQLITE_DIR}/loyalty.db"
     busy_timeout_ms: int = Field(default=15000, ge=0)
 
     @field_validator("url")

@@ -33,6 +33,8 @@ class ScoringSettings(Section):
     nightly_at: str = Field(default="03:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     stale_run_minutes: int = Field(default=60, ge=1)
     strategy: dict[str, str] | None = None  # quadrant -> seed 001 strategy (scoring.value)
+    # "profitable in future": CLV at or above this; unset: one average purchase's margin
+    future_profit_min: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     lifecycle: LifecycleSettings = LifecycleSettings()
 
     @model_validator(mode="after")

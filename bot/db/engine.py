@@ -46,10 +46,17 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot.config.runtime import DEFAULT_SQLITE_DIR
 from bot.db.sqlite_driver import one_hop_dbapi
 from bot.waiting import acquire_within
 
 WRITE_OPTION = "loyalty_write"
+
+
+class DatabaseProblem(RuntimeError):
+    """The database cannot be used as configured; the message is one line saying what to
+    do (the CLI prints it instead of a traceback)."""
+
 T = TypeVar("T")
 
 
@@ -241,7 +248,13 @@ def ensure_sqlite_file(url: str) -> None:
     if not _is_sqlite_file(url):
         return
     path = Path(str(make_url(url).database))
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.parent == Path(DEFAULT_SQLITE_DIR):
+        path.parent.mkdir(exist_ok=True, mode=0o700)
+    elif not path.parent.is_dir():
+        raise DatabaseProblem(
+            f"the database's directory {path.parent} does not exist: fix database.url "
+            "(a typo?) or create the directory"
+        )
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE))
 

@@ -2,21 +2,66 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.db.engine import Database, ensure_sqlite_file
+from bot.db.engine import Database, DatabaseProblem, ensure_sqlite_file
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-class SchemaNotCurrentError(RuntimeError):
+class SchemaNotCurrentError(DatabaseProblem):
     """The database is missing migrations; the message says how to fix it."""
+
+
+class DatabaseUnreachableError(DatabaseProblem):
+    """The database server did not answer (or refused us); the message names it."""
+
+
+def where(url: str) -> str:
+    """The database as a person names it: host, port and name, or the file; no password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return str(parsed.database)
+    return f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
+
+
+def _reason(err: BaseException) -> str:
+    cause = getattr(err, "orig", None) or err
+    text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return text[:200]
+
+
+@contextmanager
+def reaching(url: str) -> Iterator[None]:
+    """Turn "cannot connect" (refused, unknown host, timeout, bad password, no such
+    database) into one line that names the database and says what to check."""
+    try:
+        yield
+    except (OSError, DBAPIError, InterfaceError) as err:
+        if isinstance(err, DBAPIError) and not err.connection_invalidated and _is_query(err):
+            raise
+        raise DatabaseUnreachableError(
+            f"cannot reach the database {where(url)} ({_reason(err)}): check database.url "
+            "(or DATABASE_URL) and that the database server is running"
+        ) from None
+
+
+def _is_query(err: DBAPIError) -> bool:
+    """A statement that failed on a live connection is a bug to report, not a connection
+    problem: only errors raised while connecting have no statement."""
+    return err.statement is not None
 
 
 def alembic_config(url: str) -> Config:
@@ -32,10 +77,33 @@ def head_revision() -> str:
     return head
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Apply migrations (synchronous: call from the CLI or a worker thread)."""
+def known_revisions() -> frozenset[str]:
+    """Every schema revision this code's migrations know (a backup at one of them can be
+    restored and migrated forward)."""
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return frozenset(script.revision for script in scripts.walk_revisions())
+
+
+def upgrade(url: str, revision: str = "head") -> tuple[str | None, str | None]:
+    """Apply migrations (synchronous: call from the CLI or a worker thread); return the
+    revision before and after."""
     ensure_sqlite_file(url)
-    command.upgrade(alembic_config(url), revision)
+    with reaching(url):
+        before = _current_sync(url)
+        command.upgrade(alembic_config(url), revision)
+        return before, _current_sync(url)
+
+
+def _current_sync(url: str) -> str | None:
+    async def read() -> str | None:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(_current)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
 
 
 def downgrade(url: str, revision: str) -> None:
@@ -43,19 +111,33 @@ def downgrade(url: str, revision: str) -> None:
 
 
 def _current(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+    """The revision the database is at (reading it logs nothing: Alembic's context lines
+    are for migrations, not for every start)."""
+    quiet = logging.getLogger("alembic.runtime.migration")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        quiet.setLevel(level)
 
 
 async def current_revision(db: Database) -> str | None:
-    async with db.engine.connect() as connection:
-        return await connection.run_sync(_current)
+    with reaching(db.engine.url.render_as_string(hide_password=False)):
+        async with db.engine.connect() as connection:
+            return await connection.run_sync(_current)
 
 
 async def check_schema(db: Database) -> None:
     current = await current_revision(db)
     head = head_revision()
+    if current is None:
+        raise SchemaNotCurrentError(
+            f"the database {where(db.engine.url.render_as_string())} has no tables yet: "
+            "run `loyalty-bot migrate` (or `make migrate`) first"
+        )
     if current != head:
         raise SchemaNotCurrentError(
-            f"database schema is at {current or 'nothing'}, the code needs {head}: "
+            f"database schema is at {current}, the code needs {head}: "
             "run `loyalty-bot migrate` (or `make migrate`)"
         )

@@ -157,6 +157,7 @@ class Customer(Base):
     marketing_opt_in: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=sa_false()
     )
+    marketing_opt_in_at: Mapped[datetime | None]  # when it was answered (0017); None: never
     tier: Mapped[str | None] = mapped_column(String(32))  # None: the ladder's first tier
     tier_since: Mapped[datetime | None]
     below_tier_since: Mapped[datetime | None]  # grace period start (demotion pending)
@@ -219,13 +220,13 @@ class Invite(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     used_by: Mapped[int | None] = mapped_column(BigInteger)
-    # "staff", or "owner": an owner's one-time link that makes a co-owner (0017)
+    # "staff", or "owner": an owner's one-time link that makes a co-owner (0018)
     role: Mapped[str] = mapped_column(String(16), default="staff", server_default="staff")
 
 
 class ChatSettings(Base):
     """A staff member's or owner's own choices (language), kept apart from any customer
-    card: owners listed in config have no row elsewhere (0017)."""
+    card: owners listed in config have no row elsewhere (0018)."""
 
     __tablename__ = "chat_settings"
 
@@ -615,7 +616,7 @@ class ScoringRun(Base):
 class Conversation(Base):
     """A customer's question to the business (their free text, later a low survey score):
     forwarded to the owners, answered from the bot. The words themselves live only in the
-    messages sent (the outbox), never here (0017)."""
+    messages sent (the outbox), never here (0018)."""
 
     __tablename__ = "conversations"
     __table_args__ = (Index("ix_conversations_customer", "customer_id", "opened_at"),)

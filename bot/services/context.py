@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.clock import Clock
@@ -16,3 +17,8 @@ class Business:
     db: Database
     clock: Clock
     texts: Texts
+
+
+# A long task's report of how far it got: (done, total). The scoring job, the customer
+# import and export take one; the CLI prints it.
+Progress = Callable[[int, int], Awaitable[None]]

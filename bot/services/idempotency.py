@@ -23,6 +23,7 @@ are pruned after ``privacy.processed_retention_days`` (``bot.services.members.re
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -48,7 +49,10 @@ UPDATE_KEY = "u:"
 CALLBACK_KEY = "cb:"
 MESSAGE_KEY = "m:"  # a message that came without its update (not from the dispatcher)
 WEB_KEY = "w:"  # a Mini App request: the user's id and the key the page made for the write
-TELEGRAM_KEY_PREFIXES = (UPDATE_KEY, CALLBACK_KEY, MESSAGE_KEY, WEB_KEY)
+# A conversation's one final act (a broadcast wizard's send): whichever button press or
+# transport delivers it, the conversation's own id is the key, so two taps are one act.
+CONVERSATION_KEY = "conv:"
+TELEGRAM_KEY_PREFIXES = (UPDATE_KEY, CALLBACK_KEY, MESSAGE_KEY, WEB_KEY, CONVERSATION_KEY)
 
 
 def update_key(update_id: int) -> str:
@@ -66,6 +70,15 @@ def message_key(user_id: int, message_id: int) -> str:
 def web_key(user_id: int, request_key: str) -> str:
     """A Mini App write's key: per user, so one user's key never replays another's."""
     return f"{WEB_KEY}{user_id}:{request_key}"
+
+
+def new_conversation_id() -> str:
+    """A fresh id for a conversation whose final act must happen once (its claim key)."""
+    return secrets.token_hex(12)
+
+
+def conversation_key(conversation_id: str) -> str:
+    return f"{CONVERSATION_KEY}{conversation_id}"
 
 
 def personal() -> Any:
@@ -163,18 +176,28 @@ async def run_once_core(
     result_type: type[R],
     work: Callable[[Connection], R | Replay],
     event: str | None = None,
+    guard: Callable[[Connection], None] | None = None,
 ) -> Outcome[R]:
     """``run_once`` on a Core connection, in one call (``Database.run_write``): ``work``
     reads ``CLAIMED`` (bound ``claim_key``) with its first statement and returns
     ``Replay`` when it is set (the transaction is then rolled back); otherwise the claim is
     inserted after the effect, with its result, in the same transaction. A refusal
     (``ServiceError``) of an update already processed gets the stored result, as the
-    claim read before the work would have."""
+    claim read before the work would have. ``guard`` runs before the claim and before a
+    refusal leaves, in the transaction: what it raises rolls everything back (a kept
+    actor whose rows changed: ``roles.still_holds``)."""
 
     def transaction(conn: Connection) -> tuple[R, dict[str, Any]]:
-        done = work(conn)
+        try:
+            done = work(conn)
+        except ServiceError:
+            if guard is not None:
+                guard(conn)  # a refusal by someone who is no longer who they were
+            raise
         if isinstance(done, Replay):
             raise _Replayed(done.stored)  # rolls back
+        if guard is not None:
+            guard(conn)
         stored = stored_form(done)
         conn.execute(_CLAIM, {"key": key, "result": stored, "created_at": clock.now()})
         return done, stored

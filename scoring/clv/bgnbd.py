@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from scoring.clv._mle import WEAK_REASON, as_history, compress_rows, maximise
-from scoring.clv.status import DataSupport, FitStatus
+from scoring.clv.status import DataSupport, Fit, FitStatus
 
 
 @dataclass(frozen=True)
@@ -30,25 +30,7 @@ class BGNBDParams:
     b: float
 
 
-@dataclass(frozen=True)
-class BGNBDFit:
-    """Result of ``fit_bgnbd``: parameters are None unless ``status.usable``."""
-
-    params: BGNBDParams | None
-    loglik: float | None
-    status: FitStatus
-    reason: str
-    support: DataSupport
-
-    @property
-    def fitted(self) -> bool:
-        """Parameters exist and may be used for predictions."""
-        return self.status.usable and self.params is not None
-
-    @property
-    def converged(self) -> bool:
-        """The optimiser converged (the estimate may still be unusable, see status)."""
-        return self.params is not None
+BGNBDFit = Fit[BGNBDParams]  # what ``fit_bgnbd`` returns
 
 
 def _neg_mean_loglik(

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from scoring.clv._mle import WEAK_REASON, compress_rows, maximise
-from scoring.clv.status import DataSupport, FitStatus
+from scoring.clv.status import DataSupport, Fit, FitStatus
 
 
 @dataclass(frozen=True)
@@ -33,25 +33,7 @@ class GammaGammaParams:
         return self.p * self.gamma / (self.q - 1)
 
 
-@dataclass(frozen=True)
-class GammaGammaFit:
-    """Result of ``fit_gamma_gamma``; parameters are None unless ``status.usable``."""
-
-    params: GammaGammaParams | None
-    loglik: float | None
-    status: FitStatus
-    reason: str
-    support: DataSupport
-
-    @property
-    def fitted(self) -> bool:
-        """Parameters exist and may be used for predictions."""
-        return self.status.usable and self.params is not None
-
-    @property
-    def converged(self) -> bool:
-        """The optimiser converged (the estimate may still be unusable, see status)."""
-        return self.params is not None
+GammaGammaFit = Fit[GammaGammaParams]  # what ``fit_gamma_gamma`` returns
 
 
 def _as_spend(x: ArrayLike, mean_value: ArrayLike) -> tuple[NDArray, NDArray]:

@@ -154,6 +154,7 @@ class CLVResult:
 
     clv: NDArray[np.float64]
     expected_purchases: NDArray[np.float64]  # over the whole horizon, undiscounted
+    discounted_purchases: NDArray[np.float64]  # the same, each discounted to today
     p_alive: NDArray[np.float64]
     expected_value: NDArray[np.float64]
     purchases_method: str  # "bg_nbd" or "own_interval"
@@ -188,47 +189,18 @@ def estimate_clv(
     ``mean_value``). Time unit of t_x, T and ``settings.period_length`` must agree.
     """
     xa, ta, Ta = as_history(x, t_x, T)
-    ma = np.asarray(mean_value, dtype=np.float64)
-    if ma.shape != xa.shape or not np.all(np.isfinite(ma)):
-        raise ValueError("mean_value must be finite, one per customer")
-    check = ma if average_check is None else np.asarray(average_check, dtype=np.float64)
-    if check.shape != xa.shape or not np.all(np.isfinite(check)):
-        raise ValueError("average_check must be finite, one per customer")
+    ma = _per_customer(mean_value, xa, "mean_value")
+    check = ma if average_check is None else _per_customer(average_check, xa, "average_check")
     support = DataSupport(n_customers=int(xa.size), n_repeat_buyers=int((xa > 0).sum()))
-
     purchases_fit = fit_bgnbd(xa, ta, Ta, min_repeat_buyers=settings.min_repeat_buyers)
-    usable = purchases_fit.fitted and purchases_fit.params is not None
-    if usable:
-        assert purchases_fit.params is not None
-        per_period = bgnbd_purchases_per_period(purchases_fit.params, xa, ta, Ta, settings)
-        p_alive = probability_alive(purchases_fit.params, xa, ta, Ta)
-        one_time = xa == 0  # the model's P(alive) is 1 for them: use the population's
-        p_alive[one_time] = np.exp(-population_rate(xa, Ta) * Ta[one_time])
-        purchases_method = "bg_nbd"
-        # A degenerate fit (e.g. repeat purchases with no time between them) can converge
-        # to parameters whose predictions overflow: then the labelled fallback is used.
-        usable = bool(np.all(np.isfinite(per_period)) and np.all(np.isfinite(p_alive)))
-    if not usable:
-        rate, p_alive = own_interval_rates(xa, ta, Ta)
-        per_period = np.outer(
-            rate * p_alive * settings.period_length, np.ones(settings.horizon_periods)
-        )
-        purchases_method = "own_interval"
-
+    per_period, p_alive, purchases_method = _expected_purchases(purchases_fit, xa, ta, Ta, settings)
     value_fit = fit_gamma_gamma(xa, ma, min_repeat_buyers=settings.min_repeat_buyers)
-    if value_fit.fitted and value_fit.params is not None:
-        value = expected_average_value(value_fit.params, xa, ma)
-        value_method = "gamma_gamma"
-    else:
-        positive = check > 0
-        population = float(check[positive].mean()) if positive.any() else 0.0
-        value = np.where(positive, check, population)
-        value_method = "own_average"
-
+    value, value_method = _expected_value(value_fit, xa, ma, check)
     clv = npv_of_purchases(per_period, value, settings)
     return CLVResult(
         clv=clv,
         expected_purchases=per_period.sum(axis=1),
+        discounted_purchases=per_period @ discount_factors(settings),
         p_alive=p_alive,
         expected_value=value,
         purchases_method=purchases_method,
@@ -238,3 +210,49 @@ def estimate_clv(
         value_fit=value_fit,
         support=support,
     )
+
+
+def _per_customer(values: ArrayLike, xa: NDArray[np.float64], name: str) -> NDArray[np.float64]:
+    """``values`` as floats, one finite value per customer of ``xa``."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.shape != xa.shape or not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite, one per customer")
+    return array
+
+
+def _expected_purchases(
+    fit: BGNBDFit,
+    xa: NDArray[np.float64],
+    ta: NDArray[np.float64],
+    Ta: NDArray[np.float64],
+    settings: CLVSettings,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], str]:
+    """Expected purchases per period of the horizon and P(alive), per customer, and the
+    method: BG/NBD when it fitted and predicts finite numbers, else each customer's own
+    interval."""
+    if fit.fitted and fit.params is not None:
+        per_period = bgnbd_purchases_per_period(fit.params, xa, ta, Ta, settings)
+        p_alive = probability_alive(fit.params, xa, ta, Ta)
+        one_time = xa == 0  # the model's P(alive) is 1 for them: use the population's
+        p_alive[one_time] = np.exp(-population_rate(xa, Ta) * Ta[one_time])
+        # A degenerate fit (e.g. repeat purchases with no time between them) can converge
+        # to parameters whose predictions overflow: then the labelled fallback is used.
+        if np.all(np.isfinite(per_period)) and np.all(np.isfinite(p_alive)):
+            return per_period, p_alive, "bg_nbd"
+    rate, p_alive = own_interval_rates(xa, ta, Ta)
+    per_period = np.outer(
+        rate * p_alive * settings.period_length, np.ones(settings.horizon_periods)
+    )
+    return per_period, p_alive, "own_interval"
+
+
+def _expected_value(
+    fit: GammaGammaFit, xa: NDArray[np.float64], ma: NDArray[np.float64], check: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], str]:
+    """Expected value per purchase, per customer, and the method: Gamma-Gamma when it
+    fitted, else the customer's own average check (the population's when they have none)."""
+    if fit.fitted and fit.params is not None:
+        return expected_average_value(fit.params, xa, ma), "gamma_gamma"
+    positive = check > 0
+    population = float(check[positive].mean()) if positive.any() else 0.0
+    return np.where(positive, check, population), "own_average"

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Generic, TypeVar
+
+P = TypeVar("P")
 
 
 class FitStatus(StrEnum):
@@ -45,3 +48,25 @@ class DataSupport:
         if self.n_repeat_buyers < good_from:
             return "moderate"
         return "good"
+
+
+@dataclass(frozen=True)
+class Fit(Generic[P]):
+    """A model's maximum-likelihood fit (BG/NBD, Gamma-Gamma): the parameters are None
+    unless ``status.usable``."""
+
+    params: P | None
+    loglik: float | None
+    status: FitStatus
+    reason: str
+    support: DataSupport
+
+    @property
+    def fitted(self) -> bool:
+        """Parameters exist and may be used for predictions."""
+        return self.status.usable and self.params is not None
+
+    @property
+    def converged(self) -> bool:
+        """The optimiser converged (the estimate may still be unusable, see status)."""
+        return self.params is not None

@@ -88,13 +88,14 @@ def test_strategy_on_the_two_axes_of_001_table_1() -> None:
     «Долгосрочная маркетинговая стратегия — … все типы клиентов, за исключением
     «худших клиентов»».
 
-    Axes: profitable now = margin over the trailing 12 months, profitable in future =
-    CLV, each "positive and in the upper half". Four rated customers, one per quadrant,
-    and one not rated."""
+    Axes (issue 21): profitable now = margin over the trailing 12 months after the
+    programme's costs above zero («не приносят сейчас прибыли» is absolute); profitable
+    in future = CLV at or above the owner's expectation (here 100). Four rated
+    customers, one per quadrant, and one not rated."""
     tier = [2, 1, 1, 0, -1]
-    margin_12m = [900.0, 800.0, 10.0, 0.0, 0.0]
+    margin_12m = [900.0, 800.0, -10.0, 0.0, 0.0]
     clv = [5000.0, 20.0, 4000.0, 10.0, 0.0]
-    result = relationship_strategies(tier, margin_12m, clv)
+    result = relationship_strategies(tier, margin_12m, clv, future_min=100.0)
     assert result.strategy_labels() == [
         "reward_and_invest",  # now and future
         "manage",  # now, less in future
@@ -108,8 +109,7 @@ def test_strategy_on_the_two_axes_of_001_table_1() -> None:
 
 
 def test_no_margin_is_never_profitable_now() -> None:
-    """A customer with nothing in the trailing 12 months is not "profitable now", even
-    when most customers are in the same place (the upper half then starts above 0)."""
+    """A customer with nothing in the trailing 12 months is not "profitable now"."""
     result = relationship_strategies([0, 0, 0], [0.0, 0.0, 50.0], [10.0, 10.0, 10.0])
     assert result.profitable_now.tolist() == [False, False, True]
     assert result.strategy_labels() == ["collect", "collect", "reward_and_invest"]

@@ -11,15 +11,56 @@ nothing else and opens nothing, so a forked bot starts as clean as an exec'ed on
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import os
 import signal
+from collections.abc import Mapping
 from pathlib import Path
 from time import monotonic
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PRELOAD = ["bot.app", "bot.cli", "tests.support.crash"]
 _CONTEXT = multiprocessing.get_context("forkserver")
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a TOML basic string
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    return "[" + ", ".join(_toml(v) for v in value) + "]"
+
+
+def write_config(path: Path, **sections: Mapping[str, Any]) -> Path:
+    """A bot's ``config.toml`` at ``path``, one ``[section]`` per keyword, of plain values
+    (strings, numbers, booleans, lists, inline tables)."""
+    lines = []
+    for name, values in sections.items():
+        lines += [f"[{name}]", *(f"{k} = {_toml(v)}" for k, v in values.items()), ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def counter_business(name: str, owner_ids: list[int]) -> dict[str, dict[str, Any]]:
+    """The ``business`` and ``loyalty`` sections of a garage whose cashiers are owners
+    (they post ``/purchase`` without being hired first)."""
+    return {
+        "business": {
+            "name": name, "timezone": "Europe/Moscow", "currency": "RUB",
+            "default_language": "en", "owner_ids": owner_ids,
+            "outlets": [{"code": "main", "name": "Main"}],
+        },
+        "loyalty": {
+            "point_value": "1", "earn_percent": "5", "welcome_bonus": 0,
+            "service_tags": ["oil", "tyres", "wash"], "max_purchase_amount": "1000000",
+        },
+    }  # fmt: skip
 
 
 def _run(config: str, log: str, token: str, extra: tuple[str, ...] = ()) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 from bot.db.engine import Database
 from bot.db.models import Customer, OutboxMessage
 from bot.services.context import Business
-from bot.services.outbox.rows import enqueue
+from bot.services.outbox.rows import enqueue, outbox_row
 
 FIRST_CHAT = 7_000_000
 
@@ -57,13 +57,15 @@ async def queue(
         messages = [
             enqueue(
                 session,
-                now=now,
-                chat_id=chat,
-                text=text.format(n=n, chat=chat),
-                customer_id=None if customer_ids is None else customer_ids[n],
-                kind=kind,
-                kinds=biz.settings.outbox.kinds,
-                **extra,
+                outbox_row(
+                    now=now,
+                    chat_id=chat,
+                    text=text.format(n=n, chat=chat),
+                    customer_id=None if customer_ids is None else customer_ids[n],
+                    kind=kind,
+                    kinds=biz.settings.outbox.kinds,
+                    **extra,
+                ),
             )
             for n, chat in enumerate(chats)
         ]

@@ -11,7 +11,9 @@ in ``campaigns.audience``); every key narrows the audience (AND):
 - ``birthday_month``: 1-12;
 - ``service_tag``: bought this service at least once (a live purchase);
 - ``profile.<field>``: a profile answer, compared case-insensitively (make = LADA);
-- ``opt_in``: marketing opt-in only; ``reachable``: who has not blocked the bot.
+- ``opt_in``: marketing opt-in only; ``reachable``: who has not blocked the bot;
+  ``treatment``: only customers the treatment table lets broadcasts reach
+  (``bot.services.campaigns.treatment``: e.g. not the released, by default).
 
 The base audience is every member of the bot (a chat, not erased): a broadcast can reach
 nobody else.
@@ -30,6 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 import scoring
 from bot.config import Settings
 from bot.db.models import Customer, CustomerScore, Purchase, Visit
+from bot.services.campaigns.treatment import broadcast_condition
 from bot.services.context import Business
 from bot.services.money.live_purchases import IS_LIVE
 from bot.services.money.tiers import ladder
@@ -38,7 +41,7 @@ Filters = dict[str, Any]
 
 SCORE_DIMENSIONS = ("segment", "lifecycle", "value", "strategy")
 PROFILE_PREFIX = "profile."
-FLAGS = ("opt_in", "reachable")
+FLAGS = ("opt_in", "reachable", "treatment")
 IDLE_DAYS_CHOICES = (30, 60, 90, 180, 365)
 MONTHS = tuple(range(1, 13))
 MAX_PROFILE_CHOICES = 24  # the most common answers offered as buttons
@@ -124,6 +127,8 @@ def _condition(settings: Settings, key: str, value: Any, now: datetime) -> Colum
         )
     if key == "opt_in":
         return Customer.marketing_opt_in.is_(True)
+    if key == "treatment":
+        return broadcast_condition(settings)
     if key == "reachable":
         return Customer.unreachable_at.is_(None)
     field = key[len(PROFILE_PREFIX) :]

@@ -6,21 +6,29 @@ StrictUndefined: the text around the placeholders is escaped for Telegram HTML (
 writes plain text), every value is escaped by autoescape, and a placeholder the customer
 has no value for (a profile field they skipped) is an error, not an empty gap. The wizard
 renders the message for EVERY customer of the audience at the preview
-(:func:`check_all`), so such errors stop the broadcast there, never half-way through.
+(:func:`check_all`), so such errors stop the broadcast there, never half-way through;
+each result must be valid Telegram HTML (``bot.telegram_html``), and the owner's text
+runs in a budgeted sandbox (``owner_template``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateSyntaxError
 from markupsafe import Markup
 from pydantic import BaseModel, Field
 
+from bot import telegram_html
+from bot.services.campaigns.owner_template import (
+    BudgetExceeded,
+    OwnerSandbox,
+    render_within_budget,
+)
 from bot.services.context import Business
 from bot.services.money.tiers import tier_of
 from bot.texts import Counted
@@ -30,7 +38,7 @@ MAX_RENDERED = 3500  # leaves room for the offer line under the body
 TEMPLATE_PREFIX = "tpl_"  # blocks of templates/<locale>/broadcast.html offered as templates
 SHOWN_FAILURES = 5
 
-_ENV = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+_ENV = OwnerSandbox()
 _JINJA = re.compile(r"({{.*?}}|{%.*?%}|{#.*?#})", re.DOTALL)
 
 
@@ -73,7 +81,7 @@ def _as_template_source(text: str) -> str:
 def compile_text(text: str) -> Any:
     """The owner's text as a sandboxed template; MessageError when Jinja cannot parse it."""
     try:
-        return _ENV.from_string(_as_template_source(text))
+        return _ENV.compile_owner(_as_template_source(text))
     except TemplateSyntaxError as err:
         raise MessageError(f"line {err.lineno}: {err.message}") from None
 
@@ -131,11 +139,14 @@ class Renderer:
                 customer.language, f"broadcast.{self.spec.body}", **context
             )
         else:
-            body = self._compiled.render(**context).strip()
+            body = render_within_budget(_ENV, self._compiled, context).strip()
         if not body:
             raise MessageError("the message is empty")
         if len(body) > MAX_RENDERED:
             raise MessageError(f"the message is {len(body)} characters, over {MAX_RENDERED}")
+        problem = telegram_html.problem(body)
+        if problem is not None:
+            raise MessageError(problem)
         return Markup(body)
 
 
@@ -145,21 +156,31 @@ def describe(err: Exception) -> str:
 
 
 def check_all(biz: Business, spec: MessageSpec, customers: list[Any]) -> CheckResult:
-    """Render for every customer; count the failures and keep a few examples.
+    """Render for every customer; count the failures and keep a few examples. Whatever
+    the owner's text raises is its failure (``owner_template``); once it runs out of its
+    time budget, the customers not yet rendered count as failed too (it would for them).
     MessageError from compiling is raised: nothing can be rendered then."""
     renderer = Renderer(biz, spec)
     failed = 0
     examples: list[Failure] = []
-    for customer in customers:
+    for done, customer in enumerate(customers):
         try:
             renderer.render(customer)
-        except (TemplateError, MessageError, KeyError, TypeError, ValueError) as err:
+        except Exception as err:  # the owner's code, sandboxed: any error is the text's
             failed += 1
             if len(examples) < SHOWN_FAILURES:
                 examples.append(
                     Failure(customer.id, customer.card_code, customer.name, describe(err))
                 )
+            if isinstance(err, BudgetExceeded):
+                failed += len(customers) - done - 1
+                break
     return CheckResult(checked=len(customers), failed=failed, examples=examples)
+
+
+async def check_all_async(biz: Business, spec: MessageSpec, customers: list[Any]) -> CheckResult:
+    """:func:`check_all` in a worker thread: the event loop keeps serving others."""
+    return await asyncio.to_thread(check_all, biz, spec, customers)
 
 
 def template_names(biz: Business, locale: str) -> list[str]:

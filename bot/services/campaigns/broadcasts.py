@@ -6,46 +6,46 @@ anything is sent) and says who the contact rules exclude; :func:`launch` makes t
 campaign and, in one transaction, enrols the reachable audience (a random holdout gets
 nothing), grants the optional offer and queues each message through the contact rules
 (opt-in, frequency cap, quiet hours) with the campaign as the rows' ``source``. The outbox
-sender delivers; :func:`progress` reads the campaign's rows; :func:`cancel` stops what is
-still pending.
+sender delivers; ``campaigns.control`` shows its progress and stops what is still pending.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any, Literal
 
 from markupsafe import Markup
 from pydantic import BaseModel, Field
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
-    NEVER_SENT,
     Campaign,
     CampaignKind,
     CampaignState,
-    Offer,
     OfferKind,
     OutboxMessage,
-    OutboxState,
 )
-from bot.services.campaigns import audience
 from bot.services.campaigns import enrolment as campaigns
-from bot.services.campaigns.broadcast_text import CheckResult, MessageSpec, Renderer, check_all
+from bot.services.campaigns.broadcast_text import (
+    CheckResult,
+    MessageSpec,
+    Renderer,
+    check_all_async,
+)
+from bot.services.campaigns.reach import KIND, reachable_now, valid_filters
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
 from bot.services.money import offers
-from bot.services.outbox import contact, delivery_queue
+from bot.services.outbox import contact
 from bot.services.people.audit import audit_act
 from bot.services.people.roles import Actor
 
 OCCURRENCE = "send"  # a broadcast is sent once: one occurrence per campaign
-KIND = "broadcast"  # the outbox kind (``[outbox.kinds.broadcast]``)
 MESSAGE_TEMPLATE = "broadcast.message"  # body and offer line, as a customer gets them
 MAX_POINTS = 100_000
 MAX_TITLE = 64
@@ -91,24 +91,11 @@ class Preparation:
 
 
 def _validated(biz: Business, draft: Draft) -> Draft:
-    try:
-        filters = audience.validate(biz.settings, draft.filters)
-    except audience.AudienceError as err:
-        raise ServiceError("broadcast_bad_filter", reason=str(err)) from None
+    filters = valid_filters(biz, draft.filters)
     offer = draft.offer
     if offer is not None and offer.kind == "percent" and offer.value > offers.MAX_PERCENT:
         raise ServiceError("broadcast_bad_offer", most=offers.MAX_PERCENT)
     return draft.model_copy(update={"filters": filters})
-
-
-async def _reachable(
-    session: AsyncSession, biz: Business, draft: Draft, now: datetime
-) -> tuple[list[Any], list[Any], Counter[str]]:
-    everyone = await audience.customers(session, biz, draft.filters)
-    verdicts = await contact.reach_many(session, biz, everyone, now, kind=KIND)
-    ok = [c for c in everyone if verdicts[c.id] is contact.ContactVerdict.OK]
-    excluded = Counter(str(v) for v in verdicts.values() if v is not contact.ContactVerdict.OK)
-    return everyone, ok, excluded
 
 
 async def prepare(biz: Business, draft: Draft) -> Preparation:
@@ -117,8 +104,8 @@ async def prepare(biz: Business, draft: Draft) -> Preparation:
     draft = _validated(biz, draft)
     now = biz.clock.now()
     async with biz.db.read() as session:
-        everyone, ok, excluded = await _reachable(session, biz, draft, now)
-    check = check_all(biz, draft.message, everyone)
+        everyone, ok, excluded = await reachable_now(session, biz, draft.filters, now)
+    check = await check_all_async(biz, draft.message, everyone)
     percent = biz.settings.campaigns.holdout_percent
     holdout = round(len(ok) * percent / 100)
     rule = biz.settings.outbox.kinds[KIND]
@@ -192,168 +179,108 @@ class Launched(BaseModel):
 
 
 async def launch(biz: Business, actor: Actor, key: str, draft: Draft) -> Outcome[Launched]:
-    """Make the campaign and queue every message, exactly once per ``key`` (the confirm
-    button's callback). A message that fails to render refuses the whole send
-    (``broadcast_render_failed``): nothing is written, nothing half-sent."""
+    """Make the campaign and queue every message, exactly once per ``key`` (the wizard's
+    own id, so a double-tapped confirm button launches once). A message that fails to
+    render refuses the whole send (``broadcast_render_failed``): nothing is written,
+    nothing half-sent."""
     draft = _validated(biz, draft)
-    now = biz.clock.now()
-
-    async def work(session: AsyncSession) -> Launched:
-        everyone, ok, _ = await _reachable(session, biz, draft, now)
-        if not ok:
-            raise ServiceError("broadcast_nobody")
-        renderer = Renderer(biz, draft.message)
-        campaign = Campaign(
-            kind=CampaignKind.BROADCAST,
-            name=(draft.title or biz.texts.plain(actor.locale, DEFAULT_TITLE, at=now))[:MAX_TITLE],
-            holdout_percent=biz.settings.campaigns.holdout_percent,
-            state=CampaignState.ACTIVE,
-            created_by_tg_id=actor.tg_id,
-            created_at=now,
-            audience=draft.filters,
-            message=draft.message.model_dump_json(),
-            offer=draft.offer.model_dump() if draft.offer else None,
-        )
-        session.add(campaign)
-        await session.flush()
-        held = campaigns.holdout(campaign, [c.id for c in ok])
-        recipients = [c for c in ok if not held[c.id]]
-        source = campaigns.source_of(campaign.id)
-        made: dict[int, tuple[int, str]] = {}
-        if draft.offer is not None:
-            made = await offers.grant_many(
-                session,
-                customer_ids=[c.id for c in recipients],
-                kind=draft.offer.offer_kind(),
-                value=Decimal(draft.offer.value),
-                valid_from=now,
-                valid_until=now + timedelta(days=draft.offer.days),
-                source=source,
-                now=now,
-            )
-        messages = MessageWrapper(biz, draft, now)
-        texts = []
-        for customer in recipients:
-            try:
-                body = renderer.render(customer)
-            except Exception as err:
-                raise ServiceError("broadcast_render_failed", card=customer.card_code) from err
-            code = made[customer.id][1] if customer.id in made else None
-            texts.append((customer, messages.text(customer.language, body, code)))
-        rows = contact.reached_rows(biz, texts, kind=KIND, source=source, now=now)
-        outbox_ids: dict[int, int] = {}
-        if rows:
-            table = OutboxMessage.__table__
-            queued = await session.execute(
-                insert(table).returning(table.c.customer_id, table.c.id), rows
-            )
-            outbox_ids = dict(queued.all())
-        await campaigns.enrol_new(
-            session, campaign, held, OCCURRENCE, now=now, outbox_ids=outbox_ids,
-            offer_ids={cid: offer_id for cid, (offer_id, _) in made.items()},
-        )  # fmt: skip
-        audit_act(session, actor, "broadcast", key, now, campaign_id=campaign.id,
-                  queued=len(rows), audience=len(everyone))  # fmt: skip
-        return Launched(
-            campaign_id=campaign.id,
-            queued=len(rows),
-            held_out=len(ok) - len(recipients),
-            excluded=len(everyone) - len(ok),
-        )
-
+    work = partial(_launch, biz=biz, actor=actor, key=key, draft=draft, now=biz.clock.now())
     return await run_once(biz.db, biz.clock, key, Launched, work, event="broadcast")
 
 
-@dataclass
-class Progress:
-    campaign_id: int
-    state: str
-    counts: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def pending(self) -> int:
-        return self.counts.get(OutboxState.PENDING, 0)
-
-    @property
-    def sent(self) -> int:
-        return self.counts.get(OutboxState.SENT, 0)
-
-    @property
-    def failed(self) -> int:
-        return self.counts.get(OutboxState.FAILED, 0)
-
-    @property
-    def stopped(self) -> int:
-        return sum(self.counts.get(s, 0) for s in NEVER_SENT)
-
-    @property
-    def finished(self) -> bool:
-        return self.pending == 0
-
+async def _launch(
+    session: AsyncSession, *, biz: Business, actor: Actor, key: str, draft: Draft, now: datetime
+) -> Launched:
+    """``launch``'s transaction: the campaign, its holdout, the offer granted, every
+    message queued through the contact rules, the enrolments and the audit row."""
+    everyone, ok, _ = await reachable_now(session, biz, draft.filters, now)
+    if not ok:
+        raise ServiceError("broadcast_nobody")
+    campaign = await _new_campaign(session, biz, actor, draft, now)
+    held = campaigns.holdout(campaign, [c.id for c in ok])
+    recipients = [c for c in ok if not held[c.id]]
+    source = campaigns.source_of(campaign.id)
+    made = await _grant_offer(session, draft, recipients, source, now)
+    texts = _texts(biz, draft, recipients, made, now)
+    rows = contact.marketing_rows(biz, texts, kind=KIND, source=source, now=now)
+    outbox_ids = await _insert_rows(session, rows)
+    await campaigns.enrol_new(
+        session, campaign, held, OCCURRENCE, now=now, outbox_ids=outbox_ids,
+        offer_ids={cid: offer_id for cid, (offer_id, _) in made.items()},
+    )  # fmt: skip
+    audit_act(session, actor, "broadcast", key, now, campaign_id=campaign.id,
+              queued=len(rows), audience=len(everyone))  # fmt: skip
+    return Launched(
+        campaign_id=campaign.id,
+        queued=len(rows),
+        held_out=len(ok) - len(recipients),
+        excluded=len(everyone) - len(ok),
+    )
 
 
+async def _new_campaign(
+    session: AsyncSession, biz: Business, actor: Actor, draft: Draft, now: datetime
+) -> Campaign:
+    """The broadcast's campaign row, active from now (an untitled one named by its time)."""
+    campaign = Campaign(
+        kind=CampaignKind.BROADCAST,
+        name=(draft.title or biz.texts.plain(actor.locale, DEFAULT_TITLE, at=now))[:MAX_TITLE],
+        holdout_percent=biz.settings.campaigns.holdout_percent,
+        state=CampaignState.ACTIVE,
+        created_by_tg_id=actor.tg_id,
+        created_at=now,
+        audience=draft.filters,
+        message=draft.message.model_dump_json(),
+        offer=draft.offer.model_dump() if draft.offer else None,
+    )
+    session.add(campaign)
+    await session.flush()
+    return campaign
 
-async def progress(biz: Business, campaign_id: int) -> Progress:
-    """The campaign's outbox rows by state."""
-    async with biz.db.read() as session:
-        campaign = await session.get(Campaign, campaign_id)
-        rows = await session.execute(
-            select(OutboxMessage.state, func.count(OutboxMessage.id))
-            .where(OutboxMessage.source == campaigns.source_of(campaign_id))
-            .group_by(OutboxMessage.state)
-        )
-        counts = {str(state): int(n) for state, n in rows.all()}
-    return Progress(campaign_id, campaign.state if campaign else "unknown", counts)
+
+async def _grant_offer(
+    session: AsyncSession, draft: Draft, recipients: list[Any], source: str, now: datetime
+) -> dict[int, tuple[int, str]]:
+    """The draft's offer granted to every recipient: customer id -> (offer id, code)."""
+    if draft.offer is None:
+        return {}
+    return await offers.grant_many(
+        session,
+        customer_ids=[c.id for c in recipients],
+        kind=draft.offer.offer_kind(),
+        value=Decimal(draft.offer.value),
+        valid_from=now,
+        valid_until=now + timedelta(days=draft.offer.days),
+        source=source,
+        now=now,
+    )
 
 
-class Cancelled(BaseModel):
-    campaign_id: int
-    cancelled: int
+def _texts(
+    biz: Business,
+    draft: Draft,
+    recipients: list[Any],
+    made: dict[int, tuple[int, str]],
+    now: datetime,
+) -> list[tuple[Any, str]]:
+    """Each recipient's message, rendered; one that fails refuses the whole send."""
+    renderer = Renderer(biz, draft.message)
+    messages = MessageWrapper(biz, draft, now)
+    texts = []
+    for customer in recipients:
+        try:
+            body = renderer.render(customer)
+        except Exception as err:
+            raise ServiceError("broadcast_render_failed", card=customer.card_code) from err
+        code = made[customer.id][1] if customer.id in made else None
+        texts.append((customer, messages.text(customer.language, body, code)))
+    return texts
 
 
-async def cancel(biz: Business, actor: Actor, key: str, campaign_id: int) -> Outcome[Cancelled]:
-    """Stop a broadcast: its messages not yet sent are cancelled (the sender skips them),
-    and so are the offers they carried."""
-    now = biz.clock.now()
-
-    async def work(session: AsyncSession) -> Cancelled:
-        campaign = await session.get(Campaign, campaign_id)
-        if campaign is None or campaign.kind != CampaignKind.BROADCAST:
-            raise ServiceError("campaign_unknown")
-        result = await session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.source == campaigns.source_of(campaign_id),
-                OutboxMessage.state == OutboxState.PENDING,
-                delivery_queue.unclaimed(now),  # a message in flight is sent, not stopped
-            )
-            .values(state=OutboxState.CANCELLED)
-            .execution_options(synchronize_session=False)
-        )
-        # an offer is only worth what its message said: those never told lose theirs
-        untold = select(OutboxMessage.customer_id).where(
-            OutboxMessage.source == campaigns.source_of(campaign_id),
-            OutboxMessage.state == OutboxState.CANCELLED,
-        )
-        await session.execute(
-            update(Offer)
-            .where(
-                Offer.source == campaigns.source_of(campaign_id),
-                Offer.used_at.is_(None),
-                Offer.valid_until > now,
-                Offer.customer_id.in_(untold),
-            )
-            .values(valid_until=now)
-            .execution_options(synchronize_session=False)
-        )
-        campaign.state = CampaignState.CANCELLED
-        cancelled = int(result.rowcount or 0)  # type: ignore[attr-defined]
-        audit_act(session, actor, "broadcast_cancel", key, now, campaign_id=campaign_id,
-                  cancelled=cancelled)  # fmt: skip
-        return Cancelled(campaign_id=campaign_id, cancelled=cancelled)
-
-    return await run_once(biz.db, biz.clock, key, Cancelled, work, event="broadcast_cancel")
+async def _insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[int, int]:
+    """The outbox rows inserted in one statement: customer id -> outbox id."""
+    if not rows:
+        return {}
+    table = OutboxMessage.__table__
+    queued = await session.execute(insert(table).returning(table.c.customer_id, table.c.id), rows)
+    return dict(queued.all())

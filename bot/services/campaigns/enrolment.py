@@ -8,6 +8,14 @@ with the recipients' is what shows whether the message paid (``/campaigns``).
 Holdout membership is a hash of (campaign, customer): random with respect to anything
 about the customer, the same on every rerun and on every worker, so a job restarted in the
 middle of a day holds out the same people and a report can be recomputed at any time.
+
+A recurring job draws its holdout per occurrence (issue 21: the same customers were left
+out of the birthday greeting every year). The hash places each customer on a ring of
+buckets; a numbered occurrence (the birthday's year, the win-back window) turns the ring
+by the holdout's own width, so consecutive occurrences hold out disjoint slices and nobody
+is held out twice in a row (``holdout_percent`` is at most 50). Other occurrences (a
+holiday's or a service's date) draw afresh from a hash that includes them. A broadcast has
+one occurrence and keeps the plain (campaign, customer) draw.
 """
 
 from __future__ import annotations
@@ -29,10 +37,22 @@ def source_of(campaign_id: int) -> str:
     return f"{SOURCE_PREFIX}{campaign_id}"
 
 
-def is_held_out(campaign_id: int, customer_id: int, percent: int) -> bool:
-    """Whether the customer is in the campaign's holdout group (``percent`` of everyone)."""
-    digest = hashlib.sha256(f"holdout:{campaign_id}:{customer_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % _BUCKETS < percent * _BUCKETS // 100
+def _bucket(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % _BUCKETS
+
+
+def is_held_out(
+    campaign_id: int, customer_id: int, percent: int, occurrence: str | None = None
+) -> bool:
+    """Whether the customer is in the holdout group (``percent`` of everyone) of the
+    campaign, or of one occurrence of a recurring job (module docstring)."""
+    width = percent * _BUCKETS // 100
+    if occurrence is None:
+        return _bucket(f"holdout:{campaign_id}:{customer_id}") < width
+    if occurrence.isdigit():  # numbered: turn the ring by one holdout width per occurrence
+        turned = _bucket(f"holdout:{campaign_id}:{customer_id}") + int(occurrence) * width
+        return turned % _BUCKETS < width
+    return _bucket(f"holdout:{campaign_id}:{customer_id}:{occurrence}") < width
 
 
 async def job_campaign(
@@ -78,7 +98,7 @@ async def enrol(
         campaign_id=campaign.id,
         customer_id=customer_id,
         occurrence=occurrence,
-        held_out=is_held_out(campaign.id, customer_id, campaign.holdout_percent),
+        held_out=is_held_out(campaign.id, customer_id, campaign.holdout_percent, occurrence),
         enrolled_at=now,
     )
     try:

@@ -32,6 +32,7 @@ from bot.services.money.tiers import (
     standing_columns,
     with_new_purchase,
 )
+from bot.services.outbox.notify import customer_notice
 from bot.services.people.customers import token_where
 
 EARNED_NOTICE = "customer.points_earned"
@@ -120,10 +121,10 @@ def book_purchase(
             purchase_id=purchase_id,
         )
     if notice is not None:
-        books.notify(
-            customer, notice, kind="purchase", amount=amount, points=points,
+        books.queue(customer_notice(
+            biz, customer, notice, kind="purchase", amount=amount, points=points,
             balance=customer.balance,
-        )  # fmt: skip
+        ))  # fmt: skip
     purchase = Purchase(id=purchase_id, **row)  # transient: what the referral rule reads
     reward_first_purchase(books, customer, purchase, key)
     _change, tier_notice = retier(biz, customer, with_new_purchase(standing, amount), now)

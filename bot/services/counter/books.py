@@ -6,7 +6,7 @@ transaction changes: the customers' rows it read (``Account``: row-locked on Pos
 the statement that read them, an UPDATE or ``SELECT … FOR UPDATE``; SQLite's write
 transactions take turns, see ``bot.db.engine``), and the ledger entries, outbox rows and
 audit rows it adds. The rules stay in their homes: entries from ``ledger.entry_row``, notices from
-``notify.customer_notice``, audit rows from ``audit.act_row``, tiers from
+``notify.customer_notice`` (through ``queue``), audit rows from ``audit.act_row``, tiers from
 ``tiers.retier``. ``flush`` writes it all with one statement per table (an executemany),
 so a purchase costs the same few statements whatever it triggers.
 
@@ -29,7 +29,6 @@ from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.money.ledger import entry_row
 from bot.services.money.tiers import Standing, standing_columns, standing_of, window_start
-from bot.services.outbox.notify import customer_notice
 from bot.services.people.audit import act_row
 from bot.services.people.roles import Actor
 
@@ -159,15 +158,9 @@ class Books:
         """A ledger entry (``ledger.entry_row``'s arguments) and the balance it moves."""
         self.ledger.append(entry_row(account, now=self.now, **entry))
 
-    def notify(
-        self, account: Account, message: str, *, kind: str = "notice", **context: Any
-    ) -> None:
-        row = customer_notice(self.biz, account, message, kind=kind, **context)
-        if row is not None:
-            self.outbox.append(row)
-
     def queue(self, row: dict[str, Any] | None) -> None:
-        """An outbox row built elsewhere (``outbox.outbox_row``, ``tiers.retier``)."""
+        """An outbox row (``outbox.outbox_row``, ``notify.customer_notice``, ``tiers.retier``);
+        None queues nothing (a notice for a customer not in the bot)."""
         if row is not None:
             self.outbox.append(row)
 

@@ -31,6 +31,7 @@ from bot.services.counter.books import Account, Books
 from bot.services.errors import ServiceError
 from bot.services.money import offers
 from bot.services.money.offers import OfferUse
+from bot.services.outbox.notify import customer_notice
 
 OFFER_NOTICE = "customer.offer_purchase"
 
@@ -137,18 +138,19 @@ def settle(
             purchase_id=purchase_id,
             reason=f"offer {used.code}",
         )
-        books.conn.execute(
-            _ADD_EARNED, {"purchase_id": purchase_id, "bonus": used.bonus_points}
+        books.conn.execute(_ADD_EARNED, {"purchase_id": purchase_id, "bonus": used.bonus_points})
+    books.queue(
+        customer_notice(
+            books.biz,
+            customer,
+            OFFER_NOTICE,
+            kind="purchase",  # the purchase notice it replaces (booking.book_purchase)
+            paid=paid,
+            discount=used.discount,
+            bonus=used.bonus_points,
+            offer=used.code,
+            points=earned,
+            balance=customer.balance,
         )
-    books.notify(
-        customer,
-        OFFER_NOTICE,
-        kind="purchase",  # the purchase notice it replaces (booking.book_purchase)
-        paid=paid,
-        discount=used.discount,
-        bonus=used.bonus_points,
-        offer=used.code,
-        points=earned,
-        balance=customer.balance,
     )
     return used.bonus_points

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
+from functools import partial
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, select
@@ -31,7 +32,8 @@ from bot.services.money.tiers import (
     standing_of,
     window_start,
 )
-from bot.services.outbox.notify import notify_customer
+from bot.services.outbox.notify import customer_notice
+from bot.services.outbox.rows import enqueue
 from bot.services.people import mileage
 from bot.services.people.audit import audit_act
 from bot.services.people.customers import (
@@ -40,7 +42,7 @@ from bot.services.people.customers import (
     refuse_own_account,
     token_params,
 )
-from bot.services.people.roles import Actor
+from bot.services.people.roles import Actor, still_holds
 from bot.services.requests import (
     AdjustRequest,
     NoteRequest,
@@ -71,7 +73,7 @@ class VisitResult(BaseModel):
     card_code: str
     customer_name: str | None = personal()
     service_tag: str | None
-    km: int | None = None
+    km: int | None = personal()  # a reading identifies a car's use: never stored
 
 
 class Refundable(BaseModel):
@@ -131,75 +133,75 @@ async def record_purchase(
     the customer's write-back (and the referrer's read); an offer used at the counter
     (``counter_offers``) or a post-visit survey (``surveys.schedule``) a few statements; a
     refusal or a replay rolls the credit back."""
-    now = biz.clock.now()
-    settings = biz.settings
-    folded = biz.db.serialises_writes
-    params = token_params(request.customer, settings.business.phone_region)
+    params = token_params(request.customer, biz.settings.business.phone_region)
     if not params:
         raise ServiceError("customer_not_found", token=request.customer)
+    work = partial(_book_staff_purchase, biz=biz, actor=actor, key=key, request=request,
+                   params=params, now=biz.clock.now())  # fmt: skip
+    guard = partial(still_holds, actor=actor)  # the actor may be a kept one
+    return await run_once_core(biz.db, biz.clock, key, PurchaseResult, work, "purchase", guard)
 
-    def work(conn: Connection) -> PurchaseResult | Replay:
-        rows = conn.execute(
-            credit_statement(frozenset(params), settings, with_standing=folded),
-            params
-            | earn_params(settings, request.amount)
-            | {"claim_key": key, "since": window_start(settings, now)},
-        ).all()
-        claimed = next((row.claimed for row in rows if row.claimed is not None), None)
-        if claimed is not None:
-            return Replay(claimed)
-        row = refuse_ambiguous(request.customer, sorted(rows, key=lambda r: r.id))
-        customer = account_of(row)
-        refuse_own_account(actor, customer)
-        credited = customer.balance
-        # As it stood before the credit: book_purchase posts the same points again (on
-        # the amount less an offer's money off: then flush writes the balance back).
-        customer.balance -= purchase_points(settings, customer.tier, request.amount)
-        books = Books(conn, biz, now)
-        books.hold(customer, stored_balance=credited)
-        # Offer hook (bot.services.counter.offers_at_counter): checked here, claimed by settle.
-        offer = counter_offers.take(
-            conn, customer.id, code=request.offer_code, amount=request.amount,
-            service_tag=request.service_tag, now=now,
-        )  # fmt: skip
-        paid = counter_offers.to_book(request.amount, offer)
-        booked = book_purchase(
-            books,
-            customer,
-            standing_of(row) if folded else None,
-            key=key,
+
+def _book_staff_purchase(
+    conn: Connection,
+    *,
+    biz: Business,
+    actor: Actor,
+    key: str,
+    request: PurchaseRequest,
+    params: dict[str, str],
+    now: datetime,
+) -> PurchaseResult | Replay:
+    """``record_purchase``'s transaction: credit and lock the customer, take an offer used
+    at the counter, book the purchase, settle the offer, audit, write it all."""
+    settings = biz.settings
+    folded = biz.db.serialises_writes
+    rows = conn.execute(
+        credit_statement(frozenset(params), settings, with_standing=folded),
+        params
+        | earn_params(settings, request.amount)
+        | {"claim_key": key, "since": window_start(settings, now)},
+    ).all()
+    claimed = next((row.claimed for row in rows if row.claimed is not None), None)
+    if claimed is not None:
+        return Replay(claimed)
+    row = refuse_ambiguous(request.customer, sorted(rows, key=lambda r: r.id))
+    customer = account_of(row)
+    refuse_own_account(actor, customer)
+    credited = customer.balance
+    # As it stood before the credit: book_purchase posts the same points again (on
+    # the amount less an offer's money off: then flush writes the balance back).
+    customer.balance -= purchase_points(settings, customer.tier, request.amount)
+    books = Books(conn, biz, now)
+    books.hold(customer, stored_balance=credited)
+    # Offer hook (bot.services.counter.offers_at_counter): checked here, claimed by settle.
+    offer = counter_offers.take(
+        conn, customer.id, code=request.offer_code, amount=request.amount,
+        service_tag=request.service_tag, now=now,
+    )  # fmt: skip
+    paid = counter_offers.to_book(request.amount, offer)
+    booked = book_purchase(
+        books, customer, standing_of(row) if folded else None, key=key,
+        author_tg_id=actor.tg_id, outlet_code=actor.outlet_code, amount=paid,
+        service_tag=request.service_tag, receipt_no=request.receipt_no,
+        notice=EARNED_NOTICE if offer is None else None,
+    )  # fmt: skip
+    bonus = 0
+    if offer is not None:
+        bonus = counter_offers.settle(
+            books, customer, offer, booked.purchase_id, paid=paid, earned=booked.points,
             author_tg_id=actor.tg_id,
-            outlet_code=actor.outlet_code,
-            amount=paid,
-            service_tag=request.service_tag,
-            receipt_no=request.receipt_no,
-            notice=EARNED_NOTICE if offer is None else None,
-        )
-        bonus = 0
-        if offer is not None:
-            bonus = counter_offers.settle(
-                books, customer, offer, booked.purchase_id, paid=paid, earned=booked.points,
-                author_tg_id=actor.tg_id,
-            )  # fmt: skip
-        used = {"offer_id": offer.offer_id} if offer else {}
-        books.act(actor, "purchase", key, customer.id, purchase_id=booked.purchase_id, **used)
-        books.flush()
-        return PurchaseResult(
-            purchase_id=booked.purchase_id,
-            customer_id=customer.id,
-            card_code=customer.card_code,
-            customer_name=customer.name,
-            amount=paid,
-            points=booked.points,
-            balance=customer.balance,
-            service_tag=request.service_tag,
-            receipt_no=request.receipt_no,
-            offer_code=offer.code if offer else None,
-            discount=offer.discount if offer else Decimal("0"),
-            bonus=bonus,
-        )
-
-    return await run_once_core(biz.db, biz.clock, key, PurchaseResult, work, event="purchase")
+        )  # fmt: skip
+    used = {"offer_id": offer.offer_id} if offer else {}
+    books.act(actor, "purchase", key, customer.id, purchase_id=booked.purchase_id, **used)
+    books.flush()
+    return PurchaseResult(
+        purchase_id=booked.purchase_id, customer_id=customer.id, card_code=customer.card_code,
+        customer_name=customer.name, amount=paid, points=booked.points,
+        balance=customer.balance, service_tag=request.service_tag,
+        receipt_no=request.receipt_no, offer_code=offer.code if offer else None,
+        discount=offer.discount if offer else Decimal("0"), bonus=bonus,
+    )  # fmt: skip
 
 
 async def record_visit(
@@ -251,93 +253,88 @@ async def refund(
 ) -> Outcome[RefundResult]:
     """Full or partial refund: reverse the earned points (up to the balance) pro rata,
     give back points redeemed on the purchase pro rata, and audit any shortfall."""
-    now = biz.clock.now()
-
-    async def work(session: AsyncSession) -> RefundResult:
-        purchase = await session.scalar(
-            select(Purchase).where(Purchase.id == request.purchase_id).with_for_update()
-        )
-        if purchase is None:
-            raise ServiceError("purchase_not_found", purchase_id=request.purchase_id)
-        remaining = purchase.amount - purchase.refunded_amount
-        if remaining <= 0:
-            raise ServiceError("already_refunded", purchase_id=purchase.id)
-        amount = request.amount if request.amount is not None else remaining
-        if amount > remaining:
-            raise ServiceError("refund_too_large", purchase_id=purchase.id, remaining=remaining)
-        before, after = purchase.refunded_amount, purchase.refunded_amount + amount
-        to_reverse = _share(purchase.points_earned, after, purchase.amount) - _share(
-            purchase.points_earned, before, purchase.amount
-        )
-        to_return = _share(purchase.points_redeemed, after, purchase.amount) - _share(
-            purchase.points_redeemed, before, purchase.amount
-        )
-        customer = await lock_customer(session, purchase.customer_id)
-        refuse_own_account(actor, customer)
-        if to_return:
-            post(
-                session,
-                customer,
-                kind=LedgerKind.REVERSAL,
-                points=to_return,
-                key=f"{key}:return",
-                now=now,
-                author_tg_id=actor.tg_id,
-                purchase_id=purchase.id,
-                reason="refund: redeemed points returned",
-            )
-        reversed_points = take_back(
-            session,
-            customer,
-            to_reverse,
-            key=f"{key}:reverse",
-            now=now,
-            author_tg_id=actor.tg_id,
-            purchase_id=purchase.id,
-            reason="refund: earned points reversed",
-        )
-        shortfall = to_reverse - reversed_points
-        purchase.refunded_amount = after
-        if after >= purchase.amount:
-            await surveys.withdraw_question(session, purchase.id)
-        await session.flush()
-        await reverse_on_refund(session, biz, purchase, key=key, now=now, actor=actor)
-        await recheck(session, biz, customer, now)
-        notify_customer(
-            session,
-            biz,
-            customer,
-            "customer.refunded",
-            amount=amount,
-            reversed=reversed_points,
-            returned=to_return,
-            balance=customer.balance,
-        )
-        audit_act(
-            session,
-            actor,
-            "refund",
-            key,
-            now,
-            customer.id,
-            purchase_id=purchase.id,
-            amount=str(amount),
-            reversed=reversed_points,
-            returned=to_return,
-            shortfall=shortfall,
-        )
-        return RefundResult(
-            purchase_id=purchase.id,
-            customer_id=customer.id,
-            card_code=customer.card_code,
-            refunded=amount,
-            points_reversed=reversed_points,
-            points_returned=to_return,
-            shortfall=shortfall,
-            balance=customer.balance,
-        )
-
+    work = partial(_refund, biz=biz, actor=actor, key=key, request=request, now=biz.clock.now())
     return await run_once(biz.db, biz.clock, key, RefundResult, work, event="refund")
+
+
+async def _refunded_purchase(session: AsyncSession, request: RefundRequest) -> Purchase:
+    """The purchase, locked; refused when missing or already refunded in full."""
+    purchase = await session.scalar(
+        select(Purchase).where(Purchase.id == request.purchase_id).with_for_update()
+    )
+    if purchase is None:
+        raise ServiceError("purchase_not_found", purchase_id=request.purchase_id)
+    if purchase.amount - purchase.refunded_amount <= 0:
+        raise ServiceError("already_refunded", purchase_id=purchase.id)
+    return purchase
+
+
+def _refund_amount(purchase: Purchase, request: RefundRequest) -> Decimal:
+    """What this refund gives back: the rest of the purchase unless an amount is named,
+    never more than the rest."""
+    remaining = purchase.amount - purchase.refunded_amount
+    amount = request.amount if request.amount is not None else remaining
+    if amount > remaining:
+        raise ServiceError("refund_too_large", purchase_id=purchase.id, remaining=remaining)
+    return amount
+
+
+def _pro_rata(points: int, purchase: Purchase, amount: Decimal) -> int:
+    """The part of ``points`` (earned or redeemed on ``purchase``) that refunding
+    ``amount`` more moves: the share after it less the share before."""
+    before = purchase.refunded_amount
+    return _share(points, before + amount, purchase.amount) - _share(
+        points, before, purchase.amount
+    )
+
+
+async def _refund(
+    session: AsyncSession,
+    *,
+    biz: Business,
+    actor: Actor,
+    key: str,
+    request: RefundRequest,
+    now: datetime,
+) -> RefundResult:
+    """``refund``'s transaction: the points moved pro rata, the survey withdrawn on a full
+    refund, the referral reversed when it stops qualifying, tier, notice and audit."""
+    purchase = await _refunded_purchase(session, request)
+    amount = _refund_amount(purchase, request)
+    to_reverse = _pro_rata(purchase.points_earned, purchase, amount)
+    to_return = _pro_rata(purchase.points_redeemed, purchase, amount)
+    customer = await lock_customer(session, purchase.customer_id)
+    refuse_own_account(actor, customer)
+    moved = {"now": now, "author_tg_id": actor.tg_id, "purchase_id": purchase.id}
+    if to_return:
+        post(
+            session, customer, kind=LedgerKind.REVERSAL, points=to_return,
+            key=f"{key}:return", reason="refund: redeemed points returned", **moved,
+        )  # fmt: skip
+    reversed_points = take_back(
+        session, customer, to_reverse, key=f"{key}:reverse",
+        reason="refund: earned points reversed", **moved,
+    )  # fmt: skip
+    shortfall = to_reverse - reversed_points
+    purchase.refunded_amount += amount
+    if purchase.refunded_amount >= purchase.amount:
+        await surveys.withdraw_question(session, purchase.id)
+    await session.flush()
+    await reverse_on_refund(session, biz, purchase, key=key, now=now, actor=actor)
+    await recheck(session, biz, customer, now)
+    enqueue(session, customer_notice(
+        biz, customer, "customer.refunded", amount=amount, reversed=reversed_points,
+        returned=to_return, balance=customer.balance,
+    ))  # fmt: skip
+    audit_act(
+        session, actor, "refund", key, now, customer.id, purchase_id=purchase.id,
+        amount=str(amount), reversed=reversed_points, returned=to_return, shortfall=shortfall,
+    )  # fmt: skip
+    return RefundResult(
+        purchase_id=purchase.id, customer_id=customer.id, card_code=customer.card_code,
+        refunded=amount, points_reversed=reversed_points, points_returned=to_return,
+        shortfall=shortfall, balance=customer.balance,
+    )  # fmt: skip
 
 
 async def adjust(
@@ -358,14 +355,16 @@ async def adjust(
             author_tg_id=actor.tg_id,
             reason=request.reason,
         )
-        notify_customer(
+        enqueue(
             session,
-            biz,
-            customer,
-            "customer.adjusted",
-            points=request.points,
-            reason=request.reason,
-            balance=customer.balance,
+            customer_notice(
+                biz,
+                customer,
+                "customer.adjusted",
+                points=request.points,
+                reason=request.reason,
+                balance=customer.balance,
+            ),
         )
         audit_act(session, actor, "adjust", key, now, customer.id, points=request.points)
         return AdjustResult(

@@ -6,20 +6,21 @@ confirmation, so two staff phones redeeming one balance at once cannot overdraw 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
+from bot.config import LoyaltySettings, Settings
 from bot.db.models import Customer, LedgerKind, Redemption, RedemptionState
 from bot.money import points_value
 from bot.services.context import Business
 from bot.services.counter.booking import book_purchase
-from bot.services.counter.books import ACCOUNT_COLUMNS, Books, account_of
+from bot.services.counter.books import ACCOUNT_COLUMNS, Account, Books, account_of
 from bot.services.errors import ServiceError
 from bot.services.idempotency import CLAIMED, Outcome, Replay, personal, run_once, run_once_core
 from bot.services.money.ledger import max_redeemable
@@ -29,8 +30,8 @@ from bot.services.money.tiers import (
     window_start,
 )
 from bot.services.outbox.deferred_text import Deferred
-from bot.services.outbox.notify import notify_customer
-from bot.services.outbox.rows import outbox_row
+from bot.services.outbox.notify import customer_notice
+from bot.services.outbox.rows import enqueue, outbox_row
 from bot.services.people.audit import audit_act, audit_row
 from bot.services.people.customers import customer_for
 from bot.services.people.roles import Actor
@@ -71,39 +72,55 @@ class RedemptionDecision(BaseModel):
 async def request_redemption(
     biz: Business, actor: Actor, key: str, request: RedeemRequest
 ) -> Outcome[RedemptionRequested]:
-    now = biz.clock.now()
-    loyalty = biz.settings.loyalty
+    work = partial(_ask_customer, biz=biz, actor=actor, key=key, request=request,
+                   now=biz.clock.now())  # fmt: skip
+    return await run_once(
+        biz.db, biz.clock, key, RedemptionRequested, work, event="redemption requested"
+    )
 
-    async def work(session: AsyncSession) -> RedemptionRequested:
-        customer = await customer_for(session, biz, actor, request.customer)
-        if customer.telegram_id is None:
-            raise ServiceError("customer_not_in_bot", card_code=customer.card_code)
-        if request.points > customer.balance:
+
+def _refuse_request(customer: Customer, request: RedeemRequest, loyalty: LoyaltySettings) -> None:
+    """Refuse a redemption the customer cannot confirm: not in the bot, more points than
+    the balance, or over the share of the purchase that points may pay."""
+    if customer.telegram_id is None:
+        raise ServiceError("customer_not_in_bot", card_code=customer.card_code)
+    if request.points > customer.balance:
+        raise ServiceError("insufficient_points", balance=customer.balance, points=request.points)
+    if request.purchase_amount is not None:
+        limit = max_redeemable(request.purchase_amount, loyalty)
+        if request.points > limit:
             raise ServiceError(
-                "insufficient_points", balance=customer.balance, points=request.points
+                "redeem_over_share", limit=limit, share=loyalty.max_redeem_share * 100
             )
-        if request.purchase_amount is not None:
-            limit = max_redeemable(request.purchase_amount, loyalty)
-            if request.points > limit:
-                raise ServiceError(
-                    "redeem_over_share", limit=limit, share=loyalty.max_redeem_share * 100
-                )
-        redemption = Redemption(
-            customer_id=customer.id,
-            author_tg_id=actor.tg_id,
-            author_locale=actor.locale,
-            outlet_code=actor.outlet_code,
-            points=request.points,
-            purchase_amount=request.purchase_amount,
-            state=RedemptionState.PENDING,
-            created_at=now,
-            expires_at=now + timedelta(minutes=loyalty.redemption_confirm_minutes),
-        )
-        session.add(redemption)
-        await session.flush()
-        texts, lang = biz.texts, customer.language
-        notify_customer(
-            session,
+
+
+async def _ask_customer(
+    session: AsyncSession,
+    *,
+    biz: Business,
+    actor: Actor,
+    key: str,
+    request: RedeemRequest,
+    now: datetime,
+) -> RedemptionRequested:
+    """``request_redemption``'s transaction: the pending request and the customer's
+    confirm/decline prompt, audited."""
+    loyalty = biz.settings.loyalty
+    customer = await customer_for(session, biz, actor, request.customer)
+    _refuse_request(customer, request, loyalty)
+    redemption = Redemption(
+        customer_id=customer.id, author_tg_id=actor.tg_id, author_locale=actor.locale,
+        outlet_code=actor.outlet_code, points=request.points,
+        purchase_amount=request.purchase_amount, state=RedemptionState.PENDING,
+        created_at=now,
+        expires_at=now + timedelta(minutes=loyalty.redemption_confirm_minutes),
+    )  # fmt: skip
+    session.add(redemption)
+    await session.flush()
+    texts, lang = biz.texts, customer.language
+    enqueue(
+        session,
+        customer_notice(
             biz,
             customer,
             "customer.redeem_confirm",
@@ -118,23 +135,17 @@ async def request_redemption(
             value=loyalty.point_value * request.points,
             amount=request.purchase_amount,
             minutes=loyalty.redemption_confirm_minutes,
-        )
-        audit_act(
-            session, actor, "redeem_request", key, now, customer.id,
-            redemption_id=redemption.id, points=request.points,
-        )  # fmt: skip
-        return RedemptionRequested(
-            redemption_id=redemption.id,
-            customer_id=customer.id,
-            card_code=customer.card_code,
-            customer_name=customer.name,
-            points=request.points,
-            minutes=loyalty.redemption_confirm_minutes,
-        )
-
-    return await run_once(
-        biz.db, biz.clock, key, RedemptionRequested, work, event="redemption requested"
+        ),
     )
+    audit_act(
+        session, actor, "redeem_request", key, now, customer.id,
+        redemption_id=redemption.id, points=request.points,
+    )  # fmt: skip
+    return RedemptionRequested(
+        redemption_id=redemption.id, customer_id=customer.id, card_code=customer.card_code,
+        customer_name=customer.name, points=request.points,
+        minutes=loyalty.redemption_confirm_minutes,
+    )  # fmt: skip
 
 
 def _decision_read(settings: Settings, with_standing: bool) -> Select[Any]:
@@ -193,116 +204,138 @@ async def decide_redemption(
 ) -> Outcome[RedemptionDecision]:
     """The customer's button. Refuses anyone but the redemption's own customer. On
     prebuilt Core statements, like a purchase (``bot.services.counter.books``)."""
-    now = biz.clock.now()
-    folded = biz.db.serialises_writes
+    work = partial(_decide, biz=biz, tg_id=tg_id, key=key, redemption_id=redemption_id,
+                   accept=accept, now=biz.clock.now())  # fmt: skip
+    return await run_once_core(
+        biz.db, biz.clock, key, RedemptionDecision, work, event="redemption decided"
+    )
 
-    def work(conn: Connection) -> RedemptionDecision | Replay:
-        row = conn.execute(
-            _decision_read(biz.settings, with_standing=folded),
-            {
-                "redemption_id": redemption_id,
-                "claim_key": key,
-                "since": window_start(biz.settings, now),
-            },
-        ).first()
-        if row is not None and row.claimed is not None:
-            return Replay(row.claimed)
-        if row is None:
-            raise ServiceError("redemption_not_found")
-        customer = account_of(row)
-        if customer.telegram_id != tg_id:
-            raise ServiceError("not_your_redemption")
-        if row.r_state != RedemptionState.PENDING:
-            raise ServiceError("redemption_closed", state=row.r_state)
-        books = Books(conn, biz, now)
-        books.hold(customer)
-        points = row.r_points
-        decision = RedemptionDecision(
-            redemption_id=redemption_id,
-            state=row.r_state,
-            points=points,
-            balance=customer.balance,
+
+def _decide(
+    conn: Connection,
+    *,
+    biz: Business,
+    tg_id: int,
+    key: str,
+    redemption_id: int,
+    accept: bool,
+    now: datetime,
+) -> RedemptionDecision | Replay:
+    """``decide_redemption``'s transaction: read and lock the redemption and its customer,
+    settle the decision, tell both sides, audit, mark the redemption decided."""
+    row = conn.execute(
+        _decision_read(biz.settings, with_standing=biz.db.serialises_writes),
+        {"redemption_id": redemption_id, "claim_key": key,
+         "since": window_start(biz.settings, now)},
+    ).first()  # fmt: skip
+    if row is not None and row.claimed is not None:
+        return Replay(row.claimed)
+    if row is None:
+        raise ServiceError("redemption_not_found")
+    customer = account_of(row)
+    if customer.telegram_id != tg_id:
+        raise ServiceError("not_your_redemption")
+    if row.r_state != RedemptionState.PENDING:
+        raise ServiceError("redemption_closed", state=row.r_state)
+    books = Books(conn, biz, now)
+    books.hold(customer)
+    decision = RedemptionDecision(
+        redemption_id=redemption_id,
+        state=_decided_state(row, customer, accept=accept, now=now),
+        points=row.r_points,
+        balance=customer.balance,
+    )
+    if decision.state == RedemptionState.CONFIRMED:
+        _redeem(books, customer, row, decision, key=key)
+    decision.balance = customer.balance
+    _tell_both_sides(books, customer, row, decision)
+    books.audit.append(
+        audit_row(
+            now=now, actor_tg_id=tg_id, actor_role="customer", action="redeem_decision",
+            customer_id=customer.id, update_key=key,
+            details={"redemption_id": redemption_id, "state": decision.state},
         )
-        if not accept:
-            decision.state = RedemptionState.DECLINED
-        elif now >= row.r_expires_at:
-            decision.state = RedemptionState.EXPIRED
-        elif customer.balance < points:
-            decision.state = RedemptionState.FAILED
-        else:
-            decision.state = RedemptionState.CONFIRMED
-            if row.r_purchase_amount is not None:
-                booked = book_purchase(
-                    books,
-                    customer,
-                    standing_of(row) if folded else None,
-                    key=key,
-                    author_tg_id=row.r_author_tg_id,
-                    outlet_code=row.r_outlet_code,
-                    amount=row.r_purchase_amount,
-                    points_redeemed=points,
-                    notice=None,  # "customer.redeemed" below says both
-                )
-                decision.purchase_id, decision.earned = booked.purchase_id, booked.points
-            books.post(
-                customer,
-                kind=LedgerKind.REDEEM,
-                points=-points,
-                key=f"{key}:redeem",
-                author_tg_id=row.r_author_tg_id,
-                purchase_id=decision.purchase_id,
-                redemption_id=redemption_id,
-            )
-        decision.balance = customer.balance
-        if decision.state == RedemptionState.CONFIRMED:
-            books.notify(
+    )  # fmt: skip
+    conn.execute(
+        _DECIDE,
+        {"r_id": redemption_id, "r_state": decision.state, "r_decided_at": now,
+         "r_purchase_id": decision.purchase_id},
+    )  # fmt: skip
+    books.flush()
+    return decision
+
+
+def _decided_state(row: Any, customer: Account, *, accept: bool, now: datetime) -> RedemptionState:
+    """Declined by the customer, expired, failed for want of points, or confirmed."""
+    if not accept:
+        return RedemptionState.DECLINED
+    if now >= row.r_expires_at:
+        return RedemptionState.EXPIRED
+    if customer.balance < row.r_points:
+        return RedemptionState.FAILED
+    return RedemptionState.CONFIRMED
+
+
+def _redeem(
+    books: Books, customer: Account, row: Any, decision: RedemptionDecision, *, key: str
+) -> None:
+    """A confirmed redemption: book the purchase it was asked against (its money part
+    earns), then the REDEEM entry; ``decision`` gets the purchase and what it earned."""
+    points = row.r_points
+    if row.r_purchase_amount is not None:
+        booked = book_purchase(
+            books,
+            customer,
+            standing_of(row) if books.biz.db.serialises_writes else None,
+            key=key,
+            author_tg_id=row.r_author_tg_id,
+            outlet_code=row.r_outlet_code,
+            amount=row.r_purchase_amount,
+            points_redeemed=points,
+            notice=None,  # "customer.redeemed" below says both
+        )
+        decision.purchase_id, decision.earned = booked.purchase_id, booked.points
+    books.post(
+        customer,
+        kind=LedgerKind.REDEEM,
+        points=-points,
+        key=f"{key}:redeem",
+        author_tg_id=row.r_author_tg_id,
+        purchase_id=decision.purchase_id,
+        redemption_id=decision.redemption_id,
+    )
+
+
+def _tell_both_sides(
+    books: Books, customer: Account, row: Any, decision: RedemptionDecision
+) -> None:
+    """The customer's notice of a confirmed redemption; the staff member's of any decision."""
+    if decision.state == RedemptionState.CONFIRMED:
+        books.queue(
+            customer_notice(
+                books.biz,
                 customer,
                 "customer.redeemed",
-                points=points,
+                points=decision.points,
                 earned=decision.earned,
                 balance=customer.balance,
             )
-        books.queue(
-            outbox_row(
-                now=now,
-                chat_id=row.r_author_tg_id,
-                text=Deferred(
-                    row.r_author_locale,
-                    "staff.redemption_decided",
-                    {
-                        "state": decision.state,
-                        "points": points,
-                        "card_code": customer.card_code,
-                        "balance": customer.balance,
-                        **_to_collect(biz, row.r_purchase_amount, points),
-                    },
-                ),
-                kinds=biz.settings.outbox.kinds,
-            )
         )
-        books.audit.append(
-            audit_row(
-                now=now,
-                actor_tg_id=tg_id,
-                actor_role="customer",
-                action="redeem_decision",
-                customer_id=customer.id,
-                update_key=key,
-                details={"redemption_id": redemption_id, "state": decision.state},
-            )
+    books.queue(
+        outbox_row(
+            now=books.now,
+            chat_id=row.r_author_tg_id,
+            text=Deferred(
+                row.r_author_locale,
+                "staff.redemption_decided",
+                {
+                    "state": decision.state,
+                    "points": decision.points,
+                    "card_code": customer.card_code,
+                    "balance": customer.balance,
+                    **_to_collect(books.biz, row.r_purchase_amount, decision.points),
+                },
+            ),
+            kinds=books.biz.settings.outbox.kinds,
         )
-        conn.execute(
-            _DECIDE,
-            {
-                "r_id": redemption_id,
-                "r_state": decision.state,
-                "r_decided_at": now,
-                "r_purchase_id": decision.purchase_id,
-            },
-        )
-        books.flush()
-        return decision
-
-    return await run_once_core(
-        biz.db, biz.clock, key, RedemptionDecision, work, event="redemption decided"
     )

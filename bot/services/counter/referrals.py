@@ -26,7 +26,8 @@ from bot.services.context import Business
 from bot.services.counter.books import Account, Books
 from bot.services.money.ledger import lock_customer, take_back
 from bot.services.money.live_purchases import is_live, net_amount
-from bot.services.outbox.notify import notify_customer
+from bot.services.outbox.notify import customer_notice
+from bot.services.outbox.rows import enqueue
 from bot.services.people.audit import audit_act
 from bot.services.people.roles import Actor
 
@@ -46,9 +47,7 @@ def qualifies(purchase: Purchase, settings: ReferralSettings) -> bool:
     return is_live(purchase) and net_amount(purchase) >= settings.min_purchase
 
 
-def reward_first_purchase(
-    books: Books, customer: Account, purchase: Purchase, key: str
-) -> bool:
+def reward_first_purchase(books: Books, customer: Account, purchase: Purchase, key: str) -> bool:
     """Credit both sides if ``customer`` was referred, is not rewarded yet, and ``purchase``
     (already inserted, so it has an id) qualifies."""
     settings = books.biz.settings.referral
@@ -74,7 +73,9 @@ def reward_first_purchase(
             purchase_id=purchase.id,
             reason=REWARD_REASON,
         )
-        books.notify(who, _MESSAGES[side][0], points=points, balance=who.balance)
+        books.queue(
+            customer_notice(books.biz, who, _MESSAGES[side][0], points=points, balance=who.balance)
+        )
     return True
 
 
@@ -98,51 +99,20 @@ async def reverse_on_refund(
         return 0  # most refunds: no referral was ever paid for this customer
     if qualifies(purchase, biz.settings.referral):
         return 0
-    already = await session.scalar(
-        select(AuditEntry.id)
-        .where(AuditEntry.action == REVERSED_ACTION, AuditEntry.customer_id == purchase.customer_id)
-        .limit(1)
-    )
-    if already is not None:  # the referred side's row is written with every reversal
+    if await _reversed_already(session, purchase.customer_id):
         return 0
-    rows = (
-        await session.execute(
-            select(LedgerEntry.customer_id, LedgerEntry.points)
-            .where(
-                # the two sides' ledgers, through their customer index
-                LedgerEntry.customer_id.in_(
-                    [c for c in (referred.id, referred.referred_by) if c is not None]
-                ),
-                LedgerEntry.purchase_id == purchase.id,
-                LedgerEntry.reason == REWARD_REASON,
-            )
-            .order_by(LedgerEntry.id)
-        )
-    ).all()
+    rows = await _rewards_paid(session, referred, purchase)
     if not rows:
         return 0  # not the purchase that paid the reward
     taken_by = {customer_id: 0 for customer_id, _ in rows}
-    owed = dict(rows)
     for customer_id, points in rows:
-        who = await lock_customer(session, customer_id)
         side = REFERRED if customer_id == purchase.customer_id else REFERRER
-        taken_by[customer_id] = take_back(
-            session,
-            who,
-            points,
-            key=f"{key}:referral:{side}",
-            now=now,
-            author_tg_id=actor.tg_id,
-            purchase_id=purchase.id,
-            reason=REVERSAL_REASON,
+        taken_by[customer_id] = await _take_reward_back(
+            session, biz, customer_id, points, side, purchase, key=key, now=now, actor=actor
         )
-        if taken_by[customer_id]:
-            notify_customer(
-                session, biz, who, _MESSAGES[side][1], points=taken_by[customer_id],
-                balance=who.balance,
-            )  # fmt: skip
     # One audit row per side, the referred side always (even with no points of their
     # own to take back): that row is what marks the referral as taken back.
+    owed = dict(rows)
     for customer_id, side in ((referred.id, REFERRED), (referred.referred_by, REFERRER)):
         if customer_id is None:
             continue
@@ -153,3 +123,58 @@ async def reverse_on_refund(
             shortfall=owed.get(customer_id, 0) - taken,
         )  # fmt: skip
     return sum(taken_by.values())
+
+
+async def _reversed_already(session: AsyncSession, customer_id: int) -> bool:
+    """Whether the referral was taken back: the referred side's row is written with every
+    reversal."""
+    found = await session.scalar(
+        select(AuditEntry.id)
+        .where(AuditEntry.action == REVERSED_ACTION, AuditEntry.customer_id == customer_id)
+        .limit(1)
+    )
+    return found is not None
+
+
+async def _rewards_paid(
+    session: AsyncSession, referred: Customer, purchase: Purchase
+) -> list[tuple[int, int]]:
+    """(customer id, points) of each referral reward ``purchase`` paid, in ledger order."""
+    rows = await session.execute(
+        select(LedgerEntry.customer_id, LedgerEntry.points)
+        .where(
+            # the two sides' ledgers, through their customer index
+            LedgerEntry.customer_id.in_(
+                [c for c in (referred.id, referred.referred_by) if c is not None]
+            ),
+            LedgerEntry.purchase_id == purchase.id,
+            LedgerEntry.reason == REWARD_REASON,
+        )
+        .order_by(LedgerEntry.id)
+    )
+    return [(customer_id, points) for customer_id, points in rows.all()]
+
+
+async def _take_reward_back(
+    session: AsyncSession,
+    biz: Business,
+    customer_id: int,
+    points: int,
+    side: str,
+    purchase: Purchase,
+    *,
+    key: str,
+    now: datetime,
+    actor: Actor,
+) -> int:
+    """Reverse one side's reward up to its balance, tell them when points moved, and
+    return the points taken."""
+    who = await lock_customer(session, customer_id)
+    taken = take_back(
+        session, who, points, key=f"{key}:referral:{side}", now=now,
+        author_tg_id=actor.tg_id, purchase_id=purchase.id, reason=REVERSAL_REASON,
+    )  # fmt: skip
+    if taken:
+        notice = customer_notice(biz, who, _MESSAGES[side][1], points=taken, balance=who.balance)
+        enqueue(session, notice)
+    return taken

@@ -20,10 +20,12 @@ end of the quiet hours when the ``survey`` kind says so (it does by default).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.db.models import Customer, OutboxMessage, OutboxState, Purchase, Staff, Survey
 from bot.services.context import Business
@@ -169,6 +171,25 @@ async def _own_survey(
     return row[0], row[1]
 
 
+async def _fill_once(
+    session: AsyncSession,
+    survey: Survey,
+    empty: InstrumentedAttribute[Any],
+    refusal: str,
+    **values: Any,
+) -> None:
+    """Write ``values`` on ``survey`` only while its ``empty`` column is still empty: a
+    second answer (or comment), even a concurrent one, is refused with ``refusal``."""
+    claimed = await session.execute(
+        update(Survey)
+        .where(Survey.id == survey.id, empty.is_(None))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise ServiceError(refusal)
+
+
 async def answer(
     biz: Business, tg_id: int, key: str, survey_id: int, score: int
 ) -> Outcome[SurveyAnswered]:
@@ -180,14 +201,9 @@ async def answer(
 
     async def work(session: AsyncSession) -> SurveyAnswered:
         survey, customer = await _own_survey(session, biz, tg_id, survey_id, now)
-        claimed = await session.execute(
-            update(Survey)
-            .where(Survey.id == survey.id, Survey.score.is_(None))
-            .values(score=score, answered_at=now)
-            .execution_options(synchronize_session=False)
+        await _fill_once(
+            session, survey, Survey.score, "survey_answered", score=score, answered_at=now
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            raise ServiceError("survey_answered")
         low = score <= settings.low_score_threshold
         if low:
             await _alert_owners(session, biz, survey, customer, score, None, now)
@@ -220,14 +236,9 @@ async def comment(
         survey, customer = await _own_survey(session, biz, tg_id, survey_id, now)
         if survey.score is None:
             raise ServiceError("survey_unknown")
-        claimed = await session.execute(
-            update(Survey)
-            .where(Survey.id == survey.id, Survey.comment.is_(None))
-            .values(comment=body, commented_at=now)
-            .execution_options(synchronize_session=False)
+        await _fill_once(
+            session, survey, Survey.comment, "survey_commented", comment=body, commented_at=now
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            raise ServiceError("survey_commented")
         low = survey.score <= settings.low_score_threshold
         if low:
             await _alert_owners(session, biz, survey, customer, survey.score, body, now)
@@ -272,6 +283,7 @@ async def _alert_owners(
     )
     for owner in sorted(owners):
         enqueue(
-            session, now=now, chat_id=owner, text=body, source=alert_source(survey.id),
-            kinds=biz.settings.outbox.kinds,
+            session,
+            outbox_row(now=now, chat_id=owner, text=body, source=alert_source(survey.id),
+                       kinds=biz.settings.outbox.kinds),
         )  # fmt: skip

@@ -6,7 +6,9 @@ purchase days, net spend, net spend on the first purchase day (Gamma-Gamma's rep
 spend is the rest), first and last purchase day, net spend in the trailing 12 calendar
 months (the strategy's "profitable now") and, when the rating scale is on, net spend in
 each of those months (conditional sums in the same pass). A
-second query lists every customer with the sign-up time and payment terms.
+second query lists every customer with the sign-up time and payment terms; two more sum
+what the programme gave each customer, all time and in the trailing 12 months
+(``bot.services.money.programme_costs``: points given, offer discounts).
 
 Days are the business's local calendar days, numbered from 1970-01-01
 (``bot.services.local_days``: daylight saving included).
@@ -32,10 +34,11 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.db.models import Customer, Purchase, unix_seconds
+from bot.db.models import Customer, LedgerEntry, Offer, Purchase, unix_seconds
 from bot.money import MINOR_PER_UNIT
 from bot.services.local_days import DAY_S, LocalDays, sql_int
 from bot.services.money.live_purchases import IS_LIVE, NET_MINOR, is_live_of, net_minor_of
+from bot.services.money.programme_costs import discounts_statement, points_statement
 from scoring.calendar import add_months
 from scoring.customer_scores import PurchaseHistory
 
@@ -222,12 +225,46 @@ def parse_binary_copy(data: bytes, width: int) -> NDArray[np.int64]:
     return result
 
 
+def _spread_by_customer(
+    customer_id: NDArray[np.int64], rows: NDArray[np.int64]
+) -> tuple[NDArray[np.intp], NDArray[np.int64]]:
+    """Where each row's customer (column 0) sits in ``customer_id``, and the rows kept
+    (a customer who appeared after the customer list was read is left out)."""
+    n = customer_id.size
+    where = np.minimum(np.searchsorted(customer_id, rows[:, 0]), max(n - 1, 0))
+    known = customer_id[where] == rows[:, 0] if n else np.zeros(rows.shape[0], dtype=bool)
+    return (where, rows) if known.all() else (where[known], rows[known])
+
+
+async def programme_given(
+    conn: AsyncConnection, customer_id: NDArray[np.int64], since_ts: int
+) -> NDArray[np.int64]:
+    """(customers x 4): points given all time and since ``since_ts``, offer discounts
+    (minor units) all time and since, per customer (``programme_costs``)."""
+    given = np.zeros((customer_id.size, 4), dtype=np.int64)
+    ledger_ts = unix_seconds_sql(conn, LedgerEntry.created_at)
+    offer_ts = unix_seconds_sql(conn, Offer.used_at)
+    for first, stmt in (
+        (0, points_statement(ledger_ts, since_ts)),
+        (2, discounts_statement(offer_ts, since_ts)),
+    ):
+        at, rows = _spread_by_customer(customer_id, await fetch_int64(conn, stmt))
+        given[at, first : first + 2] = rows[:, 1:3]
+    return given
+
+
 async def aggregate(
-    conn: AsyncConnection, now: datetime, days: LocalDays, *, with_months: bool
+    conn: AsyncConnection,
+    now: datetime,
+    days: LocalDays,
+    *,
+    with_months: bool,
+    point_value: float = 0.0,
 ) -> Aggregates:
     """Every customer's aggregates; customers without live purchases get 0 / NaN rows.
 
-    All three queries read one snapshot: SQLite's read transaction begins with the first
+    ``point_value`` (money per point) prices the points the programme gave.
+    All the queries read one snapshot: SQLite's read transaction begins with the first
     of them (``conn`` has not run anything yet), PostgreSQL's is REPEATABLE READ.
     """
     if conn.dialect.name == "postgresql":
@@ -240,10 +277,8 @@ async def aggregate(
     n = customer_id.size
     windowed = conn.dialect.name == "postgresql"
     bought = await fetch_int64(conn, purchases_statement(now, days, with_months, windowed=windowed))
-    buyer = bought[:, 0]
-    where = np.minimum(np.searchsorted(customer_id, buyer), max(n - 1, 0))
-    known = customer_id[where] == buyer if n else np.zeros(buyer.size, dtype=bool)
-    at, rows = (where, bought) if known.all() else (where[known], bought[known])
+    at, rows = _spread_by_customer(customer_id, bought)
+    given = await programme_given(conn, customer_id, trailing_month_bounds(now, days)[0])
 
     def spread(column: int, empty: float, dtype: Any) -> NDArray[Any]:
         values = np.full(n, empty, dtype=dtype)
@@ -267,4 +302,9 @@ async def aggregate(
         payment_terms=np.array([*terms, ""], dtype=np.str_)[people[:, 2]],  # -1: ""
         minor_per_unit=MINOR_PER_UNIT,
         monthly_minor=monthly,
+        programme_points=given[:, 0],
+        trailing_points=given[:, 1],
+        discount_minor=given[:, 2],
+        trailing_discount_minor=given[:, 3],
+        point_value=point_value,
     )

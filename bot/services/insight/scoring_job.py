@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -27,7 +26,7 @@ import scoring
 from bot.config import ScoringSettings
 from bot.db.models import CustomerScore, ScoringRun
 from bot.money import to_minor
-from bot.services.context import Business
+from bot.services.context import Business, Progress
 from bot.services.insight.scoring_aggregates import Aggregates, aggregate
 from bot.services.local_days import LocalDays
 from scoring import Scores
@@ -35,8 +34,6 @@ from scoring import Scores
 log = logging.getLogger(__name__)
 
 WRITE_CHUNK = 20_000
-
-Progress = Callable[[int, int], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -59,6 +56,7 @@ def score_settings(cfg: ScoringSettings) -> scoring.ScoreSettings:
         clv_horizon_months=cfg.clv_horizon_months,
         min_repeat_buyers=cfg.min_repeat_buyers,
         strategy=cfg.strategy,
+        future_profit_min=cfg.future_profit_min,
         rating=rating_preset(cfg),
     )
 
@@ -260,6 +258,9 @@ async def reclassify(
         "repeat_buyers": summary.repeat_buyers,
         "clv_method": summary.clv_method,
         "value_basis": summary.value_basis,
+        # what "profitable in future" was held to, for /segments to explain
+        "future_profit_min": round(scores.future_min, 2),
+        "future_profit_min_default": biz.settings.scoring.future_profit_min is None,
     }
     await _finish(biz, run_id, "done", summary.customers, details)
     lap("finish")
@@ -310,7 +311,13 @@ async def _score_and_store(
     cfg = biz.settings.scoring
     days = LocalDays.around(biz.settings.business.zone, now)
     async with biz.db.engine.connect() as conn:
-        agg = await aggregate(conn, now, days, with_months=rating_preset(cfg) is not None)
+        agg = await aggregate(
+            conn,
+            now,
+            days,
+            with_months=rating_preset(cfg) is not None,
+            point_value=float(biz.settings.loyalty.point_value),
+        )
     lap("aggregate")
     # The arithmetic runs in a thread so that the event loop keeps serving updates.
     day = float(days.day_of(now))

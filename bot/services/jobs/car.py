@@ -22,14 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import ReminderRule
 from bot.db.models import Customer
+from bot.services.campaigns.treatment import REMINDER_PREFIX
 from bot.services.context import Business
 from bot.services.jobs.common import (
     Build,
     JobReport,
     Send,
     campaign_id,
+    job_send,
     local_today,
-    profile_context,
     run_for,
 )
 from bot.services.jobs.selection import reminder_candidates, tradein_candidates
@@ -40,27 +41,24 @@ TRADEIN_OCCURRENCE = "once"
 
 
 def reminder_campaign(rule: ReminderRule) -> str:
-    return f"reminder:{rule.tag}"
+    return f"{REMINDER_PREFIX}{rule.tag}"
 
 
 def reminder_build(biz: Business, rule: ReminderRule, service_at: datetime) -> Build:
     async def build(session: AsyncSession, customer: Customer) -> Send:
         car = await odometer(session, customer.id)
-        context = profile_context(biz.settings, customer)
-        context.update(
-            service=rule.service[customer.language if customer.language in rule.service else "en"],
-            tag=rule.tag,
-            service_day=service_at,
-            km_since=(car.at(biz.clock.now()) or 0) - (car.at(service_at) or 0)
+        extra = {
+            "service": rule.service[
+                customer.language if customer.language in rule.service else "en"
+            ],
+            "tag": rule.tag,
+            "service_day": service_at,
+            "km_since": (car.at(biz.clock.now()) or 0) - (car.at(service_at) or 0)
             if car.known
             else None,
-        )
-        return Send(
-            template="jobs.reminder",
-            kind="reminder",
-            context=context,
-            offer=rule.offer,
-            offer_tag=rule.tag,
+        }
+        return job_send(
+            biz.settings, customer, "reminder", extra, offer=rule.offer, offer_tag=rule.tag
         )
 
     return build
@@ -111,14 +109,8 @@ def tradein_build(biz: Business) -> Build:
         far = rules.km is not None and km is not None and km >= rules.km
         if not (old or far):  # an older reading's run promised more than the newest one
             return None
-        context = profile_context(biz.settings, customer)
-        context.update(km=km if far else None, age_years=age)
-        return Send(
-            template="jobs.tradein",
-            kind="tradein",
-            context=context,
-            offer=biz.settings.tradein.offer,
-        )
+        extra = {"km": km if far else None, "age_years": age}
+        return job_send(biz.settings, customer, "tradein", extra, offer=biz.settings.tradein.offer)
 
     return build
 

@@ -4,6 +4,8 @@ A job (birthday, holidays, reminders, trade-in, win-back) selects candidates
 (``bot.services.jobs.selection``) and, for each, says what they would get (a ``Send``). This
 module delivers it the same way for all of them:
 
+0. the treatment table (``campaigns.treatment``): a job the customer's strategy does not
+   allow writes nothing (outcome "treatment"); the gift is scaled to their cell;
 1. ``contact.reach``: opted out, unreachable, no chat, or the week's cap used up -> nothing
    is written (not even the enrolment: they were not part of this send);
 2. ``campaigns.enrol`` for (job campaign, customer, occurrence) -> None when a previous run
@@ -11,7 +13,7 @@ module delivers it the same way for all of them:
 3. a held-out member gets nothing (the comparison group; recorded by the enrolment);
 4. otherwise the gift (bonus points through the ledger, key tied to the member; or an offer
    through ``offers.grant``, dedupe key tied to the member) and the message
-   (``contact.queue_message_for``: the customer's language, quiet hours, the cap), both
+   (in the customer's language, ``contact.marketing_rows``: quiet hours), both
    recorded on the member, in the same transaction.
 
 ``render_preview`` renders the same ``Send`` without writing (``loyalty-bot preview``).
@@ -21,8 +23,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -32,12 +34,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import OfferSpec, Settings
 from bot.db.models import Campaign, Customer, LedgerKind, Offer, OfferKind
+from bot.services.campaigns import treatment
 from bot.services.campaigns.enrolment import enrol, job_campaign, source_of
+from bot.services.campaigns.treatment import Treatment, reach_key
 from bot.services.context import Business
 from bot.services.money import offers
 from bot.services.money.ledger import lock_customer, post
 from bot.services.money.tiers import tier_of
-from bot.services.outbox.contact import ContactVerdict, queue_message_for, reach
+from bot.services.outbox.contact import ContactVerdict, marketing_rows, reach
+from bot.services.outbox.rows import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +59,34 @@ class Send:
     offer: OfferSpec | None = None
     offer_tag: str | None = None  # a percent/fixed offer only for this service
     points: int = 0  # bonus points credited with the message
+    allowed: bool = True  # False: the treatment table keeps this job from the customer
+    treatment: Treatment | None = None  # the customer's cell, once ``treated``
 
 
 Build = Callable[[AsyncSession, Customer], Awaitable[Send | None]]
+
+
+def job_send(
+    settings: Settings,
+    customer: Customer,
+    kind: str,
+    extra: Mapping[str, Any] | None = None,
+    *,
+    template: str | None = None,
+    offer: OfferSpec | None = None,
+    offer_tag: str | None = None,
+    points: int = 0,
+) -> Send:
+    """What ``customer`` gets from a job of ``kind``: the template ``jobs.<kind>`` unless
+    named, with the profile every job's text may use (``profile_context``) and ``extra``."""
+    return Send(
+        template=template or f"jobs.{kind}",
+        kind=kind,
+        context=profile_context(settings, customer) | dict(extra or {}),
+        offer=offer,
+        offer_tag=offer_tag,
+        points=points,
+    )
 
 
 def local_today(settings: Settings, now: datetime) -> date:
@@ -145,14 +175,16 @@ async def deliver_one(
     now = biz.clock.now()
     async with biz.db.write() as session:
         customer = await lock_customer(session, customer_id)
-        send = await build(session, customer)
+        campaign = await session.get(Campaign, campaign_id_)
+        assert campaign is not None
+        send = await treated(session, biz, customer, campaign.name, await build(session, customer))
         if send is None:
             return "nothing"
+        if not send.allowed:
+            return "treatment"
         verdict = await reach(session, biz, customer, now, kind=send.kind)
         if verdict is not ContactVerdict.OK:
             return verdict.value
-        campaign = await session.get(Campaign, campaign_id_)
-        assert campaign is not None
         member = await enrol(session, campaign, customer.id, occurrence, now=now)
         if member is None:
             return "already"
@@ -180,15 +212,28 @@ async def deliver_one(
                 context["offer"] = offer_view(
                     biz.settings, send.offer, send.offer_tag, offer.valid_until, offer.code
                 )
-        verdict, message = await queue_message_for(
-            session, biz, customer, send.template, kind=send.kind, source=source, now=now,
-            **context,
-        )  # fmt: skip
-        if message is None:  # reach said yes a moment ago in this very transaction
-            raise RuntimeError(f"contact refused after reach allowed it: {verdict}")
+        text = biz.texts.render(customer.language, send.template, **context)
+        rows = marketing_rows(biz, [(customer, text)], kind=send.kind, source=source, now=now)
+        message = enqueue(session, rows[0])  # reach said OK above, in this transaction
         await session.flush()
         member.outbox_id = message.id
         return "sent"
+
+
+async def treated(
+    session: AsyncSession, biz: Business, customer: Customer, job: str, send: Send | None
+) -> Send | None:
+    """``send`` as the customer's treatment cell allows: the gift scaled, or not allowed."""
+    if send is None:
+        return None
+    cell = await treatment.for_customer(session, biz.settings, customer.id, reach_key(job))
+    return replace(
+        send,
+        points=treatment.scaled_points(send.points, cell),
+        offer=treatment.scaled_offer(send.offer, cell),
+        allowed=cell.allowed,
+        treatment=cell,
+    )
 
 
 async def _grant(

@@ -16,14 +16,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Holiday
 from bot.db.models import Customer
 from bot.services.context import Business
 from bot.services.jobs.common import (
     Build,
     Send,
+    job_send,
     local_midnight,
     local_today,
-    profile_context,
     run_for,
 )
 from bot.services.jobs.selection import birthday_candidates, holiday_candidates
@@ -37,17 +38,16 @@ def birthday_build(biz: Business, now: datetime) -> Build:
 
     async def build(_session: AsyncSession, customer: Customer) -> Send:
         day = local_today(biz.settings, now) + timedelta(days=rules.days_ahead)
-        context = profile_context(biz.settings, customer)
-        context.update(
-            birthday=local_midnight(biz.settings, day), days_ahead=rules.days_ahead, points=0
-        )
-        return Send(
-            template="jobs.birthday",
-            kind="birthday",
-            context=context,
+        extra = {
+            "birthday": local_midnight(biz.settings, day),
+            "days_ahead": rules.days_ahead,
+            "points": 0,
+        }
+        return job_send(
+            biz.settings, customer, "birthday", extra,
             points=rules.points if rules.gift == "points" else 0,
             offer=rules.offer if rules.gift == "offer" else None,
-        )
+        )  # fmt: skip
 
     return build
 
@@ -64,21 +64,27 @@ async def run_birthdays(biz: Business) -> dict[str, int]:
     return report.as_dict()
 
 
-def holiday_today(biz: Business, now: datetime) -> str | None:
-    """The template of today's holiday (local date), if today is one."""
+def holiday_today(biz: Business, now: datetime) -> Holiday | None:
+    """Today's holiday (local date), if today is one."""
     today = local_today(biz.settings, now)
     for holiday in biz.settings.holidays.calendar:
         if holiday.date == today.strftime("%m-%d"):
-            return holiday.template
+            return holiday
     return None
 
 
-def holiday_build(biz: Business, template: str) -> Build:
+def holiday_build(biz: Business, holiday: Holiday) -> Build:
+    """The greeting with the holiday's own gift (points or an offer; the treatment table
+    scales it per customer in ``common.deliver_one``)."""
+
     async def build(_session: AsyncSession, customer: Customer) -> Send:
-        return Send(
-            template=f"jobs.holiday_{template}",
-            kind="holiday",
-            context=profile_context(biz.settings, customer),
+        return job_send(
+            biz.settings,
+            customer,
+            "holiday",
+            template=f"jobs.holiday_{holiday.template}",
+            points=holiday.points,
+            offer=holiday.offer,
         )
 
     return build
@@ -88,13 +94,13 @@ async def run_holidays(biz: Business) -> dict[str, int]:
     if not biz.settings.holidays.enabled:
         return {}
     now = biz.clock.now()
-    template = holiday_today(biz, now)
-    if template is None:
+    holiday = holiday_today(biz, now)
+    if holiday is None:
         return {"candidates": 0}
     async with biz.db.read() as session:
         ids = await holiday_candidates(session)
     occurrence = local_today(biz.settings, now).isoformat()
     report = await run_for(
-        biz, HOLIDAYS, [(i, occurrence) for i in ids], holiday_build(biz, template)
+        biz, HOLIDAYS, [(i, occurrence) for i in ids], holiday_build(biz, holiday)
     )
     return report.as_dict()

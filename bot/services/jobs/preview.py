@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Campaign, CampaignKind, Customer
+from bot.services.campaigns.treatment import Treatment
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.jobs import selection as sel
@@ -22,7 +23,13 @@ from bot.services.jobs.car import (
     reminder_build,
     tradein_build,
 )
-from bot.services.jobs.common import Send, customer_by_card, local_today, render_preview
+from bot.services.jobs.common import (
+    Send,
+    customer_by_card,
+    local_today,
+    render_preview,
+    treated,
+)
 from bot.services.jobs.greetings import birthday_build, holiday_build, holiday_today
 from bot.services.jobs.winback import WINBACK, occurrence_today, winback_build
 from bot.services.outbox.contact import reach
@@ -36,6 +43,7 @@ class Preview:
     selected: bool  # today's selection picks the customer
     verdict: str  # contact discipline: ok, opted_out, unreachable, capped, no_chat
     text: str | None  # None: the job has nothing for them at all (no holiday today...)
+    treatment: Treatment | None = None  # the treatment table's cell (strategy x value)
 
 
 async def _campaign_id(session: AsyncSession, job: str) -> int:
@@ -56,11 +64,11 @@ async def _one(
         chosen = customer.id in await sel.birthday_candidates(session, day)
         return [(chosen, await birthday_build(biz, now)(session, customer))]
     if job == "holidays":
-        template = holiday_today(biz, now)
-        if template is None:
+        holiday = holiday_today(biz, now)
+        if holiday is None:
             return [(False, None)]
         chosen = customer.id in await sel.holiday_candidates(session)
-        return [(chosen, await holiday_build(biz, template)(session, customer))]
+        return [(chosen, await holiday_build(biz, holiday)(session, customer))]
     if job == "reminders":
         found = []
         for rule in settings.reminders.rules:
@@ -94,11 +102,29 @@ async def preview(biz: Business, job: str, card_code: str) -> list[Preview]:
         if customer is None:
             raise ServiceError("customer_not_found", token=card_code)
         shown = []
-        for chosen, send in await _one(biz, session, job, customer, now):
+        for chosen, built in await _one(biz, session, job, customer, now):
+            send = await treated(session, biz, customer, job, built)
             if send is None:
                 shown.append(Preview(job, False, "-", None))
                 continue
             verdict = await reach(session, biz, customer, now, kind=send.kind)
-            text = await render_preview(biz, customer, send)
-            shown.append(Preview(job, chosen, verdict.value, text))
+            text = await render_preview(biz, customer, send) if send.allowed else None
+            shown.append(Preview(job, chosen, verdict.value, text, send.treatment))
         return shown
+
+
+def describe(item: Preview) -> str:
+    """What the CLI prints for one preview: selection, contact, the treatment cell, text."""
+    cell = item.treatment
+    labels = (
+        f"treatment: strategy {cell.strategy or 'not scored'}, value {cell.value or '-'}"
+        if cell is not None
+        else ""
+    )
+    if cell is not None and not cell.allowed:
+        return f"{item.job}: not for this customer ([treatment] table); {labels}"
+    if item.text is None:
+        return f"{item.job}: nothing today"
+    picked = "selected today" if item.selected else "not selected today"
+    gifts = f"; {labels}, gifts at {cell.gift_percent} %" if cell is not None else ""
+    return f"{item.job}: {picked}; contact: {item.verdict}{gifts}\n{item.text}\n"

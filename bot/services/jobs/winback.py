@@ -18,8 +18,8 @@ from bot.services.jobs.common import (
     Build,
     Send,
     campaign_id,
+    job_send,
     local_today,
-    profile_context,
     run_for,
     window_start,
 )
@@ -36,14 +36,8 @@ def occurrence_today(biz: Business) -> str:
 def winback_build(biz: Business) -> Build:
     async def build(session: AsyncSession, customer: Customer) -> Send:
         score = await session.get(CustomerScore, customer.id)
-        context = profile_context(biz.settings, customer)
-        context["days_since_last"] = score.days_since_last if score is not None else None
-        return Send(
-            template="jobs.winback",
-            kind="winback",
-            context=context,
-            offer=biz.settings.winback.offer,
-        )
+        extra = {"days_since_last": score.days_since_last if score is not None else None}
+        return job_send(biz.settings, customer, "winback", extra, offer=biz.settings.winback.offer)
 
     return build
 

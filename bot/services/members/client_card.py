@@ -8,16 +8,19 @@ from datetime import datetime
 from decimal import Decimal
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 import scoring
 from bot.db.models import CustomerScore, Note, Purchase, Visit
-from bot.money import CENT, from_minor
+from bot.money import CENT, MINOR_PER_UNIT, from_minor, points_value
 from bot.services.context import Business
 from bot.services.counter.offers_at_counter import OfferView, live_views
 from bot.services.insight.satisfaction import CustomerSatisfaction, for_customer
 from bot.services.money.live_purchases import IS_LIVE, NET_AMOUNT, NET_MINOR
+from bot.services.money.programme_costs import given_to
 from bot.services.people.customers import CustomerView, require_customer, view
+from scoring.calendar import add_months
 
 RECENT_PURCHASES = 5
 
@@ -26,6 +29,17 @@ class SourceWording(BaseModel):
     title: str
     essence: str
     source: str
+
+
+class Profitability(BaseModel):
+    """Seed 003: revenue minus direct costs, the programme's own included (scoring.profit):
+    all time and over the trailing 12 months, with what the programme gave."""
+
+    points_given: int  # net of expiry and take-backs
+    points_value: Decimal
+    discounts: Decimal  # money taken off by offers
+    profit: Decimal  # margin on what was paid minus the programme's cost
+    profit_year: Decimal  # the same over the trailing 12 months ("profitable now")
 
 
 class ClientCard(BaseModel):
@@ -47,6 +61,7 @@ class ClientCard(BaseModel):
     value_basis: str | None  # what ranked the value: "clv" (model) or "monthly_spend"
     offers: list[OfferView] = []  # live offers, each with a button on the card
     satisfaction: CustomerSatisfaction | None = None  # post-visit surveys (seed 000)
+    profitability: Profitability | None = None
 
 
 def _wording(text: scoring.value.SourceText | None, locale: str) -> SourceWording | None:
@@ -93,15 +108,11 @@ async def client_card(biz: Business, token: str, locale: str) -> ClientCard:
                 .limit(RECENT_PURCHASES)
             )
         ).all()
-        note = await session.scalar(
-            select(Note.text)
-            .where(Note.customer_id == customer.id)
-            .order_by(Note.id.desc())
-            .limit(1)
-        )
+        note = await _last_note(session, customer.id)
         score = await session.get(CustomerScore, customer.id)
         offers = await live_views(session, customer.id, biz.clock.now())
         satisfaction = await for_customer(session, customer.id, biz.clock.now())
+        profitability = await _profitability(biz, session, customer.id)
     return ClientCard(
         customer=view(customer, biz.settings.loyalty.point_value),
         joined_at=customer.created_at,
@@ -120,12 +131,53 @@ async def client_card(biz: Business, token: str, locale: str) -> ClientCard:
         value_basis=scoring.value_basis(score.clv_method) if score else None,
         offers=offers,
         satisfaction=satisfaction,
+        profitability=profitability,
         long_term=_wording(
             scoring.LONG_TERM_TEXT
             if score and score.strategy in scoring.STRATEGIES and score.strategy != "release"
             else None,
             locale,
         ),
+    )
+
+
+async def _last_note(session: AsyncSession, customer_id: int) -> str | None:
+    return await session.scalar(
+        select(Note.text).where(Note.customer_id == customer_id).order_by(Note.id.desc()).limit(1)
+    )
+
+
+async def _profitability(biz: Business, session: AsyncSession, customer_id: int) -> Profitability:
+    """Profit after the programme's costs, all time and over the trailing 12 months."""
+    now = biz.clock.now()
+    since = add_months(now.astimezone(biz.settings.business.zone), -12)
+    live = (Purchase.customer_id == customer_id) & IS_LIVE
+    spend, spend_year = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(NET_MINOR), 0),
+                func.coalesce(
+                    func.sum(case((Purchase.created_at >= since, NET_MINOR), else_=0)), 0
+                ),
+            ).where(live)
+        )
+    ).one()
+    points, points_year, off, off_year = await given_to(session, customer_id, since)
+    margin = biz.settings.scoring.clv_margin
+    value = float(biz.settings.loyalty.point_value)
+
+    def profit(paid: int, pts: int, discount: int) -> Decimal:
+        net = scoring.net_margin(
+            paid / MINOR_PER_UNIT, pts, discount / MINOR_PER_UNIT, value, margin
+        )
+        return Decimal(str(round(float(net), 2)))
+
+    return Profitability(
+        points_given=points,
+        points_value=points_value(points, biz.settings.loyalty.point_value),
+        discounts=from_minor(off),
+        profit=profit(int(spend), points, off),
+        profit_year=profit(int(spend_year), points_year, off_year),
     )
 
 

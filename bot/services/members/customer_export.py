@@ -17,8 +17,7 @@ from sqlalchemy import func, select
 from bot.config import Settings
 from bot.db.models import Customer, CustomerScore
 from bot.money import points_value
-from bot.services.context import Business
-from bot.services.insight.scoring_job import Progress
+from bot.services.context import Business, Progress
 from bot.services.money.tiers import tier_of
 from bot.spreadsheet import Cell, Table
 

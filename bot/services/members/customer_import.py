@@ -2,8 +2,8 @@
 
 Columns: ``phone`` (required), ``name``, ``birthday``, ``balance`` and the configured
 profile fields by code, in any order and any letter case. Every row is checked the way
-sign-up checks the same answer (the phone helper, :func:`signup.parse_birthday`,
-:func:`signup.parse_profile_value`, :func:`customers.clean_name`); the balance is a
+sign-up checks the same answer (the phone helper, :func:`answers.parse_birthday`,
+:func:`answers.parse_profile_value`, :func:`customers.clean_name`); the balance is a
 non-negative whole number of points. One bad row, a phone twice in the file or an
 unknown column, and nothing at all is written: the report lists every problem.
 
@@ -27,38 +27,40 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import ProfileField, Settings
-from bot.db.models import Customer, LedgerEntry, LedgerKind
+from bot.db.models import Customer, ForgottenIdentity, LedgerEntry, LedgerKind
 from bot.numbers import is_ascii_number
 from bot.phones import normalise_phone
-from bot.services.context import Business
+from bot.services.context import Business, Progress
 from bot.services.errors import ServiceError
-from bot.services.insight.scoring_job import Progress
-from bot.services.members.signup import identity_hash, parse_birthday, parse_profile_value
+from bot.services.members.answers import parse_birthday, parse_profile_value
+from bot.services.members.identity import identity_hash, identity_hashes, keyed_hash
+from bot.services.members.import_columns import (
+    BALANCE,
+    BIRTHDAY,
+    CARD_CODE,
+    NAME,
+    PHONE,
+    Problem,
+    card_codes_in,
+    column_names,
+    count_rows,
+    read_columns,
+)
 from bot.services.money.ledger import post
 from bot.services.people.audit import add_audit
 from bot.services.people.customers import clean_name, search_key, unique_card_codes
 from bot.spreadsheet import Table, cell_text
 
-PHONE, NAME, BIRTHDAY, BALANCE = "phone", "name", "birthday", "balance"
-CORE_COLUMNS = (PHONE, NAME, BIRTHDAY, BALANCE)
 KEY_PREFIX = "import:"
 CONSENT_VERSION = "import"  # brought from the business's own base, not given in the bot
 MAX_BALANCE_DIGITS = 9
 BATCH = 500
 AUDIT_ROLE = "console"  # the server's operator, not a Telegram user
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One refusal: ``row`` is the spreadsheet's row number (1: the header)."""
-
-    row: int
-    code: str
-    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -80,35 +82,27 @@ class ImportReport:
     points: int = 0  # opening points the import credits
     problems: list[Problem] = field(default_factory=list)
     applied: bool = False
+    columns: list[tuple[str, str]] = field(default_factory=list)  # (header, code); "": ignored
 
 
 def opening_key(settings: Settings, phone: str) -> str:
     return KEY_PREFIX + identity_hash(settings, phone)
 
 
-def _columns(table: Table, settings: Settings) -> tuple[dict[str, int], list[Problem]]:
-    """Which known column is where; unknown and repeated names are refused."""
-    known = {*CORE_COLUMNS, *(f.code for f in settings.profile.fields)}
-    where: dict[str, int] = {}
-    unknown: list[str] = []
-    problems: list[Problem] = []
-    for index, raw in enumerate(table.header):
-        name = raw.strip().casefold()
-        if not name:
-            if any(len(r) > index and cell_text(r[index]) for r in table.rows):
-                unknown.append(f"#{index + 1}")
-            continue
-        if name not in known:
-            unknown.append(raw)
-        elif name in where:
-            problems.append(Problem(1, "import_repeated_column", {"column": raw}))
-        else:
-            where[name] = index
-    if unknown:
-        problems.append(Problem(1, "import_unknown_columns", {"columns": unknown}))
-    if PHONE not in where:
-        problems.append(Problem(1, "import_no_phone_column"))
-    return where, problems
+def opening_keys(settings: Settings, phone: str) -> list[str]:
+    """Every key this phone's opening balance may be stored under (``identity_hashes``)."""
+    return [KEY_PREFIX + h for h in identity_hashes(settings, phone)]
+
+
+def _records_of(settings: Settings, phone: str) -> list[str]:
+    """What the database keeps of an imported phone: its opening keys, and its hashes in
+    ``forgotten_identities`` once that customer used /forget."""
+    return [*opening_keys(settings, phone), *identity_hashes(settings, phone)]
+
+
+def opening_key_under(salt: str, phone: str) -> str:
+    """The opening balance's key under another salt (re-keying: ``members.rekey``)."""
+    return KEY_PREFIX + keyed_hash(salt, phone)
 
 
 def _balance(text: str) -> int:
@@ -129,43 +123,76 @@ def _entry(
     cells: dict[str, str],
     phone: str | None,
     fields: Sequence[ProfileField],
+    headers: dict[str, str],
 ) -> tuple[Entry | None, list[Problem]]:
     """One row as sign-up would take it (``phone`` normalised, None when it is not a
-    phone), or every refusal sign-up would answer for it (the owner fixes them at once)."""
+    phone), or every refusal sign-up would answer for it (the owner fixes them at once),
+    each naming its column (``headers``: as the file names them) and the cell."""
     problems: list[Problem] = []
 
-    def take(parse: Callable[..., T], *args: Any) -> T | None:
+    def refuse(column: str, code: str, params: dict[str, Any] | None = None) -> None:
+        cell = cells.get(column, "")
+        problems.append(Problem(number, code, params or {}, headers.get(column), cell[:60]))
+
+    def take(column: str, parse: Callable[..., T], *args: Any) -> T | None:
         try:
-            return parse(*args)
+            return parse(cells[column], *args)
         except ServiceError as err:
-            problems.append(Problem(number, err.code, err.params))
+            refuse(column, err.code, err.params)
             return None
 
     if not cells.get(PHONE):
-        problems.append(Problem(number, "import_no_phone"))
+        refuse(PHONE, "import_no_phone")
     elif phone is None:
-        problems.append(Problem(number, "bad_phone"))
-    name = take(clean_name, cells[NAME]) if cells.get(NAME) else None
-    born = take(parse_birthday, cells[BIRTHDAY], today, settings) if cells.get(BIRTHDAY) else None
+        refuse(PHONE, "bad_phone")
+    name = take(NAME, clean_name) if cells.get(NAME) else None
+    born = take(BIRTHDAY, parse_birthday, today, settings) if cells.get(BIRTHDAY) else None
     profile = {
-        f.code: take(parse_profile_value, f, cells[f.code], today)
+        f.code: take(f.code, lambda text, f=f: parse_profile_value(f, text, today))
         for f in fields
         if cells.get(f.code)
     }
-    balance = take(_balance, cells.get(BALANCE, ""))
+    balance = take(BALANCE, _balance) if cells.get(BALANCE) else 0
     if problems or phone is None or balance is None:
         return None, problems
     return Entry(number, phone, name, born, profile, balance), []
 
 
-def check(table: Table, settings: Settings, today: date) -> tuple[list[Entry], list[Problem]]:
+@dataclass
+class Checked:
+    entries: list[Entry] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    columns: list[tuple[str, str]] = field(default_factory=list)
+    own_cards: int = 0  # rows of cards already here (the bot's own export): unchanged
+
+
+def check(
+    table: Table,
+    settings: Settings,
+    today: date,
+    names: dict[str, str] | None = None,
+    known_cards: frozenset[str] = frozenset(),
+) -> tuple[list[Entry], list[Problem]]:
     """Every row checked; the entries are worth writing only when no problem is found."""
-    where, problems = _columns(table, settings)
+    checked = check_table(table, settings, today, names, known_cards)
+    return checked.entries, checked.problems
+
+
+def check_table(
+    table: Table,
+    settings: Settings,
+    today: date,
+    names: dict[str, str] | None = None,
+    known_cards: frozenset[str] = frozenset(),
+) -> Checked:
+    """:func:`check`, with the columns as read and the rows of ``known_cards`` (cards
+    already here: a row of the bot's own export) counted and read past."""
+    where, columns, problems = read_columns(table, settings, names or column_names(settings))
+    checked = Checked(problems=problems, columns=columns)
     if PHONE not in where:
-        return [], problems
+        return checked
+    headers = {code: raw for raw, code in columns if code}
     fields = [f for f in settings.profile.fields if f.code in where]
-    region = settings.business.phone_region
-    entries: list[Entry] = []
     first_row: dict[str, int] = {}
     for offset, raw in enumerate(table.rows):
         number = table.first_row + offset
@@ -175,23 +202,24 @@ def check(table: Table, settings: Settings, today: date) -> tuple[list[Entry], l
         }
         if not any(cell_text(v) for v in raw):
             continue  # an empty line
+        if cells.get(CARD_CODE, "").upper() in known_cards:
+            checked.own_cards += 1
+            continue
+        region = settings.business.phone_region
         phone = normalise_phone(cells[PHONE], region) if cells[PHONE] else None
         if phone is not None and phone in first_row:
-            problems.append(
-                Problem(number, "import_duplicate_phone", {"first_row": first_row[phone]})
-            )
+            checked.problems.append(Problem(
+                number, "import_duplicate_phone", {"first_row": first_row[phone]},
+                headers[PHONE], cells[PHONE][:60],
+            ))  # fmt: skip
             continue
         if phone is not None:
             first_row[phone] = number
-        entry, found = _entry(settings, today, number, cells, phone, fields)
-        problems.extend(found)
+        entry, found = _entry(settings, today, number, cells, phone, fields, headers)
+        checked.problems.extend(found)
         if entry is not None:
-            entries.append(entry)
-    return entries, problems
-
-
-def count_rows(table: Table) -> int:
-    return sum(1 for raw in table.rows if any(cell_text(v) for v in raw))
+            checked.entries.append(entry)
+    return checked
 
 
 async def _existing(
@@ -202,11 +230,15 @@ async def _existing(
     phones = [e.phone for e in batch]
     query = select(Customer).where(Customer.phone.in_(phones))
     customers = await session.scalars(query.with_for_update() if lock else query)
-    keys = [opening_key(settings, p) for p in phones]
+    keys = [key for p in phones for key in opening_keys(settings, p)]
     done = await session.scalars(
         select(LedgerEntry.idempotency_key).where(LedgerEntry.idempotency_key.in_(keys))
     )
-    return {c.phone: c for c in customers if c.phone}, set(done)
+    hashes = [h for p in phones for h in identity_hashes(settings, p)]
+    erased = await session.scalars(
+        select(ForgottenIdentity.id_hash).where(ForgottenIdentity.id_hash.in_(hashes))
+    )
+    return {c.phone: c for c in customers if c.phone}, {*done, *erased}
 
 
 def _new_customer(biz: Business, entry: Entry, card_code: str) -> Customer:
@@ -241,7 +273,7 @@ async def _plan(
         to_credit: list[tuple[Entry, Customer | None]] = []
         for entry in batch:
             customer = customers.get(entry.phone)
-            if opening_key(settings, entry.phone) in done or (
+            if not done.isdisjoint(_records_of(settings, entry.phone)) or (
                 customer is not None and not entry.balance
             ):
                 report.unchanged += 1
@@ -285,20 +317,52 @@ async def _write(
     session.expunge_all()  # written: keep the session small over thousands of rows
 
 
+async def _cards_here(biz: Business, codes: set[str]) -> frozenset[str]:
+    found: set[str] = set()
+    listed = sorted(codes)
+    async with biz.db.read() as session:
+        for start in range(0, len(listed), BATCH):
+            chunk = listed[start : start + BATCH]
+            query = select(Customer.card_code).where(Customer.card_code.in_(chunk))
+            found.update(await session.scalars(query))
+    return frozenset(found)
+
+
 async def run_import(
-    biz: Business, table: Table, *, apply: bool, progress: Progress | None = None
+    biz: Business,
+    table: Table,
+    *,
+    apply: bool,
+    progress: Progress | None = None,
+    labels: dict[str, list[str]] | None = None,
 ) -> ImportReport:
-    """Check every row; with ``apply`` and no problem, write it all in one transaction."""
+    """Check every row; with ``apply`` and no problem, write it all in one transaction.
+    ``labels``: the core columns' names in the business's languages (the templates')."""
     today = biz.clock.now().astimezone(biz.settings.business.zone).date()
-    entries, problems = check(table, biz.settings, today)
-    report = ImportReport(rows=count_rows(table), problems=problems)
-    if problems:
+    names = column_names(biz.settings, labels)
+    known_cards = await _cards_here(biz, card_codes_in(table, names))
+    checked = check_table(table, biz.settings, today, names, known_cards)
+    report = ImportReport(rows=count_rows(table), problems=checked.problems)
+    report.columns = checked.columns
+    report.unchanged = checked.own_cards
+    entries = checked.entries
+    if report.problems:
         return report
     if not apply:
         async with biz.db.read() as session:
             await _plan(session, biz, entries, report, progress)
         return report
     report.applied = True
+    try:
+        await _apply(biz, entries, report, progress)
+    except IntegrityError:  # a concurrent import wrote these phones first (PostgreSQL)
+        raise ServiceError("import_concurrent") from None
+    return report
+
+
+async def _apply(
+    biz: Business, entries: Sequence[Entry], report: ImportReport, progress: Progress | None
+) -> None:
     async with biz.db.write() as session:
         await _plan(session, biz, entries, report, progress)
         add_audit(
@@ -314,4 +378,3 @@ async def run_import(
                 "points": report.points,
             },
         )
-    return report

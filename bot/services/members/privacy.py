@@ -13,6 +13,10 @@ purchases' amounts stay, tied to an anonymous row, for the books:
 - outbox rows about them lose their text and chat id (pending ones are cancelled);
   messages to staff name customers by card code only, and that code is replaced;
 - free-text reasons on their ledger entries (an owner's /adjust reason) are cleared;
+- odometer readings (``mileage_reports``: the sign-up answer and staff's ``km:``) are
+  deleted; a visit's stored result never holds the reading (``personal()``);
+- a broadcast they were enrolled in loses the profile answers its audience filtered on
+  (a plate or a VIN identifies a person), keeping which field it filtered;
 - the audit log keeps its rows, but those where the customer was the actor lose their
   Telegram id;
 - stored results of processed updates hold no personal data at all (names and phones are
@@ -24,8 +28,9 @@ A salted hash of the Telegram id is kept in ``forgotten_identities`` for one pur
 someone who joins again gets no second welcome bonus and counts as nobody's referral
 (``signup.was_forgotten``).
 The opening balance of a customer brought by ``loyalty-bot import`` keeps its ledger
-key, a salted hash of the phone (``customer_import.opening_key``), for one purpose too:
-importing the old file again does not bring the erased person back.
+key, a salted hash of the phone (``customer_import.opening_key``), and the phone's salted
+hash joins ``forgotten_identities`` too (a zero opening balance has no ledger entry), for
+one purpose: importing the old file again does not bring the erased person back.
 """
 
 from __future__ import annotations
@@ -39,11 +44,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
     AuditEntry,
+    Campaign,
+    CampaignMember,
     Customer,
+    CustomerScore,
     ForgottenIdentity,
     LedgerEntry,
     LedgerKind,
+    MileageReport,
     Note,
+    Offer,
     OutboxMessage,
     OutboxState,
     Purchase,
@@ -51,10 +61,11 @@ from bot.db.models import (
     Survey,
     Visit,
 )
+from bot.services.campaigns.audience import PROFILE_PREFIX
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
-from bot.services.members.signup import id_hash
+from bot.services.members.identity import id_hash, identity_hash
 from bot.services.outbox.deferred_text import text_of
 from bot.services.people.audit import add_audit
 from bot.services.people.customers import unique_card_code
@@ -78,7 +89,7 @@ def _plain(value: Any) -> Any:
 
 
 # Columns about the staff who served the customer, not about the customer: not exported.
-STAFF_COLUMNS = ("author_tg_id", "author_locale", "staff_tg_id")
+STAFF_COLUMNS = ("author_tg_id", "author_locale", "staff_tg_id", "actor_tg_id")
 
 
 def _row(obj: Any, skip: tuple[str, ...] = STAFF_COLUMNS) -> dict[str, Any]:
@@ -96,36 +107,57 @@ async def _member(session: AsyncSession, tg_id: int) -> Customer:
     return customer
 
 
+# Every table with rows about a customer, by the export's section name (the outbox is
+# "messages", below: a queued template is exported as it would be sent).
+SECTIONS: tuple[tuple[str, Any], ...] = (
+    ("purchases", Purchase),
+    ("visits", Visit),
+    ("mileage", MileageReport),
+    ("ledger", LedgerEntry),
+    ("redemptions", Redemption),
+    ("offers", Offer),
+    ("campaigns", CampaignMember),
+    ("scores", CustomerScore),
+    ("notes", Note),
+    ("surveys", Survey),
+    ("audit", AuditEntry),
+)
+MESSAGES = "messages"
+
+
+def exported_tables() -> set[str]:
+    return {model.__tablename__ for _, model in SECTIONS} | {OutboxMessage.__tablename__}
+
+
 async def export(biz: Business, tg_id: int) -> dict[str, Any]:
     """Everything stored about the customer, in the database's own terms."""
     async with biz.db.read() as session:
         customer = await _member(session, tg_id)
         cid = customer.id
 
-        async def rows(model: Any, column: Any) -> list[dict[str, Any]]:
-            found = await session.scalars(select(model).where(column == cid).order_by(model.id))
+        async def rows(model: Any) -> list[dict[str, Any]]:
+            order = model.__table__.primary_key.columns
+            query = select(model).where(model.customer_id == cid).order_by(*order)
+            found = await session.scalars(query)
             return [_row(r) for r in found]
 
         messages = await session.scalars(
             select(OutboxMessage).where(OutboxMessage.customer_id == cid).order_by(OutboxMessage.id)
         )
-        return {
+        document: dict[str, Any] = {
             "export_version": EXPORT_VERSION,
             "business": biz.settings.business.name,
             "exported_at": biz.clock.now().isoformat(),
             "customer": _row(customer),
-            "purchases": await rows(Purchase, Purchase.customer_id),
-            "visits": await rows(Visit, Visit.customer_id),
-            "ledger": await rows(LedgerEntry, LedgerEntry.customer_id),
-            "redemptions": await rows(Redemption, Redemption.customer_id),
-            "notes": await rows(Note, Note.customer_id),
-            "surveys": await rows(Survey, Survey.customer_id),
-            "messages": [
-                {k: v for k, v in _row(m).items() if k in ("id", "state", "created_at")}
-                | {"text": text_of(biz.texts, m)}  # a queued template: as it would be sent
-                for m in messages
-            ],
         }
+        for section, model in SECTIONS:
+            document[section] = await rows(model)
+        document[MESSAGES] = [
+            {k: v for k, v in _row(m).items() if k in ("id", "state", "created_at")}
+            | {"text": text_of(biz.texts, m)}  # a queued template: as it would be sent
+            for m in messages
+        ]
+        return document
 
 
 class Forgotten(BaseModel):
@@ -150,10 +182,30 @@ def erase_statements(customer_id: int, tg_id: int) -> list[Executable]:
         update(LedgerEntry)
         .where(LedgerEntry.customer_id == customer_id, LedgerEntry.kind == LedgerKind.ADJUSTMENT)
         .values(reason=None),
+        delete(MileageReport).where(MileageReport.customer_id == customer_id),
         update(AuditEntry)
         .where(AuditEntry.actor_tg_id == tg_id, AuditEntry.actor_role.in_(CUSTOMER_ROLES))
         .values(actor_tg_id=None),
     ]
+
+
+ERASED_ANSWER = "(erased)"  # what a broadcast's profile filter keeps after an erase
+
+
+async def _erase_audience_answers(session: AsyncSession, customer_id: int) -> None:
+    """Profile answers in the audience of broadcasts the customer was enrolled in (found
+    through ``ix_campaign_members_customer``)."""
+    enrolled = select(CampaignMember.campaign_id).where(CampaignMember.customer_id == customer_id)
+    found = await session.scalars(
+        select(Campaign).where(Campaign.id.in_(enrolled), Campaign.audience.is_not(None))
+    )
+    for campaign in found:
+        audience = dict(campaign.audience or {})
+        if any(key.startswith(PROFILE_PREFIX) for key in audience):
+            campaign.audience = {
+                key: ERASED_ANSWER if key.startswith(PROFILE_PREFIX) else value
+                for key, value in audience.items()
+            }
 
 
 async def forget(biz: Business, key: str, tg_id: int) -> Outcome[Forgotten]:
@@ -162,11 +214,15 @@ async def forget(biz: Business, key: str, tg_id: int) -> Outcome[Forgotten]:
     async def work(session: AsyncSession) -> Forgotten:
         customer = await _member(session, tg_id)
         cid, language = customer.id, customer.language
-        identity = id_hash(biz.settings, tg_id)
-        if await session.get(ForgottenIdentity, identity) is None:
-            session.add(ForgottenIdentity(id_hash=identity, created_at=now))
+        identities = {id_hash(biz.settings, tg_id)}
+        if customer.phone:  # an old import file brings nobody back, balance or not
+            identities.add(identity_hash(biz.settings, customer.phone))
+        for identity in sorted(identities):
+            if await session.get(ForgottenIdentity, identity) is None:
+                session.add(ForgottenIdentity(id_hash=identity, created_at=now))
         for statement in erase_statements(cid, tg_id):
             await session.execute(statement)
+        await _erase_audience_answers(session, cid)
         customer.telegram_id = None
         customer.phone = None
         customer.name = None
@@ -178,6 +234,7 @@ async def forget(biz: Business, key: str, tg_id: int) -> Outcome[Forgotten]:
         customer.signup_step = None
         customer.referred_by = None
         customer.marketing_opt_in = False
+        customer.marketing_opt_in_at = None
         customer.language = biz.settings.business.default_language
         customer.card_code = await unique_card_code(session)
         customer.erased_at = now

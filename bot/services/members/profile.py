@@ -164,6 +164,7 @@ async def update_preferences(
             customer.language = language
         if marketing_opt_in is not None:
             customer.marketing_opt_in = marketing_opt_in
+            customer.marketing_opt_in_at = biz.clock.now()  # when the answer was given
         return Preferences(language=customer.language, marketing_opt_in=customer.marketing_opt_in)
 
     return await run_once(biz.db, biz.clock, key, Preferences, work)

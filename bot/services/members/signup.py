@@ -12,11 +12,7 @@ means starting from /start again, which costs the customer two taps.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
 
 from pydantic import BaseModel
 from sqlalchemy import exists, select
@@ -25,13 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.codes import looks_like_card_code
 from bot.config import ProfileField, Settings
 from bot.db.models import Customer, ForgottenIdentity, LedgerKind, Purchase
-from bot.numbers import is_ascii_number
 from bot.phones import normalise_phone
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, personal, run_once
+from bot.services.members.answers import parse_birthday, parse_profile_value
+from bot.services.members.identity import identity_hashes
 from bot.services.money.ledger import post
-from bot.services.outbox.rows import enqueue
+from bot.services.outbox.rows import enqueue, outbox_row
 from bot.services.people import mileage
 from bot.services.people.customers import (
     clean_name,
@@ -41,44 +38,48 @@ from bot.services.people.customers import (
 
 STEP_NAME = "name"
 STEP_BIRTHDAY = "birthday"
+STEP_OFFERS = "offers"  # the last question: offers and greetings, yes or no
 PROFILE_PREFIX = "p:"
 SKIP = None  # the answer of a "Skip" button
+OFFERS_YES, OFFERS_NO = "yes", "no"  # the offers question's two buttons
 
-_DATE_FORMATS = (
-    re.compile(r"^(?P<d>\d{1,2})[./-](?P<m>\d{1,2})[./-](?P<y>\d{4})$"),
-    re.compile(r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$"),
-)
-
-
-def identity_hash(settings: Settings, value: str) -> str:
-    """Salted hash of an identifier (a Telegram id, a phone) for records that must outlive
-    /forget without holding the identifier itself."""
-    key = settings.privacy.id_hash_salt.encode()
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
-
-
-def id_hash(settings: Settings, tg_id: int) -> str:
-    """Salted hash of a Telegram id, kept after /forget only to refuse a second welcome
-    bonus and a second referral (:func:`was_forgotten`)."""
-    return identity_hash(settings, str(tg_id))
 
 
 async def was_forgotten(session: AsyncSession, settings: Settings, tg_id: int) -> bool:
     """Whether this Telegram id used /forget before: it joins again with no welcome bonus
     and as nobody's referral, whatever the bonus amounts are."""
-    return await session.get(ForgottenIdentity, id_hash(settings, tg_id)) is not None
+    hashes = identity_hashes(settings, str(tg_id))
+    found = await session.scalar(
+        select(ForgottenIdentity.id_hash).where(ForgottenIdentity.id_hash.in_(hashes)).limit(1)
+    )
+    return found is not None
 
 
 def steps(settings: Settings) -> list[str]:
-    return [STEP_NAME, STEP_BIRTHDAY] + [PROFILE_PREFIX + f.code for f in settings.profile.fields]
+    profile = [PROFILE_PREFIX + f.code for f in settings.profile.fields]
+    return [STEP_NAME, STEP_BIRTHDAY, *profile, STEP_OFFERS]
 
 
-def next_step(settings: Settings, step: str | None) -> str | None:
+def is_answered(customer: Customer, step: str) -> bool:
+    """The card already holds this answer (a card staff entered or `import` brought):
+    joining keeps it and does not ask again."""
+    if step == STEP_NAME:
+        return bool(customer.name)
+    if step == STEP_BIRTHDAY:
+        return customer.birthday is not None
+    if step == STEP_OFFERS:
+        return customer.marketing_opt_in_at is not None
+    return (customer.profile or {}).get(step[len(PROFILE_PREFIX) :]) is not None
+
+
+def next_step(settings: Settings, step: str | None, customer: Customer | None = None) -> str | None:
+    """The question after ``step`` (None: the first) that ``customer``'s card does not
+    answer yet; None when there is none left."""
     order = steps(settings)
-    if step not in order:
-        return order[0] if step is None else None
-    at = order.index(step)
-    return order[at + 1] if at + 1 < len(order) else None
+    if step is not None and step not in order:
+        return None
+    rest = order if step is None else order[order.index(step) + 1 :]
+    return next((s for s in rest if customer is None or not is_answered(customer, s)), None)
 
 
 def profile_field(settings: Settings, step: str) -> ProfileField | None:
@@ -134,7 +135,7 @@ def contact_phone(biz: Business, phone: str) -> str | None:
     return normalise_phone(phone, biz.settings.business.phone_region, shared_contact=True)
 
 
-async def _attach(
+async def _existing_or_attach(
     session: AsyncSession,
     biz: Business,
     *,
@@ -143,8 +144,13 @@ async def _attach(
     language: str,
     consent_at: datetime,
     referrer_code: str | None,
-) -> Customer:
-    """Create the customer, or link the one staff entered (or imported) with this phone."""
+) -> tuple[Customer, bool]:
+    """The chat's customer, and whether it is new here: the row already there (a repeated
+    or raced start), else a new one, or the one staff entered (or imported) with this
+    phone, linked to the chat."""
+    existing = await _by_tg(session, tg_id)
+    if existing is not None:
+        return existing, False
     normalised = contact_phone(biz, phone)
     if normalised is None:
         raise ServiceError("bad_phone")
@@ -165,7 +171,7 @@ async def _attach(
     customer.consent_at = consent_at
     customer.consent_version = biz.settings.privacy.policy_version
     await _record_referrer(session, biz.settings, customer, tg_id, referrer_code)
-    return customer
+    return customer, True
 
 
 async def _record_referrer(
@@ -211,13 +217,15 @@ async def _finish(session: AsyncSession, biz: Business, customer: Customer, key:
     )
     enqueue(
         session,
-        now=now,
-        chat_id=customer.telegram_id,
-        customer_id=customer.id,
-        text=biz.texts.render(
-            customer.language, "customer.welcome_bonus", points=bonus, balance=customer.balance
+        outbox_row(
+            now=now,
+            chat_id=customer.telegram_id,
+            customer_id=customer.id,
+            text=biz.texts.render(
+                customer.language, "customer.welcome_bonus", points=bonus, balance=customer.balance
+            ),
+            kinds=biz.settings.outbox.kinds,
         ),
-        kinds=biz.settings.outbox.kinds,
     )
     return bonus
 
@@ -235,19 +243,14 @@ async def begin(
     """Consent and the customer's own contact: the row exists from here on."""
 
     async def work(session: AsyncSession) -> SignupState:
-        existing = await _by_tg(session, tg_id)
-        if existing is not None:
-            return _state(biz.settings, existing)
-        customer = await _attach(
-            session,
-            biz,
-            tg_id=tg_id,
-            phone=phone,
-            language=language,
-            consent_at=consent_at,
+        customer, new = await _existing_or_attach(
+            session, biz, tg_id=tg_id, phone=phone, language=language, consent_at=consent_at,
             referrer_code=referrer_code,
-        )
-        customer.signup_step = next_step(biz.settings, None)
+        )  # fmt: skip
+        if new:
+            customer.signup_step = next_step(biz.settings, None, customer)
+            bonus = 0 if customer.signup_step else await _finish(session, biz, customer, key)
+            return _state(biz.settings, customer, bonus)
         return _state(biz.settings, customer)
 
     return await run_once(biz.db, biz.clock, key, SignupState, work)
@@ -267,78 +270,17 @@ async def register(
     display_name = clean_name(name)
 
     async def work(session: AsyncSession) -> SignupState:
-        existing = await _by_tg(session, tg_id)
-        if existing is not None:
-            return _state(biz.settings, existing)
-        customer = await _attach(
-            session,
-            biz,
-            tg_id=tg_id,
-            phone=phone,
-            language=language,
-            consent_at=consent_at,
+        customer, new = await _existing_or_attach(
+            session, biz, tg_id=tg_id, phone=phone, language=language, consent_at=consent_at,
             referrer_code=None,
-        )
+        )  # fmt: skip
+        if not new:
+            return _state(biz.settings, customer)
         customer.name, customer.name_key = display_name, search_key(display_name)
         bonus = await _finish(session, biz, customer, key)
         return _state(biz.settings, customer, bonus)
 
     return await run_once(biz.db, biz.clock, key, SignupState, work)
-
-
-def parse_birthday(text: str, today: date, settings: Settings) -> date:
-    """``31.12.1990``, ``31/12/1990`` or ``1990-12-31``; a real, past, plausible date."""
-    cleaned = text.strip()
-    for pattern in _DATE_FORMATS:
-        match = pattern.match(cleaned)
-        if match:
-            break
-    else:
-        raise ServiceError("bad_birthday", text=cleaned[:40])
-    try:
-        born = date(int(match["y"]), int(match["m"]), int(match["d"]))
-    except ValueError:
-        raise ServiceError("birthday_impossible", text=cleaned[:40]) from None
-    if born > today:
-        raise ServiceError("birthday_future", text=cleaned[:40])
-    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-    privacy = settings.privacy
-    if age > privacy.max_age_years or age < privacy.min_age_years:
-        raise ServiceError(
-            "birthday_implausible",
-            text=cleaned[:40],
-            youngest=privacy.min_age_years,
-            oldest=privacy.max_age_years,
-        )
-    return born
-
-
-def parse_profile_value(field: ProfileField, text: str, today: date) -> Any:
-    """A profile answer checked against its declared kind and limits."""
-    value = " ".join(text.split())
-    params = {"field": field.code, "text": value[:40]}
-    if field.kind == "choice":
-        for choice in field.choices:
-            if choice.casefold() == value.casefold():
-                return choice
-        raise ServiceError("profile_bad_choice", choices=list(field.choices), **params)
-    if field.kind in ("int", "year"):
-        digits = value.replace(" ", "").replace("\xa0", "")
-        if not is_ascii_number(digits) or len(digits) > 9:
-            raise ServiceError("profile_not_number", **params)
-        number = int(digits)
-        low = field.min if field.min is not None else (1900 if field.kind == "year" else 0)
-        high = (
-            field.max
-            if field.max is not None
-            else (today.year + 1 if field.kind == "year" else None)
-        )
-        if number < low or (high is not None and number > high):
-            raise ServiceError("profile_out_of_range", low=low, high=high, **params)
-        return number
-    if not value or len(value) > field.max_length or not value.isprintable():
-        raise ServiceError("profile_bad_text", maximum=field.max_length, **params)
-    return value
 
 
 async def answer(
@@ -367,6 +309,11 @@ async def answer(
             customer.name, customer.name_key = name, search_key(name)
         elif current_step == STEP_BIRTHDAY:
             customer.birthday = None if text is SKIP else parse_birthday(text, today, settings)
+        elif current_step == STEP_OFFERS:
+            if text not in (OFFERS_YES, OFFERS_NO):
+                raise ServiceError("offers_use_buttons")
+            customer.marketing_opt_in = text == OFFERS_YES
+            customer.marketing_opt_in_at = biz.clock.now()
         elif field is not None:
             profile = dict(customer.profile or {})
             if text is SKIP:
@@ -385,7 +332,7 @@ async def answer(
                         author_tg_id=None,
                     )
             customer.profile = profile
-        customer.signup_step = next_step(settings, current_step)
+        customer.signup_step = next_step(settings, current_step, customer)
         bonus = 0
         if customer.signup_step is None:
             bonus = await _finish(session, biz, customer, key)

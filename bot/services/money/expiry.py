@@ -32,7 +32,8 @@ from bot.db.models import Customer, LedgerEntry, LedgerKind, ProcessedUpdate
 from bot.services.context import Business
 from bot.services.money.ledger import lock_customer, post
 from bot.services.outbox.contact import ContactVerdict, queue_for
-from bot.services.outbox.notify import notify_customer
+from bot.services.outbox.notify import customer_notice
+from bot.services.outbox.rows import enqueue
 from scoring.calendar import add_months
 
 WARNING_KEY = "expiry-warning:"
@@ -191,14 +192,16 @@ async def _process_customer(biz: Business, customer_id: int) -> tuple[int, int]:
             )
             expired += lot.remaining
         if expired:
-            notify_customer(
+            enqueue(
                 session,
-                biz,
-                customer,
-                "customer.points_expired",
-                points=expired,
-                months=settings.months,
-                balance=customer.balance,
+                customer_notice(
+                    biz,
+                    customer,
+                    "customer.points_expired",
+                    points=expired,
+                    months=settings.months,
+                    balance=customer.balance,
+                ),
             )
         horizon = now + timedelta(days=settings.warn_days)
         near = [lot for lot in lots if now < lot.expires_at <= horizon]

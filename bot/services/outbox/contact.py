@@ -1,8 +1,10 @@
 """Contact discipline: THE one home of who may be sent what, and when.
 
 Every job (birthday, holidays, reminders, trade-in, win-back, survey, expiry warnings)
-and every owner broadcast queues through :func:`queue_for`, which asks :func:`reach`
-first. The rules (config ``[contact]`` and the kind table ``[outbox.kinds]``):
+and every owner broadcast asks :func:`reach` (:func:`reach_many`) first, then queues
+through :func:`queue_for` (one customer: ask, render, queue) or :func:`marketing_rows`
+(the rows of customers already asked). The rules (config ``[contact]`` and the kind
+table ``[outbox.kinds]``):
 
 - a customer with no chat (never joined the bot, or erased) gets nothing;
 - a customer who blocked the bot (``unreachable_at``, set on a 403, cleared when they
@@ -28,7 +30,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from bot.config import MessageKind
 from bot.db.models import NEVER_SENT, Customer, OutboxMessage
 from bot.services.context import Business
-from bot.services.outbox.rows import kind_rule, outbox_row
+from bot.services.outbox.rows import enqueue, kind_rule, outbox_row
 
 CAP_WINDOW = timedelta(days=7)
 _CHUNK = 500  # customer ids per IN (...) of reach_many
@@ -243,106 +245,44 @@ async def queue_for(
     kind: str,
     source: str | None,
     now: datetime,
-    reply_markup: dict[str, Any] | None = None,
-    deadline: datetime | None = None,
     **context: Any,
 ) -> ContactVerdict:
     """Queue a rendered template for the customer if :func:`reach` allows; returns the
     verdict (OK: queued, in the caller's transaction; anything else: nothing written)."""
-    verdict, _message = await queue_message_for(
-        session, biz, customer, template_name, kind=kind, source=source, now=now,
-        reply_markup=reply_markup, deadline=deadline, **context,
-    )  # fmt: skip
+    verdict = await reach(session, biz, customer, now, kind=kind)
+    if verdict is ContactVerdict.OK:
+        text = biz.texts.render(customer.language, template_name, **context)
+        enqueue(session, _marketing_row(biz, customer, text, kind=kind, source=source, now=now))
     return verdict
 
 
-async def queue_message_for(
-    session: AsyncSession,
+def _marketing_row(
     biz: Business,
     customer: Customer,
-    template_name: str,
+    text: str,
     *,
     kind: str,
     source: str | None,
     now: datetime,
-    reply_markup: dict[str, Any] | None = None,
-    deadline: datetime | None = None,
-    **context: Any,
-) -> tuple[ContactVerdict, OutboxMessage | None]:
-    """:func:`queue_for` that also returns the queued message (None unless OK), for callers
-    that record it (a campaign member's ``outbox_id``: flush the session for its id)."""
-    verdict = await reach(session, biz, customer, now, kind=kind)
-    if verdict is not ContactVerdict.OK:
-        return verdict, None
-    message = queue_reached(
-        session, biz, customer, template_name, kind=kind, source=source, now=now,
-        reply_markup=reply_markup, deadline=deadline, **context,
-    )  # fmt: skip
-    return verdict, message
-
-
-def queue_reached(
-    session: AsyncSession,
-    biz: Business,
-    customer: Customer,
-    template_name: str,
-    *,
-    kind: str,
-    source: str | None,
-    now: datetime,
-    reply_markup: dict[str, Any] | None = None,
-    deadline: datetime | None = None,
-    **context: Any,
-) -> OutboxMessage:
-    """The queueing half of :func:`queue_for`, for a caller that already asked
-    :func:`reach` (or :func:`reach_many`) in the same transaction and got OK."""
-    message = OutboxMessage(
-        **reached_values(
-            biz, customer, template_name, kind=kind, source=source, now=now,
-            reply_markup=reply_markup, deadline=deadline, **context,
-        )
-    )  # fmt: skip
-    session.add(message)
-    return message
-
-
-def reached_values(
-    biz: Business,
-    customer: Customer,
-    template_name: str,
-    *,
-    kind: str,
-    source: str | None,
-    now: datetime,
-    reply_markup: dict[str, Any] | None = None,
-    deadline: datetime | None = None,
-    text: str | None = None,
-    **context: Any,
 ) -> dict[str, Any]:
-    """The outbox row :func:`queue_reached` would add, as column values, for a caller that
-    inserts many at once (a broadcast, after :func:`reach_many` said OK): the template
-    rendered in the customer's language (or ``text``, already rendered), quiet hours and
-    the kind's rule applied."""
+    """The outbox row of ``text`` (rendered in the customer's language) for a customer
+    :func:`reach` said OK to: quiet hours and the kind's rule applied."""
     assert customer.telegram_id is not None  # reach said so
     rule = kind_rule(biz.settings.outbox.kinds, kind)
     not_before = after_quiet_hours(biz, now) if rule.waits_for_morning else None
-    if text is None:
-        text = biz.texts.render(customer.language, template_name, **context)
     return outbox_row(
         now=now,
         chat_id=customer.telegram_id,
         customer_id=customer.id,
         text=text,
-        reply_markup=reply_markup,
         kind=kind,
         source=source,
         not_before=None if not_before == now else not_before,
-        deadline=deadline,
         kinds=biz.settings.outbox.kinds,
     )
 
 
-def reached_rows(
+def marketing_rows(
     biz: Business,
     messages: Sequence[tuple[Customer, str]],
     *,
@@ -350,12 +290,15 @@ def reached_rows(
     source: str | None,
     now: datetime,
 ) -> list[dict[str, Any]]:
-    """:func:`reached_values` for many (customer, rendered text) pairs of one kind queued
-    at one moment (a broadcast): the kind's rule and the quiet hours worked out once."""
+    """The outbox rows of many (customer, text rendered in their language) pairs of one
+    kind queued at one moment, for customers :func:`reach` or :func:`reach_many` said OK
+    to in the same transaction (a job's member, a broadcast): the kind's rule and the
+    quiet hours worked out once. The caller inserts them (``rows.enqueue`` or one Core
+    insert)."""
     if not messages:
         return []
     first, first_text = messages[0]
-    template = reached_values(biz, first, "", kind=kind, source=source, now=now, text=first_text)
+    template = _marketing_row(biz, first, first_text, kind=kind, source=source, now=now)
     rows = []
     for customer, text in messages:
         assert customer.telegram_id is not None  # reach_many said so

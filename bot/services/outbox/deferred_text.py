@@ -6,6 +6,8 @@ every other writer waits for it) for work that needs no database. So such an out
 keeps the template's key, the recipient's language and the context as JSON (``Deferred``;
 ``text`` stays empty), and the sender renders it just before sending (``render``) and
 stores the text it sent. An owner's override therefore applies to messages already queued.
+A row queued by an older version whose template now needs a value its context lacks is
+sent as ``FALLBACK`` (a line pointing to /history), never lost.
 
 JSON carries str, int, float, bool and None; Decimal, datetime and date are tagged
 (``{"$dec": "12.50"}``) so that a template's filters get the types they were written for.
@@ -14,13 +16,18 @@ Anything else is refused when the row is built, inside the caller's transaction.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from jinja2 import UndefinedError
+
 from bot.texts import Texts
+
+log = logging.getLogger(__name__)
 
 _THAW: dict[str, Callable[[str], Any]] = {
     "$dec": Decimal,
@@ -70,10 +77,21 @@ class Deferred:
 NOT_DEFERRED: dict[str, Any] = {"template": None, "locale": None, "context": None}
 
 
+# What a row says when its context no longer fits its template (queued by an older
+# version whose template needed other values): a safe line pointing to the details.
+FALLBACK = "customer.queued_fallback"
+
+
 def render(texts: Texts, template: str, locale: str | None, context: Mapping[str, Any]) -> str:
     """The text of a deferred row (columns ``template``, ``locale``, ``context``)."""
     values = {name: _thaw(value) for name, value in context.items()}
-    return texts.render(locale or texts.default_locale, template, **values)
+    locale = locale or texts.default_locale
+    try:
+        return texts.render(locale, template, **values)
+    except UndefinedError as err:  # a context from an older version
+        log.warning("queued message's context does not fit %s (%s): sent as %s",
+                    template, err, FALLBACK)  # fmt: skip
+        return texts.render(locale, FALLBACK)
 
 
 def text_of(texts: Texts, message: Any) -> str | None:

@@ -1,13 +1,11 @@
-"""Telling a customer about a change, through the outbox of the current transaction."""
+"""Telling a customer about a change their own act caused: the row ``customer_notice``
+builds is put by ``rows.enqueue`` (ORM session) or ``Books.queue`` (Core hot paths)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.db.models import Customer, OutboxMessage
 from bot.services.context import Business
 from bot.services.outbox.deferred_text import Deferred
 from bot.services.outbox.rows import outbox_row
@@ -28,7 +26,7 @@ def customer_notice(
     caller's transaction); None for customers not in the bot.
 
     For what the customer's own act caused (a purchase, a redemption, a tier): no opt-in
-    or cap applies. Marketing goes through ``bot.services.outbox.contact.queue_for`` instead.
+    or cap applies. Marketing goes through ``bot.services.outbox.contact`` instead.
     """
     if customer.telegram_id is None:
         return None
@@ -42,22 +40,3 @@ def customer_notice(
         deadline=deadline,
         kinds=biz.settings.outbox.kinds,
     )
-
-
-def notify_customer(
-    session: AsyncSession,
-    biz: Business,
-    customer: Customer,
-    message: str,
-    reply_markup: dict[str, Any] | None = None,
-    *,
-    kind: str = "notice",
-    deadline: datetime | None = None,
-    **context: Any,
-) -> None:
-    """Queue ``message`` in the customer's language (see :func:`customer_notice`)."""
-    row = customer_notice(
-        biz, customer, message, reply_markup, kind=kind, deadline=deadline, **context
-    )
-    if row is not None:
-        session.add(OutboxMessage(**row))

@@ -1,13 +1,14 @@
 """Outbox: messages queued in the same transaction as the change they report.
 
-This module queues; the sender's side (claims, outcomes) is ``bot.services.outbox.delivery_queue``.
+``outbox_row`` builds every row; ``enqueue`` puts one through an ORM session. The sender's
+side (claims, outcomes) is ``bot.services.outbox.delivery_queue``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,7 +31,7 @@ def outbox_row(
     kinds: Mapping[str, MessageKind] = DEFAULT_MESSAGE_KINDS,
 ) -> dict[str, Any]:
     """A pending ``outbox`` row (for a Core insert in the effect's transaction), with its
-    kind's columns (see :func:`enqueue`); ``text`` a ``Deferred`` template is rendered when
+    kind's columns (see :func:`_kind_columns`); ``text`` a ``Deferred`` template is rendered when
     the row is sent (``bot.services.outbox.deferred_text``). Every row has the same keys, so that
     a transaction's rows are inserted by one statement."""
     return {
@@ -41,53 +42,37 @@ def outbox_row(
         "state": OutboxState.PENDING,
         "attempts": 0,
         "created_at": now,
-        **kind_columns(
+        **_kind_columns(
             kinds, kind, now=now, source=source, not_before=not_before, deadline=deadline
         ),
     }
 
 
-def enqueue(
-    session: AsyncSession,
-    *,
-    now: datetime,
-    chat_id: int,
-    text: str,
-    customer_id: int | None = None,
-    reply_markup: dict[str, Any] | None = None,
-    kind: str = "notice",
-    source: str | None = None,
-    not_before: datetime | None = None,
-    deadline: datetime | None = None,
-    kinds: Mapping[str, MessageKind] = DEFAULT_MESSAGE_KINDS,
-) -> OutboxMessage:
-    """Queue a message in the caller's transaction.
+@overload
+def enqueue(session: AsyncSession, row: dict[str, Any]) -> OutboxMessage: ...
+@overload
+def enqueue(session: AsyncSession, row: None) -> None: ...
+@overload
+def enqueue(session: AsyncSession, row: dict[str, Any] | None) -> OutboxMessage | None: ...
 
-    The kind's rule (``kinds``: pass ``biz.settings.outbox.kinds`` so the owner's config
-    applies; the default is the shipped table) gives the priority and, unless ``deadline``
-    is given, the deadline: ``not_before`` (or ``now``) plus the kind's ``ttl_minutes``.
+
+def enqueue(session: AsyncSession, row: dict[str, Any] | None) -> OutboxMessage | None:
+    """Put ``row`` (from :func:`outbox_row`, ``notify.customer_notice`` or
+    ``contact.marketing_rows``) in the outbox, in the caller's transaction; None puts
+    nothing (a notice for a customer not in the bot). The Core hot paths append their rows
+    to ``counter.books.Books.queue`` instead.
+
     Contact discipline (opt-in, cap, quiet hours) is not checked here: marketing goes
-    through ``bot.services.outbox.contact.queue_for``.
+    through ``bot.services.outbox.contact``.
     """
-    message = OutboxMessage(
-        **outbox_row(
-            now=now,
-            chat_id=chat_id,
-            text=text,
-            customer_id=customer_id,
-            reply_markup=reply_markup,
-            kind=kind,
-            source=source,
-            not_before=not_before,
-            deadline=deadline,
-            kinds=kinds,
-        )
-    )
+    if row is None:
+        return None
+    message = OutboxMessage(**row)
     session.add(message)
     return message
 
 
-def kind_columns(
+def _kind_columns(
     kinds: Mapping[str, MessageKind],
     kind: str,
     *,
@@ -104,14 +89,14 @@ def kind_columns(
         deadline = (not_before or now) + timedelta(minutes=rule.ttl_minutes)
     return {
         "kind": kind,
-        "priority": PRIORITIES[rule.priority],
+        "priority": _PRIORITIES[rule.priority],
         "source": source,
         "not_before": not_before,
         "deadline": deadline,
     }
 
 
-PRIORITIES: dict[str, OutboxPriority] = {
+_PRIORITIES: dict[str, OutboxPriority] = {
     "transactional": OutboxPriority.TRANSACTIONAL,
     "bulk": OutboxPriority.BULK,
 }

@@ -20,7 +20,7 @@ from bot.db.models import Conversation, ConversationMessage, Customer, Staff
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, personal, run_once
-from bot.services.outbox.rows import enqueue
+from bot.services.outbox.rows import enqueue, outbox_row
 from bot.services.people.chat_settings import language_in
 from bot.services.people.owners import owners_in
 from bot.services.people.roles import Actor, Role
@@ -91,12 +91,15 @@ async def tell_recipients(
     for chat_id in sorted(recipients):
         locale = biz.texts.locale_for(await language_in(session, chat_id))
         label = biz.texts.plain(locale, "owner.button_reply")
+        text = biz.texts.render(
+            locale, template, name=customer.name, card_code=customer.card_code, **context
+        )
         enqueue(
-            session, now=now, chat_id=chat_id, kinds=biz.settings.outbox.kinds,
-            text=biz.texts.render(
-                locale, template, name=customer.name, card_code=customer.card_code, **context
+            session,
+            outbox_row(
+                now=now, chat_id=chat_id, text=text, kinds=biz.settings.outbox.kinds,
+                reply_markup=reply_keyboard(label, conversation.id),
             ),
-            reply_markup=reply_keyboard(label, conversation.id),
         )  # fmt: skip
     return len(recipients)
 
@@ -173,12 +176,15 @@ async def answer(
                 author_tg_id=actor.tg_id,
             )
         )  # fmt: skip
+        text = biz.texts.render(
+            biz.texts.locale_for(customer.language), "customer.business_answer",
+            business=biz.settings.business.name, words=words,
+        )  # fmt: skip
         enqueue(
-            session, now=now, chat_id=customer.telegram_id, customer_id=customer.id,
-            kinds=biz.settings.outbox.kinds,
-            text=biz.texts.render(
-                biz.texts.locale_for(customer.language), "customer.business_answer",
-                business=biz.settings.business.name, words=words,
+            session,
+            outbox_row(
+                now=now, chat_id=customer.telegram_id, customer_id=customer.id, text=text,
+                kinds=biz.settings.outbox.kinds,
             ),
         )  # fmt: skip
         return Answered(conversation_id=conversation.id, customer_name=customer.name)

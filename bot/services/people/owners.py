@@ -22,7 +22,7 @@ from bot.db.models import Invite, Owner
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
-from bot.services.outbox.rows import enqueue
+from bot.services.outbox.rows import enqueue, outbox_row
 from bot.services.people.audit import add_audit
 from bot.services.people.chat_settings import language_in
 
@@ -125,12 +125,13 @@ async def add_co_owner(
     invite.used_at, invite.used_by = now, tg_id
     await session.flush()
     language = await language_in(session, invite.created_by)
+    text = biz.texts.render(
+        biz.texts.locale_for(language), "owner.co_owner_member_joined", name=name
+    )
     enqueue(
-        session, now=now, chat_id=invite.created_by, kinds=biz.settings.outbox.kinds,
-        text=biz.texts.render(
-            biz.texts.locale_for(language), "owner.co_owner_member_joined", name=name
-        ),
-    )  # fmt: skip
+        session,
+        outbox_row(now=now, chat_id=invite.created_by, text=text, kinds=biz.settings.outbox.kinds),
+    )
     add_audit(
         session, now=now, actor_tg_id=tg_id, actor_role="owner", action="co_owner_accept",
         update_key=key, details={"invite_id": invite.id, "invited_by": invite.created_by},
@@ -145,7 +146,8 @@ async def tell_owners(biz: Business, message: str, **context: Any) -> int:
         text = biz.texts.render(biz.texts.default_locale, message, **context)
         for owner_id in sorted(ids):
             enqueue(
-                session, now=biz.clock.now(), chat_id=owner_id, text=text,
-                kinds=biz.settings.outbox.kinds,
+                session,
+                outbox_row(now=biz.clock.now(), chat_id=owner_id, text=text,
+                           kinds=biz.settings.outbox.kinds),
             )  # fmt: skip
     return len(ids)

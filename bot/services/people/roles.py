@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, bindparam, select
+from sqlalchemy import BigInteger, Connection, Select, bindparam, select
 
 from bot.db.models import ChatSettings, Customer, Owner, Staff
 from bot.services.context import Business
@@ -35,6 +35,9 @@ class Actor:
     customer_id: int | None = None
     staff_id: int | None = None
     outlet_code: str = ""  # resolve_actor fills it: the staff's outlet or the default
+    # The rows it was resolved from (ACTOR_STATEMENT's), for a write transaction to check
+    # they still hold (``still_holds``): what lets a process keep an actor between updates.
+    seen: tuple[Any, ...] | None = field(default=None, compare=False, repr=False)
 
     def may(self, level: Role) -> bool:
         return self.role in ALLOWED[level]
@@ -49,8 +52,8 @@ def _actor_statement() -> Select[Any]:
             Staff.outlet_code,
             Customer.id,
             Customer.language,
-            Customer.unreachable_at,
             ChatSettings.language,
+            Customer.unreachable_at,
         )
         .select_from(me)
         .outerjoin(Owner, Owner.telegram_id == me.c.tg_id)
@@ -64,6 +67,11 @@ def _actor_statement() -> Select[Any]:
 ACTOR_STATEMENT = _actor_statement()
 
 
+class ActorChanged(Exception):
+    """The owner, staff or customer rows an actor was resolved from changed before the
+    transaction that relied on it committed (it rolled back): resolve again and retry."""
+
+
 async def resolve_actor(biz: Business, tg_id: int, language_code: str | None) -> Actor:
     """One statement, outside a transaction: the owner, active staff and customer rows for
     this Telegram id.
@@ -72,9 +80,16 @@ async def resolve_actor(biz: Business, tg_id: int, language_code: str | None) ->
     marked them unreachable) becomes reachable again: they are writing to it."""
     row = await biz.db.read_one(ACTOR_STATEMENT, {"tg_id": tg_id})
     assert row is not None  # the outer joins start from one row
-    owner_row, staff_id, outlet_code, customer_id, language, unreachable_at, chosen = row
+    _, _, _, customer_id, _, _, unreachable_at = row
     if customer_id is not None and unreachable_at is not None:
         await mark_reachable(biz, customer_id)  # they wrote: the block is over
+        return actor_of(biz, tg_id, language_code, (*row[:-1], None))
+    return actor_of(biz, tg_id, language_code, tuple(row))
+
+
+def actor_of(biz: Business, tg_id: int, language_code: str | None, row: tuple[Any, ...]) -> Actor:
+    """Who ``tg_id`` is, from ACTOR_STATEMENT's row (pure: a kept row gives the same)."""
+    owner_row, staff_id, outlet_code, customer_id, language, chosen, _ = row
     settings = biz.settings
     # a customer's card language; else what staff or an owner chose with /language; else
     # their Telegram app's
@@ -96,4 +111,17 @@ async def resolve_actor(biz: Business, tg_id: int, language_code: str | None) ->
         customer_id=customer_id,
         staff_id=staff_id,
         outlet_code=outlet_code or settings.business.default_outlet,
+        seen=row,
     )
+
+
+def still_holds(conn: Connection, actor: Actor) -> None:
+    """In a write transaction: raise ``ActorChanged`` (rolling it back) if the rows
+    ``actor`` was resolved from changed since (an invite, a removal, ``/forget``,
+    ``/language``, a sign-up, in this process or another). One statement; none for an
+    actor not resolved from rows."""
+    if actor.seen is None:
+        return
+    row = conn.execute(ACTOR_STATEMENT, {"tg_id": actor.tg_id}).one()
+    if tuple(row) != actor.seen:
+        raise ActorChanged(f"actor {actor.tg_id} changed")

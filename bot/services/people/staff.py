@@ -14,7 +14,7 @@ from bot.db.models import Invite, Staff
 from bot.services.context import Business
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, personal, run_once
-from bot.services.outbox.rows import enqueue
+from bot.services.outbox.rows import enqueue, outbox_row
 from bot.services.people.audit import add_audit, audit_act
 from bot.services.people.chat_settings import language_in
 from bot.services.people.customers import telegram_name
@@ -87,13 +87,7 @@ async def accept_invite(
     display = telegram_name(name, fallback=str(tg_id))
 
     async def work(session: AsyncSession) -> StaffJoined:
-        invite = await session.scalar(select(Invite).where(Invite.token == token).with_for_update())
-        if invite is None:
-            raise ServiceError("invite_unknown")
-        if invite.used_at is not None:
-            raise ServiceError("invite_used")
-        if now >= invite.expires_at:
-            raise ServiceError("invite_expired")
+        invite = await _open_invite(session, token, now)
         if invite.role == "owner":
             await add_co_owner(session, biz, tg_id, display, invite, key)
             return StaffJoined(name=display, outlet_code=invite.outlet_code, role="owner")
@@ -115,19 +109,7 @@ async def accept_invite(
             staff.outlet_code, staff.invited_by = invite.outlet_code, invite.created_by
         invite.used_at, invite.used_by = now, tg_id
         await session.flush()
-        inviter_language = await language_in(session, invite.created_by)
-        enqueue(  # the owner who invited them hears they joined, in their language if known
-            session,
-            now=now,
-            chat_id=invite.created_by,
-            text=biz.texts.render(
-                inviter_language or biz.texts.default_locale,
-                "owner.staff_member_joined",
-                name=display,
-                outlet=biz.settings.business.outlet_name(staff.outlet_code),
-            ),
-            kinds=biz.settings.outbox.kinds,
-        )
+        await _tell_inviter(session, biz, invite, staff, now)
         add_audit(
             session,
             now=now,
@@ -140,6 +122,33 @@ async def accept_invite(
         return StaffJoined(staff_id=staff.id, name=staff.name, outlet_code=staff.outlet_code)
 
     return await run_once(biz.db, biz.clock, key, StaffJoined, work)
+
+
+async def _open_invite(session: AsyncSession, token: str, now: datetime) -> Invite:
+    """The invite of ``token``, locked; refused when unknown, used or expired."""
+    invite = await session.scalar(select(Invite).where(Invite.token == token).with_for_update())
+    if invite is None:
+        raise ServiceError("invite_unknown")
+    if invite.used_at is not None:
+        raise ServiceError("invite_used")
+    if now >= invite.expires_at:
+        raise ServiceError("invite_expired")
+    return invite
+
+
+async def _tell_inviter(
+    session: AsyncSession, biz: Business, invite: Invite, staff: Staff, now: datetime
+) -> None:
+    """The owner who invited them hears they joined, in their language if known."""
+    inviter_language = await language_in(session, invite.created_by)
+    text = biz.texts.render(
+        inviter_language or biz.texts.default_locale,
+        "owner.staff_member_joined",
+        name=staff.name,
+        outlet=biz.settings.business.outlet_name(staff.outlet_code),
+    )
+    row = outbox_row(now=now, chat_id=invite.created_by, text=text, kinds=biz.settings.outbox.kinds)
+    enqueue(session, row)
 
 
 async def list_staff(biz: Business) -> list[StaffMember]:
