@@ -21,7 +21,7 @@ from sqlalchemy import select
 from bot.app import PLACEHOLDER_TOKEN, build_bot
 from bot.db.engine import create_database
 from bot.db.models import Customer, OutboxMessage, OutboxState
-from bot.delivery.pacing import GUARD, RUN_START_SLACK, Pacer
+from bot.delivery.pacing import CHAT_GUARD, GUARD, RUN_START_SLACK, Pacer
 from bot.delivery.sender import OutboxSender, backoff
 from bot.metrics import REGISTRY
 from bot.services.outbox import delivery_queue
@@ -87,7 +87,7 @@ def test_pacing_arithmetic() -> None:
     # the same chat again: a second (and the guard) after its last send
     time.now += 5
     again = send_all(pacer, time, [7, 7, 7])
-    assert [b - a for a, b in itertools.pairwise(again)] == [pytest.approx(1 + GUARD)] * 2
+    assert [b - a for a, b in itertools.pairwise(again)] == [pytest.approx(1 + CHAT_GUARD)] * 2
     assert pacer.held_chats() == [7]
     # oversleeping every wait by 3 ms: the rate holds (the run's slots are fixed), and the
     # one-second limit still holds on the real start times

@@ -55,6 +55,8 @@ async def _member_with_everything(app: App) -> Customer:
     await user.send("02.05.1988")
     await user.send(PLATE)
     await user.send(str(READING))
+    offers = app.fake.last(CUSTOMER)  # sign-up's last question: offers yes or no
+    await user.click(buttons(offers)[-1][1], offers)
     customer = await app.customer(telegram_id=CUSTOMER)
     assert customer is not None and customer.signup_step is None, app.fake.texts(CUSTOMER)
     cashier = app.user(CASHIER, "en")

@@ -114,6 +114,7 @@ def usual_umask() -> Iterator[None]:
 @pytest.mark.usefixtures("usual_umask")
 def test_migrated_database_is_owner_only(tmp_path: Path) -> None:
     path = tmp_path / "data" / "loyalty.db"
+    path.parent.mkdir()  # a missing directory is refused (a typo), except the default data/
     migrate.upgrade(f"sqlite+aiosqlite:///{path}")
     files = [p for p in path.parent.iterdir() if p.name.startswith("loyalty.db")]
     assert path in files

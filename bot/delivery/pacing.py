@@ -17,7 +17,7 @@ the business clock that tests freeze):
 - **the hard limit**: never more than ``rate`` sends in any one second and ``GUARD``
   (``ceil(rate)`` in ``ceil(rate)/rate + GUARD`` seconds), counted on the times sends
   really started, whatever the catching up. A chat's next send is ``1/per_chat`` +
-  ``GUARD`` seconds after its last.
+  ``CHAT_GUARD`` seconds after its last.
 
 The sender calls :meth:`acquire` for one message at a time, then sends it.
 """
@@ -29,7 +29,10 @@ import math
 from collections import deque
 from collections.abc import Callable
 
-GUARD = 0.01  # a share of the overall interval; seconds for a chat
+GUARD = 0.01  # a share of the overall interval
+# Seconds added to a chat's interval: Telegram counts arrivals, and a request (the first on
+# a new connection most of all) may arrive tens of milliseconds after its slot.
+CHAT_GUARD = 0.05
 # A sender behind its slots by less than this catches up (the one-second limit still
 # holds); further behind (or idle) it starts a new run of slots.
 CATCH_UP = 0.1  # seconds
@@ -44,7 +47,7 @@ class Pacer:
         time: Callable[[], float] | None = None,
     ) -> None:
         self.interval = (1.0 + GUARD) / rate
-        self.chat_interval = 1.0 / per_chat + GUARD
+        self.chat_interval = 1.0 / per_chat + CHAT_GUARD
         self.burst = max(1, math.ceil(rate))
         self.window = self.burst / rate + GUARD
         self._time = time or asyncio.get_running_loop().time
@@ -61,11 +64,32 @@ class Pacer:
         """Telegram said 429 ``retry_after``: nothing goes out before then."""
         self._paused_until = max(self._paused_until, self.now() + seconds)
 
-    def held_chats(self) -> list[int]:
-        """Chats that may not be sent to yet."""
+    def held_chats(self, within: float = 0.0) -> list[int]:
+        """Chats that may not be sent to yet, nor within ``within`` seconds from now."""
         now = self.now()
         self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
-        return list(self._chat_next)
+        return [c for c, t in self._chat_next.items() if t > now + within]
+
+    def horizon(self, sends: int) -> float:
+        """Seconds that ``sends`` evenly spaced sends take: a batch's chats held for less
+        than this can be given a later slot of the same batch."""
+        return sends * self.interval
+
+    def in_slot_order(self, chats: list[int]) -> list[int]:
+        """Positions of ``chats`` (one message each) in the order their slots come: a chat
+        still held takes the first slot at or after it is free, the others keep their order
+        (so a chat's next message is not left for a later batch)."""
+        now = self.now()
+        free_at = {i: self._chat_next.get(c, 0.0) for i, c in enumerate(chats)}
+        ready = [i for i in range(len(chats)) if free_at[i] <= now]
+        waiting = sorted((i for i in range(len(chats)) if free_at[i] > now), key=free_at.get)
+        order: list[int] = []
+        slot = max(now, self._next_slot())
+        while ready or waiting:
+            take_waiting = bool(waiting) and (not ready or free_at[waiting[0]] <= slot)
+            order.append(waiting.pop(0) if take_waiting else ready.pop(0))
+            slot += self.interval
+        return order
 
     def next_chat_free_in(self) -> float:
         """Seconds until the first held chat is free again (0 when none is held)."""

@@ -127,7 +127,7 @@ class OutboxSender:
         now = self.biz.clock.now()
         # a chat with a send in flight waits for its outcome (a 403 stops the rest; a 429
         # puts it back first), so one chat's messages keep their order
-        held = sorted(set(pacer.held_chats()) | self._in_flight_chats)
+        held = sorted(set(pacer.held_chats(pacer.horizon(self.batch))) | self._in_flight_chats)
         claim = await queue.claim(
             self.biz.db,
             now,
@@ -150,6 +150,7 @@ class OutboxSender:
             else:
                 chats.add(message.chat_id)
                 batch.append(message)
+        batch = [batch[i] for i in pacer.in_slot_order([m.chat_id for m in batch])]
         # messages wait for a paced chat: the sender looks again when it is free
         self._held = bool(later) or (
             not claim.messages and bool(held) and await queue.any_due(self.biz.db, now, held)
