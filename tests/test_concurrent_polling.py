@@ -111,7 +111,7 @@ async def test_the_bot_polls_concurrently_through_its_own_dispatcher(app: App) -
         for chat in QUICK_CHATS:
             assert "/card" in app.fake.last(chat).text
         receipts = [c.text for c in app.fake.sent(6001)[-5:]]  # one chat: in order
-        assert all(f"RUB{100 + n}.00" in r for n, r in enumerate(receipts)), receipts
+        assert all(f"₽{100 + n}.00" in r for n, r in enumerate(receipts)), receipts
         await _until(lambda: app.fake.pending_updates == 0)
     finally:
         task.cancel()

@@ -46,6 +46,7 @@ from bot.db.models import (
     AuditEntry,
     Campaign,
     CampaignMember,
+    Conversation,
     Customer,
     CustomerScore,
     ForgottenIdentity,
@@ -89,7 +90,7 @@ def _plain(value: Any) -> Any:
 
 
 # Columns about the staff who served the customer, not about the customer: not exported.
-STAFF_COLUMNS = ("author_tg_id", "author_locale", "staff_tg_id", "actor_tg_id")
+STAFF_COLUMNS = ("author_tg_id", "author_locale", "staff_tg_id", "actor_tg_id", "answered_by")
 
 
 def _row(obj: Any, skip: tuple[str, ...] = STAFF_COLUMNS) -> dict[str, Any]:
@@ -120,6 +121,7 @@ SECTIONS: tuple[tuple[str, Any], ...] = (
     ("scores", CustomerScore),
     ("notes", Note),
     ("surveys", Survey),
+    ("conversations", Conversation),
     ("audit", AuditEntry),
 )
 MESSAGES = "messages"
