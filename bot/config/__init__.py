@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 from bot.config.base import DEFAULT_LOCALE, SUPPORTED_LOCALES, ConfigError, Locale, Section
+from bot.config.controls import ControlsSettings, DailyCap, StaffSettings
 from bot.config.jobs import (
     BirthdaySettings,
     Holiday,
@@ -69,7 +70,9 @@ __all__ = [
     "CampaignSettings",
     "ConfigError",
     "ContactSettings",
+    "ControlsSettings",
     "ConversationSettings",
+    "DailyCap",
     "DatabaseSettings",
     "ExpirySettings",
     "Holiday",
@@ -187,10 +190,6 @@ class LoyaltySettings(Section):
         return tuple(t.casefold() for t in value)
 
 
-class StaffSettings(Section):
-    invite_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
-
-
 class ExpirySettings(Section):
     months: int = Field(default=12, ge=0, le=120)  # 0: points never expire
     warn_days: int = Field(default=14, ge=1, le=365)
@@ -227,6 +226,7 @@ class Settings(BaseSettings):
     business: BusinessSettings
     loyalty: LoyaltySettings = LoyaltySettings()
     staff: StaffSettings = StaffSettings()
+    controls: ControlsSettings = ControlsSettings()
     telegram: TelegramSettings = TelegramSettings()
     database: DatabaseSettings = DatabaseSettings()
     outbox: OutboxSettings = OutboxSettings()

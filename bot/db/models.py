@@ -265,6 +265,9 @@ class Purchase(Base):
         # service reminders (0015): the services of one tag in a time range, and a later one
         Index("ix_purchases_tag_created", "service_tag", "created_ts", "customer_id"),
         Index("ix_purchases_customer_tag", "customer_id", "service_tag", "created_ts"),
+        # a staff member's purchases today, read by the purchase's first statement when
+        # a daily cap applies (bot.services.counter.approvals, 0023)
+        Index("ix_purchases_author_day", "author_tg_id", "created_ts", "amount"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -645,3 +648,52 @@ class ConversationMessage(Base):
     at: Mapped[datetime]
     from_customer: Mapped[bool] = mapped_column(Boolean)
     author_tg_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ApprovalState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Approval(Base):
+    """A purchase over its staff member's daily cap, or an ``/adjust`` over the threshold,
+    waiting for an owner (bot.services.counter.approvals): nothing is credited until one
+    approves; a rejected one never credits (0023)."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (Index("ix_approvals_state", "state", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "purchase" | "adjust"
+    state: Mapped[str] = mapped_column(String(16), default=ApprovalState.PENDING)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    author_tg_id: Mapped[int] = mapped_column(BigInteger)
+    author_locale: Mapped[str] = mapped_column(String(8))  # the answer goes back in it
+    outlet_code: Mapped[str] = mapped_column(ForeignKey("outlets.code"))
+    amount: Mapped[Decimal | None]
+    points: Mapped[int | None] = mapped_column(Integer)  # an adjustment's
+    service_tag: Mapped[str | None] = mapped_column(String(32))
+    receipt_no: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(200))  # an adjustment's
+    figures: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the day's, when held
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[int | None] = mapped_column(BigInteger)
+    purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id"))
+
+
+class StaffAlert(Base):
+    """An anomaly in a staff member's work told to the owners
+    (bot.services.insight.anomalies); ``dedupe_key`` keeps one alert per occurrence (0023)."""
+
+    __tablename__ = "staff_alerts"
+    __table_args__ = (Index("ix_staff_alerts_staff", "staff_tg_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    staff_tg_id: Mapped[int] = mapped_column(BigInteger)
+    customer_id: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    created_at: Mapped[datetime]
