@@ -52,6 +52,7 @@ from handlers import (
     broadcast,
     campaigns,
     common,
+    controls,
     conversations,
     errors,
     fallback,
@@ -139,6 +140,7 @@ def build_dispatcher(biz: Business, storage: BaseStorage | None = None) -> Dispa
     dp.include_routers(  # sign-up last: its catch-alls answer an open question
         common.make_router(),
         owner.make_router(),
+        controls.make_router(),
         stats.make_router(),
         segments.make_router(),
         broadcast.make_router(),

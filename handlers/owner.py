@@ -14,7 +14,7 @@ from aiogram.utils.deep_linking import create_start_link
 
 from bot.background import BackgroundTasks
 from bot.services.context import Business
-from bot.services.counter import purchases
+from bot.services.counter import adjustments
 from bot.services.insight.scoring_job import ScoringBusyError, reclassify
 from bot.services.members.client_card import client_card
 from bot.services.people import customers, owners, staff
@@ -32,7 +32,9 @@ from handlers.staff import CommandSpec, command_handler
 
 log = logging.getLogger(__name__)
 
-ADJUST = CommandSpec(commands.parse_adjust, purchases.adjust, "owner.adjusted")
+ADJUST = CommandSpec(
+    commands.parse_adjust, adjustments.adjust, "owner.adjusted", held="controls.held_adjust"
+)
 
 
 INVITE_KINDS = {"": "staff", "staff": "staff", "owner": "owner"}

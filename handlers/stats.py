@@ -18,7 +18,7 @@ from pydantic import Field
 from bot import charts
 from bot.numbers import is_ascii_number
 from bot.services.context import Business
-from bot.services.insight import kpis, satisfaction, stats
+from bot.services.insight import kpis, satisfaction, staff_activity, stats
 from bot.services.people import owners
 from bot.services.people.audit import audit_view
 from bot.services.people.roles import Actor, Role
@@ -120,8 +120,21 @@ async def send_staff_view(
     rows = await satisfaction.csat_by_staff(biz, start, end)
     owner_ids = await owners.owner_ids(biz)
     await audit_view(biz, actor, f"{command.command}_staff", key, days=days)
+    await send_staff_activity(message, biz, actor, days, owner_ids)
     await message.answer(
         text(biz, actor, "owner.stats_staff", staff=rows, days=days, owners=owner_ids)
+    )
+
+
+async def send_staff_activity(
+    message: Message, biz: Business, actor: Actor, days: int, owner_ids: set[int]
+) -> None:
+    """Purchases, amount, refunds, redemptions, anomaly alerts and CSAT per staff member
+    (bot.services.insight.staff_activity)."""
+    start, end = kpis.period_bounds(biz, days)
+    rows = await staff_activity.staff_activity(biz, start, end)
+    await message.answer(
+        text(biz, actor, "controls.stats_staff_activity", staff=rows, days=days, owners=owner_ids)
     )
 
 

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import LedgerKind, Note, Purchase, Visit
 from bot.services.context import Business
+from bot.services.counter import approvals, surveys
 from bot.services.counter import offers_at_counter as counter_offers
-from bot.services.counter import surveys
 from bot.services.counter.booking import (
     EARNED_NOTICE,
     book_purchase,
@@ -44,7 +44,6 @@ from bot.services.people.customers import (
 )
 from bot.services.people.roles import Actor, still_holds
 from bot.services.requests import (
-    AdjustRequest,
     NoteRequest,
     PurchaseRequest,
     RefundRequest,
@@ -65,6 +64,7 @@ class PurchaseResult(BaseModel):
     offer_code: str | None = None  # an offer used on it: amount is what was paid
     discount: Decimal = Decimal("0")
     bonus: int = 0
+    approval_id: int | None = None  # over the daily cap: held for an owner, nothing booked
 
 
 class VisitResult(BaseModel):
@@ -108,14 +108,6 @@ class RefundResult(BaseModel):
     balance: int
 
 
-class AdjustResult(BaseModel):
-    customer_id: int
-    card_code: str
-    customer_name: str | None = personal()
-    points: int
-    balance: int
-
-
 class NoteResult(BaseModel):
     note_id: int
     customer_id: int
@@ -139,7 +131,10 @@ async def record_purchase(
     work = partial(_book_staff_purchase, biz=biz, actor=actor, key=key, request=request,
                    params=params, now=biz.clock.now())  # fmt: skip
     guard = partial(still_holds, actor=actor)  # the actor may be a kept one
-    return await run_once_core(biz.db, biz.clock, key, PurchaseResult, work, "purchase", guard)
+    try:
+        return await run_once_core(biz.db, biz.clock, key, PurchaseResult, work, "purchase", guard)
+    except approvals.OverCap as over:  # the staff member's daily cap: an owner decides
+        return await approvals.hold_purchase(biz, actor, key, request, over, PurchaseResult)
 
 
 def _book_staff_purchase(
@@ -156,11 +151,13 @@ def _book_staff_purchase(
     at the counter, book the purchase, settle the offer, audit, write it all."""
     settings = biz.settings
     folded = biz.db.serialises_writes
+    credit = credit_statement(frozenset(params), settings, with_standing=folded)
     rows = conn.execute(
-        credit_statement(frozenset(params), settings, with_standing=folded),
+        approvals.with_day_totals(credit, settings, actor),
         params
         | earn_params(settings, request.amount)
-        | {"claim_key": key, "since": window_start(settings, now)},
+        | {"claim_key": key, "since": window_start(settings, now)}
+        | approvals.day_params(biz, actor, now),
     ).all()
     claimed = next((row.claimed for row in rows if row.claimed is not None), None)
     if claimed is not None:
@@ -168,6 +165,7 @@ def _book_staff_purchase(
     row = refuse_ambiguous(request.customer, sorted(rows, key=lambda r: r.id))
     customer = account_of(row)
     refuse_own_account(actor, customer)
+    approvals.check_daily_cap(settings, actor, row, request.amount)
     credited = customer.balance
     # As it stood before the credit: book_purchase posts the same points again (on
     # the amount less an offer's money off: then flush writes the balance back).
@@ -335,47 +333,6 @@ async def _refund(
         refunded=amount, points_reversed=reversed_points, points_returned=to_return,
         shortfall=shortfall, balance=customer.balance,
     )  # fmt: skip
-
-
-async def adjust(
-    biz: Business, actor: Actor, key: str, request: AdjustRequest
-) -> Outcome[AdjustResult]:
-    now = biz.clock.now()
-
-    async def work(session: AsyncSession) -> AdjustResult:
-        found = await customer_for(session, biz, actor, request.customer)
-        customer = await lock_customer(session, found.id)
-        post(
-            session,
-            customer,
-            kind=LedgerKind.ADJUSTMENT,
-            points=request.points,
-            key=key,
-            now=now,
-            author_tg_id=actor.tg_id,
-            reason=request.reason,
-        )
-        enqueue(
-            session,
-            customer_notice(
-                biz,
-                customer,
-                "customer.adjusted",
-                points=request.points,
-                reason=request.reason,
-                balance=customer.balance,
-            ),
-        )
-        audit_act(session, actor, "adjust", key, now, customer.id, points=request.points)
-        return AdjustResult(
-            customer_id=customer.id,
-            card_code=customer.card_code,
-            customer_name=customer.name,
-            points=request.points,
-            balance=customer.balance,
-        )
-
-    return await run_once(biz.db, biz.clock, key, AdjustResult, work, event="adjustment")
 
 
 async def add_note(

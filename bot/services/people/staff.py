@@ -193,3 +193,8 @@ async def sync_outlets(biz: Business) -> None:
                 session.add(Outlet(code=outlet.code, name=outlet.name))
             else:
                 row.name = outlet.name
+
+
+async def name_of(session: AsyncSession, tg_id: int) -> str | None:
+    """A staff member's name (a removed one's too); None for an owner or a stranger."""
+    return await session.scalar(select(Staff.name).where(Staff.telegram_id == tg_id))
