@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.scheduler import DailyJob
+from bot.services.insight import anomaly_scan
 from bot.services.insight.scoring_job import run_nightly
 from bot.services.jobs import car as jobs_car
 from bot.services.jobs import greetings as jobs_greetings
@@ -20,4 +21,10 @@ DAILY_JOBS: list[DailyJob] = [
     DailyJob(id="reminders", at=lambda s: s.reminders.run_at, run=jobs_car.run_reminders),
     DailyJob(id="tradein", at=lambda s: s.tradein.run_at, run=jobs_car.run_tradein),
     DailyJob(id="winback", at=lambda s: s.winback.run_at, run=jobs_winback.run_winback),
+    DailyJob(
+        id="staff_anomalies",
+        at="00:00",  # unused: every few minutes
+        run=anomaly_scan.scan,
+        every_minutes=lambda s: s.controls.scan_every_minutes,
+    ),
 ]

@@ -16,6 +16,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import Settings
 from bot.services.context import Business
@@ -27,11 +28,13 @@ JobFunction = Callable[[Business], Awaitable[Any]]
 
 @dataclass(frozen=True)
 class DailyJob:
-    """``at`` is "HH:MM" in the business time zone, or reads it from the settings."""
+    """``at`` is "HH:MM" in the business time zone, or reads it from the settings; a job
+    with ``every_minutes`` runs at that interval instead (``at`` unused)."""
 
     id: str
     at: str | Callable[[Settings], str]
     run: JobFunction
+    every_minutes: Callable[[Settings], int] | None = None
 
     def time_of_day(self, settings: Settings) -> tuple[int, int]:
         value = self.at(settings) if callable(self.at) else self.at
@@ -51,11 +54,18 @@ def build_scheduler(
     scheduler = AsyncIOScheduler(timezone=zone)
     times = []
     for job in jobs:
-        hour, minute = job.time_of_day(biz.settings)
-        times.append(f"{job.id} {hour:02d}:{minute:02d}")
+        trigger: CronTrigger | IntervalTrigger
+        if job.every_minutes is not None:
+            every = job.every_minutes(biz.settings)
+            times.append(f"{job.id} every {every} min")
+            trigger = IntervalTrigger(minutes=every, timezone=zone)
+        else:
+            hour, minute = job.time_of_day(biz.settings)
+            times.append(f"{job.id} {hour:02d}:{minute:02d}")
+            trigger = CronTrigger(hour=hour, minute=minute, timezone=zone)
         scheduler.add_job(
             _logged(job, biz, running if running is not None else set()),
-            CronTrigger(hour=hour, minute=minute, timezone=zone),
+            trigger,
             id=job.id,
             replace_existing=True,
             coalesce=True,

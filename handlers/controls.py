@@ -1,6 +1,5 @@
 """Controls on staff: the owners' approve/reject buttons on a purchase held over a staff
-member's daily cap and on an ``/adjust`` that needs a second owner, and the anomaly checks
-the staff commands start in the background once they have answered (``after_*``)."""
+member's daily cap and on an ``/adjust`` that needs a second owner."""
 
 from __future__ import annotations
 
@@ -11,12 +10,9 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 from pydantic import Field
 
-from bot.background import BackgroundTasks
 from bot.services.context import Business
 from bot.services.counter import adjustments, approval_decisions
 from bot.services.counter.approvals import ADJUST_PREFIX, PURCHASE_PREFIX
-from bot.services.counter.purchases import PurchaseResult, RefundResult
-from bot.services.insight import anomalies
 from bot.services.people.roles import Actor, Role
 from handlers.middlewares import RequireRole
 from handlers.replies import clear_buttons, recorded
@@ -66,22 +62,6 @@ async def _answer(
     if isinstance(query.message, Message):
         body = recorded(biz, actor, template, outcome.duplicate, r=outcome.result)  # type: ignore[attr-defined]
         await query.message.answer(body)
-
-
-async def after_purchase(biz: Business, actor: Actor, result: PurchaseResult) -> None:
-    await anomalies.after_purchase(biz, actor, result.customer_id)
-
-
-async def after_refund(biz: Business, actor: Actor, result: RefundResult) -> None:
-    await anomalies.after_refund(
-        biz, actor.tg_id, result.customer_id, result.purchase_id, result.refunded
-    )
-
-
-def after_redemption(background: BackgroundTasks, biz: Business, redemption_id: int) -> None:
-    background.start(
-        anomalies.after_redemption(biz, redemption_id), name=f"after-redemption-{redemption_id}"
-    )
 
 
 def make_router() -> Router:

@@ -18,7 +18,6 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from pydantic import BaseModel
 
-from bot.background import BackgroundTasks
 from bot.config import Settings
 from bot.services.context import Business
 from bot.services.counter import offers_at_counter as counter_offers
@@ -28,7 +27,7 @@ from bot.services.money.offers import OFFER_TOKEN_PREFIX
 from bot.services.people import customers
 from bot.services.people.audit import audit_view
 from bot.services.people.roles import Actor, Role
-from handlers import commands, controls
+from handlers import commands
 from handlers.keyboards import (
     CardAction,
     CardOpen,
@@ -56,22 +55,18 @@ class CommandSpec:
     service: Callable[[Business, Actor, str, Any], Awaitable[Outcome[BaseModel]]]
     template: str
     held: str | None = None  # the reply when the result waits for an owner (approval_id)
-    # What runs in the background once the staff member has their answer (anomaly checks).
-    after: Callable[[Business, Actor, Any], Awaitable[Any]] | None = None
 
 
 STAFF_COMMANDS: dict[str, CommandSpec] = {
     "purchase": CommandSpec(
         commands.parse_purchase, purchases.record_purchase, "staff.purchase_recorded",
-        held="controls.held_purchase", after=controls.after_purchase,
+        held="controls.held_purchase",
     ),
     "visit": CommandSpec(commands.parse_visit, purchases.record_visit, "staff.visit_recorded"),
     "redeem": CommandSpec(
         commands.parse_redeem, redemptions.request_redemption, "staff.redeem_sent"
     ),
-    "refund": CommandSpec(
-        commands.parse_refund, purchases.refund, "staff.refund_done", after=controls.after_refund
-    ),
+    "refund": CommandSpec(commands.parse_refund, purchases.refund, "staff.refund_done"),
     "note": CommandSpec(commands.parse_note, purchases.add_note, "staff.note_added"),
     "addcustomer": CommandSpec(
         commands.parse_add_customer, customers.add_at_counter, "staff.customer_added"
@@ -91,7 +86,6 @@ async def run_command(
     spec: CommandSpec,
     args: str | None,
     state: FSMContext | None = None,
-    background: BackgroundTasks | None = None,
 ) -> None:
     """Parse, call one service, answer with its template. A refusal raises: the error
     handler (handlers.errors) answers it, and nothing was written. A purchase naming a
@@ -107,8 +101,6 @@ async def run_command(
     held = spec.held is not None and getattr(outcome.result, "approval_id", None) is not None
     template = spec.held if spec.held is not None and held else spec.template
     await message.answer(recorded(biz, actor, template, outcome.duplicate, r=outcome.result))
-    if spec.after is not None and background is not None and not (outcome.duplicate or held):
-        background.start(spec.after(biz, actor, outcome.result), name=f"after-{key}")
 
 
 def command_handler(spec: CommandSpec) -> Callable[..., Awaitable[None]]:
@@ -119,9 +111,8 @@ def command_handler(spec: CommandSpec) -> Callable[..., Awaitable[None]]:
         actor: Actor,
         key: str,
         state: FSMContext,
-        background: BackgroundTasks,
     ) -> None:
-        await run_command(message, biz, actor, key, spec, command.args, state, background)
+        await run_command(message, biz, actor, key, spec, command.args, state)
 
     return handle
 
@@ -229,9 +220,8 @@ async def _ask(
 
 
 async def on_card_input(
-    message: Message, biz: Business, actor: Actor, key: str, state: FSMContext,
-    background: BackgroundTasks,
-) -> None:  # fmt: skip
+    message: Message, biz: Business, actor: Actor, key: str, state: FSMContext
+) -> None:
     """What staff type after a card button: the same command, the card code (or the
     purchase picked for a refund) first."""
     data = await state.get_data()
@@ -240,14 +230,13 @@ async def on_card_input(
     args = first if typed == NO_SERVICE else f"{first} {typed}"
     if data.get("last"):
         args = f"{args} {data['last']}"
-    spec = STAFF_COMMANDS[data["action"]]
-    await run_command(message, biz, actor, key, spec, args, state, background)
+    await run_command(message, biz, actor, key, STAFF_COMMANDS[data["action"]], args, state)
     await state.clear()  # not reached on a refusal: the staff member can type again
 
 
 async def on_tag_pick(
     query: CallbackQuery, callback_data: TagPick, biz: Business, actor: Actor, key: str,
-    state: FSMContext, background: BackgroundTasks,
+    state: FSMContext,
 ) -> None:  # fmt: skip
     """A service tag picked from the buttons of a refused purchase: the same purchase."""
     data = await state.get_data()
@@ -261,8 +250,7 @@ async def on_tag_pick(
         return
     tag = tags[callback_data.index] if callback_data.index >= 0 else ""
     args = " ".join(part for part in (data["first"], tag, data.get("last", "")) if part)
-    spec = STAFF_COMMANDS["purchase"]
-    await run_command(query.message, biz, actor, key, spec, args, state, background)
+    await run_command(query.message, biz, actor, key, STAFF_COMMANDS["purchase"], args, state)
     await state.clear()
 
 

@@ -38,6 +38,7 @@ class ControlsSettings(Section):
     adjust_second_owner_points: int | None = Field(default=None, gt=0)
     # Local time "start-end" (may wrap midnight); "" for none: redemptions outside alert.
     opening_hours: str = Field(default="", pattern=rf"^({_CLOCK}-{_CLOCK})?$")
+    scan_every_minutes: int = Field(default=2, ge=1, le=60)  # the anomaly scan's interval
     burst_purchases: int = Field(default=3, ge=2, le=100)  # to one customer within
     burst_minutes: int = Field(default=10, ge=1, le=24 * 60)
     near_cap_share: Decimal = Field(default=Decimal("0.1"), gt=0, lt=1)  # "just under"

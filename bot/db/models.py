@@ -697,3 +697,14 @@ class StaffAlert(Base):
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
     created_at: Mapped[datetime]
+
+
+class AnomalyMark(Base):
+    """How far the anomaly scan has read a table (bot.services.insight.anomaly_scan): the
+    last id it checked, written with the alerts it raised (0023)."""
+
+    __tablename__ = "anomaly_marks"
+
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)  # "purchases" | "audit"
+    last_id: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]

@@ -1,5 +1,6 @@
 """Controls on staff: purchases and adjustments waiting for an owner (approvals), anomaly
-alerts (staff_alerts), and the index a daily cap reads (ix_purchases_author_day)
+alerts (staff_alerts) and how far their scan has read (anomaly_marks), and the index a
+daily cap reads (ix_purchases_author_day)
 
 Revision ID: 0023
 Revises: 0018
@@ -62,10 +63,18 @@ def upgrade() -> None:
         sa.UniqueConstraint("dedupe_key"),
     )
     op.create_index("ix_staff_alerts_staff", "staff_alerts", ["staff_tg_id", "created_at"])
+    op.create_table(
+        "anomaly_marks",
+        sa.Column("name", sa.String(length=16), nullable=False),
+        sa.Column("last_id", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_table("anomaly_marks")
     op.drop_index("ix_staff_alerts_staff", table_name="staff_alerts")
     op.drop_table("staff_alerts")
     op.drop_index("ix_approvals_state", table_name="approvals")
