@@ -19,14 +19,12 @@ from aiogram.types import (
 from aiogram.utils.deep_linking import create_start_link
 from pydantic import Field
 
-from bot.background import BackgroundTasks
 from bot.config import SUPPORTED_LOCALES
 from bot.services.context import Business
-from bot.services.counter.redemptions import RedemptionState, decide_redemption
+from bot.services.counter.redemptions import decide_redemption
 from bot.services.members import profile
 from bot.services.people import chat_settings
 from bot.services.people.roles import Actor, Role
-from handlers import controls
 from handlers.deep_links import CARD_LINK_PREFIX, REFERRAL_PREFIX
 from handlers.keyboards import RedeemAnswer, inline_button, inline_markup
 from handlers.replies import clear_buttons, replace_text, text
@@ -182,14 +180,11 @@ DECISION_TEXT = {
 
 
 async def on_redeem_answer(
-    query: CallbackQuery, callback_data: RedeemAnswer, biz: Business, actor: Actor, key: str,
-    background: BackgroundTasks,
-) -> None:  # fmt: skip
+    query: CallbackQuery, callback_data: RedeemAnswer, biz: Business, actor: Actor, key: str
+) -> None:
     outcome = await decide_redemption(
         biz, actor.tg_id, key, callback_data.redemption_id, accept=callback_data.answer == "y"
     )
-    if not outcome.duplicate and outcome.result.state == RedemptionState.CONFIRMED:
-        controls.after_redemption(background, biz, callback_data.redemption_id)  # anomalies
     await query.answer()
     if query.message is not None and not outcome.duplicate:
         await clear_buttons(query)

@@ -26,7 +26,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -118,7 +118,7 @@ async def _favourite(session: AsyncSession, biz: Business, act: Act) -> Alert | 
     )  # fmt: skip
     if not theirs or theirs < controls.favourite_min_purchases:
         return None
-    pairs = select(distinct(Purchase.author_tg_id), Purchase.customer_id).where(*recent)
+    pairs = select(Purchase.author_tg_id, Purchase.customer_id).where(*recent).distinct()
     n_pairs = await session.scalar(select(func.count()).select_from(pairs.subquery()))
     n_all = await session.scalar(select(func.count()).where(*recent))
     norm = Decimal(n_all or 0) / Decimal(n_pairs or 1)
