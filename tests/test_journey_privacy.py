@@ -208,7 +208,8 @@ async def test_erasure_finds_rows_through_indexes(app: App) -> None:
             plan = " | ".join(row[-1] for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
             plans.append(plan)
     engine.dispose()
-    assert len(plans) == 6  # notes, survey comments, outbox, ledger reasons, mileage, audit
+    # notes, survey comments, outbox, ledger reasons, approval reasons, mileage, audit
+    assert len(plans) == 7
     for plan in plans:
         assert "SCAN" not in plan and "USING INDEX" in plan, plan
 

@@ -662,7 +662,10 @@ class Approval(Base):
     approves; a rejected one never credits (0023)."""
 
     __tablename__ = "approvals"
-    __table_args__ = (Index("ix_approvals_state", "state", "created_at"),)
+    __table_args__ = (
+        Index("ix_approvals_state", "state", "created_at"),
+        Index("ix_approvals_customer", "customer_id"),  # /mydata, /forget
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # "purchase" | "adjust"
@@ -688,7 +691,10 @@ class StaffAlert(Base):
     (bot.services.insight.anomalies); ``dedupe_key`` keeps one alert per occurrence (0023)."""
 
     __tablename__ = "staff_alerts"
-    __table_args__ = (Index("ix_staff_alerts_staff", "staff_tg_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_staff_alerts_staff", "staff_tg_id", "created_at"),
+        Index("ix_staff_alerts_customer", "customer_id"),  # /mydata
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(24))

@@ -77,21 +77,18 @@ def day_start(biz: Business, now: datetime) -> datetime:
     return datetime.combine(now.astimezone(zone).date(), time(), tzinfo=zone)
 
 
-def with_day_totals(stmt: Update, settings: Settings, actor: Actor) -> Update:
-    """The purchase's credit statement returning, besides, the author's purchases and
-    amount of today (``day_params``), when the author's role has a cap."""
-    if cap_of(settings, actor) is None:
-        return stmt
+def with_day_totals(
+    biz: Business, actor: Actor, now: datetime, stmt: Update, params: dict[str, Any]
+) -> tuple[Update, dict[str, Any]]:
+    """The purchase's credit statement and its parameters, returning besides the author's
+    purchases and amount of today when the author's role has a cap (unchanged otherwise)."""
+    if cap_of(biz.settings, actor) is None:
+        return stmt, params
     found = _WITH_TOTALS.get(id(stmt))
     if found is None or found[0] is not stmt:
         found = _WITH_TOTALS[id(stmt)] = (stmt, stmt.returning(*_DAY_COLUMNS))
-    return found[1]
-
-
-def day_params(biz: Business, actor: Actor, now: datetime) -> dict[str, int]:
-    if cap_of(biz.settings, actor) is None:
-        return {}
-    return {"cap_author": actor.tg_id, "cap_since": unix_seconds(day_start(biz, now))}
+    since = unix_seconds(day_start(biz, now))
+    return found[1], params | {"cap_author": actor.tg_id, "cap_since": since}
 
 
 def check_daily_cap(settings: Settings, actor: Actor, row: Any, amount: Decimal) -> None:

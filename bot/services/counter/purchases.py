@@ -14,6 +14,8 @@ from bot.db.models import LedgerKind, Note, Purchase, Visit
 from bot.services.context import Business
 from bot.services.counter import approvals, surveys
 from bot.services.counter import offers_at_counter as counter_offers
+from bot.services.counter.adjustments import AdjustResult as AdjustResult  # moved: /adjust
+from bot.services.counter.adjustments import adjust as adjust  # and its second owner
 from bot.services.counter.booking import (
     EARNED_NOTICE,
     book_purchase,
@@ -151,14 +153,11 @@ def _book_staff_purchase(
     at the counter, book the purchase, settle the offer, audit, write it all."""
     settings = biz.settings
     folded = biz.db.serialises_writes
-    credit = credit_statement(frozenset(params), settings, with_standing=folded)
-    rows = conn.execute(
-        approvals.with_day_totals(credit, settings, actor),
-        params
-        | earn_params(settings, request.amount)
-        | {"claim_key": key, "since": window_start(settings, now)}
-        | approvals.day_params(biz, actor, now),
-    ).all()
+    rows = conn.execute(*approvals.with_day_totals(  # the author's day, if their role is capped
+        biz, actor, now, credit_statement(frozenset(params), settings, with_standing=folded),
+        params | earn_params(settings, request.amount)
+        | {"claim_key": key, "since": window_start(settings, now)},
+    )).all()  # fmt: skip
     claimed = next((row.claimed for row in rows if row.claimed is not None), None)
     if claimed is not None:
         return Replay(claimed)

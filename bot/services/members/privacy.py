@@ -12,7 +12,8 @@ purchases' amounts stay, tied to an anonymous row, for the books:
   scores stay, anonymous, for CSAT);
 - outbox rows about them lose their text and chat id (pending ones are cancelled);
   messages to staff name customers by card code only, and that code is replaced;
-- free-text reasons on their ledger entries (an owner's /adjust reason) are cleared;
+- free-text reasons on their ledger entries (an owner's /adjust reason) are cleared, and on
+  adjustments that waited for a second owner (``approvals``);
 - odometer readings (``mileage_reports``: the sign-up answer and staff's ``km:``) are
   deleted; a visit's stored result never holds the reading (``personal()``);
 - a broadcast they were enrolled in loses the profile answers its audience filtered on
@@ -43,6 +44,7 @@ from sqlalchemy import Executable, case, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
+    Approval,
     AuditEntry,
     Campaign,
     CampaignMember,
@@ -59,6 +61,7 @@ from bot.db.models import (
     OutboxState,
     Purchase,
     Redemption,
+    StaffAlert,
     Survey,
     Visit,
 )
@@ -90,7 +93,9 @@ def _plain(value: Any) -> Any:
 
 
 # Columns about the staff who served the customer, not about the customer: not exported.
-STAFF_COLUMNS = ("author_tg_id", "author_locale", "staff_tg_id", "actor_tg_id", "answered_by")
+STAFF_COLUMNS = (
+    "author_tg_id", "author_locale", "staff_tg_id", "actor_tg_id", "answered_by", "decided_by",
+)  # fmt: skip
 
 
 def _row(obj: Any, skip: tuple[str, ...] = STAFF_COLUMNS) -> dict[str, Any]:
@@ -123,6 +128,8 @@ SECTIONS: tuple[tuple[str, Any], ...] = (
     ("surveys", Survey),
     ("conversations", Conversation),
     ("audit", AuditEntry),
+    ("approvals", Approval),  # purchases and adjustments that waited for an owner
+    ("alerts", StaffAlert),  # anomaly alerts about the staff who served them
 )
 MESSAGES = "messages"
 
@@ -184,6 +191,7 @@ def erase_statements(customer_id: int, tg_id: int) -> list[Executable]:
         update(LedgerEntry)
         .where(LedgerEntry.customer_id == customer_id, LedgerEntry.kind == LedgerKind.ADJUSTMENT)
         .values(reason=None),
+        update(Approval).where(Approval.customer_id == customer_id).values(reason=None),
         delete(MileageReport).where(MileageReport.customer_id == customer_id),
         update(AuditEntry)
         .where(AuditEntry.actor_tg_id == tg_id, AuditEntry.actor_role.in_(CUSTOMER_ROLES))

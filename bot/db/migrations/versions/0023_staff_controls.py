@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_approvals_state", "approvals", ["state", "created_at"])
+    op.create_index("ix_approvals_customer", "approvals", ["customer_id"])
     op.create_table(
         "staff_alerts",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -63,6 +64,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("dedupe_key"),
     )
     op.create_index("ix_staff_alerts_staff", "staff_alerts", ["staff_tg_id", "created_at"])
+    op.create_index("ix_staff_alerts_customer", "staff_alerts", ["customer_id"])
     op.create_table(
         "anomaly_marks",
         sa.Column("name", sa.String(length=16), nullable=False),
@@ -75,8 +77,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Downgrade schema."""
     op.drop_table("anomaly_marks")
+    op.drop_index("ix_staff_alerts_customer", table_name="staff_alerts")
     op.drop_index("ix_staff_alerts_staff", table_name="staff_alerts")
     op.drop_table("staff_alerts")
+    op.drop_index("ix_approvals_customer", table_name="approvals")
     op.drop_index("ix_approvals_state", table_name="approvals")
     op.drop_table("approvals")
     op.drop_index("ix_purchases_author_day", table_name="purchases")
