@@ -81,7 +81,12 @@ GOAL = 0.2
 # --------------------------------------------------------------------------- setup
 
 
-def bench_settings(db_url: str) -> Settings:
+# ``--caps``: every cashier under a daily cap it never reaches, so each purchase also reads
+# its author's day (the cap check rides on the purchase's first statement).
+CAPS = {"caps": {"staff": {"purchases": 10**9, "amount": "1000000000000"}}}
+
+
+def bench_settings(db_url: str, capped: bool = False) -> Settings:
     return settings_from_dict(
         {
             "business": {
@@ -98,6 +103,7 @@ def bench_settings(db_url: str) -> Settings:
                 "max_purchase_amount": "1000000",
             },
             "database": {"url": db_url},
+            **({"controls": CAPS} if capped else {}),
         },
         use_env=False,
     )
@@ -161,8 +167,10 @@ class Harness:
     rng: random.Random = field(default_factory=lambda: random.Random(20261123))
 
     @classmethod
-    async def start(cls, backend: str, url: str, customers: int, cashiers: int) -> Harness:
-        settings = bench_settings(url)
+    async def start(
+        cls, backend: str, url: str, customers: int, cashiers: int, capped: bool = False
+    ) -> Harness:
+        settings = bench_settings(url, capped)
         biz = build_business(settings, db=create_database(url))
         await sync_outlets(biz)
         fake = FakeTelegram(token=PLACEHOLDER_TOKEN)
@@ -609,6 +617,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--profile-top", type=int, default=25)
     p.add_argument("--pg-url", default=os.environ.get("LOYALTY_BENCH_POSTGRES_URL", DEFAULT_PG_URL))
     p.add_argument("--record", action="store_true", help="append the results to bench/RESULTS.md")
+    p.add_argument("--caps", action="store_true", help="cashiers under a daily cap (never hit)")
     args = p.parse_args(argv)
     if min(args.updates, args.cashiers, args.rounds, args.customers, args.rate) <= 0:
         p.error("--updates, --cashiers, --rounds, --customers and --rate must be positive")
@@ -617,7 +626,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 async def run_backend(name: str, url: str, args: argparse.Namespace) -> BackendResult | None:
     started = time.perf_counter()
-    h = await Harness.start(name, url, args.customers, args.cashiers)
+    h = await Harness.start(name, url, args.customers, args.cashiers, args.caps)
     try:
         if args.profile:
             print(f"== {name}: {await profile(h, args)}")
