@@ -15,7 +15,6 @@ from aiogram.utils.deep_linking import create_start_link
 from bot.background import BackgroundTasks
 from bot.services.context import Business
 from bot.services.counter import purchases
-from bot.services.insight.scoring_job import ScoringBusyError, reclassify
 from bot.services.members.client_card import client_card
 from bot.services.people import customers, owners, staff
 from bot.services.people.audit import audit_view
@@ -113,7 +112,10 @@ async def on_client(
 async def on_rescore(
     message: Message, biz: Business, actor: Actor, key: str, background: BackgroundTasks
 ) -> None:
-    """Start the reclassification; a progress message is edited as it goes."""
+    """Start the reclassification; a progress message is edited as it goes. The scoring job's
+    module (numpy and the models) loads here, on first use, not with the bot."""
+    from bot.services.insight.scoring_job import ScoringBusyError, reclassify
+
     await audit_view(biz, actor, "rescore", key)
     status = await message.answer(text(biz, actor, "owner.rescore_started"))
 

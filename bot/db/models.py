@@ -37,7 +37,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.config import DEFAULT_LOCALE
 from bot.money import from_minor, to_minor
-from scoring.kpi import SURVEY_HIGHEST, SURVEY_LOWEST
+from scoring.scales import SURVEY_HIGHEST, SURVEY_LOWEST
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -36,7 +36,7 @@ from bot.services.outbox.contact import ContactVerdict, after_quiet_hours, reach
 from bot.services.outbox.deferred_text import Deferred
 from bot.services.outbox.rows import enqueue, kind_rule, outbox_row
 from bot.services.people.owners import owners_in
-from scoring.kpi import SURVEY_SCORES
+from scoring.scales import SURVEY_SCORES
 
 SURVEY_PREFIX = "sv"  # callback data: sv:<survey id>:<score>
 SCORES = SURVEY_SCORES
