@@ -50,8 +50,6 @@ FETCH_CHUNK = 50_000
 MONTHS_FROM = 8  # index of the first trailing-month column in purchases_statement
 
 
-
-
 def unix_seconds_sql(conn: AsyncConnection, column: Any) -> ColumnElement[int]:
     """A datetime column as whole Unix seconds (fraction cut off), on either backend.
 
