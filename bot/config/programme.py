@@ -165,6 +165,15 @@ class TiersSettings(Section):
         return self.levels or TIER_PRESETS[self.preset]
 
 
+class ManagerSettings(Section):
+    """Personal managers (seed 002: «Обслуживание персональным менеджером»): the owner
+    assigns a staff member to a customer of these tiers (none listed: the ladder's top one);
+    that customer's questions and alerts reach the manager first."""
+
+    enabled: bool = True
+    tiers: tuple[str, ...] = ()
+
+
 class ProfileField(Section):
     """A question asked at sign-up after the birthday (a car service: make, model, ...)."""
 
