@@ -49,7 +49,6 @@ from bot.config.messaging import (
 from bot.config.programme import (
     BUSINESS_PRESETS,
     TIER_PRESETS,
-    ManagerSettings,
     ProfileField,
     ProfileSettings,
     Tier,
@@ -78,7 +77,6 @@ __all__ = [
     "LifecycleSettings",
     "Locale",
     "LoyaltySettings",
-    "ManagerSettings",
     "MessageKind",
     "OfferSpec",
     "OutboxSettings",
@@ -237,7 +235,6 @@ class Settings(BaseSettings):
     conversations: ConversationSettings = ConversationSettings()
     scoring: ScoringSettings = ScoringSettings()
     tiers: TiersSettings = TiersSettings()
-    managers: ManagerSettings = ManagerSettings()
     expiry: ExpirySettings = ExpirySettings()
     profile: ProfileSettings = ProfileSettings()
     referral: ReferralSettings = ReferralSettings()

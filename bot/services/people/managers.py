@@ -2,8 +2,9 @@
 Финансовая и социальная (персональный менеджер; ...)»; «Стратегический партнер: ...
 Обслуживание персональным менеджером»).
 
-The owner assigns an active staff member to a customer of the tiers ``managers.tiers``
-names (none: the ladder's top one; a b2b ladder's top is «стратегический»):
+The owner assigns an active staff member to a customer of the tiers
+``tiers.personal_manager_tiers`` names (none: the ladder's top one; a b2b ladder's top is
+«стратегический»):
 ``/manager <customer> <staff id or Telegram id>``, ``/manager <customer> -`` to stop. The
 customer sees the name on /card; their questions and alerts reach the manager first
 (``first_recipients``), and the manager may answer them whatever ``conversations.to_staff``
@@ -41,7 +42,7 @@ class ManagerAssigned(BaseModel):
 
 def eligible_tiers(settings: Settings) -> tuple[str, ...]:
     """The tier codes whose customers may have a personal manager."""
-    return settings.managers.tiers or (settings.tiers.ladder[-1].code,)
+    return settings.tiers.personal_manager_tiers or (settings.tiers.ladder[-1].code,)
 
 
 def in_top_category(settings: Settings, customer: Customer) -> bool:
@@ -101,8 +102,6 @@ async def assign(
     manager are told. Refused, nothing written: an unknown customer, someone not on the
     staff, a customer outside ``eligible_tiers``."""
     settings = biz.settings
-    if not settings.managers.enabled:
-        raise ServiceError("not_available")
     now = biz.clock.now()
 
     async def work(session: AsyncSession) -> ManagerAssigned:
