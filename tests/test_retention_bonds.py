@@ -177,6 +177,10 @@ async def test_card_shows_the_cars_service_history_and_next_service(app: App) ->
     await hire(app, olga)
     kate = app.user(KATE, "ru", "Kate")
     customer = await join(app, kate, name="Катя")
+    async with app.biz.db.write() as session:  # the sign-up's car questions, answered
+        row = await session.get(Customer, customer.id)
+        assert row is not None
+        row.profile = {"make": "LADA", "model": "Vesta", "year": 2020}
     await olga.send(f"/visit {customer.card_code} wash km:80000")
     app.clock.advance(timedelta(days=60))
     await olga.send(f"/visit {customer.card_code} oil km:85000")
@@ -188,4 +192,4 @@ async def test_card_shows_the_cars_service_history_and_next_service(app: App) ->
     assert any(line.startswith("• oil — 85\u00a0000 км") for line in lines), body
     assert "следующее ≈ 95\u00a0000 км" in body
     assert "История обслуживания:" in body and "wash, ≈ 80\u00a0000 км" in body
-    assert "сейчас около 87\u00a0" in body  # 2,500 km a month, learned from the readings
+    assert body.startswith("🚗 Ваша машина (LADA Vesta 2020), сейчас около 87\u00a0"), body  # 2,500 km a month, learned from the readings

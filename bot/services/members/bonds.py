@@ -13,7 +13,6 @@ sources' retention levels (seed 002: «2 Финансовая и социаль�
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -46,7 +45,7 @@ class NextService(BaseModel):
 
 class CardBonds(BaseModel):
     manager: str | None = personal()
-    car: dict[str, Any] = {}  # make, model, year from the profile
+    car: str | None = None  # make, model and year from the profile
     km_now: int | None = None
     due: list[NextService] = []
     history: list[ServiceDone] = []
@@ -72,7 +71,8 @@ async def card_bonds(biz: Business, tg_id: int) -> CardBonds:
     profile = customer.profile or {}
     return CardBonds(
         manager=manager.name if manager else None,
-        car={k: profile.get(k) for k in ("make", "model", "year") if profile.get(k)},
+        car=" ".join(str(profile[k]) for k in ("make", "model", "year") if profile.get(k))
+        or None,
         km_now=car.at(now),
         due=_due(biz, car, history),
         history=history[:HISTORY],
