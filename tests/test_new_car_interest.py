@@ -41,6 +41,10 @@ async def _opted_in_member(app: App) -> tuple[ChatUser, Customer]:
     customer = await join(app, kate, name="Kate")
     await kate.send("/settings")
     await kate.click(find_button(app.fake.last(KATE), "Send me offers"), app.fake.last(KATE))
+    async with app.biz.db.write() as session:  # the sign-up's car questions, answered
+        row = await session.get(Customer, customer.id)
+        assert row is not None
+        row.profile = {"make": "LADA", "model": "Vesta", "year": 2024}
     return kate, customer
 
 
@@ -116,6 +120,12 @@ async def test_forged_presses_and_strangers_write_nothing(app: App, db_url: str)
     assert await app.counts() == before
     assert await _interest_rows(app) == 0
     assert await app.deliver() == 0, "nobody was alerted"
+
+    boris = app.user(STRANGER, "en", "Boris")
+    await join(app, boris, name="Boris")  # no car: nothing below his card
+    await boris.send("/card")
+    assert app.fake.last(STRANGER).method == "sendPhoto"
+    before = await app.counts()
 
     off = app.variant(make_settings(db_url, tradein={"interest_button": False}))
     kate_off = off.user(KATE, "en", "Kate")

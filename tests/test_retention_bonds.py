@@ -192,4 +192,5 @@ async def test_card_shows_the_cars_service_history_and_next_service(app: App) ->
     assert any(line.startswith("• oil — 85\u00a0000 км") for line in lines), body
     assert "следующее ≈ 95\u00a0000 км" in body
     assert "История обслуживания:" in body and "wash, ≈ 80\u00a0000 км" in body
-    assert body.startswith("🚗 Ваша машина (LADA Vesta 2020), сейчас около 87\u00a0"), body  # 2,500 km a month, learned from the readings
+    # 2,500 km a month, learned from the readings
+    assert body.startswith("🚗 Ваша машина (LADA Vesta 2020), сейчас около 87\u00a0"), body

@@ -8,6 +8,9 @@ sources' retention levels (seed 002: «2 Финансовая и социаль�
   one due (``km`` further on, or ``days`` later: the reminder comes at whichever is first),
   «ваша машина: масло — 85 000 км, следующее ≈ 95 000 км»;
 - the "thinking about a new car?" button (``jobs.car_interest``) until they pressed it.
+
+The car parts only for a customer with a car: an answer to the sign-up's car questions or
+an odometer reading (a café's customers see none of it).
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from bot.services.idempotency import personal
 from bot.services.jobs.car_interest import button_on, interested
 from bot.services.money.live_purchases import IS_LIVE
 from bot.services.people.managers import manager_of
-from bot.services.people.mileage import Odometer, odometer
+from bot.services.people.mileage import odometer
 
 HISTORY = 5  # the newest services listed
+CAR_FIELDS = ("make", "model", "year")  # the sign-up's car questions (kind "car_service")
 
 
 class ServiceDone(BaseModel):
@@ -67,14 +71,16 @@ async def card_bonds(biz: Business, tg_id: int) -> CardBonds:
         car = await odometer(session, customer.id)
         services = await _services(session, customer.id)
         button = button_on(biz.settings) and not await interested(session, customer.id)
-    history = [ServiceDone(at=at, tag=tag, km=car.at(at)) for at, tag in services]
     profile = customer.profile or {}
+    label = " ".join(str(profile[k]) for k in CAR_FIELDS if profile.get(k))
+    if not (label or car.known):  # no car to speak of: the manager at most
+        return CardBonds(manager=manager.name if manager else None)
+    history = [ServiceDone(at=at, tag=tag, km=car.at(at)) for at, tag in services]
     return CardBonds(
         manager=manager.name if manager else None,
-        car=" ".join(str(profile[k]) for k in ("make", "model", "year") if profile.get(k))
-        or None,
+        car=label or None,
         km_now=car.at(now),
-        due=_due(biz, car, history),
+        due=_due(biz, history),
         history=history[:HISTORY],
         new_car_button=button,
     )
@@ -96,7 +102,7 @@ async def _services(session: AsyncSession, customer_id: int) -> list[tuple[datet
     return sorted(rows, key=lambda row: row[0], reverse=True)
 
 
-def _due(biz: Business, car: Odometer, history: list[ServiceDone]) -> list[NextService]:
+def _due(biz: Business, history: list[ServiceDone]) -> list[NextService]:
     """Per reminder rule, its newest service and the next one: ``km`` after the mileage
     then, ``days`` after the day (as ``job_selection.reminder_candidates`` reminds)."""
     found = []
