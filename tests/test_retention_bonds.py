@@ -194,3 +194,32 @@ async def test_card_shows_the_cars_service_history_and_next_service(app: App) ->
     assert "История обслуживания:" in body and "wash, ≈ 80\u00a0000 км" in body
     # 2,500 km a month, learned from the readings
     assert body.startswith("🚗 Ваша машина (LADA Vesta 2020), сейчас около 87\u00a0"), body
+
+
+async def test_a_low_score_alert_reaches_the_manager_first(app: App) -> None:
+    """«Обслуживание персональным менеджером»: alerts about the customer go to the manager
+    first (the owners still get theirs)."""
+    olga = app.user(OLGA, "en", "Olga")
+    await hire(app, olga)
+    customer = await _gold_customer(app)
+    kate = app.user(KATE, "ru", "Kate")
+    await kate.send("/settings")  # surveys go to customers who turned offers on
+    shown = app.fake.last(KATE)
+    await kate.click(buttons(shown)[0][1], shown)
+    await app.owner.send(f"/manager {customer.card_code} {OLGA}")
+    await olga.send(f"/purchase {customer.card_code} 1500 oil")
+    app.clock.advance(timedelta(minutes=120))
+    await app.deliver()
+    question = app.fake.last(KATE)
+    await kate.click(next(data for label, data in buttons(question) if label == "2"), question)
+    async with app.biz.db.read() as session:
+        chats = list(
+            await session.scalars(
+                select(OutboxMessage.chat_id)
+                .where(OutboxMessage.source.like("survey-alert:%"))
+                .order_by(OutboxMessage.id)
+            )
+        )
+    assert chats == [OLGA, OWNER_ID]
+    await app.deliver()
+    assert f"Низкая оценка <b>2</b> из 5 от карты {customer.card_code}" in app.fake.last(OLGA).text
