@@ -223,3 +223,16 @@ async def test_a_low_score_alert_reaches_the_manager_first(app: App) -> None:
     assert chats == [OLGA, OWNER_ID]
     await app.deliver()
     assert f"Низкая оценка <b>2</b> из 5 от карты {customer.card_code}" in app.fake.last(OLGA).text
+
+
+async def test_a_redelivered_manager_command_tells_nobody_twice(app: App) -> None:
+    olga = app.user(OLGA, "en", "Olga")
+    await hire(app, olga)
+    customer = await _gold_customer(app)
+    await app.deliver()
+    update = app.owner.build_message(f"/manager {customer.card_code} {OLGA}")
+    await app.owner.feed(update)
+    await app.owner.feed(update)  # Telegram delivered it again
+    assert "is staff member no. 1" in app.fake.last(OWNER_ID).text
+    assert await app.deliver() == 2, "the customer and the manager, once each"
+    assert await _managers(app) == [(customer.id, 1)]
