@@ -20,6 +20,7 @@ from bot.services.people import customers, owners, staff
 from bot.services.people.audit import audit_view
 from bot.services.people.roles import Actor, Role
 from handlers import commands
+from handlers.bonds import on_manager
 from handlers.commands import MAX_FIND_QUERY
 from handlers.deep_links import INVITE_PREFIX
 from handlers.export import on_export
@@ -151,5 +152,6 @@ def make_router() -> Router:
     router.message.register(on_export, Command("export"))
     router.message.register(on_invite, Command("invite"))
     router.message.register(on_staff, Command("staff"))
+    router.message.register(on_manager, Command("manager"))
     router.callback_query.register(on_staff_remove, StaffRemove.filter())
     return router

@@ -46,6 +46,7 @@ from bot.db.models import (
     AuditEntry,
     Campaign,
     CampaignMember,
+    CarInterest,
     Conversation,
     Customer,
     CustomerScore,
@@ -57,6 +58,7 @@ from bot.db.models import (
     Offer,
     OutboxMessage,
     OutboxState,
+    PersonalManager,
     Purchase,
     Redemption,
     Survey,
@@ -122,6 +124,8 @@ SECTIONS: tuple[tuple[str, Any], ...] = (
     ("notes", Note),
     ("surveys", Survey),
     ("conversations", Conversation),
+    ("personal_manager", PersonalManager),
+    ("car_interest", CarInterest),
     ("audit", AuditEntry),
 )
 MESSAGES = "messages"
@@ -185,6 +189,8 @@ def erase_statements(customer_id: int, tg_id: int) -> list[Executable]:
         .where(LedgerEntry.customer_id == customer_id, LedgerEntry.kind == LedgerKind.ADJUSTMENT)
         .values(reason=None),
         delete(MileageReport).where(MileageReport.customer_id == customer_id),
+        delete(PersonalManager).where(PersonalManager.customer_id == customer_id),
+        delete(CarInterest).where(CarInterest.customer_id == customer_id),
         update(AuditEntry)
         .where(AuditEntry.actor_tg_id == tg_id, AuditEntry.actor_role.in_(CUSTOMER_ROLES))
         .values(actor_tg_id=None),
