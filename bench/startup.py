@@ -1,7 +1,8 @@
 """Start-up cost: importing what ``loyalty-bot run`` needs against aiogram alone (issue 20).
 
-Each case is a fresh interpreter (``python -c ...``), timed from spawn to exit, so the
-interpreter's own start and every import count, as they do for ``make run``. The cases
+Each case is a fresh interpreter (``python -c ...``); what counts is the CPU time it spent
+from spawn to exit (user + system, from ``wait4``), so the interpreter's own start and every
+import count, as they do for ``make run``, and other work on the machine barely does. The cases
 run interleaved, ``--runs`` times each (5 by default), in one run of this script, and the
 table gives each one's median:
 
@@ -21,11 +22,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import subprocess
 import sys
-import time
 from datetime import date
 
 CASES = {
@@ -37,9 +38,14 @@ HEAVY = ("matplotlib", "scipy", "numpy", "openpyxl", "pandas")
 
 
 def seconds(code: str) -> float:
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True)
-    return time.perf_counter() - started
+    """CPU seconds (user + system) the child process spent: unlike wall time, barely moved
+    by other work on a shared machine."""
+    process = subprocess.Popen([sys.executable, "-c", code])
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, process.args)
+    return usage.ru_utime + usage.ru_stime
 
 
 def heavy_loaded() -> str:
@@ -61,8 +67,8 @@ def main() -> None:
     medians = {name: statistics.median(values) for name, values in times.items()}
     cpu = platform.processor() or platform.node()
     machine = f"{platform.machine()}, {cpu}, Python {platform.python_version()}"
-    print(f"{date.today().isoformat()}, {machine}, medians of {args.runs} whole processes")
-    print("| case | median s | all runs s |\n|---|---|---|")
+    print(f"{date.today().isoformat()}, {machine}, CPU s, medians of {args.runs} processes")
+    print("| case | median CPU s | all runs CPU s |\n|---|---|---|")
     for name, values in times.items():
         runs = " ".join(f"{v:.2f}" for v in values)
         print(f"| {name} | {medians[name]:.2f} | {runs} |")

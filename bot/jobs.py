@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.scheduler import DailyJob
+from bot.services.context import Business
 from bot.services.insight import anomaly_scan
-from bot.services.insight.scoring_job import run_nightly
 from bot.services.jobs import car as jobs_car
 from bot.services.jobs import greetings as jobs_greetings
 from bot.services.jobs import winback as jobs_winback
 from bot.services.members import retention
 from bot.services.money import expiry, tiers
 
+
+async def rescore(biz: Business) -> Any:
+    """The nightly rescore. Its module (numpy and every model) loads on the first run, not
+    at the bot's start."""
+    from bot.services.insight.scoring_job import run_nightly
+
+    return await run_nightly(biz)
+
+
 DAILY_JOBS: list[DailyJob] = [
-    DailyJob(id="rescore", at=lambda s: s.scoring.nightly_at, run=run_nightly),
+    DailyJob(id="rescore", at=lambda s: s.scoring.nightly_at, run=rescore),
     DailyJob(id="tiers", at=lambda s: s.tiers.recheck_at, run=tiers.run_daily),
     DailyJob(id="expiry", at=lambda s: s.expiry.run_at, run=expiry.run_daily),
     DailyJob(id="retention", at=lambda s: s.privacy.prune_at, run=retention.prune_processed),

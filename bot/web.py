@@ -28,7 +28,6 @@ from sqlalchemy import text
 from bot.metrics import REGISTRY
 from bot.polling import feed_tagged
 from bot.services.context import Business
-from bot.webapp import add_mini_app
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +100,8 @@ def build_web_app(
     app.router.add_get("/readyz", _readyz(biz))
     app.router.add_get("/metrics", _metrics)
     if bot is not None and biz.settings.web.public_url:
+        from bot.webapp import add_mini_app  # its pages load only when the Mini App is on
+
         add_mini_app(app, biz, bot, wake)
     if dp is not None and bot is not None:
         web_settings = biz.settings.web

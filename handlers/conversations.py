@@ -47,7 +47,7 @@ async def on_reply_button(
     actor: Actor,
     state: FSMContext,
 ) -> None:
-    if not await conversations.may_answer(biz, actor):
+    if not await conversations.may_answer(biz, actor, callback_data.conversation_id):
         await query.answer(biz.texts.plain(actor.locale, "errors.not_available"), show_alert=True)
         return
     name = await conversations.customer_name(biz, callback_data.conversation_id)

@@ -22,7 +22,7 @@ from bot.services.errors import ServiceError
 from bot.services.people.roles import Actor
 from handlers.keyboards import DbId
 from handlers.replies import clear_buttons, text
-from scoring.kpi import SURVEY_HIGHEST, SURVEY_LOWEST
+from scoring.scales import SURVEY_HIGHEST, SURVEY_LOWEST
 
 
 class SurveyScore(CallbackData, prefix=surveys.SURVEY_PREFIX):

@@ -25,6 +25,7 @@ from bot.services.counter.redemptions import decide_redemption
 from bot.services.members import profile
 from bot.services.people import chat_settings
 from bot.services.people.roles import Actor, Role
+from handlers.bonds import NewCarButton, on_new_car, send_card_bonds
 from handlers.deep_links import CARD_LINK_PREFIX, REFERRAL_PREFIX
 from handlers.keyboards import RedeemAnswer, inline_button, inline_markup
 from handlers.replies import clear_buttons, replace_text, text
@@ -73,6 +74,7 @@ async def on_card(message: Message, bot: Bot, biz: Business, actor: Actor) -> No
         ),
         reply_markup=open_app_keyboard(biz, actor),
     )
+    await send_card_bonds(message, biz, actor)
 
 
 async def on_balance(message: Message, biz: Business, actor: Actor) -> None:
@@ -204,4 +206,5 @@ def make_router() -> Router:
     router.callback_query.register(on_language_choice, LanguageChoice.filter())
     router.callback_query.register(on_marketing_choice, MarketingChoice.filter())
     router.callback_query.register(on_redeem_answer, RedeemAnswer.filter())
+    router.callback_query.register(on_new_car, NewCarButton.filter())
     return router

@@ -15,12 +15,12 @@ from aiogram.utils.deep_linking import create_start_link
 from bot.background import BackgroundTasks
 from bot.services.context import Business
 from bot.services.counter import adjustments
-from bot.services.insight.scoring_job import ScoringBusyError, reclassify
 from bot.services.members.client_card import client_card
 from bot.services.people import customers, owners, staff
 from bot.services.people.audit import audit_view
 from bot.services.people.roles import Actor, Role
 from handlers import commands
+from handlers.bonds import on_manager
 from handlers.commands import MAX_FIND_QUERY
 from handlers.deep_links import INVITE_PREFIX
 from handlers.export import on_export
@@ -115,7 +115,10 @@ async def on_client(
 async def on_rescore(
     message: Message, biz: Business, actor: Actor, key: str, background: BackgroundTasks
 ) -> None:
-    """Start the reclassification; a progress message is edited as it goes."""
+    """Start the reclassification; a progress message is edited as it goes. The scoring job's
+    module (numpy and the models) loads here, on first use, not with the bot."""
+    from bot.services.insight.scoring_job import ScoringBusyError, reclassify
+
     await audit_view(biz, actor, "rescore", key)
     status = await message.answer(text(biz, actor, "owner.rescore_started"))
 
@@ -151,5 +154,6 @@ def make_router() -> Router:
     router.message.register(on_export, Command("export"))
     router.message.register(on_invite, Command("invite"))
     router.message.register(on_staff, Command("staff"))
+    router.message.register(on_manager, Command("manager"))
     router.callback_query.register(on_staff_remove, StaffRemove.filter())
     return router

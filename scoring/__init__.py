@@ -26,158 +26,121 @@ services convert from and to Decimal at the boundary. Every function is vectoris
 million customers stay cheap; ``*_labels()`` helpers give the names.
 """
 
-from scoring.clv import (
-    BGNBDFit,
-    BGNBDParams,
-    CLVResult,
-    CLVSettings,
-    DataSupport,
-    FitStatus,
-    GammaGammaFit,
-    GammaGammaParams,
-    conditional_expected_purchases,
-    estimate_clv,
-    expected_average_value,
-    expected_purchases,
-    fit_bgnbd,
-    fit_gamma_gamma,
-    probability_alive,
-)
-from scoring.customer_scores import (
-    RATING_SCALE_INPUTS,
-    PurchaseHistory,
-    Scores,
-    ScoreSettings,
-    score,
-)
-from scoring.growth import GrowthResult, average_monthly_growth_pct
-from scoring.kpi import (
-    Csat,
-    CustomerPeriodSummary,
-    PeriodKPI,
-    csat_of,
-    kpis_from_summary,
-    period_kpis,
-    summarise_purchases,
-)
-from scoring.lifecycle import (
-    STAGE_NAMES,
-    LifecycleResult,
-    LifecycleThresholds,
-    Stage,
-    lifecycle_stages,
-)
-from scoring.profit import cost_per_purchase, net_margin, programme_cost
-from scoring.rating_scale import (
-    B2B_BENEFIT_TEXT,
-    B2B_PRESET,
-    Band,
-    Category,
-    ChoiceCriterion,
-    NumericCriterion,
-    RatingScaleConfigError,
-    RatingScalePreset,
-    RatingScaleResult,
-    score_rating_scale,
-)
-from scoring.rating_scale_config import preset_from_dict, preset_to_dict
-from scoring.repeat import REPEAT_FROM_DAYS, is_repeat_buyer, repeat_purchases
-from scoring.rfm import (
-    DEFAULT_SEGMENT_RULES,
-    NO_PURCHASES,
-    RFMResult,
-    SegmentRule,
-    rfm_scores,
-    segment_grid,
-)
-from scoring.value import (
-    DEFAULT_STRATEGY_TABLE,
-    LONG_TERM_TEXT,
-    QUADRANTS,
-    SERVICE_TEXT,
-    SERVICES,
-    STRATEGIES,
-    STRATEGY_TEXT,
-    VALUE_LEVELS,
-    StrategyResult,
-    ValueResult,
-    relationship_strategies,
-    strategy_table,
-    value_basis,
-    value_tiers,
-)
+from __future__ import annotations
 
-__all__ = [
-    "B2B_BENEFIT_TEXT",
-    "B2B_PRESET",
-    "DEFAULT_SEGMENT_RULES",
-    "DEFAULT_STRATEGY_TABLE",
-    "LONG_TERM_TEXT",
-    "NO_PURCHASES",
-    "QUADRANTS",
-    "RATING_SCALE_INPUTS",
-    "REPEAT_FROM_DAYS",
-    "SERVICES",
-    "SERVICE_TEXT",
-    "STAGE_NAMES",
-    "STRATEGIES",
-    "STRATEGY_TEXT",
-    "VALUE_LEVELS",
-    "BGNBDFit",
-    "BGNBDParams",
-    "Band",
-    "CLVResult",
-    "CLVSettings",
-    "Category",
-    "ChoiceCriterion",
-    "Csat",
-    "CustomerPeriodSummary",
-    "DataSupport",
-    "FitStatus",
-    "GammaGammaFit",
-    "GammaGammaParams",
-    "GrowthResult",
-    "LifecycleResult",
-    "LifecycleThresholds",
-    "NumericCriterion",
-    "PeriodKPI",
-    "PurchaseHistory",
-    "RFMResult",
-    "RatingScaleConfigError",
-    "RatingScalePreset",
-    "RatingScaleResult",
-    "ScoreSettings",
-    "Scores",
-    "SegmentRule",
-    "Stage",
-    "StrategyResult",
-    "ValueResult",
-    "average_monthly_growth_pct",
-    "conditional_expected_purchases",
-    "cost_per_purchase",
-    "csat_of",
-    "estimate_clv",
-    "expected_average_value",
-    "expected_purchases",
-    "fit_bgnbd",
-    "fit_gamma_gamma",
-    "is_repeat_buyer",
-    "kpis_from_summary",
-    "lifecycle_stages",
-    "net_margin",
-    "period_kpis",
-    "preset_from_dict",
-    "preset_to_dict",
-    "probability_alive",
-    "programme_cost",
-    "relationship_strategies",
-    "repeat_purchases",
-    "rfm_scores",
-    "score",
-    "score_rating_scale",
-    "segment_grid",
-    "strategy_table",
-    "summarise_purchases",
-    "value_basis",
-    "value_tiers",
-]
+from importlib import import_module
+from typing import Any
+
+# Where each public name lives. Imported on first use (PEP 562), so that reading one constant
+# (the bot's config at start-up) does not load numpy and every model.
+_HOMES: dict[str, tuple[str, ...]] = {
+    "scoring.clv": (
+        "BGNBDFit",
+        "BGNBDParams",
+        "CLVResult",
+        "CLVSettings",
+        "DataSupport",
+        "FitStatus",
+        "GammaGammaFit",
+        "GammaGammaParams",
+        "conditional_expected_purchases",
+        "estimate_clv",
+        "expected_average_value",
+        "expected_purchases",
+        "fit_bgnbd",
+        "fit_gamma_gamma",
+        "probability_alive",
+    ),
+    "scoring.customer_scores": (
+        "RATING_SCALE_INPUTS",
+        "PurchaseHistory",
+        "Scores",
+        "ScoreSettings",
+        "score",
+    ),
+    "scoring.growth": (
+        "GrowthResult",
+        "average_monthly_growth_pct",
+    ),
+    "scoring.kpi": (
+        "Csat",
+        "CustomerPeriodSummary",
+        "PeriodKPI",
+        "csat_of",
+        "kpis_from_summary",
+        "period_kpis",
+        "summarise_purchases",
+    ),
+    "scoring.lifecycle": (
+        "STAGE_NAMES",
+        "LifecycleResult",
+        "LifecycleThresholds",
+        "Stage",
+        "lifecycle_stages",
+    ),
+    "scoring.profit": (
+        "cost_per_purchase",
+        "net_margin",
+        "programme_cost",
+    ),
+    "scoring.rating_scale": (
+        "B2B_BENEFIT_TEXT",
+        "B2B_PRESET",
+        "Band",
+        "Category",
+        "ChoiceCriterion",
+        "NumericCriterion",
+        "RatingScaleConfigError",
+        "RatingScalePreset",
+        "RatingScaleResult",
+        "score_rating_scale",
+    ),
+    "scoring.rating_scale_config": (
+        "preset_from_dict",
+        "preset_to_dict",
+    ),
+    "scoring.repeat": (
+        "REPEAT_FROM_DAYS",
+        "is_repeat_buyer",
+        "repeat_purchases",
+    ),
+    "scoring.rfm": (
+        "DEFAULT_SEGMENT_RULES",
+        "NO_PURCHASES",
+        "RFMResult",
+        "SegmentRule",
+        "rfm_scores",
+        "segment_grid",
+    ),
+    "scoring.value": (
+        "DEFAULT_STRATEGY_TABLE",
+        "LONG_TERM_TEXT",
+        "QUADRANTS",
+        "SERVICE_TEXT",
+        "SERVICES",
+        "STRATEGIES",
+        "STRATEGY_TEXT",
+        "VALUE_LEVELS",
+        "StrategyResult",
+        "ValueResult",
+        "relationship_strategies",
+        "strategy_table",
+        "value_basis",
+        "value_tiers",
+    ),
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
+__all__ = sorted(_HOME_OF)
+
+
+def __getattr__(name: str) -> Any:
+    """Load the module that defines ``name`` when it is first asked for."""
+    if name not in _HOME_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_HOME_OF[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

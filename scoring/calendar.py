@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import calendar as _calendar
 from datetime import date, datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
+if TYPE_CHECKING:  # numpy loads on first use, not with the bot's start
+    import numpy as np
+    from numpy.typing import ArrayLike, NDArray
 
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -39,6 +40,8 @@ def add_months(moment: Moment, months: int) -> Moment:
 
 def _month_and_day(days: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Month index (months since 1970-01) and day of month (1-31) of day numbers."""
+    import numpy as np
+
     as_days = days.astype("datetime64[D]")
     month = as_days.astype("datetime64[M]")
     day = (as_days - month.astype("datetime64[D]")).astype(np.int64) + 1
@@ -47,12 +50,12 @@ def _month_and_day(days: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[
 
 def add_months_to_days(days: ArrayLike, months: ArrayLike) -> NDArray[np.int64]:
     """``add_months`` on arrays of day numbers (vectorised)."""
+    import numpy as np
+
     month, day = _month_and_day(np.asarray(days, dtype=np.int64))
     target = month + np.asarray(months, dtype=np.int64)
     first = target.astype("datetime64[M]").astype("datetime64[D]")
-    length = ((target + 1).astype("datetime64[M]").astype("datetime64[D]") - first).astype(
-        np.int64
-    )
+    length = ((target + 1).astype("datetime64[M]").astype("datetime64[D]") - first).astype(np.int64)
     return first.astype(np.int64) + np.minimum(day, length) - 1
 
 
@@ -64,6 +67,8 @@ def calendar_months(start_days: ArrayLike, end_days: ArrayLike) -> NDArray[np.fl
     anniversaries are whole numbers (12.0, 24.0, 36.0) and the day after the third one is
     36 + 1/30 or so: "more than 36 months". ``end`` before ``start`` gives 0.
     """
+    import numpy as np
+
     start = np.asarray(start_days, dtype=np.int64)
     end = np.maximum(np.asarray(end_days, dtype=np.int64), start)
     start_month, _ = _month_and_day(start)

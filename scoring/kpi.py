@@ -39,6 +39,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from scoring.repeat import is_repeat_buyer
+from scoring.scales import SURVEY_HIGHEST, SURVEY_LOWEST
 
 DateLike = dt.date | np.datetime64 | str
 
@@ -81,10 +82,7 @@ class PeriodKPI:
     notes: tuple[str, ...]
 
 
-# The post-visit survey's scale (seeds 003, 004): one home for the bot's buttons, the
-# callback's check, the table's constraint and the config's threshold.
-SURVEY_LOWEST, SURVEY_HIGHEST = 1, 5
-SURVEY_SCORES = range(SURVEY_LOWEST, SURVEY_HIGHEST + 1)
+# The post-visit survey's 1-5 scale itself lives in scoring.scales.
 SATISFIED_FROM = 4  # on the 1-5 scale, answers of 4 and 5 count as satisfied
 
 

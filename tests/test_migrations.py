@@ -192,3 +192,20 @@ def test_migration_0016_marks_messages_refused_by_a_blocked_chat(
     assert upgraded[2] == old[1]["last_error"] and upgraded[3] is None
     assert upgraded[4].startswith(BLOCKED_ERROR) and len(upgraded[4]) == 200  # the column's
     assert downgraded[1] == forbidden and downgraded[2] == old[1]["last_error"]
+
+
+def test_file_names_are_the_revisions_in_one_line() -> None:
+    """The start-up check reads the code's head from the file names (no Alembic import):
+    each file is named after its revision, each revises the previous number, and the highest
+    number is Alembic's own head."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
+    names = sorted(p.name for p in (migrate.MIGRATIONS / "versions").glob("*.py"))
+    by_file = {migrate.REVISION_FILE.match(name).group(1): name for name in names}  # type: ignore[union-attr]
+    revisions = sorted(by_file)
+    for previous, revision in zip([None, *revisions], revisions, strict=False):
+        script = scripts.get_revision(revision)
+        assert script is not None and script.path.endswith(by_file[revision])
+        assert script.down_revision == previous, f"{revision} should revise {previous}"
+    assert migrate.head_revision() == scripts.get_current_head() == revisions[-1]

@@ -132,6 +132,9 @@ class TradeInSettings(Section):
     km: int | None = Field(default=150_000, ge=1000)  # estimated mileage
     age_years: int | None = Field(default=7, ge=1, le=100)  # years since the car's year
     offer: OfferSpec | None = None
+    # "Thinking about a new car?" on /card and under service reminders: the owners (the
+    # customer's personal manager first) are told once, and the offer goes out then.
+    interest_button: bool = True
 
 
 class WinBackSettings(Section):

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from bot.config.base import Section
-from scoring.kpi import SURVEY_HIGHEST, SURVEY_LOWEST
+from scoring.scales import SURVEY_HIGHEST, SURVEY_LOWEST
 
 
 class TextsSettings(Section):

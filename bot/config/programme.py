@@ -141,6 +141,9 @@ class TiersSettings(Section):
     window_months: int = Field(default=12, ge=1, le=120)
     grace_days: int = Field(default=30, ge=0, le=3650)
     recheck_at: str = Field(default="04:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    # Seed 002's «Обслуживание персональным менеджером»: the tiers whose customers the
+    # owner may give a personal manager (bot.services.people.managers); none: the top one.
+    personal_manager_tiers: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _ladder_is_sound(self) -> TiersSettings:
@@ -148,6 +151,9 @@ class TiersSettings(Section):
         codes = [t.code for t in ladder]
         if len(set(codes)) != len(codes):
             raise ValueError("tier codes must be unique")
+        for code in self.personal_manager_tiers:
+            if code not in codes:
+                raise ValueError(f"personal_manager_tiers: no tier {code!r} in the ladder")
         for lower, higher in pairwise(ladder[1:]):
             for attr in ("min_spend", "min_visits", "min_rating"):
                 a, b = getattr(lower, attr), getattr(higher, attr)

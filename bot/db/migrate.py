@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.db.engine import Database, DatabaseProblem, ensure_sqlite_file
 
+if TYPE_CHECKING:  # Alembic (and Mako) load for migrations, not with every start
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+# A migration's file is named after its revision: 0018_owners_and_conversations.py is 0018,
+# and each revises the one before (tests/test_migrations.py checks both against Alembic).
+REVISION_FILE = re.compile(r"^(\d{4})_\w+\.py$")
 
 
 class SchemaNotCurrentError(DatabaseProblem):
@@ -65,6 +69,8 @@ def _is_query(err: DBAPIError) -> bool:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -72,14 +78,19 @@ def alembic_config(url: str) -> Config:
 
 
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
-    assert head is not None, "no migrations found"
-    return head
+    """The newest migration's revision: the highest-numbered file (see ``REVISION_FILE``),
+    read without importing Alembic, so that the bot's start-up check stays light."""
+    versions = (MIGRATIONS / "versions").iterdir()
+    numbers = [match.group(1) for path in versions if (match := REVISION_FILE.match(path.name))]
+    assert numbers, "no migrations found"
+    return max(numbers)
 
 
 def known_revisions() -> frozenset[str]:
     """Every schema revision this code's migrations know (a backup at one of them can be
     restored and migrated forward)."""
+    from alembic.script import ScriptDirectory
+
     scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
     return frozenset(script.revision for script in scripts.walk_revisions())
 
@@ -87,6 +98,8 @@ def known_revisions() -> frozenset[str]:
 def upgrade(url: str, revision: str = "head") -> tuple[str | None, str | None]:
     """Apply migrations (synchronous: call from the CLI or a worker thread); return the
     revision before and after."""
+    from alembic import command
+
     ensure_sqlite_file(url)
     with reaching(url):
         before = _current_sync(url)
@@ -107,19 +120,18 @@ def _current_sync(url: str) -> str | None:
 
 
 def downgrade(url: str, revision: str) -> None:
+    from alembic import command
+
     command.downgrade(alembic_config(url), revision)
 
 
 def _current(connection: Connection) -> str | None:
-    """The revision the database is at (reading it logs nothing: Alembic's context lines
-    are for migrations, not for every start)."""
-    quiet = logging.getLogger("alembic.runtime.migration")
-    level = quiet.level
-    quiet.setLevel(logging.WARNING)
-    try:
-        return MigrationContext.configure(connection).get_current_revision()
-    finally:
-        quiet.setLevel(level)
+    """The revision the database is at: Alembic's own one-row table, read with a plain
+    query (no Alembic import, no log line); none before the first migration (or after
+    downgrading to base, which leaves the table empty)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 async def current_revision(db: Database) -> str | None:

@@ -37,7 +37,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.config import DEFAULT_LOCALE
 from bot.money import from_minor, to_minor
-from scoring.kpi import SURVEY_HIGHEST, SURVEY_LOWEST
+from scoring.scales import SURVEY_HIGHEST, SURVEY_LOWEST
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -648,6 +648,35 @@ class ConversationMessage(Base):
     at: Mapped[datetime]
     from_customer: Mapped[bool] = mapped_column(Boolean)
     author_tg_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PersonalManager(Base):
+    """The staff member who looks after one customer of the top category (seed 002:
+    «Обслуживание персональным менеджером»); their questions and alerts reach them first
+    (0020). ``author_tg_id``: the owner who assigned them."""
+
+    __tablename__ = "personal_managers"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    assigned_at: Mapped[datetime]
+    author_tg_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class CarInterest(Base):
+    """A customer said they are thinking about a new car (seed 004: trade-in «когда клиент
+    начинает интересоваться новой моделью»): one row per customer, so the owners are told
+    once (0020). ``source``: "card" or "reminder", where the button was pressed."""
+
+    __tablename__ = "car_interest"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    noted_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(16))
 
 
 class ApprovalState(StrEnum):

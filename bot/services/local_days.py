@@ -13,15 +13,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
-from numpy.typing import NDArray
 from sqlalchemy import BigInteger, case, literal_column
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.db.models import unix_seconds
+
+if TYPE_CHECKING:  # numpy loads on first use, not with the bot's start
+    import numpy as np
+    from numpy.typing import NDArray
 
 DAY_S = 86_400
 COVERED_YEARS = 25  # older timestamps take the oldest offset found
@@ -80,5 +82,7 @@ class LocalDays:
         return (ts + self.offset_sql(ts)) // sql_int(DAY_S)
 
     def offsets_of(self, ts: NDArray[np.int64]) -> NDArray[np.int64]:
+        import numpy as np
+
         index = np.searchsorted(np.array(self.starts[1:], dtype=np.int64), ts, side="right")
         return np.array(self.offsets, dtype=np.int64)[index]

@@ -24,7 +24,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiogram import Bot
-from aiogram.types import MenuButtonWebApp, WebAppInfo
 from aiohttp import web
 
 from bot.config.runtime import MINI_APP_PATH
@@ -86,23 +85,3 @@ def add_mini_app(app: web.Application, biz: Business, bot: Bot, wake: Wake = Non
     }
     for name, handle in routes.items():
         app.router.add_post(f"{api}/{name}", handle)
-
-
-async def set_menu_button(bot: Bot, biz: Business) -> None:
-    """At start-up: every chat's menu button opens the wallet, or, with no ``public_url``,
-    one line saying the Mini App is off (the bot works in the chat as before)."""
-    url = biz.settings.web.mini_app_url
-    if url is None:
-        log.info("Mini App off: set [web] public_url (HTTPS) to open the wallet from the chat")
-        return
-    try:
-        await bot.set_chat_menu_button(
-            menu_button=MenuButtonWebApp(
-                text=biz.texts.plain(biz.texts.default_locale, "web/app.menu_button"),
-                web_app=WebAppInfo(url=url),
-            )
-        )
-    except Exception as exc:  # the chat still works; the button can wait for a restart
-        log.warning("could not set the Mini App menu button (%s): restart to retry", exc)
-        return
-    log.info("Mini App on at %s", url)

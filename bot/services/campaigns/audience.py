@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, exists, extract, func, or_, select
@@ -47,15 +48,21 @@ MONTHS = tuple(range(1, 13))
 MAX_PROFILE_CHOICES = 24  # the most common answers offered as buttons
 MAX_VALUE_LENGTH = 64
 NOT_RATED = "none"  # the strategy (and service) of a customer the value table did not rate
-# The values the scoring job stores per dimension (customer_scores).
-SCORE_VALUES: dict[str, frozenset[str]] = {
-    "segment": frozenset(r.name for r in scoring.DEFAULT_SEGMENT_RULES) | {scoring.NO_PURCHASES},
-    "lifecycle": frozenset(scoring.STAGE_NAMES),
-    "value": frozenset(scoring.VALUE_LEVELS),
-    "strategy": frozenset(scoring.STRATEGIES) | {NOT_RATED},
-}
 # The dimensions the wizard offers, in its order (profile fields follow, one per field).
 DIMENSIONS = ("tier", *SCORE_DIMENSIONS, "idle_days", "birthday_month", "service_tag")
+
+
+@cache
+def score_values() -> dict[str, frozenset[str]]:
+    """The values the scoring job stores per dimension (customer_scores); read on first use,
+    so that the bot's start does not load the models that name them."""
+    return {
+        "segment": frozenset(rule.name for rule in scoring.DEFAULT_SEGMENT_RULES)
+        | {scoring.NO_PURCHASES},
+        "lifecycle": frozenset(scoring.STAGE_NAMES),
+        "value": frozenset(scoring.VALUE_LEVELS),
+        "strategy": frozenset(scoring.STRATEGIES) | {NOT_RATED},
+    }
 
 
 class AudienceError(ValueError):
@@ -88,8 +95,8 @@ def validate(settings: Settings, filters: Filters) -> Filters:
         elif key == "service_tag":
             if value not in settings.loyalty.service_tags:
                 raise AudienceError(f"unknown service tag {value!r}")
-        elif key in SCORE_VALUES:
-            if value not in SCORE_VALUES[key]:
+        elif key in SCORE_DIMENSIONS:
+            if value not in score_values()[key]:
                 raise AudienceError(f"unknown {key} {value!r}")
         elif not isinstance(value, str) or not value or len(value) > MAX_VALUE_LENGTH:
             raise AudienceError(f"{key} must be a short text")

@@ -35,8 +35,9 @@ from bot.services.idempotency import Outcome, run_once
 from bot.services.outbox.contact import ContactVerdict, after_quiet_hours, reach_on
 from bot.services.outbox.deferred_text import Deferred
 from bot.services.outbox.rows import enqueue, kind_rule, outbox_row
+from bot.services.people.managers import first_recipients
 from bot.services.people.owners import owners_in
-from scoring.kpi import SURVEY_SCORES
+from scoring.scales import SURVEY_SCORES
 
 SURVEY_PREFIX = "sv"  # callback data: sv:<survey id>:<score>
 SCORES = SURVEY_SCORES
@@ -281,7 +282,8 @@ async def _alert_owners(
         staff_tg_id=survey.staff_tg_id,
         owner_served=survey.staff_tg_id in owners,
     )
-    for owner in sorted(owners):
+    recipients, _ = await first_recipients(session, customer.id, owners)  # the manager first
+    for owner in recipients:
         enqueue(
             session,
             outbox_row(now=now, chat_id=owner, text=body, source=alert_source(survey.id),

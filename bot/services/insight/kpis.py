@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
-from numpy.typing import NDArray
 from sqlalchemy import BigInteger, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
@@ -28,6 +26,10 @@ from bot.services.insight.scoring_aggregates import fetch_int64, unix_seconds_sq
 from bot.services.local_days import LocalDays
 from bot.services.money.live_purchases import IS_LIVE, NET_MINOR
 from bot.services.outbox.contact import unreachable_count
+
+if TYPE_CHECKING:  # numpy loads on first use, not with the bot's start
+    import numpy as np
+    from numpy.typing import NDArray
 
 MAX_PERIOD_DAYS = 3650
 
@@ -92,6 +94,8 @@ def period_bounds(biz: Business, days: int) -> tuple[datetime, datetime]:
 async def period_report(biz: Business, days: int) -> scoring.PeriodKPI:
     """The last ``days`` days up to today in the business's time zone, from every purchase
     not fully refunded (history before the period tells who was new and who was active)."""
+    import numpy as np
+
     zone = biz.settings.business.zone
     period = Period.last_days(biz, days)
     start, end = period.start, period.end

@@ -8,10 +8,8 @@ rows a group, so no survey row reaches Python.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from numpy.typing import NDArray
 from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -20,11 +18,17 @@ import scoring
 from bot.db.models import Staff, Survey
 from bot.services.context import Business
 
+if TYPE_CHECKING:  # numpy loads on first use, not with the bot's start
+    import numpy as np
+    from numpy.typing import NDArray
+
 ANSWERED = Survey.score.is_not(None)
 
 
 def _scores(counts: list[tuple[int, int]]) -> NDArray[np.int64]:
     """(score, how many) pairs as one score per answer."""
+    import numpy as np
+
     if not counts:
         return np.zeros(0, dtype=np.int64)
     return np.repeat([s for s, _ in counts], [n for _, n in counts]).astype(np.int64)

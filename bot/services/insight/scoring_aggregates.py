@@ -24,10 +24,8 @@ from __future__ import annotations
 import asyncio
 import io
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from numpy.typing import NDArray
 from sqlalchemy import BigInteger, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
@@ -40,14 +38,16 @@ from bot.services.local_days import DAY_S, LocalDays, sql_int
 from bot.services.money.live_purchases import IS_LIVE, NET_MINOR, is_live_of, net_minor_of
 from bot.services.money.programme_costs import discounts_statement, points_statement
 from scoring.calendar import add_months
-from scoring.customer_scores import PurchaseHistory
+
+if TYPE_CHECKING:  # numpy loads on first use, not with the bot's start
+    import numpy as np
+    from numpy.typing import NDArray
+
+    from scoring.customer_scores import PurchaseHistory
 
 RATING_MONTHS = 12
 FETCH_CHUNK = 50_000
 MONTHS_FROM = 8  # index of the first trailing-month column in purchases_statement
-
-
-Aggregates = PurchaseHistory  # the scoring package's input, filled here by the database
 
 
 def unix_seconds_sql(conn: AsyncConnection, column: Any) -> ColumnElement[int]:
@@ -166,6 +166,8 @@ async def fetch_int64(conn: AsyncConnection, stmt: Select[Any]) -> NDArray[np.in
 
     Runs on ``conn``'s own driver connection, so inside its transaction if one is open.
     """
+    import numpy as np
+
     width = len(stmt.selected_columns)
     if conn.dialect.name == "postgresql":  # every column as int8, the layout COPY parsing reads
         stmt = stmt.with_only_columns(
@@ -203,6 +205,8 @@ def parse_binary_copy(data: bytes, width: int) -> NDArray[np.int64]:
     the extension; per row an int16 field count and, per field, an int32 length and the
     big-endian value; an int16 -1 trailer. Anything else is refused, never guessed at.
     """
+    import numpy as np
+
     if data[: len(COPY_SIGNATURE)] != COPY_SIGNATURE or len(data) < 21:
         raise ValueError("not PostgreSQL binary COPY output")
     extension = int.from_bytes(data[15:19], "big")
@@ -230,6 +234,8 @@ def _spread_by_customer(
 ) -> tuple[NDArray[np.intp], NDArray[np.int64]]:
     """Where each row's customer (column 0) sits in ``customer_id``, and the rows kept
     (a customer who appeared after the customer list was read is left out)."""
+    import numpy as np
+
     n = customer_id.size
     where = np.minimum(np.searchsorted(customer_id, rows[:, 0]), max(n - 1, 0))
     known = customer_id[where] == rows[:, 0] if n else np.zeros(rows.shape[0], dtype=bool)
@@ -241,6 +247,8 @@ async def programme_given(
 ) -> NDArray[np.int64]:
     """(customers x 4): points given all time and since ``since_ts``, offer discounts
     (minor units) all time and since, per customer (``programme_costs``)."""
+    import numpy as np
+
     given = np.zeros((customer_id.size, 4), dtype=np.int64)
     ledger_ts = unix_seconds_sql(conn, LedgerEntry.created_at)
     offer_ts = unix_seconds_sql(conn, Offer.used_at)
@@ -260,13 +268,17 @@ async def aggregate(
     *,
     with_months: bool,
     point_value: float = 0.0,
-) -> Aggregates:
+) -> PurchaseHistory:
     """Every customer's aggregates; customers without live purchases get 0 / NaN rows.
 
     ``point_value`` (money per point) prices the points the programme gave.
     All the queries read one snapshot: SQLite's read transaction begins with the first
     of them (``conn`` has not run anything yet), PostgreSQL's is REPEATABLE READ.
     """
+    import numpy as np
+
+    from scoring.customer_scores import PurchaseHistory
+
     if conn.dialect.name == "postgresql":
         await conn.execution_options(isolation_level="REPEATABLE READ")
     terms = sorted(
@@ -289,7 +301,7 @@ async def aggregate(
     if with_months:
         monthly = np.zeros((n, RATING_MONTHS), dtype=np.int64)
         monthly[at] = rows[:, MONTHS_FROM : MONTHS_FROM + RATING_MONTHS]
-    return Aggregates(
+    return PurchaseHistory(
         customer_id=customer_id,
         purchases=spread(1, 0, np.int64),
         purchase_days=spread(2, 0, np.int64),

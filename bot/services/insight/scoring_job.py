@@ -27,9 +27,9 @@ from bot.config import ScoringSettings
 from bot.db.models import CustomerScore, ScoringRun
 from bot.money import to_minor
 from bot.services.context import Business, Progress
-from bot.services.insight.scoring_aggregates import Aggregates, aggregate
+from bot.services.insight.scoring_aggregates import aggregate
 from bot.services.local_days import LocalDays
-from scoring import Scores
+from scoring import PurchaseHistory, Scores
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,9 @@ def _labels(names: tuple[str, ...], fallback: str, index: NDArray[np.integer]) -
     return table[np.where(index >= 0, index, len(names))].tolist()
 
 
-def _columns(agg: Aggregates, s: Scores, now: datetime, dialect: Dialect) -> dict[str, list[Any]]:
+def _columns(
+    agg: PurchaseHistory, s: Scores, now: datetime, dialect: Dialect
+) -> dict[str, list[Any]]:
     """One row per customer as columns of stored values, in SCORE_COLUMNS order.
 
     The values are what the ORM would store for the row dict the job used to build
@@ -307,7 +309,7 @@ async def _claim_run(biz: Business, now: datetime) -> int:
 
 async def _score_and_store(
     biz: Business, now: datetime, progress: Progress | None, lap: _Laps
-) -> tuple[Aggregates, Scores]:
+) -> tuple[PurchaseHistory, Scores]:
     cfg = biz.settings.scoring
     days = LocalDays.around(biz.settings.business.zone, now)
     async with biz.db.engine.connect() as conn:
@@ -363,7 +365,7 @@ class _Laps:
             self.last = now
 
 
-def _summary(run_id: int, agg: Aggregates, s: Scores) -> ScoringSummary:
+def _summary(run_id: int, agg: PurchaseHistory, s: Scores) -> ScoringSummary:
     counts = np.bincount(s.rfm.segment.astype(np.intp), minlength=len(s.rfm.segment_names))
     names = sorted(n for n, c in zip(s.rfm.segment_names, counts.tolist(), strict=True) if c)
     per_name = dict(zip(s.rfm.segment_names, counts.tolist(), strict=True))

@@ -11,11 +11,14 @@ new service starts a new reminder). The text names make, model and year and may 
 offer on the tag ("скидка 15% на замену масла до конца месяца", seed 004).
 
 Trade-in: once per customer ever (occurrence "once"), when the car's age (profile year)
-reaches ``tradein.age_years`` or its estimated mileage ``tradein.km``.
+reaches ``tradein.age_years`` or its estimated mileage ``tradein.km``, or at once when the
+customer presses "thinking about a new car?" (``jobs.car_interest``; the button is also
+under every reminder).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +27,14 @@ from bot.config import ReminderRule
 from bot.db.models import Customer
 from bot.services.campaigns.treatment import REMINDER_PREFIX
 from bot.services.context import Business
+from bot.services.idempotency import Outcome
+from bot.services.jobs.car_interest import (
+    InterestNoted,
+    button_on,
+    interest_keyboard,
+    interested,
+    note_interest,
+)
 from bot.services.jobs.common import (
     Build,
     JobReport,
@@ -57,9 +68,12 @@ def reminder_build(biz: Business, rule: ReminderRule, service_at: datetime) -> B
             if car.known
             else None,
         }
-        return job_send(
+        send = job_send(
             biz.settings, customer, "reminder", extra, offer=rule.offer, offer_tag=rule.tag
         )
+        if button_on(biz.settings) and not await interested(session, customer.id):
+            return replace(send, reply_markup=interest_keyboard(biz, customer.language, "reminder"))
+        return send
 
     return build
 
@@ -98,7 +112,9 @@ async def run_reminders(biz: Business) -> dict[str, int]:
     return total.as_dict()
 
 
-def tradein_build(biz: Business) -> Build:
+def tradein_build(biz: Business, *, on_interest: bool = False) -> Build:
+    """The trade-in offer: when the car passes a threshold, or ``on_interest`` (the customer
+    pressed "thinking about a new car?") whatever its age and mileage."""
     rules = biz.settings.tradein
 
     async def build(session: AsyncSession, customer: Customer) -> Send | None:
@@ -107,9 +123,9 @@ def tradein_build(biz: Business) -> Build:
         age = car_age_years(customer.profile, local_today(biz.settings, now))
         old = rules.age_years is not None and age is not None and age >= rules.age_years
         far = rules.km is not None and km is not None and km >= rules.km
-        if not (old or far):  # an older reading's run promised more than the newest one
+        if not (old or far or on_interest):  # an older reading's run promised more
             return None
-        extra = {"km": km if far else None, "age_years": age}
+        extra = {"km": km if far else None, "age_years": age, "interested": on_interest}
         return job_send(biz.settings, customer, "tradein", extra, offer=biz.settings.tradein.offer)
 
     return build
@@ -129,3 +145,19 @@ async def run_tradein(biz: Business) -> dict[str, int]:
         biz, TRADEIN, [(i, TRADEIN_OCCURRENCE) for i in ids], tradein_build(biz), campaign=campaign
     )
     return report.as_dict()
+
+
+async def new_car_interest(
+    biz: Business, key: str, tg_id: int, source: str
+) -> Outcome[InterestNoted]:
+    """The "thinking about a new car?" button: noted once and the business told (``car_interest``);
+    then the one-time trade-in offer goes out at once (the campaign's usual checks: opt-in,
+    treatment, holdout, once per customer ever)."""
+    outcome = await note_interest(biz, key, tg_id, source)
+    if not outcome.duplicate and biz.settings.tradein.enabled:
+        campaign = await campaign_id(biz, TRADEIN)
+        await run_for(
+            biz, TRADEIN, [(outcome.result.customer_id, TRADEIN_OCCURRENCE)],
+            tradein_build(biz, on_interest=True), campaign=campaign,
+        )  # fmt: skip
+    return outcome

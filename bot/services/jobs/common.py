@@ -61,6 +61,7 @@ class Send:
     points: int = 0  # bonus points credited with the message
     allowed: bool = True  # False: the treatment table keeps this job from the customer
     treatment: Treatment | None = None  # the customer's cell, once ``treated``
+    reply_markup: dict[str, Any] | None = None  # buttons under the message
 
 
 Build = Callable[[AsyncSession, Customer], Awaitable[Send | None]]
@@ -214,6 +215,7 @@ async def deliver_one(
                 )
         text = biz.texts.render(customer.language, send.template, **context)
         rows = marketing_rows(biz, [(customer, text)], kind=send.kind, source=source, now=now)
+        rows[0]["reply_markup"] = send.reply_markup
         message = enqueue(session, rows[0])  # reach said OK above, in this transaction
         await session.flush()
         member.outbox_id = message.id

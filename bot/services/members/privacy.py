@@ -48,6 +48,7 @@ from bot.db.models import (
     AuditEntry,
     Campaign,
     CampaignMember,
+    CarInterest,
     Conversation,
     Customer,
     CustomerScore,
@@ -59,6 +60,7 @@ from bot.db.models import (
     Offer,
     OutboxMessage,
     OutboxState,
+    PersonalManager,
     Purchase,
     Redemption,
     StaffAlert,
@@ -127,6 +129,8 @@ SECTIONS: tuple[tuple[str, Any], ...] = (
     ("notes", Note),
     ("surveys", Survey),
     ("conversations", Conversation),
+    ("personal_manager", PersonalManager),
+    ("car_interest", CarInterest),
     ("audit", AuditEntry),
     ("approvals", Approval),  # purchases and adjustments that waited for an owner
     ("alerts", StaffAlert),  # anomaly alerts about the staff who served them
@@ -193,6 +197,8 @@ def erase_statements(customer_id: int, tg_id: int) -> list[Executable]:
         .values(reason=None),
         update(Approval).where(Approval.customer_id == customer_id).values(reason=None),
         delete(MileageReport).where(MileageReport.customer_id == customer_id),
+        delete(PersonalManager).where(PersonalManager.customer_id == customer_id),
+        delete(CarInterest).where(CarInterest.customer_id == customer_id),
         update(AuditEntry)
         .where(AuditEntry.actor_tg_id == tg_id, AuditEntry.actor_role.in_(CUSTOMER_ROLES))
         .values(actor_tg_id=None),

@@ -22,6 +22,7 @@ from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, personal, run_once
 from bot.services.outbox.rows import enqueue, outbox_row
 from bot.services.people.chat_settings import language_in
+from bot.services.people.managers import first_recipients, manages_conversation
 from bot.services.people.owners import owners_in
 from bot.services.people.roles import Actor, Role
 
@@ -85,15 +86,19 @@ async def tell_recipients(
     session: AsyncSession, biz: Business, customer: Customer, conversation: Conversation,
     template: str, **context: object,
 ) -> int:  # fmt: skip
-    """Queue ``template`` (rendered per recipient's language) with the Reply button."""
+    """Queue ``template`` (rendered per recipient's language) with the Reply button: to
+    the customer's personal manager first (``managers.first_recipients``), then the rest."""
     now = biz.clock.now()
-    recipients = await recipients_in(session, biz)
-    for chat_id in sorted(recipients):
+    recipients, manager = await first_recipients(
+        session, customer.id, await recipients_in(session, biz)
+    )
+    for chat_id in recipients:
         locale = biz.texts.locale_for(await language_in(session, chat_id))
         label = biz.texts.plain(locale, "owner.button_reply")
         text = biz.texts.render(
-            locale, template, name=customer.name, card_code=customer.card_code, **context
-        )
+            locale, template, name=customer.name, card_code=customer.card_code,
+            manager=manager.name if manager else None, **context,
+        )  # fmt: skip
         enqueue(
             session,
             outbox_row(
@@ -142,11 +147,17 @@ async def forward_from_customer(
     return await run_once(biz.db, biz.clock, key, Forwarded, work)
 
 
-async def may_answer(biz: Business, actor: Actor) -> bool:
-    """Owners always; staff when customers' questions go to them too."""
-    return actor.role == Role.OWNER or (
+async def may_answer(biz: Business, actor: Actor, conversation_id: int | None = None) -> bool:
+    """Owners always; staff when customers' questions go to them too, or when they are
+    the personal manager of the conversation's customer."""
+    if actor.role == Role.OWNER or (
         actor.role == Role.STAFF and biz.settings.conversations.to_staff
-    )
+    ):
+        return True
+    if actor.role != Role.STAFF or conversation_id is None:
+        return False
+    async with biz.db.read() as session:
+        return await manages_conversation(session, actor.tg_id, conversation_id)
 
 
 async def answer(
@@ -154,7 +165,7 @@ async def answer(
 ) -> Outcome[Answered]:
     """The answer goes to the customer (in their language, from the business); the
     conversation counts as answered from its first answer."""
-    if not await may_answer(biz, actor):
+    if not await may_answer(biz, actor, conversation_id):
         raise ServiceError("not_available")
     if not words.strip() or len(words) > biz.settings.conversations.max_length:
         raise ServiceError("conversation_too_long", maximum=biz.settings.conversations.max_length)
