@@ -24,7 +24,6 @@ from aiogram.exceptions import (
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
-from aiogram.types import MenuButtonWebApp, WebAppInfo
 from aiogram.utils.deep_linking import create_start_link
 from aiohttp import web
 
@@ -47,7 +46,7 @@ from bot.services.members import rekey
 from bot.services.people import owners
 from bot.services.people.staff import sync_outlets
 from bot.texts import Texts
-from bot.web import build_web_app
+from bot.web import build_web_app, set_menu_button
 from handlers import (
     broadcast,
     campaigns,
@@ -168,27 +167,6 @@ def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
         session=session,
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
-
-
-async def set_menu_button(bot: Bot, biz: Business) -> None:
-    """At start-up: every chat's menu button opens the wallet, or, with no ``public_url``,
-    one line saying the Mini App is off (the bot works in the chat as before). Here, not in
-    bot/webapp/, so that the Mini App's pages load only when it is on."""
-    url = biz.settings.web.mini_app_url
-    if url is None:
-        log.info("Mini App off: set [web] public_url (HTTPS) to open the wallet from the chat")
-        return
-    try:
-        await bot.set_chat_menu_button(
-            menu_button=MenuButtonWebApp(
-                text=biz.texts.plain(biz.texts.default_locale, "web/app.menu_button"),
-                web_app=WebAppInfo(url=url),
-            )
-        )
-    except Exception as exc:  # the chat still works; the button can wait for a restart
-        log.warning("could not set the Mini App menu button (%s): restart to retry", exc)
-        return
-    log.info("Mini App on at %s", url)
 
 
 ROLES = ("all", "web", "worker")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.types import Update
+from aiogram.types import MenuButtonWebApp, Update, WebAppInfo
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -114,3 +114,24 @@ def build_web_app(
             secret_token=web_settings.webhook_secret,
         ).register(app, path=web_settings.webhook_path)
     return app
+
+
+async def set_menu_button(bot: Bot, biz: Business) -> None:
+    """At start-up: every chat's menu button opens the wallet, or, with no ``public_url``,
+    one line saying the Mini App is off (the bot works in the chat as before). Here, not in
+    bot/webapp/, so that the Mini App's pages load only when it is on."""
+    url = biz.settings.web.mini_app_url
+    if url is None:
+        log.info("Mini App off: set [web] public_url (HTTPS) to open the wallet from the chat")
+        return
+    try:
+        await bot.set_chat_menu_button(
+            menu_button=MenuButtonWebApp(
+                text=biz.texts.plain(biz.texts.default_locale, "web/app.menu_button"),
+                web_app=WebAppInfo(url=url),
+            )
+        )
+    except Exception as exc:  # the chat still works; the button can wait for a restart
+        log.warning("could not set the Mini App menu button (%s): restart to retry", exc)
+        return
+    log.info("Mini App on at %s", url)

@@ -8,9 +8,9 @@ import logging
 
 import pytest
 
-from bot.app import set_menu_button
 from bot.config import SUPPORTED_LOCALES, Settings
 from bot.texts import TEMPLATES_DIR, Texts
+from bot.web import set_menu_button
 from tests.conftest import make_settings
 from tests.support.flows import join
 from tests.support.harness import App
@@ -42,7 +42,7 @@ async def test_without_a_public_url_the_bot_says_so_once(
     app: App, db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     off = app.variant(make_settings(db_url))
-    caplog.set_level(logging.INFO, logger="bot.app")
+    caplog.set_level(logging.INFO, logger="bot.web")
     await set_menu_button(off.bot, off.biz)
     assert app.fake.calls("setChatMenuButton") == []
     said = [r.getMessage() for r in caplog.records if "Mini App off" in r.getMessage()]
