@@ -35,7 +35,7 @@ from bot.services.outbox.rows import enqueue, outbox_row
 from bot.services.people.audit import audit_act
 from bot.services.people.chat_settings import language_in
 from bot.services.people.owners import owners_in
-from bot.services.people.roles import Actor
+from bot.services.people.roles import Actor, still_holds
 from bot.services.people.staff import name_of
 from bot.services.requests import PurchaseRequest
 
@@ -146,6 +146,8 @@ async def hold_purchase(
     now = biz.clock.now()
 
     async def work(session: AsyncSession) -> R:
+        # the actor may be a kept one (roles.still_holds), as on the purchase's own path
+        await session.run_sync(lambda sync: still_holds(sync.connection(), actor))
         if request.offer_code is not None:
             raise ServiceError("cap_reached_offer")
         if not await approvers(session, biz, actor.tg_id):
