@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 from bot.config.base import DEFAULT_LOCALE, SUPPORTED_LOCALES, ConfigError, Locale, Section
 from bot.config.jobs import (
+    CHURN_REASONS,
     BirthdaySettings,
     Holiday,
     HolidaySettings,
@@ -72,6 +73,7 @@ __all__ = [
     "ConversationSettings",
     "DatabaseSettings",
     "ExpirySettings",
+    "CHURN_REASONS",
     "Holiday",
     "HolidaySettings",
     "LifecycleSettings",

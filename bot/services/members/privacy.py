@@ -46,6 +46,7 @@ from bot.db.models import (
     AuditEntry,
     Campaign,
     CampaignMember,
+    ChurnAnswer,
     Conversation,
     Customer,
     CustomerScore,
@@ -122,6 +123,7 @@ SECTIONS: tuple[tuple[str, Any], ...] = (
     ("notes", Note),
     ("surveys", Survey),
     ("conversations", Conversation),
+    ("churn_reasons", ChurnAnswer),
     ("audit", AuditEntry),
 )
 MESSAGES = "messages"
