@@ -47,8 +47,8 @@ async def _answers(app: App) -> list[tuple[int, str]]:
 
 
 def _line(app: App) -> str:
-    report = next(t for t in reversed(app.fake.texts(OWNER_ID)) if "Почему клиенты" in t)
-    return next(line for line in report.splitlines() if line.startswith("Почему клиенты"))
+    report = next(t for t in reversed(app.fake.texts(OWNER_ID)) if "Why customers" in t)
+    return next(line for line in report.splitlines() if line.startswith("Why customers"))
 
 
 async def test_reasons_are_counted_and_moved_stops_the_messages(app: App) -> None:
@@ -76,7 +76,9 @@ async def test_reasons_are_counted_and_moved_stops_the_messages(app: App) -> Non
 
     await app.owner.send("/stats")
     line = _line(app)
-    assert line.endswith(": цена 1, качество 0, переезд 1, другое 0; больше не получают таких сообщений: 1 клиент"), line
+    assert line.endswith(
+        ": price 1, quality 0, moved away 1, other 0; no longer sent win-back messages: 1 customer"
+    ), line
 
     app.clock.current = app.clock.now() + timedelta(days=90)  # the next window
     assert (await jobs_winback.run_winback(variant(app).biz))["sent"] == 1
@@ -95,15 +97,19 @@ async def test_forged_foreign_and_repeated_reasons_write_nothing(app: App) -> No
     message = app.fake.last(CHAT_BASE + 1)
     ivan = app.user(CHAT_BASE + 1, "en", "Ivan")
     async with app.biz.db.write() as session:
-        first, second = list(await session.scalars(select(CampaignMember).order_by(CampaignMember.id)))
-        held = CampaignMember(campaign_id=first.campaign_id, customer_id=first.customer_id,
-                              occurrence="1970-01-01", held_out=True, enrolled_at=first.enrolled_at)  # fmt: skip
+        query = select(CampaignMember).order_by(CampaignMember.id)
+        first, second = list(await session.scalars(query))
+        held = CampaignMember(
+            campaign_id=first.campaign_id, customer_id=first.customer_id,
+            occurrence="1970-01-01", held_out=True, enrolled_at=first.enrolled_at,
+        )  # fmt: skip
         session.add(held)
         await session.flush()
         held_id = held.id
     before = await app.counts()
-    for forged in (f"ch:{first.id}:cheaper", f"ch:{first.id}:", f"ch:{second.id}:price",
-                   f"ch:{held_id}:price", "ch:424242:price", "ch:0:price", "ch:x:price"):  # fmt: skip
+    forgeries = (f"ch:{first.id}:cheaper", f"ch:{first.id}:", f"ch:{second.id}:price",
+                 f"ch:{held_id}:price", "ch:424242:price", "ch:0:price", "ch:x:price")  # fmt: skip
+    for forged in forgeries:
         await ivan.click(forged)
     await app.owner.click(f"ch:{first.id}:price")  # an owner is not that customer
     assert await app.counts() == before

@@ -60,6 +60,7 @@ from bot.config.scoring import LifecycleSettings, ScoringSettings
 
 __all__ = [
     "BUSINESS_PRESETS",
+    "CHURN_REASONS",
     "DEFAULT_CONFIG_PATH",
     "DEFAULT_LOCALE",
     "DEFAULT_MESSAGE_KINDS",
@@ -73,7 +74,6 @@ __all__ = [
     "ConversationSettings",
     "DatabaseSettings",
     "ExpirySettings",
-    "CHURN_REASONS",
     "Holiday",
     "HolidaySettings",
     "LifecycleSettings",

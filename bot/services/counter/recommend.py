@@ -1,4 +1,4 @@
-""""Would you recommend us?" 0-10 after a survey's score (seed 004; NPS: ``scoring.nps``).
+""" "Would you recommend us?" 0-10 after a survey's score (seed 004; NPS: ``scoring.nps``).
 
 Seed 004 (004_235a4ca77e3bcda9.txt) names among the key metrics "количество рекомендаций
 от существующих клиентов". The question follows a survey's 1-5 score in the same chat, at

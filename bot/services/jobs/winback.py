@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import CHURN_REASONS
 from bot.db.models import Customer, CustomerScore
 from bot.services.context import Business
+from bot.services.jobs.churn import WINBACK, reason_keyboard
 from bot.services.jobs.common import (
     Build,
     Buttons,
@@ -29,7 +30,6 @@ from bot.services.jobs.common import (
     run_for,
     window_start,
 )
-from bot.services.jobs.churn import WINBACK, reason_keyboard
 from bot.services.jobs.selection import winback_candidates
 
 
@@ -42,7 +42,8 @@ def _reason_buttons(biz: Business) -> Buttons:
     """The "why did you stop coming?" buttons under one member's message (``churn``)."""
 
     def buttons(member_id: int, locale: str) -> dict[str, object]:
-        labels = {r: biz.texts.plain(locale, "customer.churn_button", reason=r) for r in CHURN_REASONS}
+        label = biz.texts.plain
+        labels = {r: label(locale, "customer.churn_button", reason=r) for r in CHURN_REASONS}
         return reason_keyboard(labels, member_id)
 
     return buttons
@@ -56,7 +57,9 @@ def winback_build(biz: Business) -> Build:
             "ask_reason": biz.settings.winback.ask_reason,
         }
         send = job_send(biz.settings, customer, "winback", extra, offer=biz.settings.winback.offer)
-        return replace(send, buttons=_reason_buttons(biz)) if biz.settings.winback.ask_reason else send
+        if not biz.settings.winback.ask_reason:
+            return send
+        return replace(send, buttons=_reason_buttons(biz))
 
     return build
 

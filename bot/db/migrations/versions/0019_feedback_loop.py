@@ -26,9 +26,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("conversation_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("nps_asked_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("nps_score", sa.Integer(), nullable=True))
-        batch_op.add_column(
-            sa.Column("nps_answered_at", sa.DateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("nps_answered_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_foreign_key(
             "fk_surveys_conversation", "conversations", ["conversation_id"], ["id"],
             ondelete="SET NULL",
