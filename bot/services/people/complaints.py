@@ -30,6 +30,7 @@ from bot.services.people.roles import Actor, Role
 COMPLAINT = "survey"  # the conversations.source of a complaint
 RESOLVE_PREFIX = "cz"  # callback data of the Resolved button: cz:<conversation id>
 IS_COMPLAINT = Conversation.source == COMPLAINT
+MINUTE = timedelta(minutes=1)
 
 
 def complaint_keyboard(reply: str, resolve: str, conversation_id: int) -> dict[str, object]:
@@ -95,7 +96,7 @@ class ComplaintFigures:
     opened: int
     resolved: int
     answered: int  # of those opened in the period, answered by now
-    median_first_answer: timedelta | None  # complaint to first answer, of those answered
+    median_minutes: int | None  # complaint to its first answer, of those answered
 
 
 async def complaint_figures(
@@ -122,5 +123,5 @@ async def complaint_figures(
         opened=len(opened),
         resolved=int(resolved or 0),
         answered=len(waits),
-        median_first_answer=median(waits) if waits else None,
+        median_minutes=round(median(waits) / MINUTE) if waits else None,
     )
