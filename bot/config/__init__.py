@@ -25,7 +25,6 @@ from sqlalchemy.engine import make_url
 
 from bot.config.base import DEFAULT_LOCALE, SUPPORTED_LOCALES, ConfigError, Locale, Section
 from bot.config.jobs import (
-    CHURN_REASONS,
     BirthdaySettings,
     Holiday,
     HolidaySettings,
@@ -60,7 +59,6 @@ from bot.config.scoring import LifecycleSettings, ScoringSettings
 
 __all__ = [
     "BUSINESS_PRESETS",
-    "CHURN_REASONS",
     "DEFAULT_CONFIG_PATH",
     "DEFAULT_LOCALE",
     "DEFAULT_MESSAGE_KINDS",

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import CHURN_REASONS
+from bot.config.jobs import CHURN_REASONS
 from bot.db.models import ChurnAnswer, Survey
 from bot.services.context import Business
 from bot.services.insight import kpis

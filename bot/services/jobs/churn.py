@@ -18,7 +18,8 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import CHURN_REASONS, WinBackSettings
+from bot.config import WinBackSettings
+from bot.config.jobs import CHURN_REASONS
 from bot.db.models import Campaign, CampaignKind, CampaignMember, ChurnAnswer, Customer
 from bot.services.context import Business
 from bot.services.errors import ServiceError

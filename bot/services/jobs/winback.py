@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import CHURN_REASONS
+from bot.config.jobs import CHURN_REASONS
 from bot.db.models import Customer, CustomerScore
 from bot.services.context import Business
 from bot.services.jobs.churn import WINBACK, reason_keyboard
