@@ -80,6 +80,9 @@ async def test_the_owner_answers_a_low_score_and_marks_it_resolved(app: App) -> 
     assert "Низкая оценка <b>2</b>" in alert.text
     assert "Ценность: высокая; стратегия: Вознаграждать и вкладывать" in alert.text, alert.text
     assert [label for label, _ in buttons(alert)] == ["↩ Ответить", "✅ Решено"]
+    await ivan.send("Long wait")  # the comment's alert belongs to the same complaint
+    await app.deliver()
+    assert buttons(app.fake.last(OWNER_ID)) == buttons(alert)
 
     await app.owner.send("/stats")
     assert _line(app, "Complaints") == (
