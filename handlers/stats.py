@@ -18,7 +18,7 @@ from pydantic import Field
 from bot import charts
 from bot.numbers import is_ascii_number
 from bot.services.context import Business
-from bot.services.insight import kpis, satisfaction, stats
+from bot.services.insight import feedback_stats, kpis, satisfaction, stats
 from bot.services.people import owners
 from bot.services.people.audit import audit_view
 from bot.services.people.roles import Actor, Role
@@ -118,10 +118,11 @@ async def send_staff_view(
         return
     start, end = kpis.period_bounds(biz, days)
     rows = await satisfaction.csat_by_staff(biz, start, end)
+    nps = await feedback_stats.nps_by_staff(biz, start, end)
     owner_ids = await owners.owner_ids(biz)
     await audit_view(biz, actor, f"{command.command}_staff", key, days=days)
     await message.answer(
-        text(biz, actor, "owner.stats_staff", staff=rows, days=days, owners=owner_ids)
+        text(biz, actor, "owner.stats_staff", staff=rows, days=days, owners=owner_ids, nps=nps)
     )
 
 

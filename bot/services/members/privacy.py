@@ -47,6 +47,7 @@ from bot.db.models import (
     Campaign,
     CampaignMember,
     CarInterest,
+    ChurnAnswer,
     Conversation,
     Customer,
     CustomerScore,
@@ -126,6 +127,7 @@ SECTIONS: tuple[tuple[str, Any], ...] = (
     ("conversations", Conversation),
     ("personal_manager", PersonalManager),
     ("car_interest", CarInterest),
+    ("churn_reasons", ChurnAnswer),
     ("audit", AuditEntry),
 )
 MESSAGES = "messages"
