@@ -12,12 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scoring.clv.bgnbd import BGNBDParams
+from scoring.clv.mbgnbd import REFERENCE as REFERENCE_PARAMS
 from scoring.clv.mbgnbd import (
+    MBGNBDParams,
+    conditional_expected_purchases,
+    expected_purchases,
     fit_mbgnbd,
-    mbgnbd_conditional_expected_purchases,
     mbgnbd_loglik,
-    mbgnbd_probability_alive,
+    probability_alive,
 )
 
 DATA = (
@@ -40,15 +42,15 @@ def test_mbgnbd_reproduces_the_reference_fit_within_1_percent(cdnow: dict) -> No
     assert fit.fitted and fit.params is not None
     for name, reference in REFERENCE.items():
         assert getattr(fit.params, name) == pytest.approx(reference, rel=0.01), name
-    at_reference = mbgnbd_loglik(BGNBDParams(**REFERENCE), cdnow["x"], cdnow["t_x"], cdnow["T"])
+    at_reference = mbgnbd_loglik(MBGNBDParams(**REFERENCE), cdnow["x"], cdnow["t_x"], cdnow["T"])
     assert fit.loglik is not None and fit.loglik >= at_reference - 1e-6
 
 
 def test_one_time_buyers_can_be_gone() -> None:
     """BG/NBD's P(alive) is 1 for every one-time buyer; here it falls with the silence,
     and at T = 0 it is b / (a + b) (the chance of not dropping out after the first)."""
-    p = BGNBDParams(**REFERENCE)
-    alive = mbgnbd_probability_alive(p, [0, 0, 0], [0, 0, 0], [0.0, 10.0, 39.0])
+    p = MBGNBDParams(**REFERENCE)
+    alive = probability_alive(p, [0, 0, 0], [0, 0, 0], [0.0, 10.0, 39.0])
     assert alive[0] == pytest.approx(REFERENCE["b"] / (REFERENCE["a"] + REFERENCE["b"]))
     assert alive[0] > alive[1] > alive[2] > 0
 
@@ -63,5 +65,11 @@ def test_new_customer_expectation_is_the_unconditional_one() -> None:
     expected = (
         b / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b + 1, a + b, t / (alpha + t)))
     )
-    got = mbgnbd_conditional_expected_purchases(BGNBDParams(**REFERENCE), t, *np.zeros((3, 4)))
+    got = conditional_expected_purchases(MBGNBDParams(**REFERENCE), t, *np.zeros((3, 4)))
     np.testing.assert_allclose(got, expected, rtol=1e-9)
+    np.testing.assert_allclose(expected_purchases(MBGNBDParams(**REFERENCE), t), expected)
+
+
+def test_the_fallback_prior_is_the_reference_fit() -> None:
+    """The constants the fallback borrows are the reference fit this file reproduces."""
+    assert MBGNBDParams(**REFERENCE) == REFERENCE_PARAMS
