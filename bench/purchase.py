@@ -600,12 +600,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--hot-updates", type=int, default=150, help="one-hot-customer round (0: off)")
     p.add_argument("--rate", type=float, default=15.0, help="offered load for latency, upd/s")
     p.add_argument("--latency-seconds", type=float, default=10.0, help="open-loop duration")
-    p.add_argument(
-        "--lock-holder",
-        action="store_true",
-        help="SQLite: another process "
-        "holds the write lock during the latency measurement (a CLI import)",
-    )
+    p.add_argument("--lock-holder", action="store_true", help="SQLite: another process "
+                   "holds the write lock during the latency measurement (a CLI import)")
     p.add_argument("--lock-hold-ms", type=float, default=100.0)
     p.add_argument("--lock-every-ms", type=float, default=1000.0)
     p.add_argument("--profile", action="store_true", help="cProfile a purchase round instead")

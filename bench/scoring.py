@@ -9,8 +9,8 @@ What is measured, each in its own process:
 * the RFM scoring step against the same RFM in pandas on the same aggregates
   (``bench.scoring_pandas``, its own process so its memory does not count against ours),
   both medians of 7, with a check that both give identical codes and segments;
-* the modified BG/NBD fit on CDNOW against ``lifetimes`` (optional bench dependency), medians of
-  repeated fits, parameters compared (``bench.scoring_mbgnbd``).
+* the modified BG/NBD fit on CDNOW against ``lifetimes`` (optional bench dependency),
+  medians of repeated fits, parameters compared (``bench.scoring_mbgnbd``).
 
 The synthetic business is reproducible (``--seed``, see ``bench.scoring_data``). The
 SQLite file is cached under bench/out/ keyed by size, seed and schema revision; each
@@ -217,8 +217,8 @@ def report(results: list[dict[str, Any]], bgnbd: dict[str, Any] | None, args: An
             f"{pandas['rfm_s'] * 1000:.0f} ms: {speedup:.1f}x "
             f"({'met' if speedup > 1 else 'NOT met'}); identical codes: "
             f"{pandas['codes_equal']}, identical segments: {pandas['segments_equal']}",
-            f"- score() alone (RFM, lifecycle, modified BG/NBD + Gamma-Gamma fits and predictions, "
-            f"value, strategy, rating): {ours['score_s']:.1f} s",
+            "- score() alone (RFM, lifecycle, modified BG/NBD + Gamma-Gamma fits and "
+            f"predictions, value, strategy, rating): {ours['score_s']:.1f} s",
             f"- rows stored {ours['rows_stored']:,}; summary {ours['summary']}",
             "",
         ]
@@ -279,7 +279,7 @@ def main() -> None:
             results.append(pg)
     bgnbd = None
     if not args.no_bgnbd:
-        log("BG/NBD on CDNOW...")
+        log("modified BG/NBD on CDNOW...")
         bgnbd = run_child("bench.scoring_mbgnbd", "--repeats", str(args.bgnbd_repeats))
     text = report(results, bgnbd, args)
     print(text)

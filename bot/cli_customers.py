@@ -110,7 +110,9 @@ def import_command(
         }
         with _progress("checking customers" if not apply else "importing customers") as report:
             try:
-                result = await run_import(biz, table, apply=apply, progress=report, labels=labels)
+                result = await run_import(
+                    biz, table, apply=apply, progress=report, labels=labels
+                )
             except ServiceError as err:  # one line, e.g. a concurrent import
                 _fail(biz.texts.console("en", f"errors.{err.code}", **err.params))
                 raise

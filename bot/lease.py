@@ -60,7 +60,9 @@ class PostgresLease:
     async def try_acquire(self) -> bool:
         conn = await self.engine.connect()
         try:
-            got = bool(await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}))
+            got = bool(
+                await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key})
+            )
             await conn.commit()
         except Exception:
             await conn.close()
@@ -158,7 +160,7 @@ async def take_poller_lock(engine: AsyncEngine, check_seconds: float) -> Lease:
 
 
 def _file_lock_holder(path: Path) -> str | None:
-    """ "pid N holds <path>" when a process holds the lock file, else None."""
+    """"pid N holds <path>" when a process holds the lock file, else None."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:

@@ -160,10 +160,7 @@ def test_cli_lists_columns_and_names_row_column_value(tmp_path: Path) -> None:
     )
     refused = _cli("import", bad, "-c", config, "--apply")
     assert refused.exit_code == 1
-    assert (
-        "row 1: unknown column(s): Город (known: phone, name, birthday, balance, make, model, year, mileage"
-        in refused.output
-    )  # noqa: E501
+    assert "row 1: unknown column(s): Город (known: phone, name, birthday, balance, make, model, year, mileage" in refused.output  # noqa: E501
     assert "row 3, column «Телефон» «12345»: This phone number is not valid." in refused.output
     assert "row 4, column «Баланс» «-3»: the balance «-3» is negative" in refused.output
     with sqlite3.connect(db) as conn:

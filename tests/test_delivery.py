@@ -79,11 +79,9 @@ def test_pacing_arithmetic() -> None:
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     # evenly spaced, 1 % apart more than 1/30 s: a request may arrive 10 ms late; the
     # run's first send (perhaps on a new connection) has RUN_START_SLACK more after it
-    assert (
-        gaps
-        == [pytest.approx((1 + GUARD) / 30 + RUN_START_SLACK)]
-        + [pytest.approx((1 + GUARD) / 30)] * 88
-    )
+    assert gaps == [pytest.approx((1 + GUARD) / 30 + RUN_START_SLACK)] + [
+        pytest.approx((1 + GUARD) / 30)
+    ] * 88
     assert most_in_a_second(starts) == 30
     assert 88 / (starts[-1] - starts[1]) == pytest.approx(30 / (1 + GUARD))  # 29.7
     # the same chat again: a second (and the guard) after its last send
@@ -170,7 +168,9 @@ async def test_transactional_goes_before_any_backlog(app: App) -> None:
     assert texts[:2] == ["prompt", "thanks"] and len(texts) == 302
 
 
-async def test_prompt_behind_a_running_backlog_leaves_within_seconds(app: App, db_url: str) -> None:
+async def test_prompt_behind_a_running_backlog_leaves_within_seconds(
+    app: App, db_url: str
+) -> None:
     """At the real rate (30/s) with 600 marketing messages (20 s of sending) going out, a
     redemption prompt queued mid-way reaches its chat within 2 s."""
     fast = paced(app, db_url)
@@ -266,10 +266,9 @@ async def test_blocked_customer_is_unreachable_until_they_write(app: App) -> Non
         # what /campaigns counts as blocked (delivery_queue.blocked): the 403, whatever its text
         refused = await session.scalars(select(OutboxMessage.kind).where(delivery_queue.blocked()))
         assert list(refused) == ["purchase"]
-        assert (
-            await reach(session, app.biz, blocked, app.clock.now(), kind="survey")
-            is ContactVerdict.UNREACHABLE
-        )
+        assert await reach(
+            session, app.biz, blocked, app.clock.now(), kind="survey"
+        ) is ContactVerdict.UNREACHABLE
     await app.owner.send("/kpi")
     assert "Blocked the bot (messages do not reach them until they write again): 1" in (
         app.fake.last(app.owner.user_id).text or ""

@@ -35,12 +35,8 @@ OWNER = Actor(tg_id=OWNER_ID, role=Role.OWNER, locale="en", outlet_code="main")
 def settings(db_url: str) -> Settings:
     fields = [
         {"code": "plate", "labels": {"ru": "Номер", "en": "Plate"}},
-        {
-            "code": "mileage",
-            "kind": "int",
-            "labels": {"ru": "Пробег", "en": "Mileage"},
-            "max": 2000000,
-        },
+        {"code": "mileage", "kind": "int", "labels": {"ru": "Пробег", "en": "Mileage"},
+         "max": 2000000},
     ]
     return make_settings(db_url, profile={"fields": fields}, campaigns={"holdout_percent": 0})
 

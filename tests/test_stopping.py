@@ -93,7 +93,9 @@ async def test_the_poller_stops_when_cancelled_as_a_handler_finishes(spins: int)
 
 
 @pytest.mark.parametrize("spins", SPINS)
-async def test_the_outbox_sender_stops_when_cancelled_as_it_is_woken(app: App, spins: int) -> None:
+async def test_the_outbox_sender_stops_when_cancelled_as_it_is_woken(
+    app: App, spins: int
+) -> None:
     """A handler wakes the sender after queueing a message; the cancel lands just then."""
     task = asyncio.create_task(app.sender.run())
     await asyncio.sleep(0.2)  # past its first (empty) round, waiting to be woken

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 ENV_NAME = "LOYALTY_PRIVACY__ID_HASH_SALT"
 # Salts earlier versions shipped in code and config.example.toml: public, so no secret.
 KNOWN_SALTS = frozenset({"loyalty-bot"})
-_LINE = re.compile(r"^id_hash_salt\s*=.*$", re.MULTILINE)
+_LINE = re.compile(r'^id_hash_salt\s*=.*$', re.MULTILINE)
 _SECTION = re.compile(r"^\[privacy\]\s*$", re.MULTILINE)
 
 

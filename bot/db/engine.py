@@ -57,7 +57,6 @@ class DatabaseProblem(RuntimeError):
     """The database cannot be used as configured; the message is one line saying what to
     do (the CLI prints it instead of a traceback)."""
 
-
 T = TypeVar("T")
 
 
@@ -278,3 +277,4 @@ def create_database(url: str, *, busy_timeout_ms: int = 15000, pool_size: int = 
         writers=WriterQueue(busy_timeout_ms / 1000) if is_sqlite else None,
         sqlite_writer=SqliteWriter(url, busy_timeout_ms) if _is_sqlite_file(url) else None,
     )
+

@@ -639,7 +639,9 @@ class ConversationMessage(Base):
     __table_args__ = (Index("ix_conversation_messages_at", "conversation_id", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
     at: Mapped[datetime]
     from_customer: Mapped[bool] = mapped_column(Boolean)
     author_tg_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -70,11 +70,7 @@ def chat_text(biz: Business, user: WebUser, key: str, **context: Any) -> Markup:
 
 
 def fragment(
-    biz: Business,
-    user: WebUser,
-    key: str,
-    status: int = 200,
-    target: str | None = None,
+    biz: Business, user: WebUser, key: str, status: int = 200, target: str | None = None,
     **context: Any,
 ) -> web.Response:
     """Block ``key`` of ``templates/<locale>/web/`` as the page's new content (of the

@@ -81,3 +81,5 @@ def routes(biz: Business, bot: Bot) -> dict[str, Route]:
         "wallet": endpoint(biz, bot.token, None, page),
         "wallet/preferences": endpoint(biz, bot.token, None, preferences),
     }
+
+

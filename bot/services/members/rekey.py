@@ -126,6 +126,7 @@ async def rekey(biz: Business, old: str, new: str, *, drop: bool = False) -> Rek
         identities = await _identities(session, old, new)
         dropped = await _drop(session, new) if drop else 0
         left = int(
-            await session.scalar(select(func.count(LedgerEntry.id)).where(*_erased_openings())) or 0
+            await session.scalar(select(func.count(LedgerEntry.id)).where(*_erased_openings()))
+            or 0
         )
     return Rekeyed(opening_keys=opening, identities=identities, left=left, dropped=dropped)

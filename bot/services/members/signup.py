@@ -44,6 +44,7 @@ SKIP = None  # the answer of a "Skip" button
 OFFERS_YES, OFFERS_NO = "yes", "no"  # the offers question's two buttons
 
 
+
 async def was_forgotten(session: AsyncSession, settings: Settings, tg_id: int) -> bool:
     """Whether this Telegram id used /forget before: it joins again with no welcome bonus
     and as nobody's referral, whatever the bonus amounts are."""

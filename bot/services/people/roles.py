@@ -93,7 +93,9 @@ def actor_of(biz: Business, tg_id: int, language_code: str | None, row: tuple[An
     settings = biz.settings
     # a customer's card language; else what staff or an owner chose with /language; else
     # their Telegram app's
-    locale = biz.texts.locale_for(language if customer_id is not None else chosen or language_code)
+    locale = biz.texts.locale_for(
+        language if customer_id is not None else chosen or language_code
+    )
     if tg_id in settings.business.owner_ids or owner_row is not None:
         role = Role.OWNER
     elif staff_id is not None:
