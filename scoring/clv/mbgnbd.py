@@ -63,20 +63,21 @@ def _neg_mean_loglik(
     t_x: NDArray[np.float64],
     T: NDArray[np.float64],
     w: NDArray[np.float64],
+    by_x: tuple[NDArray[np.float64], NDArray[np.intp]] | None = None,
 ) -> float:
+    """Minus the mean log-likelihood; ``by_x`` (distinct x, each row's index into them)
+    lets the terms that depend on x alone be computed once per distinct x."""
     from scipy.special import gammaln  # scipy loads with the first fit, not at start-up
 
     r, alpha, a, b = np.exp(log_params)
+    x_unique, x_index = by_x if by_x is not None else (x, np.arange(x.size))
+    per_x = (gammaln(b + x_unique + 1) - gammaln(a + b + x_unique + 1) + gammaln(r + x_unique))[
+        x_index
+    ]
     head = (
-        gammaln(a + b)
-        + gammaln(b + x + 1)
-        - gammaln(b)
-        - gammaln(a + b + x + 1)
-        + gammaln(r + x)
-        - gammaln(r)
-        + r * np.log(alpha)
-        - (r + x) * np.log(alpha + T)
-    )
+        gammaln(a + b) - gammaln(b) - gammaln(r) + r * np.log(alpha)
+        + per_x - (r + x) * np.log(alpha + T)
+    )  # fmt: skip
     dropped = np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
     ll = head + np.logaddexp(0.0, dropped)
     return float(-(w * ll).sum() / w.sum())
@@ -120,9 +121,10 @@ def fit_mbgnbd(
     if refused is not None:
         return MBGNBDFit(None, None, refused[0], refused[1], support)
     (xu, tu, Tu), w, _ = compress_rows(xa, ta, Ta)
+    by_x = np.unique(xu, return_inverse=True)
 
     def objective(log_params: NDArray[np.float64]) -> float:
-        return _neg_mean_loglik(log_params, xu, tu, Tu, w)
+        return _neg_mean_loglik(log_params, xu, tu, Tu, w, by_x)
 
     best = maximise(objective, np.zeros(4), float(w.sum()))
     if not best.converged or best.at_edge:  # try again from a scale-aware start
