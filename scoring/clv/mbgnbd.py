@@ -83,6 +83,36 @@ def _neg_mean_loglik(
     return float(-(w * ll).sum() / w.sum())
 
 
+def _neg_mean_gradient(
+    log_params: NDArray[np.float64],
+    x: NDArray[np.float64],
+    t_x: NDArray[np.float64],
+    T: NDArray[np.float64],
+    w: NDArray[np.float64],
+    by_x: tuple[NDArray[np.float64], NDArray[np.intp]],
+) -> NDArray[np.float64]:
+    """The gradient of ``_neg_mean_loglik`` in the log-parameters (psi: digamma; s: the
+    chance the customer dropped out at the last purchase, given the data)."""
+    from scipy.special import digamma, expit
+
+    r, alpha, a, b = np.exp(log_params)
+    x_unique, x_index = by_x
+    log_T, log_tx = np.log(alpha + T), np.log(alpha + t_x)
+    s = expit(np.log(a) - np.log(b + x) + (r + x) * (log_T - log_tx))
+    psi_ab_x = digamma(a + b + x_unique + 1)[x_index]
+    d_r = (
+        digamma(r + x_unique)[x_index] - digamma(r) + np.log(alpha) - log_T
+        + s * (log_T - log_tx)
+    )  # fmt: skip
+    d_alpha = (
+        r / alpha - (r + x) / (alpha + T) + s * (r + x) * (1 / (alpha + T) - 1 / (alpha + t_x))
+    )
+    d_a = digamma(a + b) - psi_ab_x + s / a
+    d_b = digamma(a + b) - digamma(b) + digamma(b + x_unique + 1)[x_index] - psi_ab_x - s / (b + x)
+    per_row = np.stack([r * d_r, alpha * d_alpha, a * d_a, b * d_b])
+    return -(per_row @ w) / w.sum()
+
+
 def mbgnbd_loglik(params: MBGNBDParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> float:
     """Total log-likelihood of the data under given parameters."""
     xa, ta, Ta = as_history(x, t_x, T)
@@ -126,10 +156,13 @@ def fit_mbgnbd(
     def objective(log_params: NDArray[np.float64]) -> float:
         return _neg_mean_loglik(log_params, xu, tu, Tu, w, by_x)
 
-    best = maximise(objective, np.zeros(4), float(w.sum()))
+    def gradient(log_params: NDArray[np.float64]) -> NDArray[np.float64]:
+        return _neg_mean_gradient(log_params, xu, tu, Tu, w, by_x)
+
+    best = maximise(objective, np.zeros(4), float(w.sum()), gradient)
     if not best.converged or best.at_edge:  # try again from a scale-aware start
         start = np.array([0.0, np.log(max(float(Ta.mean()), 1e-3)), 0.0, 0.0])
-        other = maximise(objective, start, float(w.sum()))
+        other = maximise(objective, start, float(w.sum()), gradient)
         if (other.converged, other.loglik) > (best.converged, best.loglik):
             best = other
     if not best.converged:
