@@ -55,9 +55,7 @@ def add_months_to_days(days: ArrayLike, months: ArrayLike) -> NDArray[np.int64]:
     month, day = _month_and_day(np.asarray(days, dtype=np.int64))
     target = month + np.asarray(months, dtype=np.int64)
     first = target.astype("datetime64[M]").astype("datetime64[D]")
-    length = ((target + 1).astype("datetime64[M]").astype("datetime64[D]") - first).astype(
-        np.int64
-    )
+    length = ((target + 1).astype("datetime64[M]").astype("datetime64[D]") - first).astype(np.int64)
     return first.astype(np.int64) + np.minimum(day, length) - 1
 
 

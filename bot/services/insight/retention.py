@@ -10,15 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from bot.config import ScoringSettings
 from bot.db.models import ScoringRun
 from bot.services.context import Business
-from scoring.clv.lifetime_value import MODEL_METHODS
-from scoring.clv.retention import RetentionWhatIf
+
+if TYPE_CHECKING:  # /stats reads stored numbers: no numpy at start-up
+    from scoring.clv.retention import RetentionWhatIf
 
 DETAILS_KEY = "retention_whatif"
 
@@ -48,6 +49,8 @@ def whatif_details(
 ) -> dict[str, Any] | None:
     """The JSON the scoring job stores under ``DETAILS_KEY``, with the settings it rested
     on (None: nobody bought yet)."""
+    from scoring.clv.lifetime_value import MODEL_METHODS  # the job has loaded scoring
+
     if whatif is None:
         return None
     return {
@@ -59,6 +62,7 @@ def whatif_details(
         "base_raised": round(whatif.base_raised, 2),
         "customers": whatif.customers,
         "method": method,
+        "own_model": method in MODEL_METHODS,
         "margin": cfg.clv_margin,
         "discount_rate": cfg.clv_discount_rate,
         "horizon_months": cfg.clv_horizon_months,
@@ -102,7 +106,7 @@ async def last_whatif(biz: Business) -> RetentionView | None:
         base_raised=base[1],
         base_uplift_pct=_uplift(*base),
         customers=int(data["customers"]),
-        own_model=data["method"] in MODEL_METHODS,
+        own_model=bool(data.get("own_model")),
         margin_pct=100.0 * float(data["margin"]),
         discount_pct=100.0 * float(data["discount_rate"]),
         horizon_months=int(data["horizon_months"]),
