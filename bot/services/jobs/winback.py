@@ -3,9 +3,10 @@
 Drifting (``job_selection.winback_candidates``, on the scoring job's customer_scores): the
 days since their last live purchase exceed ``winback.interval_factor`` times their own
 usual interval between purchases (and ``min_days``), or the scoring's probability that they
-are still active (BG/NBD P(alive)) is below ``winback.p_alive_below``. One message (with
-``winback.offer``) per customer per window of ``window_days`` (occurrence = the window's
-first day), so a customer who stays away is asked again next window, not every day.
+are still active (the modified BG/NBD's P(alive)) is below ``winback.p_alive_below``. One
+message (with ``winback.offer``) per customer per window of ``window_days`` (occurrence =
+the window's first day), so a customer who stays away is asked again next window, not
+every day.
 The message asks why they stopped coming (``bot.services.jobs.churn``); some answers end
 the win-back messages to that customer.
 """
