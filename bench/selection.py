@@ -217,7 +217,7 @@ class Data:
                          [100_000] * k, [50_000] * k, self.s_first[lo:hi].tolist(),
                          self.s_last[lo:hi].tolist(), [3] * k, [3] * k, [3] * k, ["x"] * k,
                          ["repeat"] * k, [False] * k, ["medium"] * k, ["manage"] * k,
-                         ["standard"] * k, self.s_alive[lo:hi].tolist(), ["bg_nbd"] * k,
+                         ["standard"] * k, self.s_alive[lo:hi].tolist(), ["mbg_nbd"] * k,
                          strict=True)),
             )  # fmt: skip
         created = self._times(np.array([NOW_US - 30 * DAY_US]), sqlite)[0]

@@ -18,7 +18,14 @@ from pydantic import Field
 from bot import charts
 from bot.numbers import is_ascii_number
 from bot.services.context import Business
-from bot.services.insight import kpis, satisfaction, staff_activity, stats
+from bot.services.insight import (
+    feedback_stats,
+    kpis,
+    retention,
+    satisfaction,
+    staff_activity,
+    stats,
+)
 from bot.services.people import owners
 from bot.services.people.audit import audit_view
 from bot.services.people.roles import Actor, Role
@@ -95,16 +102,21 @@ async def send_stats(message: Message, biz: Business, actor: Actor, days: int) -
             BufferedInputFile(png, filename=CHART_FILENAME),
             caption=text(biz, actor, "owner.stats_chart", days=days),
         )
-    await message.answer(
-        text(
-            biz,
-            actor,
-            "owner.stats_report",
-            s=report,
-            window=biz.settings.scoring.active_window_days,
-        ),
-        reply_markup=period_keyboard(biz, actor),
+    body = text(
+        biz, actor, "owner.stats_report", s=report, window=biz.settings.scoring.active_window_days
     )
+    await message.answer(
+        body + await whatif_text(biz, actor), reply_markup=period_keyboard(biz, actor)
+    )
+
+
+async def whatif_text(biz: Business, actor: Actor) -> str:
+    """The +5 points of retention what-if from the last scoring, as a paragraph to append
+    (bot.services.insight.retention); empty before the first scoring."""
+    whatif = await retention.last_whatif(biz)
+    if whatif is None:
+        return ""
+    return "\n\n" + text(biz, actor, "owner.stats_whatif", w=whatif)
 
 
 async def send_staff_view(
@@ -118,11 +130,12 @@ async def send_staff_view(
         return
     start, end = kpis.period_bounds(biz, days)
     rows = await satisfaction.csat_by_staff(biz, start, end)
+    nps = await feedback_stats.nps_by_staff(biz, start, end)
     owner_ids = await owners.owner_ids(biz)
     await audit_view(biz, actor, f"{command.command}_staff", key, days=days)
     await send_staff_activity(message, biz, actor, days, owner_ids)
     await message.answer(
-        text(biz, actor, "owner.stats_staff", staff=rows, days=days, owners=owner_ids)
+        text(biz, actor, "owner.stats_staff", staff=rows, days=days, owners=owner_ids, nps=nps)
     )
 
 

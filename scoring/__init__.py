@@ -7,7 +7,7 @@ and hands the arrays to this package, which returns one score per customer:
 - ``rating_scale``: the seed 002 customer rating scale (``B2B_PRESET``); custom presets
   from config dicts in ``rating_scale_config``; ``growth``: its average-monthly-growth input;
 - ``lifecycle``: the evolution ladder potential -> ... -> partner, plus lapsed (002);
-- ``clv``: BG/NBD + Gamma-Gamma fitted by maximum likelihood, probability alive,
+- ``clv``: modified BG/NBD + Gamma-Gamma fitted by maximum likelihood, probability alive,
   and lifetime value as Heskett's NPV of expected net income (003), with labelled
   fallbacks when the history is too thin;
 - ``value``: value low / medium / high and the strategy it calls for (000, 001);
@@ -35,20 +35,20 @@ from typing import Any
 # (the bot's config at start-up) does not load numpy and every model.
 _HOMES: dict[str, tuple[str, ...]] = {
     "scoring.clv": (
-        "BGNBDFit",
-        "BGNBDParams",
         "CLVResult",
         "CLVSettings",
         "DataSupport",
         "FitStatus",
         "GammaGammaFit",
         "GammaGammaParams",
+        "MBGNBDFit",
+        "MBGNBDParams",
         "conditional_expected_purchases",
         "estimate_clv",
         "expected_average_value",
         "expected_purchases",
-        "fit_bgnbd",
         "fit_gamma_gamma",
+        "fit_mbgnbd",
         "probability_alive",
     ),
     "scoring.customer_scores": (

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from scoring.calendar import DAYS_PER_MONTH, calendar_months
 from scoring.clv import CLVResult, CLVSettings, estimate_clv
+from scoring.clv.retention import RetentionWhatIf, retention_whatif
 from scoring.growth import average_monthly_growth_pct
 from scoring.lifecycle import LifecycleResult, LifecycleThresholds, lifecycle_stages
 from scoring.profit import cost_per_purchase, programme_cost
@@ -113,6 +114,7 @@ class Scores:
     margin_now: NDArray[np.float64]  # trailing 12 months, after the programme's costs
     programme_cost: NDArray[np.float64]  # all time, money (scoring.profit)
     future_min: float  # the expectation "profitable in future" was held to
+    whatif: RetentionWhatIf | None = None  # +5 points of retention (scoring.clv.retention)
 
 
 def score(history: PurchaseHistory, now_day: float, cfg: ScoreSettings) -> Scores:
@@ -151,9 +153,10 @@ def score(history: PurchaseHistory, now_day: float, cfg: ScoreSettings) -> Score
     margin_now, future_min, strategy = _strategies(agg, cfg, value, clv_values)
     value = ValueResult(tier=strategy.value_tier, basis=value.basis)
     rating = _rating(agg, now_day, cfg.rating)
+    whatif = _whatif(agg, cfg, clv_result, cost, (repeat, span, since_first))
     return Scores(
         rfm, lifecycle, clv_result, clv_values, value, strategy, rating,
-        since_first, since_last, average, repeat_value, margin_now, cost, future_min,
+        since_first, since_last, average, repeat_value, margin_now, cost, future_min, whatif,
     )  # fmt: skip
 
 
@@ -171,21 +174,64 @@ def _clv(
     if not bought.any():
         return None, clv_values
     clv_result = estimate_clv(
-        repeat[bought],
-        span[bought],
-        np.maximum(since_first[bought], span[bought]),
+        *_model_history(bought, repeat, span, since_first),
         repeat_value[bought],
-        CLVSettings(
-            margin=cfg.clv_margin,
-            discount_rate=cfg.clv_discount_rate,
-            horizon_periods=cfg.clv_horizon_months,
-            period_length=DAYS_PER_MONTH,
-            min_repeat_buyers=cfg.min_repeat_buyers,
-        ),
+        clv_settings(cfg),
         average_check=average[bought],
     )
     clv_values[bought] = clv_result.clv
     return clv_result, clv_values
+
+
+def clv_settings(cfg: ScoreSettings) -> CLVSettings:
+    return CLVSettings(
+        margin=cfg.clv_margin,
+        discount_rate=cfg.clv_discount_rate,
+        horizon_periods=cfg.clv_horizon_months,
+        period_length=DAYS_PER_MONTH,
+        min_repeat_buyers=cfg.min_repeat_buyers,
+    )
+
+
+def _model_history(
+    bought: NDArray[np.bool_],
+    repeat: NDArray[np.int64],
+    span: NDArray[np.float64],
+    since_first: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """(x, t_x, T) of the customers who bought, in days, as the purchase model takes them."""
+    x = repeat[bought].astype(np.float64)
+    return x, span[bought], np.maximum(since_first[bought], span[bought])
+
+
+def _whatif(
+    agg: PurchaseHistory,
+    cfg: ScoreSettings,
+    clv: CLVResult | None,
+    cost: NDArray[np.float64],
+    days: tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]],
+) -> RetentionWhatIf | None:
+    """+5 points of retention on the model the lifetime values came from
+    (``scoring.clv.retention``): net of the programme's cost per purchase day."""
+    if clv is None:
+        return None
+    bought = agg.purchases > 0
+    purchase_days = agg.purchase_days[bought]
+    cost_each = cost_per_purchase(cost[bought], purchase_days)
+    total_days = float(purchase_days.sum())
+    if clv.value_fit.fitted and clv.value_fit.params is not None:
+        typical_value = clv.value_fit.params.population_mean
+    else:
+        typical_value = float(agg.spend_minor[bought].sum()) / agg.minor_per_unit / total_days
+    typical_net = cfg.clv_margin * typical_value - float(cost[bought].sum()) / total_days
+    return retention_whatif(
+        clv.purchases_params,
+        _model_history(bought, *days),
+        cfg.clv_margin * clv.expected_value - cost_each,
+        typical_net,
+        clv_settings(cfg),
+        discounted_today=clv.discounted_purchases,
+    )
 
 
 def _strategies(

@@ -7,3 +7,7 @@ from __future__ import annotations
 # callback's check, the table's constraint and the config's threshold.
 SURVEY_LOWEST, SURVEY_HIGHEST = 1, 5
 SURVEY_SCORES = range(SURVEY_LOWEST, SURVEY_HIGHEST + 1)
+
+# "Would you recommend us?" (NPS, ``scoring.nps``): the usual 0-10 scale.
+NPS_LOWEST, NPS_HIGHEST = 0, 10
+NPS_SCORES = range(NPS_LOWEST, NPS_HIGHEST + 1)

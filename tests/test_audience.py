@@ -43,7 +43,7 @@ def score(customer_id: int, **labels: str) -> CustomerScore:
         "total_spend": Decimal(100), "average_check": Decimal(100), "recency": 3,
         "frequency": 3, "monetary": 3, "segment": "loyal", "lifecycle": "repeat",
         "lapsed": False, "value": "medium", "strategy": "develop", "service": "standard",
-        "clv_method": "own_interval",
+        "clv_method": "mbg_nbd_prior",
     }  # fmt: skip
     values.update(labels)
     return CustomerScore(**values)

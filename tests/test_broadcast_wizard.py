@@ -350,7 +350,7 @@ async def test_wizard_opens_with_a_preset_filter_from_a_segment_button(app: App)
                 customer_id=customer_id, computed_at=app.clock.now(), purchases=1,
                 total_spend=Decimal(1), average_check=Decimal(1), recency=1, frequency=1,
                 monetary=1, segment=segment, lifecycle="repeat", lapsed=False, value="low",
-                strategy="develop", service="standard", clv_method="own_interval",
+                strategy="develop", service="standard", clv_method="mbg_nbd_prior",
             ))  # fmt: skip
 
     origin = app.fake.last(OWNER_ID) if app.fake.sent(OWNER_ID) else None

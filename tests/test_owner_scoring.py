@@ -4,7 +4,6 @@ strategy), through aiogram."""
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import timedelta
 
@@ -92,11 +91,12 @@ async def test_client_takes_what_find_takes(app: App) -> None:
 
 
 async def test_one_time_buyer_long_ago_is_not_100_percent_active(app: App) -> None:
-    """No repeat buyers yet, so BG/NBD cannot be fitted. A customer who bought once 400
-    days ago is lapsed (seed 002's «пассивные или бывшие клиенты»), and the card must not
-    call them "100 % still active" with a lifetime value of 0: the chance comes from the
-    population's purchase rate (every purchase over all observed time, here 6 purchases in
-    400 + 10 + 20 + 30 + 40 + 50 days), says so, and the value line says what ranked it."""
+    """No repeat buyers yet, so the purchase model cannot be fitted. A customer who bought
+    once 400 days ago is lapsed (seed 002's «пассивные или бывшие клиенты»), and the card
+    must not call them "100 % still active" with a lifetime value of 0: the chance comes
+    from the model of the reference shape at the business's rate (no repeat purchase in
+    400 + 10 + 20 + 30 + 40 + 50 days: alpha = 550 + 43.281 days), 1 / (1 + a / b *
+    ((alpha + 400) / alpha)^r), says so, and the value line says what ranked it."""
     now = app.clock.now()
     old = await add_customer(app.biz.db, now, "Old", purchases=[(400, "1000")])
     for n in range(1, 6):
@@ -112,9 +112,10 @@ async def test_one_time_buyer_long_ago_is_not_100_percent_active(app: App) -> No
     # nothing in the trailing 12 months, lowest CLV: released, so no long-term marketing
     assert "<b>Strategy</b>: Release" in card and "long-term marketing" not in card
     active = re.search(r"chance still active (\d+)%", card)
-    expected = round(100 * math.exp(-6 / 550 * 400))  # 1 %
+    alpha = 550 + 6.183 * 7
+    expected = round(100 / (1 + 0.891 / 1.614 * ((alpha + 400) / alpha) ** 0.525))  # 58 %
     assert active is not None and int(active.group(1)) == expected
-    assert "the average purchase rate of all customers" in card
+    assert "reference shape at your purchase rate" in card
     clv = re.search(r"lifetime value \D*([\d,]+\.\d\d)", card)
     assert clv is not None and float(clv.group(1).replace(",", "")) > 0
     assert "ranked by average monthly spend" in card

@@ -82,18 +82,17 @@ async def test_customers_without_purchases_and_refunds(app: App) -> None:
 
 
 async def test_every_customer_gets_a_finite_labelled_row(app: App) -> None:
-    """Five buyers are too few to fit BG/NBD: CLV falls back to the customer's own interval
-    and average check, or the population's purchase rate for the one-time buyer (A),
-    labelled as such, and value terciles use monthly spend."""
+    """Five buyers are too few to fit the purchase model: CLV falls back to the model of
+    the reference shape at the business's own rate ("mbg_nbd_prior") and the average
+    check, labelled as such, and value terciles use monthly spend."""
     ids = await _business(app)
     summary = await reclassify(app.biz)
     scores = await _scores(app)
     assert set(scores) == set(ids.values())
-    assert summary.clv_method == "own_interval" and summary.value_basis == "monthly_spend"
+    assert summary.clv_method == "mbg_nbd_prior" and summary.value_basis == "monthly_spend"
     for name in HISTORY:
         row = scores[ids[name]]
-        method = "population_rate" if name == "A" else "own_interval"
-        assert row.clv is not None and row.clv >= 0 and row.clv_method == method
+        assert row.clv is not None and row.clv >= 0 and row.clv_method == "mbg_nbd_prior"
         assert row.p_alive is not None and 0 <= row.p_alive <= 1
         assert row.value in {"low", "medium", "high"} and row.strategy != "none"
     assert scores[ids["E"]].lapsed, "200 days after a 20-day rhythm is lapsed"

@@ -44,7 +44,7 @@ async def _scored(db: Database, now: datetime, labels: tuple[str, str, str, str]
                 monetary=1, rfm_code="111", segment=segment, lifecycle=lifecycle,
                 lapsed=lifecycle == "lapsed", value=value, strategy=strategy,
                 service="none", clv=None, p_alive=None, expected_purchases=None,
-                clv_method="own_interval", rating_points=None, rating_category=None,
+                clv_method="mbg_nbd_prior", rating_points=None, rating_category=None,
             )
         )  # fmt: skip
     return customer_id

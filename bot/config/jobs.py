@@ -137,6 +137,10 @@ class TradeInSettings(Section):
     interest_button: bool = True
 
 
+ChurnReason = Literal["price", "quality", "moved", "other"]
+CHURN_REASONS: tuple[ChurnReason, ...] = ("price", "quality", "moved", "other")
+
+
 class WinBackSettings(Section):
     """Win-back (bot.services.jobs.winback): one offer per window to a drifting customer."""
 
@@ -151,6 +155,10 @@ class WinBackSettings(Section):
     p_alive_below: float = Field(default=0.3, ge=0, lt=1)
     window_days: int = Field(default=90, ge=7, le=3650)  # one offer per window
     offer: OfferSpec = OfferSpec(kind="percent", value=Decimal("10"), days=14)
+    # The message's "why did you stop coming?" buttons; a customer who answers one of
+    # stop_reasons gets no further win-back messages.
+    ask_reason: bool = True
+    stop_reasons: tuple[ChurnReason, ...] = ("moved",)
 
 
 Reach = Literal["birthday", "holidays", "reminders", "tradein", "winback", "broadcast"]

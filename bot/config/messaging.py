@@ -143,3 +143,6 @@ class SurveySettings(Section):
     max_comment_length: int = Field(default=1000, ge=10, le=4000)
     needs_opt_in: bool = True  # only customers who turned offers and news on in /settings
     answer_days: int = Field(default=7, ge=1, le=90)  # a score later than this is refused
+    # After a score, "would you recommend us?" 0-10 (NPS), at most once per this many
+    # months per customer (0: never asked).
+    nps_every_months: int = Field(default=6, ge=0, le=60)

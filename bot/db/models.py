@@ -37,7 +37,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.config import DEFAULT_LOCALE
 from bot.money import from_minor, to_minor
-from scoring.scales import SURVEY_HIGHEST, SURVEY_LOWEST
+from scoring.scales import NPS_HIGHEST, NPS_LOWEST, SURVEY_HIGHEST, SURVEY_LOWEST
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -481,6 +481,10 @@ class Survey(Base):
         Index("ix_surveys_answered", "answered_at"),
         Index("ix_surveys_customer", "customer_id", "answered_at"),
         Index("ix_surveys_staff", "staff_tg_id", "answered_at"),
+        CheckConstraint(
+            f"nps_score >= {NPS_LOWEST} AND nps_score <= {NPS_HIGHEST}", name="ck_surveys_nps_range"
+        ),
+        Index("ix_surveys_nps", "customer_id", "nps_asked_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -494,6 +498,15 @@ class Survey(Base):
     answered_at: Mapped[datetime | None]
     comment: Mapped[str | None] = mapped_column(Text)
     commented_at: Mapped[datetime | None]
+    # the complaint thread a low score opened (bot.services.people.complaints)
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL")
+    )
+    # "would you recommend us" 0-10, asked after this survey's score (at most once per
+    # survey.nps_every_months per customer)
+    nps_asked_at: Mapped[datetime | None]
+    nps_score: Mapped[int | None] = mapped_column(Integer)
+    nps_answered_at: Mapped[datetime | None]
 
 
 class Note(Base):
@@ -642,9 +655,7 @@ class ConversationMessage(Base):
     __table_args__ = (Index("ix_conversation_messages_at", "conversation_id", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    conversation_id: Mapped[int] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE")
-    )
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     at: Mapped[datetime]
     from_customer: Mapped[bool] = mapped_column(Boolean)
     author_tg_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -677,6 +688,24 @@ class CarInterest(Base):
     )
     noted_at: Mapped[datetime]
     source: Mapped[str] = mapped_column(String(16))
+
+
+class ChurnAnswer(Base):
+    """Why a customer stayed away: their answer to one win-back message (a reason
+    button), at most one per message (``member_id``: the win-back's campaign member)."""
+
+    __tablename__ = "churn_answers"
+    __table_args__ = (
+        UniqueConstraint("member_id", name="uq_churn_answers_member"),
+        Index("ix_churn_answers_customer", "customer_id", "reason"),
+        Index("ix_churn_answers_at", "answered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("campaign_members.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    reason: Mapped[str] = mapped_column(String(16))  # bot.config CHURN_REASONS
+    answered_at: Mapped[datetime]
 
 
 class ApprovalState(StrEnum):

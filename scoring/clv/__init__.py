@@ -1,14 +1,6 @@
-"""CLV: BG/NBD (purchases, alive) + Gamma-Gamma (value) + NPV, with labelled fallbacks."""
+"""CLV: modified BG/NBD (purchases, alive) + Gamma-Gamma (value) + NPV, with labelled
+fallbacks, a floor that keeps it monotone in purchases, and the retention what-if."""
 
-from scoring.clv.bgnbd import (
-    BGNBDFit,
-    BGNBDParams,
-    bgnbd_loglik,
-    conditional_expected_purchases,
-    expected_purchases,
-    fit_bgnbd,
-    probability_alive,
-)
 from scoring.clv.gamma_gamma import (
     GammaGammaFit,
     GammaGammaParams,
@@ -20,35 +12,44 @@ from scoring.clv.lifetime_value import (
     DAYS_PER_MONTH,
     CLVResult,
     CLVSettings,
-    bgnbd_purchases_per_period,
     discount_factors,
     estimate_clv,
     npv_of_purchases,
-    own_interval_rates,
+    purchases_per_period,
+)
+from scoring.clv.mbgnbd import (
+    MBGNBDFit,
+    MBGNBDParams,
+    conditional_expected_purchases,
+    expected_purchases,
+    fit_mbgnbd,
+    mbgnbd_loglik,
+    prior_params,
+    probability_alive,
 )
 from scoring.clv.status import DataSupport, FitStatus
 
 __all__ = [
     "DAYS_PER_MONTH",
-    "BGNBDFit",
-    "BGNBDParams",
     "CLVResult",
     "CLVSettings",
     "DataSupport",
     "FitStatus",
     "GammaGammaFit",
     "GammaGammaParams",
-    "bgnbd_loglik",
-    "bgnbd_purchases_per_period",
+    "MBGNBDFit",
+    "MBGNBDParams",
     "conditional_expected_purchases",
     "discount_factors",
     "estimate_clv",
     "expected_average_value",
     "expected_purchases",
-    "fit_bgnbd",
     "fit_gamma_gamma",
+    "fit_mbgnbd",
     "gamma_gamma_loglik",
+    "mbgnbd_loglik",
     "npv_of_purchases",
-    "own_interval_rates",
+    "prior_params",
     "probability_alive",
+    "purchases_per_period",
 ]

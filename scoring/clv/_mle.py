@@ -76,17 +76,25 @@ def maximise(
     neg_mean_loglik: Callable[[NDArray[np.float64]], float],
     initial_log: NDArray[np.float64],
     total_weight: float,
+    gradient: Callable[[NDArray[np.float64]], NDArray[np.float64]] | None = None,
 ) -> Optimum:
-    """Maximise a log-likelihood over log-parameters (L-BFGS-B, bounded)."""
+    """Maximise a log-likelihood over log-parameters (L-BFGS-B, bounded); ``gradient``,
+    if given, is that of ``neg_mean_loglik`` (else it is taken by finite differences)."""
     bounds = [(-LOG_BOUND, LOG_BOUND)] * initial_log.size
 
     def objective(log_params: NDArray[np.float64]) -> float:
         value = neg_mean_loglik(log_params)
         return float(value) if np.isfinite(value) else 1e300
 
+    def jacobian(log_params: NDArray[np.float64]) -> NDArray[np.float64]:
+        assert gradient is not None
+        slope = gradient(log_params)
+        return slope if np.all(np.isfinite(slope)) else np.zeros_like(log_params)
+
     from scipy.optimize import minimize  # loaded with the first fit, not at start-up
 
-    res = minimize(objective, initial_log, method="L-BFGS-B", bounds=bounds)
+    jac = jacobian if gradient is not None else None
+    res = minimize(objective, initial_log, method="L-BFGS-B", jac=jac, bounds=bounds)
     loglik = -float(res.fun) * total_weight
     finite = bool(np.all(np.isfinite(res.x))) and np.isfinite(loglik) and res.fun < 1e299
     at_edge = bool(np.any(np.abs(res.x) > LOG_BOUND - 1e-3) or np.any(np.exp(res.x) < WEAK_BELOW))

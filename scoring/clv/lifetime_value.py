@@ -13,28 +13,20 @@ where dE_k are the purchases expected in period k (cash discounted at the end of
 the period). ``margin`` is the share of revenue left after direct costs and
 ``discount_rate`` the rate per period (e.g. monthly); both are the business's.
 
-``estimate_clv`` fits BG/NBD (how many purchases, alive or not) and Gamma-Gamma (how
-much per purchase) on the business's own history. When a fit is refused or
-unusable it falls back, per model, to a simpler estimate and says so:
+``estimate_clv`` fits the modified BG/NBD (how many purchases, alive or not;
+``scoring.clv.mbgnbd``) and Gamma-Gamma (how much per purchase) on the business's own
+history. When a fit is refused or unusable it falls back, per model, and says so:
 
-- purchases "own_interval": the customer's own purchase rate x / t_x (their mean
-  interval between purchases); an "alive" heuristic exp(-rate * (T - t_x)) (the chance
-  of a silence this long at their own pace) scales it; no further dropout is assumed
-  inside the horizon, so this is optimistic and labelled so;
-- purchases "population_rate", for customers without an interval of their own (one
-  purchase day): the population's purchase rate, every purchase (first ones included)
-  over all the time observed since first purchases, (sum(x) + n) / sum(T), in the same
-  heuristic: a one-time buyer silent for 400 days where people buy every 100 days on
-  average is exp(-4) = 2 % likely still active, not 100 % (the pooled repeat rate
-  sum(x) / sum(T) would be 0 before anyone repeats, and with it CLV);
-- chance still active "bg_nbd+population": BG/NBD lets customers drop out only after
-  a repeat purchase, so its P(alive) is 1 for every one-time buyer however long ago;
-  for them the population estimate above is used instead (their expected purchases
-  stay the model's), and labelled so;
+- purchases "mbg_nbd_prior": the same model with the reference fit's shape and a time
+  scale from the business's own pooled repeat rate (``mbgnbd.prior_params``); each
+  customer's own history still moves their prediction, and one-time buyers can be
+  gone, as in the fitted model;
 - value "own_average": the customer's own average check, or the population's mean
   check when they have none.
-Numbers are never NaN; thin data is labelled through ``DataSupport`` and statuses.
-Money is float here (statistics); convert at the boundary.
+Then ``scoring.clv.monotone`` floors the values so that more purchases at the same
+recency and check never give less. Numbers are never NaN; thin data is labelled
+through ``DataSupport`` and statuses. Time is in days (the fallback's prior rate is per
+day). Money is float here (statistics); convert at the boundary.
 """
 
 from __future__ import annotations
@@ -46,14 +38,16 @@ from numpy.typing import ArrayLike, NDArray
 
 from scoring.calendar import DAYS_PER_MONTH
 from scoring.clv._mle import as_history, compress_rows
-from scoring.clv.bgnbd import (
-    BGNBDFit,
-    BGNBDParams,
+from scoring.clv.gamma_gamma import GammaGammaFit, expected_average_value, fit_gamma_gamma
+from scoring.clv.mbgnbd import (
+    MBGNBDFit,
+    MBGNBDParams,
     conditional_expected_purchases,
-    fit_bgnbd,
+    fit_mbgnbd,
+    prior_params,
     probability_alive,
 )
-from scoring.clv.gamma_gamma import GammaGammaFit, expected_average_value, fit_gamma_gamma
+from scoring.clv.monotone import monotone_floor
 from scoring.clv.status import DataSupport
 
 
@@ -97,10 +91,10 @@ def npv_of_purchases(
     return net * (purchases_per_period @ discount_factors(settings))
 
 
-def bgnbd_purchases_per_period(
-    params: BGNBDParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, settings: CLVSettings
+def purchases_per_period(
+    params: MBGNBDParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, settings: CLVSettings
 ) -> NDArray[np.float64]:
-    """Expected purchases in each future period (customers x periods) from BG/NBD.
+    """Expected purchases in each future period (customers x periods) from the model.
 
     Computed once per distinct (x, t_x, T) history and spread back to customers.
     """
@@ -113,61 +107,34 @@ def bgnbd_purchases_per_period(
     return np.diff(cumulative, axis=1, prepend=0.0)[inverse]
 
 
-def population_rate(x: NDArray[np.float64], T: NDArray[np.float64]) -> float:
-    """Purchases per time unit across all customers, first purchases included (module doc).
-
-    0 when no time has been observed yet (everyone bought in the current period).
-    """
-    total_time = float(T.sum())
-    return (float(x.sum()) + x.size) / total_time if total_time > 0 else 0.0
-
-
-def own_interval_rates(
-    x: NDArray[np.float64], t_x: NDArray[np.float64], T: NDArray[np.float64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Fallback purchase rate per time unit and the 'alive' heuristic (see module doc):
-    the customer's own rate where they have an interval, the population's otherwise."""
-    has_interval = (x > 0) & (t_x > 0)
-    rate = np.full(x.shape, population_rate(x, T))
-    rate[has_interval] = x[has_interval] / t_x[has_interval]
-    alive = np.exp(-rate * (T - t_x))
-    return rate, alive
-
-
-# Per-customer labels of how purchases and the chance still active were estimated.
-MODEL_METHODS = ("bg_nbd", "bg_nbd+population")
-FALLBACK_METHODS = ("own_interval", "population_rate")
-
-
-def customer_methods(
-    x: NDArray[np.float64], t_x: NDArray[np.float64], fitted: bool
-) -> NDArray[np.str_]:
-    """Which estimate each customer got (labels above; the module doc says what they are)."""
-    if fitted:
-        return np.where(x > 0, MODEL_METHODS[0], MODEL_METHODS[1])
-    return np.where((x > 0) & (t_x > 0), FALLBACK_METHODS[0], FALLBACK_METHODS[1])
+# How purchases and the chance still active were estimated: the business's own fit, or
+# the fallback (module doc). Per customer the label is the run's.
+MODEL_METHODS = ("mbg_nbd",)
+FALLBACK_METHODS = ("mbg_nbd_prior",)
 
 
 @dataclass(frozen=True, eq=False)
 class CLVResult:
     """Per-customer CLV and its parts, with how they were obtained."""
 
-    clv: NDArray[np.float64]
+    clv: NDArray[np.float64]  # floored (scoring.clv.monotone)
     expected_purchases: NDArray[np.float64]  # over the whole horizon, undiscounted
     discounted_purchases: NDArray[np.float64]  # the same, each discounted to today
     p_alive: NDArray[np.float64]
     expected_value: NDArray[np.float64]
-    purchases_method: str  # "bg_nbd" or "own_interval"
-    methods: NDArray[np.str_]  # per customer: one of MODEL_METHODS or FALLBACK_METHODS
+    purchases_method: str  # one of MODEL_METHODS or FALLBACK_METHODS
+    methods: NDArray[np.str_]  # per customer: the same label
     value_method: str  # "gamma_gamma" or "own_average"
-    purchases_fit: BGNBDFit
+    purchases_fit: MBGNBDFit
     value_fit: GammaGammaFit
     support: DataSupport
+    purchases_params: MBGNBDParams  # what the predictions used: the fit's or the prior
+    floored: NDArray[np.bool_]  # CLV raised by the floor (scoring.clv.monotone)
 
     @property
     def model_based(self) -> bool:
         """True when both models were fitted (CLV 'can be fitted' in the house rule)."""
-        return self.purchases_method == "bg_nbd" and self.value_method == "gamma_gamma"
+        return self.purchases_method in MODEL_METHODS and self.value_method == "gamma_gamma"
 
 
 def estimate_clv(
@@ -185,30 +152,33 @@ def estimate_clv(
     ``T``: time since the first purchase; ``mean_value``: the mean value of the repeat
     purchases at the granularity of ``x`` (Fader, Hardie & Lee 2005: the first purchase
     excluded; with x = 0 Gamma-Gamma ignores it). ``average_check``: the customer's
-    average over all purchases, which the "own_average" fallback uses (default:
-    ``mean_value``). Time unit of t_x, T and ``settings.period_length`` must agree.
+    average over all purchases, which the "own_average" fallback and the floor use
+    (default: ``mean_value``). Time unit of t_x, T and ``settings.period_length``: days.
     """
     xa, ta, Ta = as_history(x, t_x, T)
     ma = _per_customer(mean_value, xa, "mean_value")
     check = ma if average_check is None else _per_customer(average_check, xa, "average_check")
     support = DataSupport(n_customers=int(xa.size), n_repeat_buyers=int((xa > 0).sum()))
-    purchases_fit = fit_bgnbd(xa, ta, Ta, min_repeat_buyers=settings.min_repeat_buyers)
-    per_period, p_alive, purchases_method = _expected_purchases(purchases_fit, xa, ta, Ta, settings)
+    purchases_fit = fit_mbgnbd(xa, ta, Ta, min_repeat_buyers=settings.min_repeat_buyers)
+    params, per_period, method = _expected_purchases(purchases_fit, xa, ta, Ta, settings)
     value_fit = fit_gamma_gamma(xa, ma, min_repeat_buyers=settings.min_repeat_buyers)
     value, value_method = _expected_value(value_fit, xa, ma, check)
-    clv = npv_of_purchases(per_period, value, settings)
+    model_clv = npv_of_purchases(per_period, value, settings)
+    clv, floored = _floored(model_clv, params, value_fit, xa, ta, Ta, ma, check, settings)
     return CLVResult(
         clv=clv,
         expected_purchases=per_period.sum(axis=1),
         discounted_purchases=per_period @ discount_factors(settings),
-        p_alive=p_alive,
+        p_alive=probability_alive(params, xa, ta, Ta),
         expected_value=value,
-        purchases_method=purchases_method,
-        methods=customer_methods(xa, ta, purchases_method == "bg_nbd"),
+        purchases_method=method,
+        methods=np.full(xa.shape, method),
         value_method=value_method,
         purchases_fit=purchases_fit,
         value_fit=value_fit,
         support=support,
+        purchases_params=params,
+        floored=floored,
     )
 
 
@@ -221,29 +191,44 @@ def _per_customer(values: ArrayLike, xa: NDArray[np.float64], name: str) -> NDAr
 
 
 def _expected_purchases(
-    fit: BGNBDFit,
+    fit: MBGNBDFit,
     xa: NDArray[np.float64],
     ta: NDArray[np.float64],
     Ta: NDArray[np.float64],
     settings: CLVSettings,
-) -> tuple[NDArray[np.float64], NDArray[np.float64], str]:
-    """Expected purchases per period of the horizon and P(alive), per customer, and the
-    method: BG/NBD when it fitted and predicts finite numbers, else each customer's own
-    interval."""
+) -> tuple[MBGNBDParams, NDArray[np.float64], str]:
+    """The parameters used, expected purchases per period of the horizon per customer,
+    and the method: the business's own fit when it fitted and predicts finite numbers,
+    else the prior (``mbgnbd.prior_params``)."""
     if fit.fitted and fit.params is not None:
-        per_period = bgnbd_purchases_per_period(fit.params, xa, ta, Ta, settings)
-        p_alive = probability_alive(fit.params, xa, ta, Ta)
-        one_time = xa == 0  # the model's P(alive) is 1 for them: use the population's
-        p_alive[one_time] = np.exp(-population_rate(xa, Ta) * Ta[one_time])
+        per_period = purchases_per_period(fit.params, xa, ta, Ta, settings)
         # A degenerate fit (e.g. repeat purchases with no time between them) can converge
         # to parameters whose predictions overflow: then the labelled fallback is used.
-        if np.all(np.isfinite(per_period)) and np.all(np.isfinite(p_alive)):
-            return per_period, p_alive, "bg_nbd"
-    rate, p_alive = own_interval_rates(xa, ta, Ta)
-    per_period = np.outer(
-        rate * p_alive * settings.period_length, np.ones(settings.horizon_periods)
-    )
-    return per_period, p_alive, "own_interval"
+        if np.all(np.isfinite(per_period)):
+            return fit.params, per_period, MODEL_METHODS[0]
+    params = prior_params(xa, Ta)
+    return params, purchases_per_period(params, xa, ta, Ta, settings), FALLBACK_METHODS[0]
+
+
+def _floored(
+    clv: NDArray[np.float64],
+    params: MBGNBDParams,
+    value_fit: GammaGammaFit,
+    xa: NDArray[np.float64],
+    ta: NDArray[np.float64],
+    Ta: NDArray[np.float64],
+    ma: NDArray[np.float64],
+    check: NDArray[np.float64],
+    settings: CLVSettings,
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """``monotone_floor`` with each customer's one-time twin: a customer who bought once,
+    as long ago as their last purchase, with the same check, valued by the same models."""
+    recency = Ta - ta
+    zeros = np.zeros_like(xa)
+    twin_value, _ = _expected_value(value_fit, zeros, ma, check)
+    twin_purchases = purchases_per_period(params, zeros, zeros, recency, settings)
+    twin = npv_of_purchases(twin_purchases, twin_value, settings)
+    return monotone_floor(clv, xa, recency, check, twin)
 
 
 def _expected_value(

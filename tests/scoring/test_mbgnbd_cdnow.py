@@ -12,12 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scoring.clv.bgnbd import BGNBDParams
+from scoring.clv.mbgnbd import REFERENCE as REFERENCE_PARAMS
 from scoring.clv.mbgnbd import (
+    MBGNBDParams,
+    conditional_expected_purchases,
+    expected_purchases,
     fit_mbgnbd,
-    mbgnbd_conditional_expected_purchases,
     mbgnbd_loglik,
-    mbgnbd_probability_alive,
+    probability_alive,
 )
 
 DATA = (
@@ -40,15 +42,15 @@ def test_mbgnbd_reproduces_the_reference_fit_within_1_percent(cdnow: dict) -> No
     assert fit.fitted and fit.params is not None
     for name, reference in REFERENCE.items():
         assert getattr(fit.params, name) == pytest.approx(reference, rel=0.01), name
-    at_reference = mbgnbd_loglik(BGNBDParams(**REFERENCE), cdnow["x"], cdnow["t_x"], cdnow["T"])
+    at_reference = mbgnbd_loglik(MBGNBDParams(**REFERENCE), cdnow["x"], cdnow["t_x"], cdnow["T"])
     assert fit.loglik is not None and fit.loglik >= at_reference - 1e-6
 
 
 def test_one_time_buyers_can_be_gone() -> None:
     """BG/NBD's P(alive) is 1 for every one-time buyer; here it falls with the silence,
     and at T = 0 it is b / (a + b) (the chance of not dropping out after the first)."""
-    p = BGNBDParams(**REFERENCE)
-    alive = mbgnbd_probability_alive(p, [0, 0, 0], [0, 0, 0], [0.0, 10.0, 39.0])
+    p = MBGNBDParams(**REFERENCE)
+    alive = probability_alive(p, [0, 0, 0], [0, 0, 0], [0.0, 10.0, 39.0])
     assert alive[0] == pytest.approx(REFERENCE["b"] / (REFERENCE["a"] + REFERENCE["b"]))
     assert alive[0] > alive[1] > alive[2] > 0
 
@@ -63,5 +65,28 @@ def test_new_customer_expectation_is_the_unconditional_one() -> None:
     expected = (
         b / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b + 1, a + b, t / (alpha + t)))
     )
-    got = mbgnbd_conditional_expected_purchases(BGNBDParams(**REFERENCE), t, *np.zeros((3, 4)))
+    got = conditional_expected_purchases(MBGNBDParams(**REFERENCE), t, *np.zeros((3, 4)))
     np.testing.assert_allclose(got, expected, rtol=1e-9)
+    np.testing.assert_allclose(expected_purchases(MBGNBDParams(**REFERENCE), t), expected)
+
+
+def test_the_fallback_prior_is_the_reference_fit() -> None:
+    """The constants the fallback borrows are the reference fit this file reproduces."""
+    assert MBGNBDParams(**REFERENCE) == REFERENCE_PARAMS
+
+
+@pytest.mark.parametrize(
+    "log_params", [np.log(list(REFERENCE.values())), np.zeros(4), np.array([1.0, -1.0, 0.5, 2.0])]
+)
+def test_the_fits_gradient_is_the_likelihoods(cdnow: dict, log_params: np.ndarray) -> None:
+    """The analytic gradient the optimiser uses agrees with finite differences."""
+    from scipy.optimize import approx_fprime
+
+    from scoring.clv._mle import compress_rows
+    from scoring.clv.mbgnbd import _neg_mean_gradient, _neg_mean_loglik
+
+    (x, t_x, T), w, _ = compress_rows(cdnow["x"], cdnow["t_x"], cdnow["T"])
+    by_x = np.unique(x, return_inverse=True)
+    numeric = approx_fprime(log_params, lambda p: _neg_mean_loglik(p, x, t_x, T, w, by_x), 1e-7)
+    exact = _neg_mean_gradient(log_params, x, t_x, T, w, by_x)
+    np.testing.assert_allclose(exact, numeric, rtol=1e-3, atol=1e-7)

@@ -27,14 +27,25 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from bot.db.models import Customer, OutboxMessage, OutboxState, Purchase, Staff, Survey
+import scoring
+from bot.db.models import (
+    Customer,
+    CustomerScore,
+    OutboxMessage,
+    OutboxState,
+    Purchase,
+    Staff,
+    Survey,
+)
 from bot.services.context import Business
+from bot.services.counter import recommend
 from bot.services.counter.books import Account, Books
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
 from bot.services.outbox.contact import ContactVerdict, after_quiet_hours, reach_on
 from bot.services.outbox.deferred_text import Deferred
 from bot.services.outbox.rows import enqueue, kind_rule, outbox_row
+from bot.services.people import complaints, conversations
 from bot.services.people.managers import first_recipients
 from bot.services.people.owners import owners_in
 from scoring.scales import SURVEY_SCORES
@@ -147,6 +158,7 @@ class SurveyAnswered(BaseModel):
     score: int
     low: bool
     ask_comment: bool
+    ask_nps: bool = False  # "would you recommend us?" follows (``recommend``)
 
 
 class SurveyCommented(BaseModel):
@@ -209,8 +221,9 @@ async def answer(
         if low:
             await _alert_owners(session, biz, survey, customer, score, None, now)
         return SurveyAnswered(
-            survey_id=survey.id, score=score, low=low, ask_comment=settings.ask_comment
-        )
+            survey_id=survey.id, score=score, low=low, ask_comment=settings.ask_comment,
+            ask_nps=await recommend.ask_on(session, biz, survey, now),
+        )  # fmt: skip
 
     return await run_once(biz.db, biz.clock, key, SurveyAnswered, work, event="survey")
 
@@ -260,19 +273,26 @@ async def _alert_owners(
     """Queue the alert to every owner (config and claimed), in the business's language.
 
     Like every message to staff it names the customer by card code only, with the card's
-    figures, the purchase, who served them and the score; name, phone and the comment are
-    one tap away (``/client <code>``, read live, so /forget leaves nothing behind in the
-    outbox). The rows carry no customer id: a 403 from an owner's chat must not mark the
-    customer unreachable.
+    figures, their value and strategy (the last scoring), the purchase, who served them
+    and the score; name, phone and the comment are one tap away (``/client <code>``, read
+    live, so /forget leaves nothing behind in the outbox). The score opens a complaint
+    (``complaints``: the Reply and Resolved buttons), which the comment's alert shares.
+    The rows carry no customer id: a 403 from an owner's chat must not mark the customer
+    unreachable.
     """
+    if survey.conversation_id is None:
+        opened = await conversations.open_in(session, biz, customer, complaints.COMPLAINT, now)
+        survey.conversation_id = opened.id
     purchase = await session.get(Purchase, survey.purchase_id)
     served_by = await session.scalar(
         select(Staff.name).where(Staff.telegram_id == survey.staff_tg_id)
     )
     owners = await owners_in(session, biz)
+    locale = biz.texts.default_locale
     body = biz.texts.render(
-        biz.texts.default_locale,
+        locale,
         ALERT,
+        **await _labels(session, customer.id, locale),
         card_code=customer.card_code,
         balance=customer.balance,
         score=score,
@@ -282,10 +302,25 @@ async def _alert_owners(
         staff_tg_id=survey.staff_tg_id,
         owner_served=survey.staff_tg_id in owners,
     )
+    buttons = complaints.complaint_keyboard(
+        biz.texts.plain(locale, "owner.button_reply"),
+        biz.texts.plain(locale, "owner.button_resolved"),
+        survey.conversation_id,
+    )
     recipients, _ = await first_recipients(session, customer.id, owners)  # the manager first
     for owner in recipients:
         enqueue(
             session,
             outbox_row(now=now, chat_id=owner, text=body, source=alert_source(survey.id),
-                       kinds=biz.settings.outbox.kinds),
+                       reply_markup=buttons, kinds=biz.settings.outbox.kinds),
         )  # fmt: skip
+
+
+async def _labels(session: AsyncSession, customer_id: int, locale: str) -> dict[str, str | None]:
+    """The customer's value and strategy title from the last scoring (None: not scored)."""
+    score = await session.get(CustomerScore, customer_id)
+    words = scoring.STRATEGY_TEXT.get(score.strategy) if score is not None else None
+    return {
+        "value": score.value if score is not None else None,
+        "strategy": getattr(words, f"title_{locale}") if words is not None else None,
+    }

@@ -27,6 +27,7 @@ from bot.config import ScoringSettings
 from bot.db.models import CustomerScore, ScoringRun
 from bot.money import to_minor
 from bot.services.context import Business, Progress
+from bot.services.insight.retention import DETAILS_KEY, whatif_details
 from bot.services.insight.scoring_aggregates import aggregate
 from bot.services.local_days import LocalDays
 from scoring import PurchaseHistory, Scores
@@ -263,6 +264,7 @@ async def reclassify(
         # what "profitable in future" was held to, for /segments to explain
         "future_profit_min": round(scores.future_min, 2),
         "future_profit_min_default": biz.settings.scoring.future_profit_min is None,
+        DETAILS_KEY: whatif_details(scores.whatif, summary.clv_method, biz.settings.scoring),
     }
     await _finish(biz, run_id, "done", summary.customers, details)
     lap("finish")

@@ -33,6 +33,7 @@ from bot.db.models import Customer, LedgerEntry, LedgerKind, Purchase
 from bot.money import from_minor, points_value
 from bot.services.context import Business
 from bot.services.insight import kpis
+from bot.services.insight.feedback_stats import FeedbackFigures, feedback_figures
 from bot.services.insight.kpis import Period
 from bot.services.insight.scoring_aggregates import unix_seconds_sql
 from bot.services.local_days import LocalDays, sql_int
@@ -78,6 +79,7 @@ class StatsReport:
     weekly: WeeklySeries
     unreachable: int  # customers who blocked the bot (now, not in the period)
     unanswered: int = 0  # customers' questions nobody answered yet (now)
+    feedback: FeedbackFigures | None = None  # complaints, NPS, churn reasons (feedback_stats)
 
 
 MEMBER = Customer.signup_step.is_(None) & Customer.erased_at.is_(None)
@@ -209,6 +211,7 @@ async def stats_report(biz: Business, days: int) -> StatsReport:
         weekly=await weekly_series(biz, period),
         unreachable=await kpis.unreachable_customers(biz),
         unanswered=await _unanswered(biz),
+        feedback=await feedback_figures(biz, days),
     )
 
 

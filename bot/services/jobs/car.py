@@ -72,7 +72,8 @@ def reminder_build(biz: Business, rule: ReminderRule, service_at: datetime) -> B
             biz.settings, customer, "reminder", extra, offer=rule.offer, offer_tag=rule.tag
         )
         if button_on(biz.settings) and not await interested(session, customer.id):
-            return replace(send, reply_markup=interest_keyboard(biz, customer.language, "reminder"))
+            keyboard = interest_keyboard(biz, customer.language, "reminder")
+            return replace(send, buttons=lambda _member, _locale: keyboard)
         return send
 
     return build

@@ -61,9 +61,10 @@ class Send:
     points: int = 0  # bonus points credited with the message
     allowed: bool = True  # False: the treatment table keeps this job from the customer
     treatment: Treatment | None = None  # the customer's cell, once ``treated``
-    reply_markup: dict[str, Any] | None = None  # buttons under the message
+    buttons: Buttons | None = None  # the message's inline keyboard, made per member
 
 
+Buttons = Callable[[int, str], dict[str, Any]]  # (campaign member id, locale) -> keyboard
 Build = Callable[[AsyncSession, Customer], Awaitable[Send | None]]
 
 
@@ -215,7 +216,8 @@ async def deliver_one(
                 )
         text = biz.texts.render(customer.language, send.template, **context)
         rows = marketing_rows(biz, [(customer, text)], kind=send.kind, source=source, now=now)
-        rows[0]["reply_markup"] = send.reply_markup
+        if send.buttons is not None:
+            rows[0]["reply_markup"] = send.buttons(member.id, customer.language)
         message = enqueue(session, rows[0])  # reach said OK above, in this transaction
         await session.flush()
         member.outbox_id = message.id

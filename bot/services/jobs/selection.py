@@ -52,6 +52,7 @@ from bot.db.models import (
     Visit,
     unix_seconds,
 )
+from bot.services.jobs import churn
 from bot.services.money.live_purchases import is_live_of
 from bot.services.people.mileage import MONTH_SECONDS, projected_km_at_least
 
@@ -276,7 +277,12 @@ async def winback_candidates(
     rows = await session.scalars(
         select(CustomerScore.customer_id)
         .join(Customer, Customer.id == CustomerScore.customer_id)
-        .where(marketable(), or_(*drifting), _not_enrolled(campaign_id, occurrence))
+        .where(
+            marketable(),
+            or_(*drifting),
+            _not_enrolled(campaign_id, occurrence),
+            ~churn.stopped(rules),  # their answer to an earlier message said "stop"
+        )
         .order_by(CustomerScore.customer_id)
     )
     return list(rows)

@@ -49,6 +49,7 @@ from bot.db.models import (
     Campaign,
     CampaignMember,
     CarInterest,
+    ChurnAnswer,
     Conversation,
     Customer,
     CustomerScore,
@@ -131,6 +132,7 @@ SECTIONS: tuple[tuple[str, Any], ...] = (
     ("conversations", Conversation),
     ("personal_manager", PersonalManager),
     ("car_interest", CarInterest),
+    ("churn_reasons", ChurnAnswer),
     ("audit", AuditEntry),
     ("approvals", Approval),  # purchases and adjustments that waited for an owner
     ("alerts", StaffAlert),  # anomaly alerts about the staff who served them

@@ -60,10 +60,17 @@ def reply_keyboard(label: str, conversation_id: int) -> dict[str, object]:
 async def open_in(
     session: AsyncSession, biz: Business, customer: Customer, source: str, now: datetime
 ) -> Conversation:
-    """The customer's unanswered conversation, or a new one; records their message."""
+    """The customer's unanswered conversation of this ``source``, or a new one; records
+    their message (a complaint and a question stay apart: each is answered and counted
+    on its own)."""
     conversation = await session.scalar(
         select(Conversation)
-        .where(Conversation.customer_id == customer.id, Conversation.first_answer_at.is_(None))
+        .where(
+            Conversation.customer_id == customer.id,
+            Conversation.source == source,
+            Conversation.first_answer_at.is_(None),
+            Conversation.resolved_at.is_(None),
+        )
         .order_by(Conversation.id.desc())
         .limit(1)
     )
