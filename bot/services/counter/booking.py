@@ -1,6 +1,7 @@
 """Booking a purchase: the one road every purchase takes into the books.
 
-Earn at the tier held before the purchase (SPEC.md, Rules that need one answer) -> the
+Earn at the tier held before the purchase (SPEC.md, Rules that need one answer) and by the
+earn rules in force (``bot.services.rules.earn``: its combination order) -> the
 purchase row -> the EARN entry -> the referral reward -> the tier recheck -> the
 customer's notice -> the post-visit survey. Used by a staff ``/purchase`` and by a
 confirmed redemption against a purchase amount (the part paid in money earns; the part
@@ -45,17 +46,9 @@ class Booked:
     punch: Punch | None = None  # a punch card's "4 of 6" after it
 
 
-def purchase_points(
-    settings: Settings, tier: str | None, amount: Decimal, points_redeemed: int = 0
-) -> int:
-    """What a purchase earns at the tier held before it (SPEC.md, Rules that need one
-    answer): the part paid in money, at the tier's earn rate."""
-    return EarnTerms().rate_points(settings, tier, amount, points_redeemed)
-
-
 def earn_by_tier(settings: Settings) -> ColumnElement[int]:
-    """``purchase_points`` in SQL: the customer's held tier picks one of the values
-    ``earn_params`` computed for every tier of the ladder (an unknown or no tier: the
+    """What a purchase credits, in SQL: the customer's held tier picks one of the values
+    ``EarnTerms.params`` computed for every tier of the ladder (an unknown or no tier: the
     first, as ``tiers.tier_of`` reads it). Lets one statement find and credit a customer."""
     levels = ladder(settings)
     return case(
@@ -63,10 +56,6 @@ def earn_by_tier(settings: Settings) -> ColumnElement[int]:
         value=Customer.tier,
         else_=bindparam("earn_0", type_=Integer),
     )
-
-
-def earn_params(settings: Settings, amount: Decimal) -> dict[str, int]:
-    return EarnTerms().params(settings, amount)
 
 
 def book_purchase(

@@ -170,7 +170,7 @@ def _book_staff_purchase(
     credited = customer.balance
     # As it stood before the credit: book_purchase posts the same points again (on
     # the amount less an offer's money off: then flush writes the balance back).
-    customer.balance -= terms.rate_points(settings, customer.tier, request.amount)
+    customer.balance -= terms.credited(settings, customer.tier, request.amount)
     books = Books(conn, biz, now)
     books.hold(customer, stored_balance=credited)
     # Offer hook (bot.services.counter.offers_at_counter): checked here, claimed by settle.

@@ -87,11 +87,21 @@ class EarnTerms:
         paid = max(amount - loyalty.point_value * points_redeemed, Decimal("0"))
         return earned_points(paid, loyalty, self.percent(settings, tier), self.factor)
 
+    @property
+    def fixed_bonus(self) -> int:
+        """Step 4: the bonuses, whatever the tier or amount."""
+        return sum(r.points or 0 for r in self.bonuses)
+
+    def credited(self, settings: Settings, tier: str | None, amount: Decimal) -> int:
+        """What the purchase's first statement credits: steps 1-4 (a punch card's reward,
+        known only after counting, is written back with the purchase)."""
+        return self.rate_points(settings, tier, amount) + self.fixed_bonus
+
     def params(self, settings: Settings, amount: Decimal) -> dict[str, int]:
-        """Step 1-3's points for every tier of the ladder: the values the purchase's first
+        """``credited`` for every tier of the ladder: the values the purchase's first
         statement picks from by the customer's tier (``booking.earn_by_tier``)."""
         return {
-            f"earn_{i}": self.rate_points(settings, tier.code, amount)
+            f"earn_{i}": self.credited(settings, tier.code, amount)
             for i, tier in enumerate(ladder(settings))
         }
 
