@@ -3,7 +3,7 @@ intro): every number comes from settings and the tier helpers, none is spelled h
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from pydantic import BaseModel
@@ -28,6 +28,7 @@ class RuleView(BaseModel):
     outlets: list[str] = []  # their names
     starts: datetime | None = None
     ends: datetime | None = None  # exclusive
+    last_day: datetime | None = None  # ends at a midnight: the day before it, shown instead
     weekdays: list[str] = []
     hours: list[str] = []  # from, to
 
@@ -84,12 +85,14 @@ def rule_view(biz: Business, rule: Rule) -> RuleView:
     def aware(moment: datetime | None) -> datetime | None:
         return moment.replace(tzinfo=zone) if moment is not None else None
 
+    whole_days = rule.ends is not None and not rule.ends.time()  # a date's end: midnight
     return RuleView(
         name=rule.name, kind=rule.kind, factor=rule.factor, points=rule.points,
         every=rule.every, reward=rule.reward, tags=list(rule.tags),
         outlets=[business.outlet_name(o) for o in rule.outlets], starts=aware(rule.starts),
         ends=aware(rule.ends), weekdays=list(rule.weekdays),
         hours=[h.strftime("%H:%M") for h in rule.hours or ()],
+        last_day=aware(rule.ends - timedelta(days=1)) if whole_days else None,
     )  # fmt: skip
 
 
