@@ -26,6 +26,7 @@ from bot.services.rules.model import Rule, RuleSet, parse_rules
 from bot.services.rules.versions import forget, local_midnight_utc, local_moment
 
 CHANGE_NOTICE = "customer.rules_change"
+PROMO_PREFIX = "promo-"  # the name of a promotion started with /promo
 AFFECTED_DAYS = 365  # a customer who bought under a rule in the last year is told
 
 
@@ -42,11 +43,14 @@ def _same(rule: Rule) -> str:
 
 
 def lost_rules(before: RuleSet | None, after: RuleSet) -> list[Rule]:
-    """The rules of ``before`` that ``after`` drops or changes."""
+    """The rules of ``before`` that ``after`` drops or changes; a promotion started from
+    the bot (``PROMO_PREFIX``) is the owner's to stop at once, and is not counted."""
     if before is None:
         return []
     kept = {_same(r) for r in after.rule}
-    return [r for r in before.rule if _same(r) not in kept]
+    return [
+        r for r in before.rule if _same(r) not in kept and not r.name.startswith(PROMO_PREFIX)
+    ]
 
 
 def lowered_tiers(biz: Business, before: RuleSet | None, after: RuleSet) -> list[str]:
@@ -84,26 +88,40 @@ async def publish(
 ) -> Published:
     """Store checked ``rules`` as a version from ``starts_at``: refused when a version
     starts at or after it, or when it takes something away sooner than the notice."""
-    now = biz.clock.now()
     async with biz.db.write() as session:
-        rows = (await session.scalars(select(RuleVersion).order_by(RuleVersion.starts_at))).all()
-        later = [r for r in rows if r.starts_at >= starts_at]
-        if later:
-            raise ServiceError("rules_version_later", starts=later[-1].starts_at)
-        before = _rules_of(rows[-1]) if rows else None
-        lost, lowered = lost_rules(before, rules), lowered_tiers(biz, before, rules)
-        away = bool(lost or lowered)
-        _check_notice(biz, now, starts_at, away)
-        row = RuleVersion(
-            starts_at=starts_at, body=body, source=source, author_tg_id=author_tg_id,
-            created_at=now,
-        )  # fmt: skip
-        session.add(row)
-        await session.flush()
-        told = await _tell(session, biz, lost, lowered, starts_at) if away else 0
-        version_id = row.id
+        done = await publish_in(session, biz, rules, body, starts_at, source, author_tg_id)
     forget(biz)
-    return Published(version_id, starts_at, away, told)
+    return done
+
+
+async def publish_in(
+    session: AsyncSession,
+    biz: Business,
+    rules: RuleSet,
+    body: str,
+    starts_at: datetime,
+    source: str,
+    author_tg_id: int | None,
+) -> Published:
+    """``publish`` in the caller's write transaction (the caller forgets the cached copy
+    once it commits)."""
+    now = biz.clock.now()
+    rows = (await session.scalars(select(RuleVersion).order_by(RuleVersion.starts_at))).all()
+    later = [r for r in rows if r.starts_at >= starts_at]
+    if later:
+        raise ServiceError("rules_version_later", starts=later[-1].starts_at)
+    before = _rules_of(rows[-1]) if rows else None
+    lost, lowered = lost_rules(before, rules), lowered_tiers(biz, before, rules)
+    away = bool(lost or lowered)
+    _check_notice(biz, now, starts_at, away)
+    row = RuleVersion(
+        starts_at=starts_at, body=body, source=source, author_tg_id=author_tg_id,
+        created_at=now,
+    )  # fmt: skip
+    session.add(row)
+    await session.flush()
+    told = await _tell(session, biz, lost, lowered, starts_at) if away else 0
+    return Published(row.id, starts_at, away, told)
 
 
 def _rules_of(row: RuleVersion) -> RuleSet:
