@@ -101,7 +101,8 @@ async def preview_promo(biz: Business, request: PromoRequest) -> PromoPreview:
     current = await _current(biz)
     name = _name(current)
     _with(biz, current, _promotion(request, name))  # the refusals
-    year = await simulate(biz, _with(biz, current, _promotion(request, name, open_year=True)))
+    open_year = _promotion(request, name, open_year=True)  # not a rule to check: a measure
+    year = await simulate(biz, current.model_copy(update={"rule": (*current.rule, open_year)}))
     days = Decimal((request.ends - request.starts).total_seconds()) / Decimal(86400)
     scale = days / Decimal(YEAR_DAYS)
     extra = int((year.proposed.issued - year.today.issued) * scale)
