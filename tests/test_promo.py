@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.db.models import RuleVersion
-from bot.testing.telegram_double import find_button
+from bot.db.models import Purchase, RuleVersion
+from bot.testing.telegram_double import buttons, find_button
 from tests.conftest import BACKENDS
 from tests.support.flows import hire, join
 from tests.support.harness import OWNER_ID, App
@@ -108,3 +108,26 @@ async def test_an_overlapping_promotion_a_forged_button_and_a_cashier_are_refuse
         await owner.click(forged, preview)
     await cashier.send(f"/promo oil 2 {TODAY_TO_SUNDAY}")
     assert await app.counts() == before and await _versions(app) == 1
+
+
+async def test_a_redemption_against_a_purchase_earns_by_the_promotion(app: App) -> None:
+    """A store-wide ×2: the part of a 1 000 purchase paid in money (900, 100 in points)
+    earns 900 × 5 % × 2 = 90, as a purchase without points would."""
+    owner, cashier = app.user(OWNER_ID, "en"), app.user(CASHIER, "en")
+    user = app.user(CUSTOMER, "en")
+    customer = await join(app, user)
+    await hire(app, cashier)
+    await cashier.send(f"/purchase {customer.card_code} 2000")  # 100 points
+    await owner.send(f"/promo all 2 {TODAY_TO_SUNDAY}")
+    preview = app.fake.last(OWNER_ID)
+    await owner.click(find_button(preview, "Start the promotion"), preview)
+    await cashier.send(f"/redeem {customer.card_code} 100 1000")
+    await app.deliver()
+    prompt = next(c for c in reversed(app.fake.sent(CUSTOMER))
+                  if any("Confirm" in label for label, _ in buttons(c)))  # fmt: skip
+    await user.click(find_button(prompt, "Confirm"), prompt)
+    async with app.biz.db.read() as session:
+        earned = list(await session.scalars(select(Purchase.points_earned).order_by(Purchase.id)))
+    assert earned == [100, 90]
+    assert (await app.customer(id=customer.id)).balance == 90  # type: ignore[union-attr]
+    assert await app.balance_consistent()

@@ -94,3 +94,11 @@ async def earn_terms(biz: Business, tag: str | None, outlet: str, now: datetime)
     if version is None:
         return EarnTerms()
     return terms_for(version.id, version.rules, tag, outlet, local_moment(biz, now))
+
+
+async def earn_terms_by_outlet(
+    biz: Business, tag: str | None, now: datetime
+) -> dict[str, EarnTerms]:
+    """``earn_terms`` at every outlet: for a purchase whose outlet is read only inside its
+    transaction (a confirmed redemption's)."""
+    return {o.code: await earn_terms(biz, tag, o.code, now) for o in biz.settings.business.outlets}
