@@ -383,7 +383,7 @@ def demo(lang: str = DemoLanguage) -> None:
         typer.echo(line)
 
 
-from bot import cli_customers  # noqa: E402, F401  (registers `import` and `rekey`)
+from bot import cli_customers, cli_rules  # noqa: E402, F401  (register import, rekey, rules)
 
 if __name__ == "__main__":  # `python -m bot.cli`: the module the commands registered on
     from bot.cli import app as registered

@@ -10,7 +10,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message, ReplyKeyboardRemove
 
 from bot.services.context import Business
-from bot.services.members.program import program_rules
+from bot.services.members.program import program_page
 from bot.services.people import customers, owners, staff
 from bot.services.people.roles import Actor, Role
 from handlers.deep_links import (
@@ -103,9 +103,8 @@ async def on_help(message: Message, biz: Business, actor: Actor) -> None:
 
 
 async def on_program(message: Message, biz: Business, actor: Actor) -> None:
-    await message.answer(
-        text(biz, actor, "customer.program", r=program_rules(biz.settings, actor.locale))
-    )
+    page = await program_page(biz, actor.locale)
+    await message.answer(text(biz, actor, "customer.program", r=page))
 
 
 async def on_cancel(message: Message, biz: Business, actor: Actor, state: FSMContext) -> None:

@@ -26,7 +26,7 @@ CUSTOMER_COMMANDS = (
 STAFF_ONLY_COMMANDS = ("find", *STAFF_COMMANDS)
 OWNER_ONLY_COMMANDS = (
     "adjust", "client", "rescore", "stats", "kpi", "segments", "broadcast", "campaigns",
-    "export", "invite", "staff", "manager",
+    "export", "invite", "staff", "manager", "promo",
 )  # fmt: skip
 
 COMMANDS_BY_ROLE: dict[Role, tuple[str, ...]] = {

@@ -27,6 +27,7 @@ from handlers.export import on_export
 from handlers.keyboards import StaffRemove, offers_keyboard, staff_keyboard
 from handlers.menu import clear_chat_menu
 from handlers.middlewares import RequireRole
+from handlers.promo import register as register_promo
 from handlers.replies import text
 from handlers.staff import CommandSpec, command_handler
 
@@ -156,4 +157,5 @@ def make_router() -> Router:
     router.message.register(on_staff, Command("staff"))
     router.message.register(on_manager, Command("manager"))
     router.callback_query.register(on_staff_remove, StaffRemove.filter())
+    register_promo(router)
     return router

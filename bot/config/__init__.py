@@ -52,6 +52,7 @@ from bot.config.programme import (
     TIER_PRESETS,
     ProfileField,
     ProfileSettings,
+    RulesSettings,
     Tier,
     TiersSettings,
 )
@@ -90,6 +91,7 @@ __all__ = [
     "ReferralSettings",
     "ReminderRule",
     "ReminderSettings",
+    "RulesSettings",
     "ScoringSettings",
     "Settings",
     "StaffSettings",
@@ -245,6 +247,7 @@ class Settings(BaseSettings):
     reminders: ReminderSettings = ReminderSettings()
     tradein: TradeInSettings = TradeInSettings()
     winback: WinBackSettings = WinBackSettings()
+    rules: RulesSettings = RulesSettings()
     treatment: TreatmentSettings = TreatmentSettings()
     privacy: PrivacySettings = PrivacySettings()
     web: WebSettings = WebSettings()
@@ -334,14 +337,8 @@ def _environment_overrides() -> dict[str, Any]:
     """Plain variable names an operator expects: BOT_TOKEN and DATABASE_URL."""
     import os
 
-    data: dict[str, Any] = {}
-    if os.environ.get("BOT_TOKEN"):
-        data["bot_token"] = os.environ["BOT_TOKEN"]
-    if os.environ.get("DATABASE_URL"):
-        data["database_url"] = os.environ["DATABASE_URL"]
-    if os.environ.get("WEBHOOK_SECRET"):
-        data["webhook_secret"] = os.environ["WEBHOOK_SECRET"]
-    return data
+    names = ("BOT_TOKEN", "DATABASE_URL", "WEBHOOK_SECRET")
+    return {name.lower(): os.environ[name] for name in names if os.environ.get(name)}
 
 
 ENV_PREFIX = "LOYALTY_"

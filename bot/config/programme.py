@@ -241,3 +241,11 @@ BUSINESS_PRESETS: dict[str, dict[str, Any]] = {
                          "en": ["haircut", "beard", "styling"]},
     },
 }  # fmt: skip
+
+
+class RulesSettings(Section):
+    """Programme rules as data (``loyalty-bot rules``, ``/promo``; docs/rules.md)."""
+
+    notice_days: int = Field(default=14, ge=0, le=365)  # a change that takes is told ahead
+    max_multiplier: Decimal = Field(default=Decimal("10"), gt=1, le=100)
+    reload_seconds: int = Field(default=60, ge=1, le=3600)  # how stale a process's copy may be

@@ -708,6 +708,21 @@ class ChurnAnswer(Base):
     answered_at: Mapped[datetime]
 
 
+class RuleVersion(Base):
+    """One version of the programme's earn rules (a rules file, as published): in force
+    from ``starts_at`` until the next version starts. Never updated: a change is a new row."""
+
+    __tablename__ = "rule_versions"
+    __table_args__ = (Index("ix_rule_versions_starts_at", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    starts_at: Mapped[datetime]
+    body: Mapped[str] = mapped_column(Text)  # the TOML text (bot.services.rules.model)
+    source: Mapped[str] = mapped_column(String(16))  # "file" (loyalty-bot rules) or "promo"
+    author_tg_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+
 class ApprovalState(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"

@@ -1,6 +1,7 @@
 """Booking a purchase: the one road every purchase takes into the books.
 
-Earn at the tier held before the purchase (SPEC.md, Rules that need one answer) -> the
+Earn at the tier held before the purchase (SPEC.md, Rules that need one answer) and by the
+earn rules in force (``bot.services.rules.earn``: its combination order) -> the
 purchase row -> the EARN entry -> the referral reward -> the tier recheck -> the
 customer's notice -> the post-visit survey. Used by a staff ``/purchase`` and by a
 confirmed redemption against a purchase amount (the part paid in money earns; the part
@@ -23,10 +24,8 @@ from bot.services.counter.books import ACCOUNT_COLUMNS, Account, Books
 from bot.services.counter.referrals import reward_first_purchase
 from bot.services.counter.surveys import schedule as schedule_survey
 from bot.services.idempotency import CLAIMED
-from bot.services.money.ledger import earned_points
 from bot.services.money.tiers import (
     Standing,
-    earn_percent,
     ladder,
     retier,
     standing_columns,
@@ -34,6 +33,7 @@ from bot.services.money.tiers import (
 )
 from bot.services.outbox.notify import customer_notice
 from bot.services.people.customers import token_where
+from bot.services.rules.earn import EarnTerms, Punch, Reward, rewards_of
 
 EARNED_NOTICE = "customer.points_earned"
 
@@ -41,22 +41,14 @@ EARNED_NOTICE = "customer.points_earned"
 @dataclass(frozen=True)
 class Booked:
     purchase_id: int
-    points: int  # earned by it
-
-
-def purchase_points(
-    settings: Settings, tier: str | None, amount: Decimal, points_redeemed: int = 0
-) -> int:
-    """What a purchase earns at the tier held before it (SPEC.md, Rules that need one
-    answer): the part paid in money, at the tier's earn rate."""
-    loyalty = settings.loyalty
-    paid = max(amount - loyalty.point_value * points_redeemed, Decimal("0"))
-    return earned_points(paid, loyalty, earn_percent(settings, tier))
+    points: int  # earned by it: the tier's percent and the rules' multipliers (one entry)
+    rewards: int = 0  # the earn rules' own bonuses on it (bot.services.rules.earn)
+    punch: Punch | None = None  # a punch card's "4 of 6" after it
 
 
 def earn_by_tier(settings: Settings) -> ColumnElement[int]:
-    """``purchase_points`` in SQL: the customer's held tier picks one of the values
-    ``earn_params`` computed for every tier of the ladder (an unknown or no tier: the
+    """What a purchase credits, in SQL: the customer's held tier picks one of the values
+    ``EarnTerms.params`` computed for every tier of the ladder (an unknown or no tier: the
     first, as ``tiers.tier_of`` reads it). Lets one statement find and credit a customer."""
     levels = ladder(settings)
     return case(
@@ -64,13 +56,6 @@ def earn_by_tier(settings: Settings) -> ColumnElement[int]:
         value=Customer.tier,
         else_=bindparam("earn_0", type_=Integer),
     )
-
-
-def earn_params(settings: Settings, amount: Decimal) -> dict[str, int]:
-    return {
-        f"earn_{i}": purchase_points(settings, tier.code, amount)
-        for i, tier in enumerate(ladder(settings))
-    }
 
 
 def book_purchase(
@@ -86,13 +71,14 @@ def book_purchase(
     service_tag: str | None = None,
     receipt_no: str | None = None,
     notice: str | None = EARNED_NOTICE,
+    terms: EarnTerms | None = None,
 ) -> Booked:
     """Book one purchase for a locked ``customer`` whose tier ``standing`` (before this
     purchase) was read with it, or None to read it with the purchase's insert (PostgreSQL:
     after the lock, see ``Database.serialises_writes``); ``notice`` None when the caller
     tells the customer itself (a redemption says what was spent and earned in one message)."""
     biz, now = books.biz, books.now
-    points = purchase_points(biz.settings, customer.tier, amount, points_redeemed)
+    earned = _earned(books, customer, terms, amount, points_redeemed)
     row = {
         "customer_id": customer.id,
         "author_tg_id": author_tg_id,
@@ -101,7 +87,7 @@ def book_purchase(
         "refunded_amount": Decimal("0"),
         "service_tag": service_tag,
         "receipt_no": receipt_no,
-        "points_earned": points,
+        "points_earned": earned.total,
         "points_redeemed": points_redeemed,
         "created_at": now,
         "created_ts": unix_seconds(now),
@@ -111,18 +97,10 @@ def book_purchase(
         standing = read
     assert standing is not None  # insert_purchase read it
     books.hold(customer)
-    if points:
-        books.post(
-            customer,
-            kind=LedgerKind.EARN,
-            points=points,
-            key=f"{key}:earn",
-            author_tg_id=author_tg_id,
-            purchase_id=purchase_id,
-        )
+    _post_earned(books, customer, earned, key, author_tg_id, purchase_id)
     if notice is not None:
         books.queue(customer_notice(
-            biz, customer, notice, kind="purchase", amount=amount, points=points,
+            biz, customer, notice, kind="purchase", amount=amount, points=earned.total,
             balance=customer.balance,
         ))  # fmt: skip
     purchase = Purchase(id=purchase_id, **row)  # transient: what the referral rule reads
@@ -130,7 +108,45 @@ def book_purchase(
     _change, tier_notice = retier(biz, customer, with_new_purchase(standing, amount), now)
     books.queue(tier_notice)
     schedule_survey(books, customer, purchase)  # survey hook (surveys.py)
-    return Booked(purchase_id, points)
+    return Booked(purchase_id, earned.points, earned.total - earned.points, earned.punch)
+
+
+@dataclass(frozen=True)
+class _Earned:
+    points: int  # the EARN entry
+    rewards: list[Reward]  # a BONUS entry each
+    punch: Punch | None
+
+    @property
+    def total(self) -> int:
+        return self.points + sum(r.points for r in self.rewards)
+
+
+def _earned(
+    books: Books, customer: Account, terms: EarnTerms | None, amount: Decimal, redeemed: int
+) -> _Earned:
+    """What the purchase earns under ``terms`` (``rules.versions.earn_terms``; None: the
+    tier's percent alone), in the order ``bot.services.rules.earn`` states."""
+    terms = terms or EarnTerms()
+    settings = books.biz.settings
+    points = terms.rate_points(settings, customer.tier, amount, redeemed)
+    rewards, punch = rewards_of(books.conn, settings, terms, customer.id, amount, redeemed)
+    return _Earned(points, rewards, punch)
+
+
+def _post_earned(
+    books: Books, customer: Account, earned: _Earned, key: str, author_tg_id: int, purchase_id: int
+) -> None:
+    if earned.points:
+        books.post(
+            customer, kind=LedgerKind.EARN, points=earned.points, key=f"{key}:earn",
+            author_tg_id=author_tg_id, purchase_id=purchase_id,
+        )  # fmt: skip
+    for reward in earned.rewards:
+        books.post(
+            customer, kind=LedgerKind.BONUS, points=reward.points, key=f"{key}:rule:{reward.rule}",
+            author_tg_id=author_tg_id, purchase_id=purchase_id, reason=f"rule {reward.rule}",
+        )  # fmt: skip
 
 
 def credit_statement(shape: frozenset[str], settings: Settings, with_standing: bool) -> Update:

@@ -16,13 +16,7 @@ from bot.services.counter import approvals, surveys
 from bot.services.counter import offers_at_counter as counter_offers
 from bot.services.counter.adjustments import AdjustResult as AdjustResult  # moved: /adjust
 from bot.services.counter.adjustments import adjust as adjust  # and its second owner
-from bot.services.counter.booking import (
-    EARNED_NOTICE,
-    book_purchase,
-    credit_statement,
-    earn_params,
-    purchase_points,
-)
+from bot.services.counter.booking import EARNED_NOTICE, book_purchase, credit_statement
 from bot.services.counter.books import Books, account_of
 from bot.services.counter.referrals import reverse_on_refund
 from bot.services.errors import ServiceError
@@ -51,6 +45,8 @@ from bot.services.requests import (
     RefundRequest,
     VisitRequest,
 )
+from bot.services.rules.earn import EarnTerms, Punch
+from bot.services.rules.versions import earn_terms
 
 
 class PurchaseResult(BaseModel):
@@ -67,6 +63,7 @@ class PurchaseResult(BaseModel):
     discount: Decimal = Decimal("0")
     bonus: int = 0
     approval_id: int | None = None  # over the daily cap: held for an owner, nothing booked
+    punch: Punch | None = None  # a punch card's "4 of 6" after it (bot.services.rules)
 
 
 class VisitResult(BaseModel):
@@ -130,8 +127,10 @@ async def record_purchase(
     params = token_params(request.customer, biz.settings.business.phone_region)
     if not params:
         raise ServiceError("customer_not_found", token=request.customer)
+    now = biz.clock.now()
+    terms = await earn_terms(biz, request.service_tag, actor.outlet_code, now)
     work = partial(_book_staff_purchase, biz=biz, actor=actor, key=key, request=request,
-                   params=params, now=biz.clock.now())  # fmt: skip
+                   params=params, now=now, terms=terms)  # fmt: skip
     guard = partial(still_holds, actor=actor)  # the actor may be a kept one
     try:
         return await run_once_core(biz.db, biz.clock, key, PurchaseResult, work, "purchase", guard)
@@ -148,6 +147,7 @@ def _book_staff_purchase(
     request: PurchaseRequest,
     params: dict[str, str],
     now: datetime,
+    terms: EarnTerms,
 ) -> PurchaseResult | Replay:
     """``record_purchase``'s transaction: credit and lock the customer, take an offer used
     at the counter, book the purchase, settle the offer, audit, write it all."""
@@ -155,7 +155,7 @@ def _book_staff_purchase(
     folded = biz.db.serialises_writes
     rows = conn.execute(*approvals.with_day_totals(  # the author's day, if their role is capped
         biz, actor, now, credit_statement(frozenset(params), settings, with_standing=folded),
-        params | earn_params(settings, request.amount)
+        params | terms.params(settings, request.amount)
         | {"claim_key": key, "since": window_start(settings, now)},
     )).all()  # fmt: skip
     claimed = next((row.claimed for row in rows if row.claimed is not None), None)
@@ -168,7 +168,7 @@ def _book_staff_purchase(
     credited = customer.balance
     # As it stood before the credit: book_purchase posts the same points again (on
     # the amount less an offer's money off: then flush writes the balance back).
-    customer.balance -= purchase_points(settings, customer.tier, request.amount)
+    customer.balance -= terms.credited(settings, customer.tier, request.amount)
     books = Books(conn, biz, now)
     books.hold(customer, stored_balance=credited)
     # Offer hook (bot.services.counter.offers_at_counter): checked here, claimed by settle.
@@ -181,23 +181,21 @@ def _book_staff_purchase(
         books, customer, standing_of(row) if folded else None, key=key,
         author_tg_id=actor.tg_id, outlet_code=actor.outlet_code, amount=paid,
         service_tag=request.service_tag, receipt_no=request.receipt_no,
-        notice=EARNED_NOTICE if offer is None else None,
+        notice=EARNED_NOTICE if offer is None else None, terms=terms,
     )  # fmt: skip
-    bonus = 0
-    if offer is not None:
-        bonus = counter_offers.settle(
-            books, customer, offer, booked.purchase_id, paid=paid, earned=booked.points,
-            author_tg_id=actor.tg_id,
-        )  # fmt: skip
+    bonus = 0 if offer is None else counter_offers.settle(
+        books, customer, offer, booked.purchase_id, paid=paid, earned=booked.points,
+        author_tg_id=actor.tg_id,
+    )  # fmt: skip
     used = {"offer_id": offer.offer_id} if offer else {}
     books.act(actor, "purchase", key, customer.id, purchase_id=booked.purchase_id, **used)
     books.flush()
     return PurchaseResult(
         purchase_id=booked.purchase_id, customer_id=customer.id, card_code=customer.card_code,
-        customer_name=customer.name, amount=paid, points=booked.points,
+        customer_name=customer.name, amount=paid, points=booked.points + booked.rewards,
         balance=customer.balance, service_tag=request.service_tag,
         receipt_no=request.receipt_no, offer_code=offer.code if offer else None,
-        discount=offer.discount if offer else Decimal("0"), bonus=bonus,
+        discount=offer.discount if offer else Decimal("0"), bonus=bonus, punch=booked.punch,
     )  # fmt: skip
 
 

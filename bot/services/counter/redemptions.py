@@ -36,6 +36,8 @@ from bot.services.people.audit import audit_act, audit_row
 from bot.services.people.customers import customer_for
 from bot.services.people.roles import Actor
 from bot.services.requests import RedeemRequest
+from bot.services.rules.earn import EarnTerms
+from bot.services.rules.versions import earn_terms_by_outlet
 
 CONFIRM_PREFIX = "rd"
 
@@ -204,8 +206,10 @@ async def decide_redemption(
 ) -> Outcome[RedemptionDecision]:
     """The customer's button. Refuses anyone but the redemption's own customer. On
     prebuilt Core statements, like a purchase (``bot.services.counter.books``)."""
+    now = biz.clock.now()
+    terms = await earn_terms_by_outlet(biz, None, now)  # a redemption's purchase has no tag
     work = partial(_decide, biz=biz, tg_id=tg_id, key=key, redemption_id=redemption_id,
-                   accept=accept, now=biz.clock.now())  # fmt: skip
+                   accept=accept, now=now, terms=terms)  # fmt: skip
     return await run_once_core(
         biz.db, biz.clock, key, RedemptionDecision, work, event="redemption decided"
     )
@@ -220,6 +224,7 @@ def _decide(
     redemption_id: int,
     accept: bool,
     now: datetime,
+    terms: dict[str, EarnTerms],
 ) -> RedemptionDecision | Replay:
     """``decide_redemption``'s transaction: read and lock the redemption and its customer,
     settle the decision, tell both sides, audit, mark the redemption decided."""
@@ -246,7 +251,7 @@ def _decide(
         balance=customer.balance,
     )
     if decision.state == RedemptionState.CONFIRMED:
-        _redeem(books, customer, row, decision, key=key)
+        _redeem(books, customer, row, decision, key=key, terms=terms.get(row.r_outlet_code))
     decision.balance = customer.balance
     _tell_both_sides(books, customer, row, decision)
     books.audit.append(
@@ -277,8 +282,9 @@ def _decided_state(row: Any, customer: Account, *, accept: bool, now: datetime) 
 
 
 def _redeem(
-    books: Books, customer: Account, row: Any, decision: RedemptionDecision, *, key: str
-) -> None:
+    books: Books, customer: Account, row: Any, decision: RedemptionDecision, *, key: str,
+    terms: EarnTerms | None,
+) -> None:  # fmt: skip
     """A confirmed redemption: book the purchase it was asked against (its money part
     earns), then the REDEEM entry; ``decision`` gets the purchase and what it earned."""
     points = row.r_points
@@ -293,8 +299,9 @@ def _redeem(
             amount=row.r_purchase_amount,
             points_redeemed=points,
             notice=None,  # "customer.redeemed" below says both
+            terms=terms,
         )
-        decision.purchase_id, decision.earned = booked.purchase_id, booked.points
+        decision.purchase_id, decision.earned = booked.purchase_id, booked.points + booked.rewards
     books.post(
         customer,
         kind=LedgerKind.REDEEM,

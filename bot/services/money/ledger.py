@@ -14,11 +14,16 @@ from bot.db.models import Customer, LedgerEntry, LedgerKind
 from bot.services.errors import ServiceError
 
 
-def earned_points(amount: Decimal, loyalty: LoyaltySettings, percent: Decimal | None = None) -> int:
+def earned_points(
+    amount: Decimal,
+    loyalty: LoyaltySettings,
+    percent: Decimal | None = None,
+    factor: int | Decimal = 1,
+) -> int:
     """Points for a purchase: earn percent (the tier's, when given) of the amount in point
-    values, rounded down."""
+    values, times ``factor`` (an earn rule's multipliers, bot.services.rules), rounded down."""
     rate = loyalty.earn_percent if percent is None else percent
-    raw = amount * rate / Decimal(100) / loyalty.point_value
+    raw = amount * rate / Decimal(100) / loyalty.point_value * factor
     return int(raw.to_integral_value(rounding=ROUND_FLOOR))
 
 
