@@ -11,7 +11,7 @@ from bot.services.jobs import car as jobs_car
 from bot.services.jobs import greetings as jobs_greetings
 from bot.services.jobs import winback as jobs_winback
 from bot.services.members import retention
-from bot.services.money import expiry, tiers
+from bot.services.money import expiry, tier_keeping, tiers
 
 
 async def rescore(biz: Business) -> Any:
@@ -26,6 +26,7 @@ DAILY_JOBS: list[DailyJob] = [
     DailyJob(id="rescore", at=lambda s: s.scoring.nightly_at, run=rescore),
     DailyJob(id="tiers", at=lambda s: s.tiers.recheck_at, run=tiers.run_daily),
     DailyJob(id="expiry", at=lambda s: s.expiry.run_at, run=expiry.run_daily),
+    DailyJob(id="tier_keep", at=lambda s: s.tiers.keep_notice_at, run=tier_keeping.run_daily),
     DailyJob(id="retention", at=lambda s: s.privacy.prune_at, run=retention.prune_processed),
     DailyJob(id="birthday", at=lambda s: s.birthday.run_at, run=jobs_greetings.run_birthdays),
     DailyJob(id="holidays", at=lambda s: s.holidays.run_at, run=jobs_greetings.run_holidays),

@@ -183,6 +183,20 @@ def parse_redeem(args: str | None, settings: Settings) -> RedeemRequest:
     )
 
 
+def parse_reward(args: str | None, settings: Settings) -> RedeemRequest:
+    """``<customer> <reward code>``: a reward of the catalogue, priced by the service."""
+    tokens = _tokens(args)
+    codes = [r.code for r in settings.loyalty.rewards]
+    if len(tokens) != 2:
+        raise CommandError("usage_reward", codes=codes)
+    if tokens[1].casefold() not in codes:
+        raise CommandError("unknown_reward", code=tokens[1][:32], codes=codes)
+    return RedeemRequest(
+        customer=_customer_token(tokens[0]), points=0, purchase_amount=None,
+        reward_code=tokens[1].casefold(),
+    )  # fmt: skip
+
+
 def parse_refund(args: str | None, settings: Settings) -> RefundRequest:
     tokens = _tokens(args)
     if not tokens:

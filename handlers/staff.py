@@ -66,6 +66,9 @@ STAFF_COMMANDS: dict[str, CommandSpec] = {
     "redeem": CommandSpec(
         commands.parse_redeem, redemptions.request_redemption, "staff.redeem_sent"
     ),
+    "reward": CommandSpec(
+        commands.parse_reward, redemptions.request_redemption, "staff.redeem_sent"
+    ),
     "refund": CommandSpec(commands.parse_refund, purchases.refund, "staff.refund_done"),
     "note": CommandSpec(commands.parse_note, purchases.add_note, "staff.note_added"),
     "addcustomer": CommandSpec(

@@ -52,6 +52,8 @@ from bot.config.programme import (
     TIER_PRESETS,
     ProfileField,
     ProfileSettings,
+    ReferralSettings,
+    Rewards,
     RulesSettings,
     Tier,
     TiersSettings,
@@ -178,6 +180,8 @@ class LoyaltySettings(Section):
     welcome_bonus: int = Field(default=0, ge=0)
     service_tags: tuple[str, ...] = ()
     max_adjust_points: int = Field(default=100000, ge=1)
+    pending_days: int = Field(default=0, ge=0, le=365)  # a purchase's points wait the return window
+    rewards: Rewards = ()  # the catalogue: named rewards paid with points (programme.Reward)
 
     @field_validator("service_tags")
     @classmethod
@@ -197,13 +201,6 @@ class ExpirySettings(Section):
     warn_days: int = Field(default=14, ge=1, le=365)
     balance_horizon_days: int = Field(default=30, ge=1, le=365)
     run_at: str = Field(default="04:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-
-
-class ReferralSettings(Section):
-    referrer_points: int = Field(default=0, ge=0)
-    referred_points: int = Field(default=0, ge=0)
-    # The referred customer's first purchase with at least this net amount rewards both.
-    min_purchase: Decimal = Field(default=Decimal("0"), ge=0, decimal_places=2)
 
 
 class PrivacySettings(Section):
@@ -290,6 +287,8 @@ class Settings(BaseSettings):
                 "tiers.preset = 'b2b' assigns tiers from the rating scale: "
                 "set scoring.rating_scale = 'b2b'"
             )
+        if self.expiry.months and self.loyalty.pending_days >= 28 * self.expiry.months:
+            raise ValueError("loyalty.pending_days: points would expire before they are available")
         for rule in self.reminders.rules:
             if not self.is_service_tag(rule.tag):
                 raise ValueError(

@@ -67,6 +67,8 @@ DEFAULT_MESSAGE_KINDS: dict[str, MessageKind] = {
     "purchase": MessageKind(priority="transactional", ttl_minutes=_DAY),
     # queued with the expiry date itself as the deadline; waits for the morning
     "expiry_warning": MessageKind(ttl_minutes=7 * _DAY, quiet_hours=True),
+    # what keeps the customer's tier, before the grace period ends; waits for the morning
+    "tier_keep": MessageKind(ttl_minutes=3 * _DAY, quiet_hours=True),
     # a question about a visit the customer just made: not advertising, so no opt-in
     # or cap, but it waits for the morning like marketing
     "survey": MessageKind(ttl_minutes=2 * _DAY, quiet_hours=True),

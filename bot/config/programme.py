@@ -1,18 +1,20 @@
-"""The programme's shape per business: the tier ladders and the sign-up questions.
+"""The programme's shape per business: the tier ladders, the referral reward, the rewards
+catalogue and the sign-up questions.
 
-``[tiers]`` (``Tier``, the two shipped ladders in ``TIER_PRESETS``, ``TiersSettings``) and
-``[profile]`` (``ProfileField``, ``ProfileSettings``), plus ``BUSINESS_PRESETS``: what a
-kind of business (``business.kind``) asks at sign-up and tags purchases with. Mostly
-data; the rest of the configuration is ``bot.config``, which re-exports these names.
+``[tiers]`` (``Tier``, the two shipped ladders in ``TIER_PRESETS``, ``TiersSettings``),
+``[referral]``, ``[[loyalty.rewards]]`` (``Reward``) and ``[profile]`` (``ProfileField``,
+``ProfileSettings``), plus ``BUSINESS_PRESETS``: what a kind of business
+(``business.kind``) asks at sign-up and tags purchases with. Mostly data; the rest of
+the configuration is ``bot.config``, which re-exports these names.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 from itertools import pairwise
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from bot.config.base import Section, localized
 
@@ -26,6 +28,11 @@ class Tier(Section):
     min_spend: Decimal | None = Field(default=None, ge=0)  # retail: rolling-window spend, or
     min_visits: int | None = Field(default=None, ge=1)  # retail: purchases + visits in window
     min_rating: int | None = Field(default=None, ge=0, le=13)  # b2b: rating-scale points
+    # What it takes to keep the tier once held (None: the entry threshold above); a
+    # customer who lost it re-enters only at the entry threshold.
+    keep_spend: Decimal | None = Field(default=None, ge=0)
+    keep_visits: int | None = Field(default=None, ge=1)
+    keep_rating: int | None = Field(default=None, ge=0, le=13)
     perks: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
     @field_validator("names")
@@ -135,11 +142,33 @@ TIER_PRESETS: dict[str, tuple[Tier, ...]] = {
 }
 
 
+KEEPS = ("spend", "visits", "rating")  # keep_<x> pairs with min_<x>
+
+
+def _keep_is_sound(tier: Tier) -> None:
+    """A keep threshold needs its entry threshold and may not exceed it."""
+    for attr in KEEPS:
+        keep, entry = getattr(tier, f"keep_{attr}"), getattr(tier, f"min_{attr}")
+        if keep is None:
+            continue
+        if entry is None:
+            raise ValueError(f"tier {tier.code}: keep_{attr} needs min_{attr}")
+        if keep > entry:
+            raise ValueError(
+                f"tier {tier.code}: keep_{attr} ({keep}) must not exceed min_{attr} ({entry}),"
+                " the entry threshold"
+            )
+
+
 class TiersSettings(Section):
     preset: Literal["retail", "b2b"] = "retail"
     levels: tuple[Tier, ...] = ()  # empty: the preset's ladder
     window_months: int = Field(default=12, ge=1, le=120)
     grace_days: int = Field(default=30, ge=0, le=3650)
+    # A customer below their tier's keep threshold is told what keeps it this many days
+    # before the grace period ends (0: not told).
+    keep_notice_days: int = Field(default=7, ge=0, le=365)
+    keep_notice_at: str = Field(default="11:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     recheck_at: str = Field(default="04:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     # Seed 002's «Обслуживание персональным менеджером»: the tiers whose customers the
     # owner may give a personal manager (bot.services.people.managers); none: the top one.
@@ -159,7 +188,10 @@ class TiersSettings(Section):
                 a, b = getattr(lower, attr), getattr(higher, attr)
                 if a is not None and b is not None and b <= a:
                     raise ValueError(f"tier {higher.code}: {attr} must exceed {lower.code}'s")
+        if any(getattr(ladder[0], f"keep_{a}") is not None for a in KEEPS):
+            raise ValueError(f"tier {ladder[0].code}: the first tier is never lost (no keep_*)")
         for tier in ladder[1:]:
+            _keep_is_sound(tier)
             if self.preset == "retail" and tier.min_spend is None and tier.min_visits is None:
                 raise ValueError(f"tier {tier.code}: retail tiers need min_spend or min_visits")
             if self.preset == "b2b" and tier.min_rating is None:
@@ -169,6 +201,40 @@ class TiersSettings(Section):
     @property
     def ladder(self) -> tuple[Tier, ...]:
         return self.levels or TIER_PRESETS[self.preset]
+
+
+class ReferralSettings(Section):
+    referrer_points: int = Field(default=0, ge=0)
+    referred_points: int = Field(default=0, ge=0)
+    # The referred customer's first purchase with at least this net amount rewards both.
+    min_purchase: Decimal = Field(default=Decimal("0"), ge=0, decimal_places=2)
+
+
+class Reward(Section):
+    """A reward of the catalogue («мойка бесплатно — 300 баллов»): paid with points at the
+    counter, the customer confirming it like any redemption."""
+
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")
+    names: dict[str, str]
+    points: int = Field(gt=0, le=10**9)  # what it costs; 0 or less is refused
+
+    @field_validator("names")
+    @classmethod
+    def _names(cls, value: dict[str, str]) -> dict[str, str]:
+        return localized(value, "reward names")
+
+    def name(self, locale: str) -> str:
+        return self.names.get(locale) or next(iter(self.names.values()))
+
+
+def _unique_rewards(value: tuple[Reward, ...]) -> tuple[Reward, ...]:
+    codes = [r.code for r in value]
+    if len(set(codes)) != len(codes):
+        raise ValueError("reward codes must be unique")
+    return value
+
+
+Rewards = Annotated[tuple[Reward, ...], AfterValidator(_unique_rewards)]
 
 
 class ProfileField(Section):

@@ -347,6 +347,8 @@ class Redemption(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]
+    # A reward of the catalogue (``loyalty.rewards``) paid with the points, or None.
+    reward_code: Mapped[str | None] = mapped_column(String(32))
 
 
 class LedgerEntry(Base):
@@ -365,6 +367,9 @@ class LedgerEntry(Base):
     reason: Mapped[str | None] = mapped_column(String(200))
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
     created_at: Mapped[datetime]
+    # Pending until then (a purchase's earn within the return window, and a refund's
+    # reversal of it): counted in the balance, not spendable (money/pending.py).
+    available_at: Mapped[datetime | None]
 
 
 class OfferKind(StrEnum):

@@ -31,6 +31,7 @@ class RedeemRequest:
     customer: str
     points: int
     purchase_amount: Decimal | None
+    reward_code: str | None = None  # a reward of the catalogue: its price is the points
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from bot.services.counter.books import ACCOUNT_COLUMNS, Account, Books
 from bot.services.counter.referrals import reward_first_purchase
 from bot.services.counter.surveys import schedule as schedule_survey
 from bot.services.idempotency import CLAIMED
+from bot.services.money.pending import available_at as pending_until
 from bot.services.money.tiers import (
     Standing,
     ladder,
@@ -137,15 +138,17 @@ def _earned(
 def _post_earned(
     books: Books, customer: Account, earned: _Earned, key: str, author_tg_id: int, purchase_id: int
 ) -> None:
+    pending = pending_until(books.biz.settings, books.now)  # the return window
     if earned.points:
         books.post(
             customer, kind=LedgerKind.EARN, points=earned.points, key=f"{key}:earn",
-            author_tg_id=author_tg_id, purchase_id=purchase_id,
+            author_tg_id=author_tg_id, purchase_id=purchase_id, available_at=pending,
         )  # fmt: skip
     for reward in earned.rewards:
         books.post(
             customer, kind=LedgerKind.BONUS, points=reward.points, key=f"{key}:rule:{reward.rule}",
             author_tg_id=author_tg_id, purchase_id=purchase_id, reason=f"rule {reward.rule}",
+            available_at=pending,
         )  # fmt: skip
 
 

@@ -23,6 +23,7 @@ from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, Replay, personal, run_once, run_once_core
 from bot.services.money.ledger import lock_customer, post, take_back
 from bot.services.money.live_purchases import IS_LIVE, NET_AMOUNT
+from bot.services.money.pending import take_back_pending
 from bot.services.money.tiers import (
     recheck,
     standing_of,
@@ -306,8 +307,11 @@ async def _refund(
             session, customer, kind=LedgerKind.REVERSAL, points=to_return,
             key=f"{key}:return", reason="refund: redeemed points returned", **moved,
         )  # fmt: skip
-    reversed_points = take_back(
-        session, customer, to_reverse, key=f"{key}:reverse",
+    reversed_points = await take_back_pending(
+        session, customer, to_reverse, key=f"{key}:reverse-pending", **moved
+    )  # inside the return window: the purchase's pending points first
+    reversed_points += take_back(
+        session, customer, to_reverse - reversed_points, key=f"{key}:reverse",
         reason="refund: earned points reversed", **moved,
     )  # fmt: skip
     shortfall = to_reverse - reversed_points

@@ -6,6 +6,7 @@ confirmation, so two staff phones redeeming one balance at once cannot overdraw 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -24,6 +25,8 @@ from bot.services.counter.books import ACCOUNT_COLUMNS, Account, Books, account_
 from bot.services.errors import ServiceError
 from bot.services.idempotency import CLAIMED, Outcome, Replay, personal, run_once, run_once_core
 from bot.services.money.ledger import max_redeemable
+from bot.services.money.pending import PENDING_AT, pending_column, spendable, split
+from bot.services.money.rewards import REWARD_REASON, reward_named
 from bot.services.money.tiers import (
     standing_columns,
     standing_of,
@@ -60,6 +63,7 @@ class RedemptionRequested(BaseModel):
     customer_name: str | None = personal()
     points: int
     minutes: int
+    reward: str | None = None  # a reward of the catalogue, in the staff member's words
 
 
 class RedemptionDecision(BaseModel):
@@ -74,6 +78,11 @@ class RedemptionDecision(BaseModel):
 async def request_redemption(
     biz: Business, actor: Actor, key: str, request: RedeemRequest
 ) -> Outcome[RedemptionRequested]:
+    """Ask the customer to confirm paying ``request.points`` (or, for a reward of the
+    catalogue, its price: an unknown reward is refused before anything is written)."""
+    if request.reward_code is not None:
+        reward = reward_named(biz.settings, request.reward_code)
+        request = replace(request, points=reward.points, reward_code=reward.code)
     work = partial(_ask_customer, biz=biz, actor=actor, key=key, request=request,
                    now=biz.clock.now())  # fmt: skip
     return await run_once(
@@ -81,13 +90,19 @@ async def request_redemption(
     )
 
 
-def _refuse_request(customer: Customer, request: RedeemRequest, loyalty: LoyaltySettings) -> None:
+def _refuse_request(
+    customer: Customer, request: RedeemRequest, loyalty: LoyaltySettings, spendable: tuple[int, int]
+) -> None:
     """Refuse a redemption the customer cannot confirm: not in the bot, more points than
-    the balance, or over the share of the purchase that points may pay."""
+    the spendable balance (pending points wait out the return window), or over the share
+    of the purchase that points may pay."""
     if customer.telegram_id is None:
         raise ServiceError("customer_not_in_bot", card_code=customer.card_code)
-    if request.points > customer.balance:
-        raise ServiceError("insufficient_points", balance=customer.balance, points=request.points)
+    available, pending = spendable
+    if request.points > available:
+        raise ServiceError(
+            "insufficient_points", balance=available, points=request.points, pending=pending
+        )
     if request.purchase_amount is not None:
         limit = max_redeemable(request.purchase_amount, loyalty)
         if request.points > limit:
@@ -109,45 +124,61 @@ async def _ask_customer(
     confirm/decline prompt, audited."""
     loyalty = biz.settings.loyalty
     customer = await customer_for(session, biz, actor, request.customer)
-    _refuse_request(customer, request, loyalty)
+    _refuse_request(customer, request, loyalty, await spendable(session, customer, now))
     redemption = Redemption(
         customer_id=customer.id, author_tg_id=actor.tg_id, author_locale=actor.locale,
         outlet_code=actor.outlet_code, points=request.points,
         purchase_amount=request.purchase_amount, state=RedemptionState.PENDING,
-        created_at=now,
+        created_at=now, reward_code=request.reward_code,
         expires_at=now + timedelta(minutes=loyalty.redemption_confirm_minutes),
     )  # fmt: skip
     session.add(redemption)
     await session.flush()
-    texts, lang = biz.texts, customer.language
-    enqueue(
-        session,
-        customer_notice(
-            biz,
-            customer,
-            "customer.redeem_confirm",
-            kind="redemption_prompt",
-            deadline=redemption.expires_at,  # useless once the request has expired
-            reply_markup=confirm_keyboard(
-                texts.render(lang, "customer.button_confirm"),
-                texts.render(lang, "customer.button_decline"),
-                redemption.id,
-            ),
-            points=request.points,
-            value=loyalty.point_value * request.points,
-            amount=request.purchase_amount,
-            minutes=loyalty.redemption_confirm_minutes,
-        ),
-    )
+    enqueue(session, _prompt(biz, customer, redemption))
     audit_act(
         session, actor, "redeem_request", key, now, customer.id,
-        redemption_id=redemption.id, points=request.points,
+        redemption_id=redemption.id, points=request.points, reward=request.reward_code,
     )  # fmt: skip
     return RedemptionRequested(
         redemption_id=redemption.id, customer_id=customer.id, card_code=customer.card_code,
         customer_name=customer.name, points=request.points,
         minutes=loyalty.redemption_confirm_minutes,
+        reward=_reward_name(biz, redemption, actor.locale).get("reward"),
     )  # fmt: skip
+
+
+def _reward_name(biz: Business, redemption: Any, locale: str) -> dict[str, str]:
+    """``{"reward": its name}`` for a redemption paying for a reward of the catalogue (a
+    row or a ``Redemption``: ``reward_code`` or ``r_reward_code``); else ``{}``."""
+    code = getattr(redemption, "reward_code", None) or getattr(redemption, "r_reward_code", None)
+    if not code:
+        return {}
+    try:
+        return {"reward": reward_named(biz.settings, code).name(locale)}
+    except ServiceError:  # taken off the catalogue since it was asked for: its code
+        return {"reward": code}
+
+
+def _prompt(biz: Business, customer: Customer, redemption: Redemption) -> dict[str, Any] | None:
+    """The customer's confirm/decline prompt (what a reward is, when it is one)."""
+    loyalty, texts, lang = biz.settings.loyalty, biz.texts, customer.language
+    return customer_notice(
+        biz,
+        customer,
+        "customer.redeem_confirm",
+        kind="redemption_prompt",
+        deadline=redemption.expires_at,  # useless once the request has expired
+        reply_markup=confirm_keyboard(
+            texts.render(lang, "customer.button_confirm"),
+            texts.render(lang, "customer.button_decline"),
+            redemption.id,
+        ),
+        points=redemption.points,
+        value=loyalty.point_value * redemption.points,
+        amount=redemption.purchase_amount,
+        minutes=loyalty.redemption_confirm_minutes,
+        **_reward_name(biz, redemption, lang),
+    )
 
 
 def _decision_read(settings: Settings, with_standing: bool) -> Select[Any]:
@@ -161,6 +192,7 @@ def _decision_read(settings: Settings, with_standing: bool) -> Select[Any]:
             select(
                 *ACCOUNT_COLUMNS,
                 CLAIMED,
+                pending_column(),
                 *(standing_columns(settings) if with_standing else ()),
                 *(column.label(f"r_{column.key}") for column in _REDEMPTION_COLUMNS),
             )
@@ -179,6 +211,7 @@ _REDEMPTION_COLUMNS = (
     Redemption.purchase_amount,
     Redemption.state,
     Redemption.expires_at,
+    Redemption.reward_code,
 )
 _DECISION_READS: dict[tuple[str | None, bool], Select[Any]] = {}
 _DECIDE = (
@@ -231,7 +264,7 @@ def _decide(
     row = conn.execute(
         _decision_read(biz.settings, with_standing=biz.db.serialises_writes),
         {"redemption_id": redemption_id, "claim_key": key,
-         "since": window_start(biz.settings, now)},
+         "since": window_start(biz.settings, now), PENDING_AT: now},
     ).first()  # fmt: skip
     if row is not None and row.claimed is not None:
         return Replay(row.claimed)
@@ -271,12 +304,12 @@ def _decide(
 
 
 def _decided_state(row: Any, customer: Account, *, accept: bool, now: datetime) -> RedemptionState:
-    """Declined by the customer, expired, failed for want of points, or confirmed."""
+    """Declined by the customer, expired, failed for want of spendable points, or confirmed."""
     if not accept:
         return RedemptionState.DECLINED
     if now >= row.r_expires_at:
         return RedemptionState.EXPIRED
-    if customer.balance < row.r_points:
+    if split(customer.balance, row.pending_points)[0] < row.r_points:
         return RedemptionState.FAILED
     return RedemptionState.CONFIRMED
 
@@ -310,6 +343,7 @@ def _redeem(
         author_tg_id=row.r_author_tg_id,
         purchase_id=decision.purchase_id,
         redemption_id=decision.redemption_id,
+        reason=f"{REWARD_REASON}{row.r_reward_code}" if row.r_reward_code else None,
     )
 
 
@@ -326,6 +360,7 @@ def _tell_both_sides(
                 points=decision.points,
                 earned=decision.earned,
                 balance=customer.balance,
+                **_reward_name(books.biz, row, customer.language),
             )
         )
     books.queue(
@@ -341,6 +376,7 @@ def _tell_both_sides(
                     "card_code": customer.card_code,
                     "balance": customer.balance,
                     **_to_collect(books.biz, row.r_purchase_amount, decision.points),
+                    **_reward_name(books.biz, row, row.r_author_locale),
                 },
             ),
             kinds=books.biz.settings.outbox.kinds,

@@ -20,6 +20,8 @@ from bot.services.counter.offers_at_counter import OfferView, live_views
 from bot.services.errors import ServiceError
 from bot.services.idempotency import Outcome, run_once
 from bot.services.money.expiry import expiring
+from bot.services.money.pending import pending_view, spendable
+from bot.services.money.rewards import RewardView, catalogue
 from bot.services.money.tiers import TierProgress, ladder_view, progress
 
 HISTORY_PAGE_SIZE = 10
@@ -35,6 +37,9 @@ class BalanceSummary(BaseModel):
     card_code: str
     balance: int
     value: Decimal
+    available: int  # spendable now; the rest waits out the return window
+    pending: int = 0
+    pending_from: datetime | None = None  # when the first pending points become spendable
     tier: TierProgress
     expiring_points: int
     expiring_from: datetime | None
@@ -58,6 +63,8 @@ class Offers(BaseModel):
     tier: TierProgress
     ladder: list[dict[str, object]]
     personal: list[OfferView] = []  # live offers made for this customer, soonest to end first
+    available: int = 0  # spendable points: what the rewards catalogue is measured against
+    rewards: list[RewardView] = []  # the catalogue, cheapest first
 
 
 class Preferences(BaseModel):
@@ -92,10 +99,14 @@ async def balance(biz: Business, tg_id: int) -> BalanceSummary:
         customer = await _member(session, tg_id)
         horizon = settings.expiry.balance_horizon_days
         points, first = await expiring(session, customer.id, settings.expiry.months, now, horizon)
+        available, pending, pending_from = await pending_view(session, customer, now)
         return BalanceSummary(
             card_code=customer.card_code,
             balance=customer.balance,
             value=points_value(customer.balance, settings.loyalty.point_value),
+            available=available,
+            pending=pending,
+            pending_from=pending_from,
             tier=await progress(session, settings, customer, now),
             expiring_points=points,
             expiring_from=first,
@@ -134,10 +145,13 @@ async def offers(biz: Business, tg_id: int) -> Offers:
         customer = await _member(session, tg_id)
         now = biz.clock.now()
         tier = await progress(session, biz.settings, customer, now)
+        available, _pending = await spendable(session, customer, now)
         return Offers(
             tier=tier,
             ladder=ladder_view(biz.settings, customer.language),
             personal=await live_views(session, customer.id, now),
+            available=available,
+            rewards=catalogue(biz.settings, customer.language, available),
         )
 
 

@@ -59,10 +59,12 @@ def entry_row(
     purchase_id: int | None = None,
     redemption_id: int | None = None,
     reason: str | None = None,
+    available_at: datetime | None = None,
 ) -> dict[str, Any]:
     """The one rule for a ledger entry: refuse a zero or overdrawing entry, move the
     cached balance of ``customer`` (an ORM ``Customer`` or a
-    ``bot.services.counter.books.Account``), and return the ``ledger_entries`` row to insert."""
+    ``bot.services.counter.books.Account``), and return the ``ledger_entries`` row to insert.
+    ``available_at``: pending until then (``bot.services.money.pending``)."""
     if points == 0:
         raise ValueError("a ledger entry must move points")
     if customer.balance + points < 0:
@@ -78,6 +80,7 @@ def entry_row(
         "reason": reason,
         "idempotency_key": key,
         "created_at": now,
+        "available_at": available_at,
     }
 
 
@@ -93,6 +96,7 @@ def post(
     purchase_id: int | None = None,
     redemption_id: int | None = None,
     reason: str | None = None,
+    available_at: datetime | None = None,
 ) -> LedgerEntry:
     """Append one entry and move the cached balance; the customer must be locked."""
     entry = LedgerEntry(
@@ -106,6 +110,7 @@ def post(
             purchase_id=purchase_id,
             redemption_id=redemption_id,
             reason=reason,
+            available_at=available_at,
         )
     )
     session.add(entry)

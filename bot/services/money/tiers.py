@@ -59,12 +59,46 @@ class Standing:
     rating: int | None
 
 
-def meets(tier: Tier, standing: Standing) -> bool:
+def threshold(tier: Tier, attr: str, keep: bool = False) -> Any:
+    """``min_<attr>`` (entry) or, ``keep``, ``keep_<attr>`` when set (else the entry one)."""
+    kept = getattr(tier, f"keep_{attr}") if keep else None
+    return kept if kept is not None else getattr(tier, f"min_{attr}")
+
+
+def meets(tier: Tier, standing: Standing, keep: bool = False) -> bool:
+    """Whether ``standing`` reaches ``tier``: its entry thresholds, or (``keep``, for a tier
+    already held) its keep thresholds."""
     if tier.min_rating is not None:
-        return standing.rating is not None and standing.rating >= tier.min_rating
-    by_spend = tier.min_spend is not None and standing.spend >= tier.min_spend
-    by_visits = tier.min_visits is not None and standing.visits >= tier.min_visits
-    return by_spend or by_visits
+        rating = threshold(tier, "rating", keep)
+        return standing.rating is not None and standing.rating >= rating
+    spend, visits = threshold(tier, "spend", keep), threshold(tier, "visits", keep)
+    return (spend is not None and standing.spend >= spend) or (
+        visits is not None and standing.visits >= visits
+    )
+
+
+def kept_at(settings: Settings, held_at: int, target_at: int, standing: Standing) -> int:
+    """Below the held tier's entry threshold: the highest tier from the held one down that
+    the standing keeps (keep thresholds hold for the tier held and those under it, entry
+    thresholds for those above: a tier lost is re-entered only at its entry threshold)."""
+    levels = ladder(settings)
+    for at in range(held_at, target_at, -1):
+        if meets(levels[at], standing, keep=True):
+            return at
+    return target_at
+
+
+def keep_missing(tier: Tier, standing: Standing) -> dict[str, Any]:
+    """What the standing lacks to keep ``tier`` (its keep thresholds): spend, visits or
+    rating, each None when the tier asks nothing of it; empty when it is kept."""
+    if meets(tier, standing, keep=True):
+        return {}
+    spend, visits, rating = (threshold(tier, a, keep=True) for a in ("spend", "visits", "rating"))
+    return {
+        "keep_spend_missing": None if spend is None else max(spend - standing.spend, CENT),
+        "keep_visits_missing": None if visits is None else max(visits - standing.visits, 1),
+        "keep_rating_missing": None if rating is None else max(rating - (standing.rating or 0), 1),
+    }
 
 
 def qualified(settings: Settings, standing: Standing) -> Tier:
@@ -189,6 +223,9 @@ def retier(
     held = tier_of(settings, customer.tier)
     target = qualified(settings, now_standing)
     held_at, target_at = levels.index(held), levels.index(target)
+    if target_at < held_at:  # below the entry threshold: the keep thresholds decide
+        target_at = kept_at(settings, held_at, target_at, now_standing)
+        target = levels[target_at]
     if target_at == held_at:
         customer.below_tier_since = None
         return None, None
@@ -238,6 +275,10 @@ class TierProgress(BaseModel):
     visits_missing: int | None = None
     rating_missing: int | None = None
     grace_until: datetime | None = None
+    # Below the held tier's keep threshold (in grace): what keeps it (``keep_missing``).
+    keep_spend_missing: Decimal | None = None
+    keep_visits_missing: int | None = None
+    keep_rating_missing: int | None = None
 
 
 async def progress(
@@ -251,13 +292,15 @@ async def progress(
         perks=_perks(held, lang),
         earn_percent=earn_percent(settings, held.code),
     )
+    now_standing = await standing(session, settings, customer.id, now)
     if customer.below_tier_since is not None:
         result.grace_until = customer.below_tier_since + timedelta(days=settings.tiers.grace_days)
+        for name, value in keep_missing(held, now_standing).items():
+            setattr(result, name, value)
     at = levels.index(held)
     if at + 1 >= len(levels):
         return result
     nxt = levels[at + 1]
-    now_standing = await standing(session, settings, customer.id, now)
     result.next_tier = nxt.name(lang)
     if nxt.min_spend is not None:
         result.spend_missing = max(nxt.min_spend - now_standing.spend, CENT)
@@ -266,6 +309,14 @@ async def progress(
     if nxt.min_rating is not None:
         result.rating_missing = max(nxt.min_rating - (now_standing.rating or 0), 1)
     return result
+
+
+def _keep_view(tier: Tier) -> dict[str, object] | None:
+    """The tier's keep thresholds in force (entry ones where no keep is set), or None when
+    it sets none (keeping it takes what entering it took)."""
+    if all(getattr(tier, f"keep_{a}") is None for a in ("spend", "visits", "rating")):
+        return None
+    return {a: threshold(tier, a, keep=True) for a in ("spend", "visits", "rating")}
 
 
 def ladder_view(settings: Settings, locale: str) -> list[dict[str, object]]:
@@ -279,6 +330,7 @@ def ladder_view(settings: Settings, locale: str) -> list[dict[str, object]]:
             "min_visits": tier.min_visits,
             "min_rating": tier.min_rating,
             "months": settings.tiers.window_months,
+            "keep": _keep_view(tier),
         }
         for tier in ladder(settings)
     ]
