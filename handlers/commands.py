@@ -190,7 +190,7 @@ def parse_reward(args: str | None, settings: Settings) -> RedeemRequest:
     if len(tokens) != 2:
         raise CommandError("usage_reward", codes=codes)
     if tokens[1].casefold() not in codes:
-        raise CommandError("unknown_reward", code=tokens[1][:32], codes=codes)
+        raise CommandError("unknown_reward", reward=tokens[1][:32], codes=codes)
     return RedeemRequest(
         customer=_customer_token(tokens[0]), points=0, purchase_amount=None,
         reward_code=tokens[1].casefold(),

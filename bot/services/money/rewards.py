@@ -26,7 +26,7 @@ def reward_named(settings: Settings, code: str) -> Reward:
             return reward
     raise ServiceError(
         "unknown_reward",
-        code=code[:32],
+        reward=code[:32],
         codes=[r.code for r in settings.loyalty.rewards],
     )
 
