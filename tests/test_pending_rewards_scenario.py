@@ -140,6 +140,11 @@ async def test_pending_points_rewards_refunds_and_kept_tiers_together(app: App) 
     await cashier.send(f"/purchase {code} 1000")
     await check(100, 50, 50, anna_balance=100)
     await refused(f"/reward {code} wash", "50 can be spent")
+    await boris_user.send("/balance")
+    shown = app.fake.last(BORIS).text
+    assert "Spendable now: <b>50</b>; 50 points more wait" in shown, shown
+    await boris_user.send("/program")
+    assert "can be spent after 14 days" in app.fake.last(BORIS).text
     on_day(1)
     await cashier.send(f"/purchase {code} 10000")
     assert await tier() == "silver"

@@ -46,6 +46,7 @@ class ProgramRules(BaseModel):
     point_value: Decimal
     redeem_share_pct: Decimal
     redemption_confirm_minutes: int
+    pending_days: int  # a purchase's points are spendable after the return window
     welcome_bonus: int
     referrer_points: int
     referred_points: int
@@ -67,6 +68,7 @@ def program_rules(settings: Settings, locale: str) -> ProgramRules:
         point_value=loyalty.point_value,
         redeem_share_pct=loyalty.max_redeem_share * 100,
         redemption_confirm_minutes=loyalty.redemption_confirm_minutes,
+        pending_days=loyalty.pending_days,
         welcome_bonus=loyalty.welcome_bonus,
         referrer_points=referral.referrer_points,
         referred_points=referral.referred_points,
