@@ -137,7 +137,8 @@ async def _ask_customer(
     enqueue(session, _prompt(biz, customer, redemption))
     audit_act(
         session, actor, "redeem_request", key, now, customer.id,
-        redemption_id=redemption.id, points=request.points, reward=request.reward_code,
+        redemption_id=redemption.id, points=request.points,
+        **({"reward": request.reward_code} if request.reward_code else {}),
     )  # fmt: skip
     return RedemptionRequested(
         redemption_id=redemption.id, customer_id=customer.id, card_code=customer.card_code,

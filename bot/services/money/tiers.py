@@ -6,6 +6,8 @@ What they qualify for is computed from the rolling window (retail: spend or numb
 purchases and visits; b2b: the rating-scale points the scoring job stored). Promotion is
 immediate and announced with the new perks; demotion waits ``tiers.grace_days`` after the
 customer was first seen below their tier (``customers.below_tier_since``), so nobody flaps.
+A tier held is kept at its keep thresholds (``keep_*``, the entry ones when unset); a tier
+not held is entered, or re-entered after losing it, only at its entry thresholds (``min_*``).
 Rechecked after every purchase, visit and refund and by a daily job; a recheck is
 state-based, so running it twice (a restart) changes and announces nothing twice.
 """
@@ -23,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement, Label
 
 from bot.config import Settings, Tier
+from bot.config.programme import KEEPS
 from bot.db.models import Customer, CustomerScore, OutboxMessage, Purchase, Visit
 from bot.money import CENT, from_minor
 from bot.services.context import Business
@@ -93,7 +96,7 @@ def keep_missing(tier: Tier, standing: Standing) -> dict[str, Any]:
     rating, each None when the tier asks nothing of it; empty when it is kept."""
     if meets(tier, standing, keep=True):
         return {}
-    spend, visits, rating = (threshold(tier, a, keep=True) for a in ("spend", "visits", "rating"))
+    spend, visits, rating = (threshold(tier, a, keep=True) for a in KEEPS)
     return {
         "keep_spend_missing": None if spend is None else max(spend - standing.spend, CENT),
         "keep_visits_missing": None if visits is None else max(visits - standing.visits, 1),
@@ -314,9 +317,9 @@ async def progress(
 def _keep_view(tier: Tier) -> dict[str, object] | None:
     """The tier's keep thresholds in force (entry ones where no keep is set), or None when
     it sets none (keeping it takes what entering it took)."""
-    if all(getattr(tier, f"keep_{a}") is None for a in ("spend", "visits", "rating")):
+    if all(getattr(tier, f"keep_{a}") is None for a in KEEPS):
         return None
-    return {a: threshold(tier, a, keep=True) for a in ("spend", "visits", "rating")}
+    return {a: threshold(tier, a, keep=True) for a in KEEPS}
 
 
 def ladder_view(settings: Settings, locale: str) -> list[dict[str, object]]:
