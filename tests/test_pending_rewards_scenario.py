@@ -238,3 +238,38 @@ async def test_pending_points_rewards_refunds_and_kept_tiers_together(app: App) 
         )
     assert reasons.count("reward:wash") == 1
     assert [d["shortfall"] for d in shortfalls] == [0, 0, 0, 100]
+
+
+async def test_points_paid_purchase_refunded_inside_the_window(app: App) -> None:
+    """A purchase of 1 000 paid with 100 points: its 900 in money earn 45, pending. Refunded
+    in part, then in full, inside the window: the points paid come back spendable at once,
+    the earned ones leave the pending part; the window then closes on nothing."""
+    user = app.user(BORIS, "en")
+    boris = await join(app, user, name="Boris")
+    cashier = app.user(CASHIER, "en")
+    await hire(app, cashier)
+    await app.owner.send(f"/adjust {boris.card_code} +200 gift")
+    await cashier.send(f"/redeem {boris.card_code} 100 1000")
+    await _confirm(app, user)
+
+    async def check(balance: int, spendable: int, pending: int) -> None:
+        summary = await profile.balance(app.biz, BORIS)
+        assert (summary.balance, summary.available, summary.pending) == (
+            balance, spendable, pending,
+        )  # fmt: skip
+        assert await app.balance_consistent()
+
+    await check(145, 100, 45)
+    app.clock.advance(timedelta(days=5))
+    await cashier.send("/refund 1 500")  # half: +50 paid back, −22 of the 45 pending
+    await check(173, 150, 23)
+    await cashier.send("/refund 1")  # the rest: +50, −23
+    await check(200, 200, 0)
+    before = await app.counts()
+    await cashier.send(f"/redeem {boris.card_code} 201")
+    assert await app.counts() == before, "no point appeared"
+    app.clock.advance(timedelta(days=10))
+    await check(200, 200, 0)
+    assert await _totals(app, boris.id) == {
+        "adjustment": 200, "redeem": -100, "earn": 45, "reversal+": 100, "reversal-": -45,
+    }  # fmt: skip
