@@ -56,6 +56,7 @@ from scoring.calendar import add_months
 from tests.conftest import BACKENDS, make_settings
 from tests.support.flows import hire, join
 from tests.support.harness import App
+from tests.test_lean_purchase import MAX_STATEMENTS, statements
 
 pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 
@@ -273,3 +274,22 @@ async def test_points_paid_purchase_refunded_inside_the_window(app: App) -> None
     assert await _totals(app, boris.id) == {
         "adjustment": 200, "redeem": -100, "earn": 45, "reversal+": 100, "reversal-": -45,
     }  # fmt: skip
+
+
+async def test_a_pending_purchase_costs_no_extra_statement(app: App) -> None:
+    """Pending is a property of the earn entry (``available_at``), not another write: the
+    plain purchase stays within the lean path's statements."""
+    user = app.user(BORIS, "en")
+    boris = await join(app, user, name="Boris")
+    cashier = app.user(CASHIER, "en")
+    await hire(app, cashier)
+    await cashier.send(f"/purchase {boris.card_code} 100")  # warm: statements built once
+    with statements(app.biz.db) as sent:
+        await cashier.send(f"/purchase {boris.card_code} 2000")
+    assert len(sent) <= MAX_STATEMENTS, "\n".join(sent)
+    async with app.biz.db.read() as session:
+        entry = await session.scalar(
+            select(LedgerEntry).where(LedgerEntry.kind == "earn").order_by(LedgerEntry.id.desc())
+        )
+    assert entry is not None and entry.points == 100
+    assert entry.available_at == app.clock.now() + timedelta(days=14)
