@@ -83,7 +83,7 @@ def test_readme_is_short() -> None:
 
 
 def test_layout_names_every_handler_module_and_service_package() -> None:
-    text = _text(README)
+    text = _text(ROOT / "docs" / "architecture.md")
     for module in sorted((ROOT / "handlers").glob("*.py")):
         if module.stem != "__init__":
             assert f"`{module.stem}`" in text, f"handlers/{module.name} not in the layout"
@@ -92,6 +92,7 @@ def test_layout_names_every_handler_module_and_service_package() -> None:
         assert f"`bot/services/{name}/`" in text, f"bot/services/{name}/ not in the map"
     for module in ("polling", "web", "lease", "scheduler", "jobs", "backup", "delivery/"):
         assert f"`{module}`" in text, f"bot/{module} not in the layout"
+    assert "docs/architecture.md" in _text(README), "the README points to the layout's details"
 
 
 PATH = re.compile(r"`((?:bot|handlers|scoring|tests|bench|templates|docs)/[\w./-]*)`")
