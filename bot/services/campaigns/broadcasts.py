@@ -84,10 +84,32 @@ class Preparation:
     sample: Any  # a real customer of the audience (a customers row), for the preview
     seconds: float  # the send's duration at Telegram's rate
     starts_at: datetime  # after the quiet hours, if they are on now
+    languages: list[tuple[str, int, str]]  # (readers' language, how many, the text's language)
+
+    @property
+    def mixed(self) -> bool:
+        """Worth telling the owner: several languages, or someone gets another's text."""
+        return len(self.languages) > 1 or any(r != t for r, _, t in self.languages)
 
     @property
     def expected_recipients(self) -> int:
         return self.reachable - self.expected_holdout
+
+
+def reader_counts(biz: Business, customers: list[Any]) -> dict[str, int]:
+    """How many of ``customers`` read each language (the bot's locales), most first."""
+    counts: dict[str, int] = {}
+    for customer in customers:
+        locale = biz.texts.locale_for(customer.language)
+        counts[locale] = counts.get(locale, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+async def readers(biz: Business, filters: dict[str, object]) -> tuple[int, dict[str, int]]:
+    """The customers the contact rules let a broadcast reach now, and their languages."""
+    async with biz.db.read() as session:
+        _, ok, _ = await reachable_now(session, biz, valid_filters(biz, filters), biz.clock.now())
+    return len(ok), reader_counts(biz, ok)
 
 
 def _validated(biz: Business, draft: Draft) -> Draft:
@@ -120,6 +142,10 @@ async def prepare(biz: Business, draft: Draft) -> Preparation:
         sample=(ok or everyone or [None])[0],
         seconds=(len(ok) - holdout) / biz.settings.outbox.rate_per_second,
         starts_at=starts,
+        languages=[
+            (locale, n, draft.message.text_language(locale))
+            for locale, n in reader_counts(biz, ok).items()
+        ],
     )
 
 
