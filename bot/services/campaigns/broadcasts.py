@@ -74,6 +74,15 @@ class Draft(BaseModel):
 
 
 @dataclass(frozen=True)
+class LanguageShare:
+    """``count`` reachable customers read ``reads`` and get the text in ``text``."""
+
+    reads: str
+    count: int
+    text: str
+
+
+@dataclass(frozen=True)
 class Preparation:
     audience: int  # customers matching the filters
     reachable: int  # of them, those the contact rules allow now
@@ -84,12 +93,12 @@ class Preparation:
     sample: Any  # a real customer of the audience (a customers row), for the preview
     seconds: float  # the send's duration at Telegram's rate
     starts_at: datetime  # after the quiet hours, if they are on now
-    languages: list[tuple[str, int, str]]  # (readers' language, how many, the text's language)
+    languages: list[LanguageShare]
 
     @property
     def mixed(self) -> bool:
         """Worth telling the owner: several languages, or someone gets another's text."""
-        return len(self.languages) > 1 or any(r != t for r, _, t in self.languages)
+        return len(self.languages) > 1 or any(s.reads != s.text for s in self.languages)
 
     @property
     def expected_recipients(self) -> int:
@@ -143,7 +152,7 @@ async def prepare(biz: Business, draft: Draft) -> Preparation:
         seconds=(len(ok) - holdout) / biz.settings.outbox.rate_per_second,
         starts_at=starts,
         languages=[
-            (locale, n, draft.message.text_language(locale))
+            LanguageShare(locale, n, draft.message.text_language(locale))
             for locale, n in reader_counts(biz, ok).items()
         ],
     )
