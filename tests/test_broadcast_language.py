@@ -66,6 +66,8 @@ async def test_each_customer_gets_the_text_in_their_language(app: App) -> None:
     await app.owner.send("50")
     await press(app, "7 days")
     confirm = app.fake.last(OWNER_ID).text
+    previews = "\n".join(app.fake.texts(OWNER_ID)[-5:])  # one per language, before it
+    assert "Hello, Ann! You have" in previews and "Здравствуйте, Борис! У вас" in previews
     assert "2 read Russian and get the text in Russian" in confirm, confirm
     assert "1 read English and get the text in English" in confirm, confirm
     await press(app, "Send")

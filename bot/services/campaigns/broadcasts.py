@@ -94,6 +94,7 @@ class Preparation:
     seconds: float  # the send's duration at Telegram's rate
     starts_at: datetime  # after the quiet hours, if they are on now
     languages: list[LanguageShare]
+    other_samples: list[Any]  # one customer per other language the message is sent in
 
     @property
     def mixed(self) -> bool:
@@ -119,6 +120,19 @@ async def readers(biz: Business, filters: dict[str, object]) -> tuple[int, dict[
     async with biz.db.read() as session:
         _, ok, _ = await reachable_now(session, biz, valid_filters(biz, filters), biz.clock.now())
     return len(ok), reader_counts(biz, ok)
+
+
+def _other_samples(biz: Business, draft: Draft, ok: list[Any]) -> list[Any]:
+    """After the first customer, one per other language the message reaches them in (each
+    gets a preview of their own)."""
+    shown: set[str] = set()
+    samples = []
+    for customer in ok:
+        language = draft.message.text_language(biz.texts.locale_for(customer.language))
+        if language not in shown:
+            shown.add(language)
+            samples.append(customer)
+    return samples[1:]
 
 
 def _validated(biz: Business, draft: Draft) -> Draft:
@@ -155,6 +169,7 @@ async def prepare(biz: Business, draft: Draft) -> Preparation:
             LanguageShare(locale, n, draft.message.text_language(locale))
             for locale, n in reader_counts(biz, ok).items()
         ],
+        other_samples=_other_samples(biz, draft, ok),
     )
 
 
