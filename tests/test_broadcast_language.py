@@ -121,3 +121,28 @@ async def test_hostile_language_texts_write_nothing_and_are_escaped(app: App) ->
     await app.deliver()
     [text] = received(app, 5002, "Привет")
     assert text.startswith('&lt;a href="https://evil"&gt;Привет&lt;/a&gt; &amp; &lt;b&gt;Борис')
+
+
+async def test_a_russian_owner_is_asked_for_the_english_text_in_russian(app: App) -> None:
+    """The issue's case: the owner writes in Russian, one of three reads English."""
+    await audience(app)
+    owner = app.user(OWNER_ID, "ru", "Владелец")
+
+    async def tap(label: str) -> None:
+        call = app.fake.last(OWNER_ID)
+        await owner.click(find_button(call, label), call)
+
+    await owner.send("/broadcast")
+    await tap("Далее")
+    await tap("Написать свой текст")
+    await owner.send("Скидка на шиномонтаж, {{ name }}!")
+    asked = app.fake.last(OWNER_ID).text
+    assert "Получателей, читающих по-английски: 1 из 3" in asked, asked
+    await tap("Отправить им текст на русском")
+    await tap("Без предложения")
+    confirm = app.fake.last(OWNER_ID).text
+    assert "по-английски читают 1 — получат текст на русском" in confirm, confirm
+    assert "по-русски читают 2 — получат текст на русском" in confirm, confirm
+    await tap("Отправить")
+    await app.deliver()
+    assert len(received(app, 5001, "Скидка на шиномонтаж, Ann!")) == 1
