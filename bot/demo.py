@@ -3,8 +3,9 @@ real (temporary) database, with the recording Bot API double instead of Telegram
 
 A customer joins, the owner invites a cashier, the cashier logs two purchases, the
 customer shows the QR card, checks the balance and pays with points after confirming;
-the owner reclassifies the customers and reads the customer's card and the KPIs. The
-transcript is what each person would read.
+the owner reclassifies the customers and reads the customer's card and the KPIs, then
+the segments, sends a broadcast with an offer that reaches the customer, and reads the
+campaigns report (``bot/demo_owner.py``). The transcript is what each person would read.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bot.config import settings_from_dict
 from bot.db.engine import create_database
 from bot.db.migrate import upgrade
 from bot.delivery.sender import OutboxSender
+from bot.demo_owner import owner_tools
 from bot.services.people.staff import sync_outlets
 from bot.testing.telegram_double import Call, ChatUser, FakeTelegram, buttons, recording_bot
 
@@ -38,6 +40,9 @@ def _demo_config(db_url: str, lang: str) -> dict[str, Any]:
         "business": {"name": "Demo Car Service", "owner_ids": [OWNER], "default_language": lang},
         "loyalty": {"service_tags": ["oil", "tyres"], "welcome_bonus": 100},
         "database": {"url": db_url},
+        # the scene's broadcast reaches its one customer now, whatever the hour
+        "campaigns": {"holdout_percent": 0, "progress_seconds": 0.05},
+        "contact": {"quiet_hours": ""},
     }
 
 
@@ -63,13 +68,20 @@ class Transcript:
         text = html.unescape(_TAGS.sub("", call.text or ""))
         who = self.names.get(call.chat_id or 0, str(call.chat_id))
         body = text.replace("\n", "\n      ")
-        photo = "[photo: QR code] " if call.method == "sendPhoto" else ""
+        photo = _photo_label(call) if call.method == "sendPhoto" else ""
         self.lines.append(f"  bot → {who}: {photo}{body}")
         row = [label for label, _ in buttons(call)]
         keyboard = (call.params.get("reply_markup") or {}).get("keyboard") or []
         row += [b["text"] for line in keyboard for b in line]
         if row:
             self.lines.append("      " + "  ".join(f"[{label}]" for label in row))
+
+
+def _photo_label(call: Call) -> str:
+    """What the picture is: the customer's QR card or a chart (by the uploaded file)."""
+    upload = call.params.get("photo")
+    name = str(upload.get("filename", "")) if isinstance(upload, dict) else str(upload)
+    return "[photo: QR code] " if name.startswith("card-") else "[photo: chart] "
 
 
 def _card_code(texts: list[str]) -> str:
@@ -99,6 +111,7 @@ async def run_demo(lang: str = "ru") -> list[str]:
         }
         try:
             await _play(stage, users[CUSTOMER], users[CASHIER], users[OWNER])
+            await owner_tools(stage, users[OWNER], lang)
         finally:
             await bot.session.close()
             await biz.db.dispose()

@@ -30,7 +30,6 @@ from bot.services.campaigns import audience, reach
 from bot.services.campaigns.broadcast_text import (
     MAX_TEXT,
     MessageError,
-    MessageSpec,
     compile_text,
     placeholder_names,
     template_names,
@@ -40,6 +39,7 @@ from bot.services.errors import ServiceError
 from bot.services.idempotency import new_conversation_id
 from bot.services.money.tiers import tier_of
 from bot.services.people.roles import Actor, Role
+from handlers.broadcast_lang import same_text, text_given
 from handlers.broadcast_send import (
     Data,
     Wizard,
@@ -246,6 +246,7 @@ async def _own_text(
     data: Data,
 ) -> None:  # fmt: skip
     await state.set_state(Wizard.text)
+    await state.update_data(text_lang=None, skipped_langs=[])
     await clear_buttons(query)
     if query.message is not None:
         await query.message.answer(  # type: ignore[union-attr]
@@ -279,6 +280,7 @@ STEPS: dict[str, tuple[tuple[State, ...], Step]] = {
     "next": ((Wizard.filters,), _ask_message),
     "tpl": ((Wizard.filters,), _choose_template),
     "own": ((Wizard.filters,), _own_text),
+    "same": ((Wizard.text,), same_text),
     "offer": ((Wizard.filters, Wizard.text), offer_step),
     "days": ((Wizard.offer_value,), days_step),
     "edit": ((Wizard.ready,), _edit),
@@ -309,7 +311,8 @@ async def on_step(
 
 
 async def on_text(message: Message, biz: Business, actor: Actor, state: FSMContext) -> None:
-    """The owner's own text: it must compile; placeholders are checked at the preview."""
+    """The owner's own text, or its version in a language the audience reads: it must
+    compile; placeholders are checked at the preview."""
     body = (message.text or "").strip()
     if not body or len(body) > MAX_TEXT:
         await message.answer(text(biz, actor, "broadcast.text_too_long", limit=MAX_TEXT))
@@ -319,9 +322,7 @@ async def on_text(message: Message, biz: Business, actor: Actor, state: FSMConte
     except MessageError as err:
         await message.answer(text(biz, actor, "broadcast.text_broken", error=str(err)))
         return
-    await state.update_data(message=MessageSpec(kind="text", body=body).model_dump())
-    await state.set_state(Wizard.filters)  # the offer buttons are valid from here
-    await ask_offer(message, biz, actor)
+    await text_given(message, biz, actor, state, body)
 
 
 def make_router() -> Router:

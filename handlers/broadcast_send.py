@@ -155,6 +155,9 @@ async def confirm(target: Any, biz: Business, actor: Actor, state: FSMContext) -
         return
     await status.edit_text(text(biz, actor, "broadcast.preview_caption", name=prep.sample.name))
     await target.answer(broadcasts.preview_text(biz, draft, prep.sample, prep.sample.language))
+    for other in prep.other_samples:  # the text in each other language, as its reader gets it
+        await target.answer(text(biz, actor, "broadcast.preview_caption", name=other.name))
+        await target.answer(broadcasts.preview_text(biz, draft, other, other.language))
     rule = biz.settings.outbox.kinds[broadcasts.KIND]
     await target.answer(
         text(biz, actor, "broadcast.confirm", p=prep, offer=draft.offer,

@@ -53,7 +53,7 @@ Q = {
         "intro": "Welcome to the loyalty programme",
         "silver": "Silver</b> — from ₽30,000.00 of purchases or from 12 visits in 12 months",
         "consent": ("Operator: Test Garage", "/mydata", "/forget", "Retention", "Purpose"),
-        "name": "How should we call you",
+        "name": "What should we call you",
         "birthday": "When is your birthday",
         "make": "Car make?",
         "model": "Model?",

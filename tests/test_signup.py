@@ -11,7 +11,7 @@ from tests.support.harness import App
 INTRO = {"en": "Welcome to the loyalty programme", "ru": "Добро пожаловать в программу"}
 CONSENT = {"en": "Operator: Test Garage", "ru": "Оператор: Test Garage"}
 ASK_CONTACT = {"en": "share your phone number", "ru": "Поделитесь номером"}
-ASK_NAME = {"en": "How should we call you", "ru": "Как к вам обращаться"}
+ASK_NAME = {"en": "What should we call you", "ru": "Как к вам обращаться"}
 DONE = {"en": "Your card code is", "ru": "Код вашей карты"}
 
 

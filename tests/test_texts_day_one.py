@@ -1,17 +1,23 @@
 """Texts on day one (issue 20, item 10): English money «RUB30,000.00», «работает в точке
-main», «[Удалить Ольга]», «Отправьте число от 0 до 2000000» and chart ticks «105000»."""
+main», «[Удалить Ольга]», «Отправьте число от 0 до 2000000», chart ticks «105000» and the
+CLI's «for 1 customers» (the demo's chart labels: tests/test_demo.py)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
+
+from typer.testing import CliRunner
 
 from bot import charts
+from bot.cli import app as cli
 from bot.testing.telegram_double import buttons, find_button
 from bot.texts import Texts
 from tests.conftest import make_settings
 from tests.support.flows import hire, join
 from tests.support.harness import OWNER_ID, App
+from tests.test_customer_import import _cli_config
 
 NBSP = "\u00a0"
 
@@ -120,3 +126,15 @@ async def test_balance_in_an_owners_broadcast_carries_its_own_plural(app: App) -
     assert rich.render(kate) == "много", "it still compares as a number"
     shipped = Renderer(app.biz, MessageSpec(kind="template", body="tpl_thanks"))
     assert "Ваш баланс: 172 балла." in shipped.render(kate)
+
+
+def test_the_cli_counts_one_customer_in_the_singular(tmp_path: Path) -> None:
+    """«for 1 customers»: the import's report takes the singular for one."""
+    config, _ = _cli_config(tmp_path)
+    base = tmp_path / "base.csv"
+    base.write_text("phone,name,balance\n+79165550101,Anna,1\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["import", str(base), "-c", str(config), "--apply"])
+    assert result.exit_code == 0, result.output
+    assert "imported 1 row: 1 new customer, opening balances for 0 customers" in result.output
+    assert "1 point in all" in result.output
+    assert not any(s in result.output for s in ("1 rows", "1 customers", "1 points"))

@@ -17,7 +17,7 @@ import asyncio
 import html
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from jinja2 import TemplateSyntaxError
 from markupsafe import Markup
@@ -42,11 +42,28 @@ _ENV = OwnerSandbox()
 _JINJA = re.compile(r"({{.*?}}|{%.*?%}|{#.*?#})", re.DOTALL)
 
 
+OwnerText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+
+
 class MessageSpec(BaseModel):
-    """What the owner chose: a shipped template (``tpl_<name>`` block) or their own text."""
+    """What the owner chose: a shipped template (``tpl_<name>`` block) or their own text.
+    The own text is written in ``language`` (the owner's); ``texts`` holds the same
+    message in other languages (locale -> text) for the customers who read them. A
+    customer whose language has no text gets ``body``; a template speaks each
+    customer's language by itself."""
 
     kind: Literal["template", "text"]
-    body: str = Field(min_length=1, max_length=MAX_TEXT)
+    body: OwnerText
+    language: str | None = Field(default=None, max_length=8)
+    texts: dict[Annotated[str, Field(max_length=8)], OwnerText] = Field(
+        default_factory=dict, max_length=8
+    )
+
+    def text_language(self, locale: str) -> str:
+        """The language the message reaches a reader of ``locale`` in."""
+        if self.kind == "template" or locale in self.texts:
+            return locale
+        return self.language or locale
 
 
 class MessageError(ValueError):
@@ -120,6 +137,9 @@ class Renderer:
         self.biz = biz
         self.spec = spec
         self._compiled = compile_text(spec.body) if spec.kind == "text" else None
+        self._by_language = {
+            locale: compile_text(body) for locale, body in spec.texts.items()
+        } if spec.kind == "text" else {}  # fmt: skip
         self._tiers: dict[tuple[str | None, str], str] = {}  # (tier, language) -> its name
         if spec.kind == "template" and not spec.body.startswith(TEMPLATE_PREFIX):
             raise MessageError(f"not a broadcast template: {spec.body!r}")
@@ -139,7 +159,9 @@ class Renderer:
                 customer.language, f"broadcast.{self.spec.body}", **context
             )
         else:
-            body = render_within_budget(_ENV, self._compiled, context).strip()
+            locale = self.biz.texts.locale_for(customer.language)
+            compiled = self._by_language.get(locale, self._compiled)
+            body = render_within_budget(_ENV, compiled, context).strip()
         if not body:
             raise MessageError("the message is empty")
         if len(body) > MAX_RENDERED:

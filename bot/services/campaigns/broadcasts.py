@@ -74,6 +74,15 @@ class Draft(BaseModel):
 
 
 @dataclass(frozen=True)
+class LanguageShare:
+    """``count`` reachable customers read ``reads`` and get the text in ``text``."""
+
+    reads: str
+    count: int
+    text: str
+
+
+@dataclass(frozen=True)
 class Preparation:
     audience: int  # customers matching the filters
     reachable: int  # of them, those the contact rules allow now
@@ -84,10 +93,46 @@ class Preparation:
     sample: Any  # a real customer of the audience (a customers row), for the preview
     seconds: float  # the send's duration at Telegram's rate
     starts_at: datetime  # after the quiet hours, if they are on now
+    languages: list[LanguageShare]
+    other_samples: list[Any]  # one customer per other language the message is sent in
+
+    @property
+    def mixed(self) -> bool:
+        """Worth telling the owner: several languages, or someone gets another's text."""
+        return len(self.languages) > 1 or any(s.reads != s.text for s in self.languages)
 
     @property
     def expected_recipients(self) -> int:
         return self.reachable - self.expected_holdout
+
+
+def reader_counts(biz: Business, customers: list[Any]) -> dict[str, int]:
+    """How many of ``customers`` read each language (the bot's locales), most first."""
+    counts: dict[str, int] = {}
+    for customer in customers:
+        locale = biz.texts.locale_for(customer.language)
+        counts[locale] = counts.get(locale, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+async def readers(biz: Business, filters: dict[str, object]) -> tuple[int, dict[str, int]]:
+    """The customers the contact rules let a broadcast reach now, and their languages."""
+    async with biz.db.read() as session:
+        _, ok, _ = await reachable_now(session, biz, valid_filters(biz, filters), biz.clock.now())
+    return len(ok), reader_counts(biz, ok)
+
+
+def _other_samples(biz: Business, draft: Draft, ok: list[Any]) -> list[Any]:
+    """After the first customer, one per other language the message reaches them in (each
+    gets a preview of their own)."""
+    shown: set[str] = set()
+    samples = []
+    for customer in ok:
+        language = draft.message.text_language(biz.texts.locale_for(customer.language))
+        if language not in shown:
+            shown.add(language)
+            samples.append(customer)
+    return samples[1:]
 
 
 def _validated(biz: Business, draft: Draft) -> Draft:
@@ -120,6 +165,11 @@ async def prepare(biz: Business, draft: Draft) -> Preparation:
         sample=(ok or everyone or [None])[0],
         seconds=(len(ok) - holdout) / biz.settings.outbox.rate_per_second,
         starts_at=starts,
+        languages=[
+            LanguageShare(locale, n, draft.message.text_language(locale))
+            for locale, n in reader_counts(biz, ok).items()
+        ],
+        other_samples=_other_samples(biz, draft, ok),
     )
 
 
