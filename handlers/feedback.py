@@ -9,7 +9,7 @@ template.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from aiogram import F, Router
 from aiogram.filters import StateFilter
@@ -22,6 +22,7 @@ from pydantic import Field
 from bot.services.context import Business
 from bot.services.counter import recommend, surveys
 from bot.services.errors import ServiceError
+from bot.services.idempotency import Outcome
 from bot.services.jobs import churn
 from bot.services.people import complaints
 from bot.services.people.roles import Actor
@@ -99,11 +100,7 @@ async def on_nps(
     outcome = await recommend.answer(
         biz, actor.tg_id, key, callback_data.survey_id, callback_data.score
     )
-    await query.answer()
-    if outcome.duplicate or query.message is None:
-        return
-    await clear_buttons(query)
-    await query.message.answer(text(biz, actor, "customer.nps_thanks", r=outcome.result))  # type: ignore[union-attr]
+    await _thank_once(query, biz, actor, outcome, "customer.nps_thanks")
 
 
 async def on_churn_reason(
@@ -112,11 +109,19 @@ async def on_churn_reason(
     outcome = await churn.record(
         biz, actor.tg_id, key, callback_data.member_id, callback_data.reason
     )
+    await _thank_once(query, biz, actor, outcome, "customer.churn_thanks")
+
+
+async def _thank_once(
+    query: CallbackQuery, biz: Business, actor: Actor, outcome: Outcome[Any], template: str
+) -> None:
+    """An answer button's reply: its buttons cleared and a thank-you, once (a re-delivered
+    press gets nothing more)."""
     await query.answer()
     if outcome.duplicate or query.message is None:
         return
     await clear_buttons(query)
-    await query.message.answer(text(biz, actor, "customer.churn_thanks", r=outcome.result))  # type: ignore[union-attr]
+    await query.message.answer(text(biz, actor, template, r=outcome.result))  # type: ignore[union-attr]
 
 
 async def on_resolve(
