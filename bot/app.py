@@ -237,7 +237,13 @@ async def _serve_http(
     runner = web.AppRunner(app)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as err:  # most often: the port is taken (another bot, another program)
+        raise StartupError(
+            f"cannot serve HTTP on {host}:{port} ({err.strerror or err}): stop what uses the "
+            "port, or set another web.port (0: no HTTP server)"
+        ) from None
     log.info("HTTP server on %s:%d", host, port)
 
 

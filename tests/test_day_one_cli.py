@@ -163,3 +163,27 @@ async def test_the_poller_stops_on_a_conflict_with_one_line(
     records = [r for r in caplog.records if r.name == "bot.polling"]
     assert len(records) == 1 and records[0].exc_info is None
     assert "another process is taking this bot's updates" in records[0].getMessage()
+
+
+async def test_a_taken_http_port_is_one_line(tmp_path: Path) -> None:
+    """A second program on `web.port` (8080 in the example config) gave a 60-line traceback
+    ending `address already in use`; now one line that names the port and the fix."""
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    async with BotAPIServer(FakeTelegram()) as server:
+        config = _write_config(tmp_path, telegram={"api_server": server.url}, web={"port": port})
+        assert (await asyncio.to_thread(_cli, "migrate", "-c", str(config))).returncode == 0
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "run", "-c", str(config), cwd=ROOT,
+            env={**_clean_env(), "BOT_TOKEN": server.fake.token},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(process.communicate(), 120)
+    taken.close()
+    result = subprocess.CompletedProcess([], process.returncode or 0, "", err.decode())
+    line = _one_line(result)
+    assert f"cannot serve HTTP on 127.0.0.1:{port}" in line and "web.port" in line, line
