@@ -86,6 +86,7 @@ async def test_after_a_redemption_the_cashier_sees_what_is_left_to_collect(app: 
     await cashier.send(f"/redeem {customer.card_code} 200 1000")
     await app.deliver()
     prompt = app.fake.last(7301)
+    assert "for a purchase of ₽1,000.00?\nThe request is valid" in (prompt.text or ""), prompt.text
     await ivan.click(find_button(prompt, "Confirm"), prompt)
     await app.deliver()
     decided = app.fake.last(7302).text
