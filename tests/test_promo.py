@@ -47,7 +47,9 @@ async def test_preview_confirm_earn_and_stop(app: App) -> None:
     await cashier.send(f"/purchase {customer.card_code} 1000 oil")
     assert "+50 points" in app.fake.last(CASHIER).text
     await owner.send("/promo")
-    assert "<code>promo-1</code>: ×2 on tyres" in app.fake.last(OWNER_ID).text
+    listed = app.fake.last(OWNER_ID).text or ""
+    assert "<code>promo-1</code>: ×2 on tyres" in listed
+    assert "\n<code>/promo stop NAME</code> ends one now.\n<code>/promo TAG|all" in listed
 
     app.clock.current += timedelta(minutes=5)
     await owner.send("/promo stop promo-1")
@@ -55,7 +57,7 @@ async def test_preview_confirm_earn_and_stop(app: App) -> None:
     await cashier.send(f"/purchase {customer.card_code} 1000 tyres")
     assert "+50 points" in app.fake.last(CASHIER).text
     await owner.send("/promo")
-    assert "No promotion started here is running" in app.fake.last(OWNER_ID).text
+    assert "No promotion started here is running.\n<code>/promo TAG" in app.fake.last(OWNER_ID).text
     assert await app.balance_consistent()
 
 

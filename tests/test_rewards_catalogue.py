@@ -85,7 +85,7 @@ async def test_reward_redeemed_with_the_customers_confirmation(app: App) -> None
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        ("", "Write: <code>/reward"),
+        ("", "&lt;reward code&gt;</code>\nRewards: <code>"),
         ("{code}", "Write: <code>/reward"),
         ("{code} wash extra", "Write: <code>/reward"),
         ("{code} carpet", "There is no reward “carpet”"),

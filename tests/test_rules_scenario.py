@@ -115,7 +115,7 @@ async def test_rules_with_referral_punch_card_refund_tiers_versions_and_expiry(a
         await on_day(day)
         await cashier.send(f"/purchase {code} 400 wash")
         await check(balance)
-    assert "Punch card: 3 of 3" in app.fake.last(CASHIER).text
+    assert "balance 460.\nPunch card: 3 of 3" in app.fake.last(CASHIER).text  # its own line
     await on_day(4)
     await cashier.send(f"/purchase {code} 200 oil")
     await check(490)
