@@ -49,3 +49,16 @@ async def test_the_scheduler_logs_one_line_for_its_job_set(
     assert len(lines) == 1, lines
     assert all(job.id in lines[0] for job in DAILY_JOBS)
     assert "rescore 03:30" in lines[0]
+
+
+def test_scoring_lazy_exports_resolve_to_their_homes() -> None:
+    """The lazy export table of ``scoring`` restates names its modules define: each one
+    must still exist there (a renamed function fails here, not at the first /rescore)."""
+    import importlib
+
+    import scoring
+
+    for module, names in scoring._HOMES.items():
+        home = importlib.import_module(module)
+        for name in names:
+            assert getattr(scoring, name) is getattr(home, name), f"{module}.{name}"
